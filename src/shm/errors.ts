@@ -1,0 +1,113 @@
+/**
+ * Every failure weft reports, one class each, with a stable `code`.
+ *
+ * Callers match on `code` (or `instanceof` within one realm), never on message text. Errors cross
+ * threads through the codec's error extension, which carries name, message, stack, `code` and
+ * `cause`, and rebuilds the right class from `code` on the other side (`errorFromCode`). A cross-realm
+ * brand (`Symbol.for('weft.error')`) lets `isWeftError` recognise a weft error from any thread or
+ * module copy.
+ *
+ * Messages say what was expected and end with `got: …`, so a log line alone explains the fault.
+ */
+
+const BRAND = Symbol.for('weft.error');
+
+/** The stable codes, one per error class. */
+export const ErrorCodes = {
+  WEFT_ERR: 'WEFT_ERR',
+  ENCODE: 'WEFT_ERR_ENCODE',
+  DECODE: 'WEFT_ERR_DECODE',
+  INVALID_ARGUMENT: 'WEFT_ERR_INVALID_ARGUMENT',
+  RING_CORRUPT: 'WEFT_ERR_RING_CORRUPT',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** The base of every weft error. `code` is stable across versions; the message is for people. */
+export class WeftError extends Error {
+  readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options?.code ?? ErrorCodes.WEFT_ERR;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/**
+ * A value that cannot travel between threads: a function, a symbol, a class instance, a cycle, a
+ * SharedArrayBuffer. Thrown at the sender before anything is written to a ring. `path` names the bad
+ * value inside the message, as `msg.items[3].handler`.
+ */
+export class EncodeError extends WeftError {
+  readonly path: string;
+
+  constructor(message: string, path: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.ENCODE });
+    this.path = path;
+  }
+}
+
+/** Bytes that do not decode to a message: a bug or memory corruption, never a user error. */
+export class DecodeError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.DECODE });
+  }
+}
+
+/** An option or argument outside what is accepted; the message echoes the bad value. */
+export class InvalidArgumentError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.INVALID_ARGUMENT });
+  }
+}
+
+/** A ring's shared words or frame headers hold values no correct producer writes. */
+export class RingCorruptError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.RING_CORRUPT });
+  }
+}
+
+/** True for any weft error, from this thread or another (checks the cross-realm brand). */
+export function isWeftError(value: unknown): value is WeftError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+type ErrorFactory = (message: string, detail: { cause?: unknown; path?: string }) => WeftError;
+
+const factories: Record<string, ErrorFactory> = {
+  [ErrorCodes.WEFT_ERR]: (m, d) => new WeftError(m, { cause: d.cause }),
+  [ErrorCodes.ENCODE]: (m, d) => new EncodeError(m, d.path ?? '', { cause: d.cause }),
+  [ErrorCodes.DECODE]: (m, d) => new DecodeError(m, { cause: d.cause }),
+  [ErrorCodes.INVALID_ARGUMENT]: (m) => new InvalidArgumentError(m),
+  [ErrorCodes.RING_CORRUPT]: (m) => new RingCorruptError(m),
+};
+
+/**
+ * Rebuilds a weft error of the right class from its `code` (used by the codec on the receiving
+ * thread). Returns undefined for a code this version does not know, so the caller can fall back to a
+ * plain `WeftError` that still carries the code.
+ */
+export function errorFromCode(code: string, message: string, detail: { cause?: unknown; path?: string } = {}): WeftError | undefined {
+  const make = factories[code];
+  return make === undefined ? undefined : make(message, detail);
+}
+
+/** `got: 0 (number)`, the tail of every validation message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `\`${JSON.stringify(value)}\` (string)`;
+  if (typeof value === 'bigint') return `\`${value}n\` (bigint)`;
+  if (typeof value === 'symbol') return `\`${String(value)}\` (symbol)`;
+  if (typeof value === 'function') return `a function${value.name ? ` \`${value.name}\`` : ''}`;
+  if (value === null) return '`null`';
+  if (typeof value === 'object') {
+    const ctor = (value as object).constructor;
+    return ctor && ctor !== Object ? `an instance of \`${ctor.name}\`` : 'an object';
+  }
+  return `\`${String(value)}\` (${typeof value})`;
+}

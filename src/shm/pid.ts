@@ -1,0 +1,31 @@
+/**
+ * A pid names one actor for the whole life of a node: `(node, thread, serial)`.
+ *
+ * The serial is never reused within a node's life, so a message addressed to a dead actor can never
+ * reach a newer one that happens to live on the same thread. Pids are plain values: they compare
+ * with `pidEquals`, travel through the codec's pid extension, and print as `<node.thread.serial>`.
+ */
+export class Pid {
+  /** The node's name; `local` for a system that is not part of a cluster. */
+  readonly node: string;
+  /** 0 is the main thread, 1..N the shards. */
+  readonly thread: number;
+  /** Unique within `(node, thread)` for the node's life. */
+  readonly serial: number;
+
+  constructor(node: string, thread: number, serial: number) {
+    this.node = node;
+    this.thread = thread;
+    this.serial = serial;
+  }
+
+  toString(): string {
+    return `<${this.node}.${this.thread}.${this.serial}>`;
+  }
+}
+
+export const LOCAL_NODE = 'local';
+
+export function pidEquals(a: Pid, b: Pid): boolean {
+  return a.serial === b.serial && a.thread === b.thread && a.node === b.node;
+}
