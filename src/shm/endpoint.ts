@@ -1,0 +1,222 @@
+/**
+ * One thread's end of a ring set: its outbound rings to every other thread, its inbound rings from
+ * them, and its doorbell. The scheduler of a shard (and main's receiver) is built on this.
+ *
+ * Wake-up protocol, one bell word per consumer thread (see ring-set.ts for where it lives):
+ *
+ * | bell value | meaning                                       | written by                       |
+ * |------------|-----------------------------------------------|----------------------------------|
+ * | AWAKE (0)  | the owner is running or spinning; no notify   | owner (store), waker (CAS)       |
+ * | PARKED (1) | the owner is about to wait or is waiting      | owner (store)                    |
+ *
+ * Consumer (`wait`): find nothing to read → spin up to `spinMicros` re-checking → store PARKED →
+ * check the rings once more → `Atomics.waitAsync(bell, PARKED)` → store AWAKE.
+ * Producer (`send`): publish the frame (TAIL store) → load the bell → only if PARKED, CAS it to
+ * AWAKE and, if the CAS won, `Atomics.notify`.
+ *
+ * Why no wake-up is lost: the consumer stores PARKED before its last check of TAIL, and the producer
+ * stores TAIL before it loads the bell. With sequentially consistent atomics one of the two sees the
+ * other's store: either the consumer finds the frame and does not wait, or the producer sees PARKED
+ * and notifies (and if it does so before the consumer reaches `waitAsync`, the bell is no longer
+ * PARKED and `waitAsync` returns at once with 'not-equal').
+ *
+ * Why it costs nothing under load: a consumer that always finds frames never parks, so producers
+ * only ever load a bell that reads AWAKE: a plain read of a cache line nobody is writing. `stats`
+ * counts parks and notifies so a benchmark can show both stay at zero under steady load.
+ *
+ * The same bell also wakes a producer whose overflow can move: a consumer that frees space in a
+ * ring whose SPACE_WANTED is up rings the producer's thread's bell.
+ */
+import { InvalidArgumentError, describeValue } from './errors.js';
+import type { RingConsumer, RingProducer } from './ring.js';
+import { bellIndex, type RingSet } from './ring-set.js';
+
+const AWAKE = 0;
+const PARKED = 1;
+
+export interface EndpointOptions {
+  /**
+   * How long `wait()` spins, re-checking the rings, before it parks. Spinning turns a ~14 µs
+   * park/wake round trip into well under 1 µs when the next frame comes soon, at the price of CPU
+   * burnt while idle (at most this long per idle period). Never unbounded.
+   * @default 50
+   */
+  spinMicros?: number;
+  /** Largest payload per frame before a message is split; see RingProducer. @default capacity / 4 - 8 */
+  maxFramePayload?: number;
+}
+
+/** Receives one whole message from thread `from`; `payload` is valid only until it returns. */
+export type MessageHandler = (from: number, kind: number, payload: Uint8Array) => void;
+
+/** Counters for one endpoint, kept by its own thread (plain numbers, no atomics). */
+export interface EndpointStats {
+  messagesSent: number;
+  messagesReceived: number;
+  /** `Atomics.notify` calls made to wake a parked thread. */
+  notifies: number;
+  /** Times this thread parked (entered `Atomics.waitAsync`). */
+  parks: number;
+  /** Frames that waited in overflow because a ring was full. */
+  overflowed: number;
+}
+
+export class Endpoint {
+  readonly self: number;
+  readonly set: RingSet;
+  readonly spinMicros: number;
+  readonly stats: EndpointStats = { messagesSent: 0, messagesReceived: 0, notifies: 0, parks: 0, overflowed: 0 };
+  /** Indexed by peer thread; undefined at `self`. */
+  private readonly outbound: Array<RingProducer | undefined> = [];
+  private readonly inbound: Array<RingConsumer | undefined> = [];
+  private readonly peers: number[] = [];
+  /** Peers whose outbound ring holds overflow, in no particular order. */
+  private readonly backedUp = new Set<number>();
+  private readonly bell: number;
+  /** Which inbound ring `drain` starts with; rotates so no sender is starved. */
+  private nextPeer = 0;
+
+  constructor(set: RingSet, self: number, options: EndpointOptions = {}) {
+    if (!Number.isInteger(self) || self < 0 || self >= set.threads) {
+      throw new InvalidArgumentError(`expected \`self\` to be a thread from 0 to ${set.threads - 1}, got: ${describeValue(self)}`);
+    }
+    const spin = options.spinMicros ?? 50;
+    if (!Number.isFinite(spin) || spin < 0 || spin > 1_000_000) {
+      throw new InvalidArgumentError(`expected \`spinMicros\` to be a number from 0 to 1000000, got: ${describeValue(options.spinMicros)}`);
+    }
+    this.set = set;
+    this.self = self;
+    this.spinMicros = spin;
+    this.bell = bellIndex(self);
+    for (let peer = 0; peer < set.threads; peer++) {
+      if (peer === self) {
+        this.outbound.push(undefined);
+        this.inbound.push(undefined);
+        continue;
+      }
+      this.peers.push(peer);
+      this.outbound.push(set.producer(self, peer, { maxFramePayload: options.maxFramePayload }));
+      this.inbound.push(set.consumer(peer, self));
+    }
+  }
+
+  /**
+   * Sends one message to thread `to`, waking it if it is parked. Never drops and never blocks: if
+   * the ring is full the message waits in overflow and goes out from `drain`/`flush` once the
+   * consumer frees space (it rings our bell when it does).
+   */
+  send(to: number, kind: number, payload: Uint8Array): void {
+    const ring = this.outbound[to];
+    if (ring === undefined) throw new InvalidArgumentError(`expected a peer thread other than ${this.self} from 0 to ${this.set.threads - 1}, got: ${describeValue(to)}`);
+    this.stats.messagesSent++;
+    if (!ring.push(kind, payload)) {
+      this.backedUp.add(to);
+      this.stats.overflowed = this.countOverflowed();
+    }
+    this.wake(to);
+  }
+
+  /**
+   * Hands up to `budget` waiting messages to `onMessage`, taking turns among the senders, then
+   * moves any overflow that now fits. Returns the number of messages handed on.
+   */
+  drain(onMessage: MessageHandler, budget = 1024): number {
+    let total = 0;
+    const peers = this.peers;
+    const count = peers.length;
+    for (let i = 0; i < count && total < budget; i++) {
+      const from = peers[(this.nextPeer + i) % count];
+      const ring = this.inbound[from]!;
+      if (!ring.hasFrames()) continue;
+      const got = ring.drain((kind, payload) => onMessage(from, kind, payload), budget - total);
+      total += got;
+      // We freed space: if that producer is holding overflow for us, let its thread know.
+      if (ring.producerWantsSpace()) this.wake(from);
+    }
+    this.nextPeer = (this.nextPeer + 1) % count;
+    this.stats.messagesReceived += total;
+    if (this.backedUp.size !== 0) this.flush();
+    return total;
+  }
+
+  /** Moves overflow into rings that have room again. True when nothing is held back. */
+  flush(): boolean {
+    for (const to of this.backedUp) {
+      const ring = this.outbound[to]!;
+      if (ring.flush()) this.backedUp.delete(to);
+      this.wake(to);
+    }
+    return this.backedUp.size === 0;
+  }
+
+  /** Messages held back in overflow, across all outbound rings. */
+  get pendingOut(): number {
+    let n = 0;
+    for (const to of this.backedUp) n += this.outbound[to]!.pendingFrames;
+    return n;
+  }
+
+  /** True if a message is waiting to be read, or held-back overflow can now move. */
+  hasWork(): boolean {
+    const inbound = this.inbound;
+    for (const peer of this.peers) if (inbound[peer]!.hasFrames()) return true;
+    if (this.backedUp.size !== 0) {
+      for (const to of this.backedUp) if (this.outbound[to]!.canFlush()) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Resolves when there may be work: at once if there is, after a bounded spin if work comes soon,
+   * else when a producer (or `interrupt`) rings this thread's bell. Never a blocking wait: the
+   * thread's event loop keeps running while parked.
+   */
+  async wait(): Promise<void> {
+    if (this.hasWork()) return;
+    if (this.spinMicros > 0) {
+      const until = performance.now() + this.spinMicros / 1000;
+      do {
+        if (this.hasWork()) return;
+      } while (performance.now() < until);
+    }
+    const words = this.set.words;
+    Atomics.store(words, this.bell, PARKED);
+    // Check once more with the flag up: a producer that published before seeing PARKED did not
+    // notify, so its frame must be found here.
+    if (this.hasWork()) {
+      Atomics.store(words, this.bell, AWAKE);
+      return;
+    }
+    this.stats.parks++;
+    const result = Atomics.waitAsync(words, this.bell, PARKED);
+    if (result.async) await result.value;
+    Atomics.store(words, this.bell, AWAKE);
+  }
+
+  /** Wakes this thread's `wait()` from anywhere (e.g. to stop). */
+  interrupt(): void {
+    this.ringBell(this.self);
+  }
+
+  /** Wakes thread `to` if it is parked; a load of an unchanging word when it is not. */
+  private wake(to: number): void {
+    const words = this.set.words;
+    if (Atomics.load(words, bellIndex(to)) === PARKED) this.ringBell(to);
+  }
+
+  private ringBell(to: number): void {
+    const words = this.set.words;
+    const bell = bellIndex(to);
+    // Only the waker whose CAS wins makes the syscall; the rest see AWAKE and leave it.
+    if (Atomics.compareExchange(words, bell, PARKED, AWAKE) === PARKED) {
+      Atomics.notify(words, bell, 1);
+      this.stats.notifies++;
+    }
+  }
+
+  private countOverflowed(): number {
+    let n = 0;
+    for (const ring of this.outbound) if (ring !== undefined) n += ring.overflowed;
+    return n;
+  }
+}

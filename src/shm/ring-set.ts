@@ -1,0 +1,126 @@
+/**
+ * All the rings of one system in one SharedArrayBuffer: a ring per ordered pair of threads (main is
+ * thread 0), and a doorbell word per thread.
+ *
+ * Main allocates the buffer with `RingSet.create` and hands it to each shard at start (a
+ * SharedArrayBuffer passed in `workerData` is shared, not copied); the shard calls `RingSet.attach`.
+ * Both sides then compute the same offsets from the meta words, so no table of offsets travels.
+ *
+ * ```
+ *  0            64                 64 + 64·T                                       end
+ *  ├── meta ────┼── bell 0 │ bell 1 │ … ──┼── ring 0→1 │ ring 0→2 │ … │ ring T-1→T-2 ──┤
+ *  meta words: MAGIC, VERSION, THREADS, RING_CAPACITY (written once by main before sharing)
+ *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
+ * ```
+ *
+ * A bell word belongs to the thread that consumes with it; its protocol is in endpoint.ts.
+ */
+import { InvalidArgumentError, RingCorruptError, describeValue } from './errors.js';
+import { RingConsumer, RingProducer, resetRing, ringBytes, validateCapacity, type RingRegion } from './ring.js';
+import { CACHE_LINE } from './ring-layout.js';
+
+// Meta words (Int32Array indexes), written once by main before the buffer is shared.
+const MAGIC = 0;
+const VERSION = 1;
+const THREADS = 2;
+const RING_CAPACITY = 3;
+
+const MAGIC_VALUE = 0x77656674; // 'weft'
+const LAYOUT_VERSION = 1;
+const META_BYTES = CACHE_LINE;
+
+/** Bell word index of `thread` in the Int32Array over the whole buffer (one cache line each). */
+export function bellIndex(thread: number): number {
+  return (META_BYTES + thread * CACHE_LINE) / 4;
+}
+
+export interface RingSetOptions {
+  /** Threads, main included. */
+  threads: number;
+  /** Data bytes per ring, a power of two. */
+  ringCapacity: number;
+}
+
+export class RingSet {
+  readonly buffer: SharedArrayBuffer;
+  readonly threads: number;
+  readonly ringCapacity: number;
+  /** The whole buffer as words, for the bells. */
+  readonly words: Int32Array;
+
+  private constructor(buffer: SharedArrayBuffer, threads: number, ringCapacity: number) {
+    this.buffer = buffer;
+    this.threads = threads;
+    this.ringCapacity = ringCapacity;
+    this.words = new Int32Array(buffer);
+  }
+
+  /** Bytes a set for `threads` threads with rings of `ringCapacity` takes. */
+  static byteLength(threads: number, ringCapacity: number): number {
+    return META_BYTES + threads * CACHE_LINE + threads * (threads - 1) * ringBytes(ringCapacity);
+  }
+
+  /** Main thread: allocates and lays out a new set, all rings empty, all bells at rest. */
+  static create(options: RingSetOptions): RingSet {
+    const { threads, ringCapacity } = options;
+    if (!Number.isInteger(threads) || threads < 2 || threads > 1024) {
+      throw new InvalidArgumentError(`expected \`threads\` (main included) to be an integer from 2 to 1024, got: ${describeValue(threads)}`);
+    }
+    validateCapacity(ringCapacity);
+    const buffer = new SharedArrayBuffer(RingSet.byteLength(threads, ringCapacity));
+    const words = new Int32Array(buffer);
+    words[MAGIC] = MAGIC_VALUE;
+    words[VERSION] = LAYOUT_VERSION;
+    words[THREADS] = threads;
+    words[RING_CAPACITY] = ringCapacity;
+    return new RingSet(buffer, threads, ringCapacity);
+  }
+
+  /** Any thread: views a set that main created. */
+  static attach(buffer: SharedArrayBuffer): RingSet {
+    const words = new Int32Array(buffer);
+    if (words[MAGIC] !== MAGIC_VALUE || words[VERSION] !== LAYOUT_VERSION) {
+      throw new RingCorruptError(`expected a weft ring set of layout ${LAYOUT_VERSION}, got: magic ${words[MAGIC]}, version ${words[VERSION]}`);
+    }
+    const set = new RingSet(buffer, words[THREADS], words[RING_CAPACITY]);
+    if (buffer.byteLength !== RingSet.byteLength(set.threads, set.ringCapacity)) {
+      throw new RingCorruptError(`ring set of ${set.threads} threads needs ${RingSet.byteLength(set.threads, set.ringCapacity)} bytes, got: ${buffer.byteLength}`);
+    }
+    return set;
+  }
+
+  /** The ring that carries frames from thread `from` to thread `to`. */
+  region(from: number, to: number): RingRegion {
+    this.checkPair(from, to);
+    const index = from * (this.threads - 1) + (to < from ? to : to - 1);
+    const byteOffset = META_BYTES + this.threads * CACHE_LINE + index * ringBytes(this.ringCapacity);
+    return { buffer: this.buffer, byteOffset, capacity: this.ringCapacity };
+  }
+
+  producer(from: number, to: number, options?: { maxFramePayload?: number }): RingProducer {
+    return new RingProducer(this.region(from, to), options);
+  }
+
+  consumer(from: number, to: number): RingConsumer {
+    return new RingConsumer(this.region(from, to));
+  }
+
+  /**
+   * Empties every ring into and out of `thread`, for a thread that is being restarted. Only while
+   * that thread is gone and the other ends hold no consumer or producer state for those rings.
+   */
+  resetThread(thread: number): void {
+    for (let other = 0; other < this.threads; other++) {
+      if (other === thread) continue;
+      resetRing(this.region(thread, other));
+      resetRing(this.region(other, thread));
+    }
+  }
+
+  private checkPair(from: number, to: number): void {
+    const ok = (t: number) => Number.isInteger(t) && t >= 0 && t < this.threads;
+    if (!ok(from) || !ok(to) || from === to) {
+      throw new InvalidArgumentError(`expected two different threads from 0 to ${this.threads - 1}, got: ${describeValue(from)} → ${describeValue(to)}`);
+    }
+  }
+}

@@ -1,0 +1,386 @@
+/**
+ * A single-producer single-consumer ring of variable-length frames in shared memory.
+ *
+ * The algorithm is the classic Lamport SPSC queue with each side caching the other side's index
+ * (as in rigtorp's SPSCQueue): the producer alone writes TAIL, the consumer alone writes HEAD, so no
+ * compare-and-swap is ever needed, and each side reads the other's word only when its cached copy
+ * says the ring is full (producer) or empty (consumer).
+ *
+ * ```
+ *  base                                                                  base + RING_HEADER_BYTES
+ *  ├── HEAD ──── 64 B ──┼── TAIL ──── 64 B ──┼── SPACE_WANTED ── 64 B ──┤
+ *  ├──────────────────────────── data area: `capacity` bytes (a power of two) ──────────────────┤
+ *  │ frame │ frame │ frame │ ...free... │ SKIP │      (a frame never straddles the end: a skip  │
+ *  ^ head & mask           ^ tail & mask          marker sends the reader back to offset 0)
+ *
+ *  frame = [i32 length][i32 kind | FLAG_MORE][payload ... padded to 8 bytes]
+ * ```
+ *
+ * | word         | written by | read by  | Atomics op                                         |
+ * |--------------|------------|----------|----------------------------------------------------|
+ * | HEAD         | consumer   | producer | store after the frames before it are consumed      |
+ * | TAIL         | producer   | consumer | store after the frame bytes before it are written  |
+ * | SPACE_WANTED | producer   | consumer | store 1 when overflow starts, 0 when it is flushed |
+ * | frame bytes  | producer   | consumer | plain stores/loads, published by TAIL             |
+ *
+ * Empty: `HEAD == TAIL`. Full: `TAIL - HEAD` plus the next frame (and its skip marker, if it would
+ * straddle the end) exceeds `capacity`. Positions are free-running counters that wrap at 2^30 (see
+ * POS_MASK), so a completely full ring is told apart from an empty one.
+ *
+ * Nothing is ever dropped: a frame that does not fit waits in the producer's private overflow queue
+ * and goes out, in order, on a later `push` or `flush`. A payload larger than `maxFramePayload` is
+ * split into chunks (every chunk but the last has FLAG_MORE) and the consumer hands it on whole.
+ *
+ * JS Atomics are sequentially consistent, so a plain store made before an `Atomics.store` is visible
+ * to any thread whose `Atomics.load` of the same word returns that stored value. That is the whole
+ * publication argument for both indexes.
+ *
+ * Wake-ups are not this file's concern: see endpoint.ts.
+ */
+import { assert } from './assert.js';
+import { InvalidArgumentError, RingCorruptError, describeValue } from './errors.js';
+import {
+  FLAG_MORE,
+  FRAME_HEADER_BYTES,
+  HEAD,
+  KIND_MASK,
+  MAX_CAPACITY,
+  MIN_CAPACITY,
+  POS_MASK,
+  RING_HEADER_BYTES,
+  SKIP,
+  SPACE_WANTED,
+  TAIL,
+  frameBytes,
+} from './ring-layout.js';
+
+/** Where one ring lives: a SharedArrayBuffer, the byte offset of its header, its data capacity. */
+export interface RingRegion {
+  readonly buffer: SharedArrayBuffer;
+  /** Multiple of 64 (the header words sit on their own cache lines). */
+  readonly byteOffset: number;
+  /** Bytes in the data area: a power of two between MIN_CAPACITY and MAX_CAPACITY. */
+  readonly capacity: number;
+}
+
+/** Bytes a ring of `capacity` takes in its SharedArrayBuffer, header included. */
+export function ringBytes(capacity: number): number {
+  return RING_HEADER_BYTES + capacity;
+}
+
+/** Throws InvalidArgumentError unless `capacity` is a power of two in range. */
+export function validateCapacity(capacity: number, name = 'ringCapacity'): void {
+  if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
+    throw new InvalidArgumentError(
+      `expected \`${name}\` to be a power of two from ${MIN_CAPACITY} to ${MAX_CAPACITY}, got: ${describeValue(capacity)}`,
+    );
+  }
+}
+
+/**
+ * The largest payload one frame may carry in a ring of `capacity`: a quarter of the ring, so a frame
+ * always fits once the consumer has caught up, even behind a skip marker.
+ */
+export function defaultMaxFramePayload(capacity: number): number {
+  return capacity / 4 - FRAME_HEADER_BYTES;
+}
+
+/** Sets a ring's shared words to empty. Only while neither side is using it (creation, reset). */
+export function resetRing(region: RingRegion): void {
+  const header = new Int32Array(region.buffer, region.byteOffset, RING_HEADER_BYTES / 4);
+  Atomics.store(header, HEAD, 0);
+  Atomics.store(header, TAIL, 0);
+  Atomics.store(header, SPACE_WANTED, 0);
+}
+
+/** The producer's view of one ring. Exactly one thread may own a producer for a given ring. */
+export class RingProducer {
+  /** Header words (HEAD, TAIL, SPACE_WANTED). */
+  private readonly header: Int32Array;
+  /** The data area as bytes (payloads) and as words (frame headers; frames are 8-aligned). */
+  private readonly bytes: Uint8Array;
+  private readonly words: Int32Array;
+  private readonly capacity: number;
+  private readonly mask: number;
+  readonly maxFramePayload: number;
+  /** Our own TAIL: we are its only writer, so it never needs reloading. */
+  private tail: number;
+  /** Last HEAD we loaded. Reloaded only when the ring looks full: saves a read of the consumer's
+   *  cache line (and the coherence traffic it causes) on every push while there is room. */
+  private cachedHead: number;
+  /** Frames waiting for room, in order. Each owns a copy of its bytes. */
+  private readonly overflow: Array<PendingFrame> = [];
+  private overflowStart = 0;
+  /** Frames that had to wait in overflow, since creation (a measure of back-pressure). */
+  overflowed = 0;
+
+  constructor(region: RingRegion, options: { maxFramePayload?: number } = {}) {
+    validateCapacity(region.capacity);
+    this.header = new Int32Array(region.buffer, region.byteOffset, RING_HEADER_BYTES / 4);
+    this.bytes = new Uint8Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity);
+    this.words = new Int32Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity / 4);
+    this.capacity = region.capacity;
+    this.mask = region.capacity - 1;
+    const limit = defaultMaxFramePayload(region.capacity);
+    this.maxFramePayload = options.maxFramePayload ?? limit;
+    if (!Number.isInteger(this.maxFramePayload) || this.maxFramePayload < 1 || this.maxFramePayload > limit) {
+      throw new InvalidArgumentError(
+        `expected \`maxFramePayload\` to be an integer from 1 to ${limit} for a ring of ${region.capacity} bytes, got: ${describeValue(options.maxFramePayload)}`,
+      );
+    }
+    this.tail = Atomics.load(this.header, TAIL);
+    this.cachedHead = Atomics.load(this.header, HEAD);
+  }
+
+  /** Frames held back in overflow right now. */
+  get pendingFrames(): number {
+    return this.overflow.length - this.overflowStart;
+  }
+
+  /**
+   * Sends one message of `kind` (0..255). Returns true if it is in the ring now, false if all or
+   * part of it waits in overflow (it goes out, in order, on a later `push` or `flush`). `payload` is
+   * not kept: the bytes are copied before this returns.
+   */
+  push(kind: number, payload: Uint8Array): boolean {
+    assert((kind & KIND_MASK) === kind, 'a frame kind is an integer from 0 to 255');
+    if (this.overflowStart !== this.overflow.length && !this.flush()) {
+      this.enqueue(kind, payload, 0);
+      return false;
+    }
+    const length = payload.length;
+    const max = this.maxFramePayload;
+    if (length <= max) {
+      if (this.write(kind, payload, 0, length)) return true;
+      this.enqueue(kind, payload, 0);
+      return false;
+    }
+    for (let start = 0; start < length; start += max) {
+      const end = Math.min(start + max, length);
+      const flags = end < length ? FLAG_MORE : 0;
+      if (!this.write(kind | flags, payload, start, end)) {
+        this.enqueue(kind, payload, start);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Moves overflow into the ring while it fits. Returns true when nothing is left waiting. Called
+   * by the owner's scheduler when the consumer signals that it has freed space.
+   */
+  flush(): boolean {
+    const queue = this.overflow;
+    while (this.overflowStart < queue.length) {
+      const frame = queue[this.overflowStart];
+      if (!this.write(frame.header, frame.bytes, 0, frame.bytes.length)) return false;
+      queue[this.overflowStart++] = undefined as unknown as PendingFrame;
+    }
+    queue.length = 0;
+    this.overflowStart = 0;
+    // Overflow drained: the consumer no longer needs to wake us when it frees space.
+    Atomics.store(this.header, SPACE_WANTED, 0);
+    return true;
+  }
+
+  /**
+   * True if the consumer has freed enough room for the first overflow frame. Cheap enough for a
+   * scheduler to call while deciding whether to park.
+   */
+  canFlush(): boolean {
+    if (this.overflowStart === this.overflow.length) return false;
+    const first = this.overflow[this.overflowStart];
+    this.cachedHead = Atomics.load(this.header, HEAD);
+    return this.fits(frameBytes(first.bytes.length));
+  }
+
+  /** Bytes the next frame of `size` needs, counting the skip marker if it would straddle the end. */
+  private fits(size: number): boolean {
+    const offset = this.tail & this.mask;
+    const toEnd = this.capacity - offset;
+    const need = size <= toEnd ? size : toEnd + size;
+    return need <= this.capacity - ((this.tail - this.cachedHead) & POS_MASK);
+  }
+
+  /** Writes one frame if it fits and publishes it. The hot path: no allocation when `end - start` is small. */
+  private write(header: number, source: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    const size = frameBytes(length);
+    if (!this.fits(size)) {
+      this.cachedHead = Atomics.load(this.header, HEAD);
+      if (!this.fits(size)) return false;
+    }
+    let offset = this.tail & this.mask;
+    let tail = this.tail;
+    const toEnd = this.capacity - offset;
+    if (size > toEnd) {
+      // Not enough room before the end: mark the rest unused and start over at offset 0. toEnd is a
+      // multiple of 8, so the marker's header always fits.
+      this.words[offset >> 2] = SKIP;
+      tail = (tail + toEnd) & POS_MASK;
+      offset = 0;
+    }
+    const word = offset >> 2;
+    this.words[word] = length;
+    this.words[word + 1] = header;
+    const bytes = this.bytes;
+    const at = offset + FRAME_HEADER_BYTES;
+    if (length <= 32) {
+      // A short loop beats subarray()+set() here: set() needs a new view object per call.
+      for (let i = 0; i < length; i++) bytes[at + i] = source[start + i];
+    } else {
+      bytes.set(start === 0 && end === source.length ? source : source.subarray(start, end), at);
+    }
+    this.tail = (tail + size) & POS_MASK;
+    // The store publishes the frame bytes written above (and the skip marker, if any).
+    Atomics.store(this.header, TAIL, this.tail);
+    return true;
+  }
+
+  /** Queues the rest of a message, from `start`, as frames that own their bytes. */
+  private enqueue(kind: number, payload: Uint8Array, start: number): void {
+    const max = this.maxFramePayload;
+    const length = payload.length;
+    if (start === 0 && length === 0) {
+      this.overflow.push({ header: kind, bytes: new Uint8Array(0) });
+      this.overflowed++;
+    }
+    for (let at = start; at < length; at += max) {
+      const end = Math.min(at + max, length);
+      this.overflow.push({ header: kind | (end < length ? FLAG_MORE : 0), bytes: payload.slice(at, end) });
+      this.overflowed++;
+    }
+    if (Atomics.load(this.header, SPACE_WANTED) === 0) Atomics.store(this.header, SPACE_WANTED, 1);
+    // The consumer may have freed the ring entirely between our failed write and the store above,
+    // and then read SPACE_WANTED as 0: it will not wake us. Try once more now that the flag is up;
+    // with sequentially consistent atomics, either it sees our 1 or we see its new HEAD.
+    this.flush();
+  }
+}
+
+interface PendingFrame {
+  /** kind | flags, as written to the frame header. */
+  readonly header: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Receives one whole message. `payload` is a view into shared memory (or, for a split message, a
+ * private buffer), valid only until this callback returns: decode or copy it before returning.
+ */
+export type FrameHandler = (kind: number, payload: Uint8Array) => void;
+
+/** The consumer's view of one ring. Exactly one thread may own a consumer for a given ring. */
+export class RingConsumer {
+  private readonly header: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly words: Int32Array;
+  private readonly capacity: number;
+  private readonly mask: number;
+  /** Our own HEAD, ahead of the shared one until `release()` publishes it. */
+  private head: number;
+  /** Last TAIL we loaded. Reloaded only when we have caught up with it: saves a read of the
+   *  producer's cache line per frame while frames are waiting. */
+  private cachedTail: number;
+  /** Chunks of a split message received so far (copies; their ring space is already released). */
+  private chunks: Uint8Array[] = [];
+  private chunkBytes = 0;
+  private draining = false;
+
+  constructor(region: RingRegion) {
+    validateCapacity(region.capacity);
+    this.header = new Int32Array(region.buffer, region.byteOffset, RING_HEADER_BYTES / 4);
+    this.bytes = new Uint8Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity);
+    this.words = new Int32Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity / 4);
+    this.capacity = region.capacity;
+    this.mask = region.capacity - 1;
+    this.head = Atomics.load(this.header, HEAD);
+    this.cachedTail = Atomics.load(this.header, TAIL);
+  }
+
+  /** True if at least one frame is waiting. Loads TAIL only when the cached copy says empty. */
+  hasFrames(): boolean {
+    if (this.head !== this.cachedTail) return true;
+    this.cachedTail = Atomics.load(this.header, TAIL);
+    return this.head !== this.cachedTail;
+  }
+
+  /** True if the producer holds frames in overflow, waiting for room (see SPACE_WANTED). */
+  producerWantsSpace(): boolean {
+    return Atomics.load(this.header, SPACE_WANTED) !== 0;
+  }
+
+  /**
+   * Hands up to `maxMessages` whole messages to `onMessage`, in order, and returns how many it
+   * handed. Space is released to the producer as it goes (every quarter ring) and at the end, also
+   * when `onMessage` throws (the message it threw on counts as consumed).
+   */
+  drain(onMessage: FrameHandler, maxMessages: number): number {
+    assert(!this.draining, 'drain() is not re-entered from its own handler');
+    this.draining = true;
+    let delivered = 0;
+    let unreleased = 0;
+    const releaseEvery = this.capacity >> 2;
+    try {
+      while (delivered < maxMessages && this.hasFrames()) {
+        const offset = this.head & this.mask;
+        const word = offset >> 2;
+        const length = this.words[word];
+        if (length === SKIP) {
+          const skipped = this.capacity - offset;
+          this.head = (this.head + skipped) & POS_MASK;
+          unreleased += skipped;
+          continue;
+        }
+        const header = this.words[word + 1];
+        if (length < 0 || length > this.capacity - offset - 8) {
+          throw new RingCorruptError(`frame at offset ${offset} claims ${length} bytes in a ring of ${this.capacity}; expected 0..${this.capacity - offset - 8}, got: ${length}`);
+        }
+        const size = frameBytes(length);
+        const start = offset + FRAME_HEADER_BYTES;
+        this.head = (this.head + size) & POS_MASK;
+        unreleased += size;
+        if ((header & FLAG_MORE) !== 0) {
+          this.chunks.push(this.bytes.slice(start, start + length));
+          this.chunkBytes += length;
+        } else if (this.chunks.length !== 0) {
+          const whole = this.assemble(start, length);
+          delivered++;
+          onMessage(header & KIND_MASK, whole);
+        } else {
+          delivered++;
+          onMessage(header & KIND_MASK, this.bytes.subarray(start, start + length));
+        }
+        if (unreleased >= releaseEvery) {
+          this.release();
+          unreleased = 0;
+        }
+      }
+    } finally {
+      if (unreleased !== 0) this.release();
+      this.draining = false;
+    }
+    return delivered;
+  }
+
+  /** Joins the stored chunks with the last one (still in the ring) into one private buffer. */
+  private assemble(start: number, length: number): Uint8Array {
+    const whole = new Uint8Array(this.chunkBytes + length);
+    let at = 0;
+    for (const chunk of this.chunks) {
+      whole.set(chunk, at);
+      at += chunk.length;
+    }
+    whole.set(this.bytes.subarray(start, start + length), at);
+    this.chunks = [];
+    this.chunkBytes = 0;
+    return whole;
+  }
+
+  /** Publishes HEAD: the producer may now reuse everything before it. */
+  private release(): void {
+    // The store tells the producer that every frame before `head` has been read in full.
+    Atomics.store(this.header, HEAD, this.head);
+  }
+}
