@@ -33,6 +33,9 @@ import { bellIndex, type RingSet } from './ring-set.js';
 
 const AWAKE = 0;
 const PARKED = 1;
+/** The longest delay a Node timer takes; it only holds the loop open and never fires in practice. */
+const KEEP_ALIVE_MS = 2 ** 31 - 1;
+const noop = (): void => {};
 
 export interface EndpointOptions {
   /**
@@ -44,6 +47,14 @@ export interface EndpointOptions {
   spinMicros?: number;
   /** Largest payload per frame before a message is split; see RingProducer. @default capacity / 4 - 8 */
   maxFramePayload?: number;
+  /**
+   * Keep this thread's event loop alive while parked. A pending `Atomics.waitAsync` does not hold
+   * the loop open on its own (Node exits a thread, or the process, whose loop has nothing else to
+   * do), so a parked endpoint holds a ref'd timer unless told not to. Turn it off where something
+   * else decides the thread's life, as main does when no reply is outstanding.
+   * @default true
+   */
+  keepAlive?: boolean;
 }
 
 /** Receives one whole message from thread `from`; `payload` is valid only until it returns. */
@@ -65,6 +76,7 @@ export class Endpoint {
   readonly self: number;
   readonly set: RingSet;
   readonly spinMicros: number;
+  keepAlive: boolean;
   readonly stats: EndpointStats = { messagesSent: 0, messagesReceived: 0, notifies: 0, parks: 0, overflowed: 0 };
   /** Indexed by peer thread; undefined at `self`. */
   private readonly outbound: Array<RingProducer | undefined> = [];
@@ -87,6 +99,7 @@ export class Endpoint {
     this.set = set;
     this.self = self;
     this.spinMicros = spin;
+    this.keepAlive = options.keepAlive ?? true;
     this.bell = bellIndex(self);
     for (let peer = 0; peer < set.threads; peer++) {
       if (peer === self) {
@@ -189,7 +202,11 @@ export class Endpoint {
     }
     this.stats.parks++;
     const result = Atomics.waitAsync(words, this.bell, PARKED);
-    if (result.async) await result.value;
+    if (result.async) {
+      const hold = this.keepAlive ? setTimeout(noop, KEEP_ALIVE_MS) : undefined;
+      await result.value;
+      if (hold !== undefined) clearTimeout(hold);
+    }
     Atomics.store(words, this.bell, AWAKE);
   }
 

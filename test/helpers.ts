@@ -1,0 +1,26 @@
+/** Shared by the tests: where compiled fixtures live, and quick mode. */
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Workers run compiled JavaScript: `npm test` builds first, and a fixture `test/fixtures/x.ts`
+ * runs as `dist/test/fixtures/x.js`.
+ */
+export function fixtureUrl(name: string): URL {
+  return new URL(`../dist/test/fixtures/${name}.js`, import.meta.url);
+}
+
+/** `WEFT_TEST_QUICK=1` shrinks stress counts (never the assertions) for a fast local loop. */
+export const QUICK = process.env.WEFT_TEST_QUICK === '1';
+
+/** Starts a worker on a fixture and resolves with its first message; rejects if it errors or exits first. */
+export function runWorker<T>(name: string, workerData: unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const worker = new Worker(fixtureUrl(name), { workerData });
+    worker.once('message', (value: T) => {
+      resolve(value);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`worker ${name} exited with code ${code} before reporting`)));
+  });
+}
