@@ -28,7 +28,7 @@
  * ring whose SPACE_WANTED is up rings the producer's thread's bell.
  */
 import { InvalidArgumentError, describeValue } from './errors.js';
-import type { RingConsumer, RingProducer } from './ring.js';
+import type { FrameHandler, RingConsumer, RingProducer } from './ring.js';
 import { bellIndex, type RingSet } from './ring-set.js';
 
 const AWAKE = 0;
@@ -57,8 +57,8 @@ export interface EndpointOptions {
   keepAlive?: boolean;
 }
 
-/** Receives one whole message from thread `from`; `payload` is valid only until it returns. */
-export type MessageHandler = (from: number, kind: number, payload: Uint8Array) => void;
+/** Receives one whole message, `bytes[start, end)`, from thread `from`; valid only until it returns. */
+export type MessageHandler = (from: number, kind: number, bytes: Uint8Array, start: number, end: number) => void;
 
 /** Counters for one endpoint, kept by its own thread (plain numbers, no atomics). */
 export interface EndpointStats {
@@ -87,6 +87,10 @@ export class Endpoint {
   private readonly bell: number;
   /** Which inbound ring `drain` starts with; rotates so no sender is starved. */
   private nextPeer = 0;
+  /** The handler of the `drain` in progress, and per peer a forwarder that adds `from` to it, made
+   *  once so that draining allocates nothing. */
+  private handler: MessageHandler = () => {};
+  private readonly forwarders: Array<FrameHandler | undefined> = [];
 
   constructor(set: RingSet, self: number, options: EndpointOptions = {}) {
     if (!Number.isInteger(self) || self < 0 || self >= set.threads) {
@@ -105,9 +109,11 @@ export class Endpoint {
       if (peer === self) {
         this.outbound.push(undefined);
         this.inbound.push(undefined);
+        this.forwarders.push(undefined);
         continue;
       }
       this.peers.push(peer);
+      this.forwarders[peer] = (kind, bytes, start, end) => this.handler(peer, kind, bytes, start, end);
       this.outbound.push(set.producer(self, peer, { maxFramePayload: options.maxFramePayload }));
       this.inbound.push(set.consumer(peer, self));
     }
@@ -135,13 +141,14 @@ export class Endpoint {
    */
   drain(onMessage: MessageHandler, budget = 1024): number {
     let total = 0;
+    this.handler = onMessage;
     const peers = this.peers;
     const count = peers.length;
     for (let i = 0; i < count && total < budget; i++) {
       const from = peers[(this.nextPeer + i) % count];
       const ring = this.inbound[from]!;
       if (!ring.hasFrames()) continue;
-      const got = ring.drain((kind, payload) => onMessage(from, kind, payload), budget - total);
+      const got = ring.drain(this.forwarders[from]!, budget - total);
       total += got;
       // We freed space: if that producer is holding overflow for us, let its thread know.
       if (ring.producerWantsSpace()) this.wake(from);
