@@ -28,6 +28,7 @@
  * ring whose SPACE_WANTED is up rings the producer's thread's bell.
  */
 import { InvalidArgumentError, describeValue } from './errors.js';
+import type { MessageEncoder } from './codec.js';
 import type { FrameHandler, RingConsumer, RingProducer } from './ring.js';
 import { bellIndex, type RingSet } from './ring-set.js';
 
@@ -57,6 +58,9 @@ export interface EndpointOptions {
   keepAlive?: boolean;
 }
 
+/** `sendMessage` encodes in place when at least this much contiguous room is free in the ring. */
+const MIN_CLAIM = 64;
+
 /** Receives one whole message, `bytes[start, end)`, from thread `from`; valid only until it returns. */
 export type MessageHandler = (from: number, kind: number, bytes: Uint8Array, start: number, end: number) => void;
 
@@ -85,6 +89,8 @@ export class Endpoint {
   /** Peers whose outbound ring holds overflow, in no particular order. */
   private readonly backedUp = new Set<number>();
   private readonly bell: number;
+  /** True between `cork` and `uncork`. */
+  private corked = false;
   /** Which inbound ring `drain` starts with; rotates so no sender is starved. */
   private nextPeer = 0;
   /** The handler of the `drain` in progress, and per peer a forwarder that adds `from` to it, made
@@ -124,15 +130,55 @@ export class Endpoint {
    * the ring is full the message waits in overflow and goes out from `drain`/`flush` once the
    * consumer frees space (it rings our bell when it does).
    */
-  send(to: number, kind: number, payload: Uint8Array): void {
-    const ring = this.outbound[to];
-    if (ring === undefined) throw new InvalidArgumentError(`expected a peer thread other than ${this.self} from 0 to ${this.set.threads - 1}, got: ${describeValue(to)}`);
+  send(to: number, kind: number, bytes: Uint8Array, start = 0, end: number = bytes.length): void {
+    const ring = this.ring(to);
     this.stats.messagesSent++;
-    if (!ring.push(kind, payload)) {
-      this.backedUp.add(to);
-      this.stats.overflowed = this.countOverflowed();
+    if (!ring.push(kind, bytes, start, end)) this.noteBackedUp(to);
+    if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
+  }
+
+  /**
+   * Encodes `message` with `encoder` (the one paired with thread `to`'s decoder for us) and sends
+   * it, like `send`. Plain data is encoded straight into the ring's free space, with no copy; the
+   * rest (and anything that does not fit now) is encoded aside and copied. Throws `EncodeError` for
+   * a value that cannot travel, and then nothing was sent.
+   */
+  sendMessage(to: number, kind: number, message: unknown, encoder: MessageEncoder): void {
+    const ring = this.ring(to);
+    const at = ring.claim(MIN_CLAIM);
+    if (at !== -1) {
+      const end = encoder.encodeInto(message, ring.bytes, at, ring.claimEnd);
+      if (end !== -1) {
+        this.stats.messagesSent++;
+        ring.commit(kind, end - at);
+        if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
+        return;
+      }
     }
-    this.wake(to);
+    const length = encoder.encodeToScratch(message);
+    const start = encoder.scratchStart;
+    this.send(to, kind, encoder.scratch, start, start + length);
+  }
+
+  /**
+   * From now until `uncork`, sends are written but made visible in one store per ring at `uncork`
+   * (or whenever a quarter of a ring is waiting), and waking a parked peer waits for it too. `drain`
+   * corks around its handlers by itself; corking is for a burst of sends outside a drain.
+   */
+  cork(): void {
+    this.corked = true;
+    for (const peer of this.peers) this.outbound[peer]!.corked = true;
+  }
+
+  /** Publishes everything sent while corked and wakes the peers that need it. */
+  uncork(): void {
+    this.corked = false;
+    for (const peer of this.peers) {
+      const ring = this.outbound[peer]!;
+      ring.corked = false;
+      ring.publish();
+      if (ring.unseenPublish) this.wakeAfterPublish(peer, ring);
+    }
   }
 
   /**
@@ -142,6 +188,21 @@ export class Endpoint {
   drain(onMessage: MessageHandler, budget = 1024): number {
     let total = 0;
     this.handler = onMessage;
+    // What the handlers send goes out in one publish per ring at the end of the batch.
+    const corkedHere = !this.corked;
+    if (corkedHere) this.cork();
+    try {
+      total = this.drainRings(budget);
+    } finally {
+      if (corkedHere) this.uncork();
+    }
+    this.stats.messagesReceived += total;
+    if (this.backedUp.size !== 0) this.flush();
+    return total;
+  }
+
+  private drainRings(budget: number): number {
+    let total = 0;
     const peers = this.peers;
     const count = peers.length;
     for (let i = 0; i < count && total < budget; i++) {
@@ -154,8 +215,6 @@ export class Endpoint {
       if (ring.producerWantsSpace()) this.wake(from);
     }
     this.nextPeer = (this.nextPeer + 1) % count;
-    this.stats.messagesReceived += total;
-    if (this.backedUp.size !== 0) this.flush();
     return total;
   }
 
@@ -164,7 +223,7 @@ export class Endpoint {
     for (const to of this.backedUp) {
       const ring = this.outbound[to]!;
       if (ring.flush()) this.backedUp.delete(to);
-      this.wake(to);
+      if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
     }
     return this.backedUp.size === 0;
   }
@@ -192,6 +251,8 @@ export class Endpoint {
    * thread's event loop keeps running while parked.
    */
   async wait(): Promise<void> {
+    // Frames we have written but not published would never be read while we sleep.
+    if (this.corked) this.uncork();
     if (this.hasWork()) return;
     if (this.spinMicros > 0) {
       const until = performance.now() + this.spinMicros / 1000;
@@ -220,6 +281,23 @@ export class Endpoint {
   /** Wakes this thread's `wait()` from anywhere (e.g. to stop). */
   interrupt(): void {
     this.ringBell(this.self);
+  }
+
+  private ring(to: number): RingProducer {
+    const ring = this.outbound[to];
+    if (ring === undefined) throw new InvalidArgumentError(`expected a peer thread other than ${this.self} from 0 to ${this.set.threads - 1}, got: ${describeValue(to)}`);
+    return ring;
+  }
+
+  private noteBackedUp(to: number): void {
+    this.backedUp.add(to);
+    this.stats.overflowed = this.countOverflowed();
+  }
+
+  /** After `ring` made frames visible: wake its consumer if it is parked. */
+  private wakeAfterPublish(to: number, ring: RingProducer): void {
+    ring.unseenPublish = false;
+    this.wake(to);
   }
 
   /** Wakes thread `to` if it is parked; a load of an unchanging word when it is not. */

@@ -20,6 +20,7 @@
  * |--------------|------------|----------|----------------------------------------------------|
  * | HEAD         | consumer   | producer | store after the frames before it are consumed      |
  * | TAIL         | producer   | consumer | store after the frame bytes before it are written  |
+ * |              |            |          | (per frame, or per batch while `corked`)           |
  * | SPACE_WANTED | producer   | consumer | store 1 when overflow starts, 0 when it is flushed |
  * | frame bytes  | producer   | consumer | plain stores/loads, published by TAIL             |
  *
@@ -34,6 +35,11 @@
  * JS Atomics are sequentially consistent, so a plain store made before an `Atomics.store` is visible
  * to any thread whose `Atomics.load` of the same word returns that stored value. That is the whole
  * publication argument for both indexes.
+ *
+ * Two ways to write a frame: `push(kind, bytes)` copies a payload in; `claim()` + `commit()` lets an
+ * encoder write the payload in place (no copy). While `corked`, frames are written but TAIL is
+ * stored once per batch (`publish()`), not per frame: `Atomics.store` costs ~20 ns here, as much as
+ * the rest of a small push.
  *
  * Wake-ups are not this file's concern: see endpoint.ts.
  */
@@ -98,13 +104,29 @@ export class RingProducer {
   /** Header words (HEAD, TAIL, SPACE_WANTED). */
   private readonly header: Int32Array;
   /** The data area as bytes (payloads) and as words (frame headers; frames are 8-aligned). */
-  private readonly bytes: Uint8Array;
+  private readonly data: Uint8Array;
   private readonly words: Int32Array;
   private readonly capacity: number;
   private readonly mask: number;
   readonly maxFramePayload: number;
-  /** Our own TAIL: we are its only writer, so it never needs reloading. */
+  /** Our own TAIL: we are its only writer, so it never needs reloading. Ahead of the shared TAIL
+   *  while corked, until `publish()`. */
   private tail: number;
+  /** The TAIL value last stored to shared memory. */
+  private published: number;
+  /**
+   * While true, frames are written but TAIL is stored only by `publish()` (or once a quarter of the
+   * ring is unpublished, so a long burst still streams). One `Atomics.store` per batch instead of
+   * per frame: a shard's scheduler corks while it runs a batch of messages.
+   */
+  corked = false;
+  /** Set when a frame became visible to the consumer; the endpoint clears it when it has checked
+   *  whether the consumer needs waking. */
+  unseenPublish = false;
+  /** Where the claimed frame's header goes, or -1 with no claim open (see `claim`). */
+  private claimedAt = -1;
+  /** End of the room that `claim` granted, an offset into `bytes`. */
+  claimEnd = 0;
   /** Last HEAD we loaded. Reloaded only when the ring looks full: saves a read of the consumer's
    *  cache line (and the coherence traffic it causes) on every push while there is room. */
   private cachedHead: number;
@@ -117,7 +139,7 @@ export class RingProducer {
   constructor(region: RingRegion, options: { maxFramePayload?: number } = {}) {
     validateCapacity(region.capacity);
     this.header = new Int32Array(region.buffer, region.byteOffset, RING_HEADER_BYTES / 4);
-    this.bytes = new Uint8Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity);
+    this.data = new Uint8Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity);
     this.words = new Int32Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity / 4);
     this.capacity = region.capacity;
     this.mask = region.capacity - 1;
@@ -129,7 +151,13 @@ export class RingProducer {
       );
     }
     this.tail = Atomics.load(this.header, TAIL);
+    this.published = this.tail;
     this.cachedHead = Atomics.load(this.header, HEAD);
+  }
+
+  /** The ring's data area: `claim` hands out offsets into it. */
+  get bytes(): Uint8Array {
+    return this.data;
   }
 
   /** Frames held back in overflow right now. */
@@ -138,32 +166,103 @@ export class RingProducer {
   }
 
   /**
-   * Sends one message of `kind` (0..255). Returns true if it is in the ring now, false if all or
-   * part of it waits in overflow (it goes out, in order, on a later `push` or `flush`). `payload` is
-   * not kept: the bytes are copied before this returns.
+   * Sends one message of `kind` (0..255), the payload `bytes[start, end)`. Returns true if it is in
+   * the ring now, false if all or part of it waits in overflow (it goes out, in order, on a later
+   * `push` or `flush`). The bytes are copied before this returns; the caller may reuse them.
    */
-  push(kind: number, payload: Uint8Array): boolean {
+  push(kind: number, bytes: Uint8Array, start = 0, end: number = bytes.length): boolean {
     assert((kind & KIND_MASK) === kind, 'a frame kind is an integer from 0 to 255');
+    this.claimedAt = -1; // a claim left without commit is given up
     if (this.overflowStart !== this.overflow.length && !this.flush()) {
-      this.enqueue(kind, payload, 0);
+      this.enqueue(kind, bytes, start, end);
       return false;
     }
-    const length = payload.length;
     const max = this.maxFramePayload;
-    if (length <= max) {
-      if (this.write(kind, payload, 0, length)) return true;
-      this.enqueue(kind, payload, 0);
-      return false;
-    }
-    for (let start = 0; start < length; start += max) {
-      const end = Math.min(start + max, length);
-      const flags = end < length ? FLAG_MORE : 0;
-      if (!this.write(kind | flags, payload, start, end)) {
-        this.enqueue(kind, payload, start);
+    if (end - start <= max) {
+      if (!this.write(kind, bytes, start, end)) {
+        this.enqueue(kind, bytes, start, end);
         return false;
       }
+    } else {
+      for (let at = start; at < end; at += max) {
+        const stop = Math.min(at + max, end);
+        const flags = stop < end ? FLAG_MORE : 0;
+        if (!this.write(kind | flags, bytes, at, stop)) {
+          this.enqueue(kind, bytes, at, end);
+          return false;
+        }
+      }
     }
+    this.afterWrite();
     return true;
+  }
+
+  /**
+   * Opens room for one frame and returns the offset in `bytes` where its payload may be written,
+   * up to `claimEnd`; or -1 if there is no room of at least `minPayload` bytes now (or overflow is
+   * waiting, which must go first). The caller then writes the payload in place and calls `commit`:
+   * an encoder can write straight into shared memory, with no copy. A claim may be given up by
+   * simply not committing it (nothing is visible until a commit); the next claim reopens the room.
+   */
+  claim(minPayload: number): number {
+    if (this.overflowStart !== this.overflow.length) return -1;
+    let room = this.contiguousRoom();
+    if (room < minPayload) {
+      this.cachedHead = Atomics.load(this.header, HEAD);
+      room = this.contiguousRoom();
+      if (room < minPayload) {
+        // Not enough before the end of the data area: if there is at the start, skip to it.
+        const offset = this.tail & this.mask;
+        const toEnd = this.capacity - offset;
+        const free = this.capacity - ((this.tail - this.cachedHead) & POS_MASK);
+        if (offset === 0 || free - toEnd - FRAME_HEADER_BYTES < minPayload) return -1;
+        this.words[offset >> 2] = SKIP;
+        this.tail = (this.tail + toEnd) & POS_MASK;
+        room = this.contiguousRoom();
+      }
+    }
+    const at = this.tail & this.mask;
+    this.claimedAt = at;
+    this.claimEnd = at + FRAME_HEADER_BYTES + Math.min(room, this.maxFramePayload);
+    return at + FRAME_HEADER_BYTES;
+  }
+
+  /** Finishes the claimed frame: its payload is `bytes[offset, offset + length)` as `claim` said. */
+  commit(kind: number, length: number): void {
+    const at = this.claimedAt;
+    assert(at !== -1, 'commit() only after claim() returned an offset');
+    assert(length >= 0 && at + FRAME_HEADER_BYTES + length <= this.claimEnd, 'a committed payload fits the claimed room');
+    const word = at >> 2;
+    this.words[word] = length;
+    this.words[word + 1] = kind;
+    this.tail = (this.tail + frameBytes(length)) & POS_MASK;
+    this.claimedAt = -1;
+    this.afterWrite();
+  }
+
+  /**
+   * Makes every frame written so far visible to the consumer (one `Atomics.store` of TAIL). Returns
+   * true if there was anything new to publish.
+   */
+  publish(): boolean {
+    if (this.tail === this.published) return false;
+    this.published = this.tail;
+    // The store publishes every frame byte (and skip marker) written before it.
+    Atomics.store(this.header, TAIL, this.tail);
+    this.unseenPublish = true;
+    return true;
+  }
+
+  /** Payload bytes that fit in one frame at the tail, before the end of the data area. */
+  private contiguousRoom(): number {
+    const toEnd = this.capacity - (this.tail & this.mask);
+    const free = this.capacity - ((this.tail - this.cachedHead) & POS_MASK);
+    return Math.min(toEnd, free) - FRAME_HEADER_BYTES;
+  }
+
+  /** Publishes now, unless corked with less than a quarter of the ring unpublished. */
+  private afterWrite(): void {
+    if (!this.corked || ((this.tail - this.published) & POS_MASK) >= this.capacity >> 2) this.publish();
   }
 
   /**
@@ -174,9 +273,13 @@ export class RingProducer {
     const queue = this.overflow;
     while (this.overflowStart < queue.length) {
       const frame = queue[this.overflowStart];
-      if (!this.write(frame.header, frame.bytes, 0, frame.bytes.length)) return false;
+      if (!this.write(frame.header, frame.bytes, 0, frame.bytes.length)) {
+        this.publish();
+        return false;
+      }
       queue[this.overflowStart++] = undefined as unknown as PendingFrame;
     }
+    this.publish();
     queue.length = 0;
     this.overflowStart = 0;
     // Overflow drained: the consumer no longer needs to wake us when it frees space.
@@ -203,11 +306,16 @@ export class RingProducer {
     return need <= this.capacity - ((this.tail - this.cachedHead) & POS_MASK);
   }
 
-  /** Writes one frame if it fits and publishes it. The hot path: no allocation when `end - start` is small. */
+  /**
+   * Writes one frame if it fits, without publishing it. The hot path: no allocation when
+   * `end - start` is small.
+   */
   private write(header: number, source: Uint8Array, start: number, end: number): boolean {
     const length = end - start;
     const size = frameBytes(length);
     if (!this.fits(size)) {
+      // Looks full. Frames we have not published yet cannot be consumed: publish them first.
+      this.publish();
       this.cachedHead = Atomics.load(this.header, HEAD);
       if (!this.fits(size)) return false;
     }
@@ -224,7 +332,7 @@ export class RingProducer {
     const word = offset >> 2;
     this.words[word] = length;
     this.words[word + 1] = header;
-    const bytes = this.bytes;
+    const bytes = this.data;
     const at = offset + FRAME_HEADER_BYTES;
     if (length <= 32) {
       // A short loop beats subarray()+set() here: set() needs a new view object per call.
@@ -233,24 +341,22 @@ export class RingProducer {
       bytes.set(start === 0 && end === source.length ? source : source.subarray(start, end), at);
     }
     this.tail = (tail + size) & POS_MASK;
-    // The store publishes the frame bytes written above (and the skip marker, if any).
-    Atomics.store(this.header, TAIL, this.tail);
     return true;
   }
 
-  /** Queues the rest of a message, from `start`, as frames that own their bytes. */
-  private enqueue(kind: number, payload: Uint8Array, start: number): void {
+  /** Queues the rest of a message, `bytes[start, end)`, as frames that own their bytes. */
+  private enqueue(kind: number, bytes: Uint8Array, start: number, end: number): void {
     const max = this.maxFramePayload;
-    const length = payload.length;
-    if (start === 0 && length === 0) {
+    if (start === end) {
       this.overflow.push({ header: kind, bytes: new Uint8Array(0) });
       this.overflowed++;
     }
-    for (let at = start; at < length; at += max) {
-      const end = Math.min(at + max, length);
-      this.overflow.push({ header: kind | (end < length ? FLAG_MORE : 0), bytes: payload.slice(at, end) });
+    for (let at = start; at < end; at += max) {
+      const stop = Math.min(at + max, end);
+      this.overflow.push({ header: kind | (stop < end ? FLAG_MORE : 0), bytes: bytes.slice(at, stop) });
       this.overflowed++;
     }
+    this.publish(); // whatever went in before the ring filled
     if (Atomics.load(this.header, SPACE_WANTED) === 0) Atomics.store(this.header, SPACE_WANTED, 1);
     // The consumer may have freed the ring entirely between our failed write and the store above,
     // and then read SPACE_WANTED as 0: it will not wake us. Try once more now that the flag is up;
