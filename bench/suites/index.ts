@@ -1,0 +1,9 @@
+/**
+ * Every suite, in the order `npm run bench` runs them and latest.json lists them. To add one, write
+ * `bench/suites/<name>.ts` exporting `suite: Suite` (see `../harness.ts`) and list it here.
+ */
+import type { Suite } from '../harness.js';
+import { suite as ringStream } from './ring-stream.js';
+import { suite as ringRoundTrip } from './ring-round-trip.js';
+
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip];
