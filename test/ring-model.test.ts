@@ -13,7 +13,7 @@ function newRegion(capacity: number): RingRegion {
   return { buffer: new SharedArrayBuffer(RING_HEADER_BYTES + capacity + 128), byteOffset: 64, capacity };
 }
 
-type Op = { push: number } | { pop: number } | { flush: true };
+type Op = { push: number } | { claim: number } | { pop: number } | { flush: true } | { cork: boolean };
 
 class Harness {
   readonly producer: RingProducer;
@@ -38,6 +38,25 @@ class Harness {
     this.model.push({ seq, size });
   }
 
+  /** Writes the message in place through claim/commit when it fits the claimed room, else pushes it. */
+  claim(size: number): void {
+    const seq = this.nextSeq;
+    const at = this.producer.claim(Math.min(size, 64));
+    if (at === -1 || at + size > this.producer.claimEnd) {
+      this.push(size);
+      return;
+    }
+    this.nextSeq++;
+    fillFrame(this.seed, seq, this.producer.bytes.subarray(at, at + size));
+    this.producer.commit(frameKind(seq), size);
+    this.model.push({ seq, size });
+  }
+
+  cork(on: boolean): void {
+    this.producer.corked = on;
+    if (!on) this.producer.publish();
+  }
+
   pop(max: number): number {
     const got = this.consumer.drain((kind, buffer, start, end) => {
       const bytes = buffer.subarray(start, end);
@@ -53,6 +72,7 @@ class Harness {
 
   /** Pops and flushes until everything pushed has arrived. */
   finish(): void {
+    this.cork(false);
     for (let rounds = 0; this.model.length > 0; rounds++) {
       expect(rounds, 'no progress while finishing').toBeLessThan(100_000);
       this.pop(1_000);
@@ -71,11 +91,15 @@ const opArb = (capacity: number): fc.Arbitrary<Op> =>
   fc.oneof(
     { weight: 6, arbitrary: fc.integer({ min: 0, max: 96 }).map((n) => ({ push: n })) },
     { weight: 2, arbitrary: fc.integer({ min: 0, max: 4 * capacity }).map((n) => ({ push: n })) },
+    { weight: 4, arbitrary: fc.integer({ min: 0, max: 120 }).map((n) => ({ claim: n })) },
     { weight: 4, arbitrary: fc.integer({ min: 1, max: 20 }).map((n) => ({ pop: n })) },
     { weight: 1, arbitrary: fc.constant({ flush: true as const }) },
+    { weight: 1, arbitrary: fc.boolean().map((on) => ({ cork: on })) },
   );
 
 describe('ring model', () => {
+  // Pushes, in-place claims, pops, flushes and corking in random order: whatever the interleaving,
+  // the consumer sees exactly the messages sent, in order, once everything is published.
   for (const capacity of [256, 1024]) {
     it(`matches an array queue for random pushes and pops (capacity ${capacity})`, () => {
       fc.assert(
@@ -83,7 +107,9 @@ describe('ring model', () => {
           const h = new Harness(newRegion(capacity), seed);
           for (const op of ops) {
             if ('push' in op) h.push(op.push);
+            else if ('claim' in op) h.claim(op.claim);
             else if ('pop' in op) h.pop(op.pop);
+            else if ('cork' in op) h.cork(op.cork);
             else h.producer.flush();
           }
           h.finish();
@@ -142,6 +168,22 @@ describe('ring edges', () => {
     consumer.drain(take, 10);
     expect(seen).toEqual([200, 56]);
     expect(Atomics.load(header, HEAD)).toBe(Atomics.load(header, TAIL));
+  });
+
+  it('claims exactly the free room, never into unread frames', () => {
+    const region = newRegion(1024);
+    const producer = new RingProducer(region);
+    const consumer = new RingConsumer(region);
+    for (let i = 0; i < 4; i++) producer.push(1, new Uint8Array(232).fill(i)); // 4 × 240 = 960 bytes
+    const at = producer.claim(8);
+    expect(at).toBe(960 + 8);
+    expect(producer.claimEnd).toBe(1024); // 64 bytes free: an 8-byte header and 56 of payload
+    expect(producer.claim(57)).toBe(-1);
+    producer.bytes.fill(9, at, producer.claimEnd);
+    producer.commit(2, 56);
+    const seen: number[] = [];
+    consumer.drain((kind, bytes, start, end) => seen.push(kind, end - start, bytes[start]), 10);
+    expect(seen).toEqual([1, 232, 0, 1, 232, 1, 1, 232, 2, 1, 232, 3, 2, 56, 9]);
   });
 
   it('carries empty messages and every kind byte', () => {
