@@ -115,7 +115,9 @@ export class CompactWriter {
   /** Encodes `value` as one compact frame into `bytes[0, length)`, or returns false to hand it to msgpackr. */
   write(value: unknown): boolean {
     this.pos = 0;
-    return this.run(value);
+    if (!this.run(value)) return false;
+    this.length = this.pos;
+    return true;
   }
 
   /**
@@ -159,7 +161,6 @@ export class CompactWriter {
     }
     // Setting an array's length is a runtime call; most writes define no shape, so skip it then.
     if (this.fresh.length !== 0) this.fresh.length = 0;
-    this.length = this.pos;
     return true;
   }
 
@@ -426,7 +427,7 @@ export class CompactReader {
         if (id !== this.shapes.length) throw new CompactFormatError(`shape ${id} defined out of order, expected ${this.shapes.length}`);
         const k = this.varint();
         const keys: string[] = [];
-        for (let i = 0; i < k; i++) keys.push(this.string16(this.varint()));
+        for (let i = 0; i < k; i++) keys.push(this.key());
         this.shapes.push(compileShapeReader(keys));
         return this.shapes[id](this);
       }
@@ -440,7 +441,7 @@ export class CompactReader {
         const k = this.varint();
         const o: Record<string, unknown> = {};
         for (let i = 0; i < k; i++) {
-          const key = this.string16(this.varint());
+          const key = this.key();
           o[key] = this.value();
         }
         return o;
@@ -448,6 +449,14 @@ export class CompactReader {
       default:
         throw new CompactFormatError(`unknown tag 0x${tag.toString(16)}`);
     }
+  }
+
+  /** An object key. The writer never sends `__proto__` (it would set the prototype, or break a
+   *  generated literal), so one here is a corrupt frame. */
+  private key(): string {
+    const key = this.string16(this.varint());
+    if (key === '__proto__') throw new CompactFormatError('object key `__proto__` (the writer never sends one)');
+    return key;
   }
 
   private u8(): number {
