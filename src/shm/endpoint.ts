@@ -9,6 +9,8 @@
  * | AWAKE (0)  | the owner is running or spinning; no notify   | owner (store), waker (CAS)       |
  * | PARKED (1) | the owner is about to wait or is waiting      | owner (store)                    |
  *
+ * | interrupt    | 1: a `wait()` must return though nothing came | interrupter (store), owner (exchange 0 as `wait` returns) |
+ *
  * Consumer (`wait`): find nothing to read → spin up to `spinMicros` re-checking → store PARKED →
  * check the rings once more → `Atomics.waitAsync(bell, PARKED)` → store AWAKE.
  * Producer (`send`): publish the frame (TAIL store) → load the bell → only if PARKED, CAS it to
@@ -30,7 +32,8 @@
 import { InvalidArgumentError, describeValue } from './errors.js';
 import type { MessageEncoder } from './codec.js';
 import type { FrameHandler, RingConsumer, RingProducer } from './ring.js';
-import { bellIndex, type RingSet } from './ring-set.js';
+import { KIND_MASK } from './ring-layout.js';
+import { bellIndex, interruptIndex, type RingSet } from './ring-set.js';
 
 const AWAKE = 0;
 const PARKED = 1;
@@ -76,6 +79,27 @@ export interface EndpointStats {
   overflowed: number;
 }
 
+/**
+ * Wakes thread `thread` if it is parked. Only the waker whose CAS wins makes the syscall; the rest
+ * see AWAKE and leave it. Returns the number of notifies made (0 or 1).
+ */
+function ringBell(words: Int32Array, thread: number): number {
+  const bell = bellIndex(thread);
+  if (Atomics.compareExchange(words, bell, PARKED, AWAKE) !== PARKED) return 0;
+  Atomics.notify(words, bell, 1);
+  return 1;
+}
+
+/**
+ * Makes `thread`'s current or next `Endpoint.wait()` return, from any thread (main uses it to stop
+ * a shard). The interrupt word is raised before the bell is rung, and the parking thread raises its
+ * bell before it looks at the word, so the interrupt is never lost. Returns the notifies made.
+ */
+export function interruptThread(set: RingSet, thread: number): number {
+  Atomics.store(set.words, interruptIndex(thread), 1);
+  return ringBell(set.words, thread);
+}
+
 export class Endpoint {
   readonly self: number;
   readonly set: RingSet;
@@ -89,6 +113,7 @@ export class Endpoint {
   /** Peers whose outbound ring holds overflow, in no particular order. */
   private readonly backedUp = new Set<number>();
   private readonly bell: number;
+  private readonly interruptWord: number;
   /** True between `cork` and `uncork`. */
   private corked = false;
   /** Which inbound ring `drain` starts with; rotates so no sender is starved. */
@@ -111,6 +136,7 @@ export class Endpoint {
     this.spinMicros = spin;
     this.keepAlive = options.keepAlive ?? true;
     this.bell = bellIndex(self);
+    this.interruptWord = interruptIndex(self);
     for (let peer = 0; peer < set.threads; peer++) {
       if (peer === self) {
         this.outbound.push(undefined);
@@ -131,7 +157,7 @@ export class Endpoint {
    * consumer frees space (it rings our bell when it does).
    */
   send(to: number, kind: number, bytes: Uint8Array, start = 0, end: number = bytes.length): void {
-    const ring = this.ring(to);
+    const ring = this.ring(to, kind);
     this.stats.messagesSent++;
     if (!ring.push(kind, bytes, start, end)) this.noteBackedUp(to);
     if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
@@ -144,7 +170,7 @@ export class Endpoint {
    * a value that cannot travel, and then nothing was sent.
    */
   sendMessage(to: number, kind: number, message: unknown, encoder: MessageEncoder): void {
-    const ring = this.ring(to);
+    const ring = this.ring(to, kind);
     const at = ring.claim(MIN_CLAIM);
     if (at !== -1) {
       const end = encoder.encodeInto(message, ring.bytes, at, ring.claimEnd);
@@ -205,16 +231,20 @@ export class Endpoint {
     let total = 0;
     const peers = this.peers;
     const count = peers.length;
+    const first = this.nextPeer;
     for (let i = 0; i < count && total < budget; i++) {
-      const from = peers[(this.nextPeer + i) % count];
+      const index = (first + i) % count;
+      const from = peers[index];
       const ring = this.inbound[from]!;
       if (!ring.hasFrames()) continue;
       const got = ring.drain(this.forwarders[from]!, budget - total);
       total += got;
+      // The next drain starts after the last sender served, so busy senders take turns whatever
+      // the idle ones do.
+      this.nextPeer = (index + 1) % count;
       // We freed space: if that producer is holding overflow for us, let its thread know.
       if (ring.producerWantsSpace()) this.wake(from);
     }
-    this.nextPeer = (this.nextPeer + 1) % count;
     return total;
   }
 
@@ -253,18 +283,27 @@ export class Endpoint {
   async wait(): Promise<void> {
     // Frames we have written but not published would never be read while we sleep.
     if (this.corked) this.uncork();
-    if (this.hasWork()) return;
-    if (this.spinMicros > 0) {
-      const until = performance.now() + this.spinMicros / 1000;
-      do {
-        if (this.hasWork()) return;
-      } while (performance.now() < until);
-    }
+    if (!this.ready() && !this.spin()) await this.park();
+    // Whatever woke us, a pending interrupt has now been delivered: this return is it.
+    Atomics.exchange(this.set.words, this.interruptWord, 0);
+  }
+
+  /** Re-checks for up to `spinMicros`; true as soon as there is something to do. */
+  private spin(): boolean {
+    if (this.spinMicros === 0) return false;
+    const until = performance.now() + this.spinMicros / 1000;
+    do {
+      if (this.ready()) return true;
+    } while (performance.now() < until);
+    return false;
+  }
+
+  private async park(): Promise<void> {
     const words = this.set.words;
     Atomics.store(words, this.bell, PARKED);
-    // Check once more with the flag up: a producer that published before seeing PARKED did not
-    // notify, so its frame must be found here.
-    if (this.hasWork()) {
+    // Check once more with the flag up: a producer that published (or an interrupter that raised
+    // its word) before seeing PARKED did not notify, so what it did must be found here.
+    if (this.ready()) {
       Atomics.store(words, this.bell, AWAKE);
       return;
     }
@@ -278,14 +317,25 @@ export class Endpoint {
     Atomics.store(words, this.bell, AWAKE);
   }
 
-  /** Wakes this thread's `wait()` from anywhere (e.g. to stop). */
-  interrupt(): void {
-    this.ringBell(this.self);
+  /** Work to do, or an interrupt to deliver. */
+  private ready(): boolean {
+    return this.hasWork() || Atomics.load(this.set.words, this.interruptWord) !== 0;
   }
 
-  private ring(to: number): RingProducer {
+  /**
+   * Makes this thread's current or next `wait()` return, even with nothing to read (e.g. to stop).
+   * Not lost if it comes before the thread parks: it is remembered until a `wait()` returns.
+   * `interruptThread` does the same from any thread.
+   */
+  interrupt(): void {
+    this.stats.notifies += interruptThread(this.set, this.self);
+  }
+
+  /** The ring to thread `to`, after checking `to` and `kind` (a bad kind would corrupt the frame header). */
+  private ring(to: number, kind: number): RingProducer {
     const ring = this.outbound[to];
     if (ring === undefined) throw new InvalidArgumentError(`expected a peer thread other than ${this.self} from 0 to ${this.set.threads - 1}, got: ${describeValue(to)}`);
+    if ((kind & KIND_MASK) !== kind) throw new InvalidArgumentError(`expected a frame kind to be an integer from 0 to 255, got: ${describeValue(kind)}`);
     return ring;
   }
 
@@ -307,13 +357,7 @@ export class Endpoint {
   }
 
   private ringBell(to: number): void {
-    const words = this.set.words;
-    const bell = bellIndex(to);
-    // Only the waker whose CAS wins makes the syscall; the rest see AWAKE and leave it.
-    if (Atomics.compareExchange(words, bell, PARKED, AWAKE) === PARKED) {
-      Atomics.notify(words, bell, 1);
-      this.stats.notifies++;
-    }
+    this.stats.notifies += ringBell(this.set.words, to);
   }
 
   private countOverflowed(): number {

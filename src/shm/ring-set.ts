@@ -13,10 +13,11 @@
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
  *
- * A bell word belongs to the thread that consumes with it; its protocol is in endpoint.ts.
+ * A thread's cache line holds its bell word and, beside it, its interrupt word; both belong to the
+ * thread that consumes with them, and their protocol is in endpoint.ts.
  */
 import { InvalidArgumentError, RingCorruptError, describeValue } from './errors.js';
-import { RingConsumer, RingProducer, resetRing, ringBytes, validateCapacity, type RingRegion } from './ring.js';
+import { RingConsumer, RingProducer, isValidCapacity, resetRing, ringBytes, validateCapacity, type RingRegion } from './ring.js';
 import { CACHE_LINE } from './ring-layout.js';
 
 // Meta words (Int32Array indexes), written once by main before the buffer is shared.
@@ -28,10 +29,16 @@ const RING_CAPACITY = 3;
 const MAGIC_VALUE = 0x77656674; // 'weft'
 const LAYOUT_VERSION = 1;
 const META_BYTES = CACHE_LINE;
+const MAX_THREADS = 1024;
 
 /** Bell word index of `thread` in the Int32Array over the whole buffer (one cache line each). */
 export function bellIndex(thread: number): number {
   return (META_BYTES + thread * CACHE_LINE) / 4;
+}
+
+/** Interrupt word index of `thread`: the word after its bell, on the same cache line. */
+export function interruptIndex(thread: number): number {
+  return bellIndex(thread) + 1;
 }
 
 /**
@@ -69,8 +76,8 @@ export class RingSet {
   /** Main thread: allocates and lays out a new set, all rings empty, all bells at rest. */
   static create(options: RingSetOptions): RingSet {
     const { threads, ringCapacity = DEFAULT_RING_CAPACITY } = options;
-    if (!Number.isInteger(threads) || threads < 2 || threads > 1024) {
-      throw new InvalidArgumentError(`expected \`threads\` (main included) to be an integer from 2 to 1024, got: ${describeValue(threads)}`);
+    if (!Number.isInteger(threads) || threads < 2 || threads > MAX_THREADS) {
+      throw new InvalidArgumentError(`expected \`threads\` (main included) to be an integer from 2 to ${MAX_THREADS}, got: ${describeValue(threads)}`);
     }
     validateCapacity(ringCapacity);
     const buffer = new SharedArrayBuffer(RingSet.byteLength(threads, ringCapacity));
@@ -84,15 +91,22 @@ export class RingSet {
 
   /** Any thread: views a set that main created. */
   static attach(buffer: SharedArrayBuffer): RingSet {
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < META_BYTES || buffer.byteLength % 4 !== 0) {
+      throw new RingCorruptError(`expected the SharedArrayBuffer of a weft ring set, got: ${describeValue(buffer)} of ${(buffer as { byteLength?: unknown })?.byteLength} bytes`);
+    }
     const words = new Int32Array(buffer);
     if (words[MAGIC] !== MAGIC_VALUE || words[VERSION] !== LAYOUT_VERSION) {
       throw new RingCorruptError(`expected a weft ring set of layout ${LAYOUT_VERSION}, got: magic ${words[MAGIC]}, version ${words[VERSION]}`);
     }
-    const set = new RingSet(buffer, words[THREADS], words[RING_CAPACITY]);
-    if (buffer.byteLength !== RingSet.byteLength(set.threads, set.ringCapacity)) {
-      throw new RingCorruptError(`ring set of ${set.threads} threads needs ${RingSet.byteLength(set.threads, set.ringCapacity)} bytes, got: ${buffer.byteLength}`);
+    const threads = words[THREADS];
+    const capacity = words[RING_CAPACITY];
+    if (threads < 2 || threads > MAX_THREADS || !isValidCapacity(capacity)) {
+      throw new RingCorruptError(`ring set header holds values create() never writes, got: ${threads} threads, ring capacity ${capacity}`);
     }
-    return set;
+    if (buffer.byteLength !== RingSet.byteLength(threads, capacity)) {
+      throw new RingCorruptError(`ring set of ${threads} threads needs ${RingSet.byteLength(threads, capacity)} bytes, got: ${buffer.byteLength}`);
+    }
+    return new RingSet(buffer, threads, capacity);
   }
 
   /** The ring that carries frames from thread `from` to thread `to`. */

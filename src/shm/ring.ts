@@ -74,9 +74,14 @@ export function ringBytes(capacity: number): number {
   return RING_HEADER_BYTES + capacity;
 }
 
+/** True if `capacity` is a power of two from MIN_CAPACITY to MAX_CAPACITY. */
+export function isValidCapacity(capacity: number): boolean {
+  return Number.isInteger(capacity) && capacity >= MIN_CAPACITY && capacity <= MAX_CAPACITY && (capacity & (capacity - 1)) === 0;
+}
+
 /** Throws InvalidArgumentError unless `capacity` is a power of two in range. */
 export function validateCapacity(capacity: number, name = 'ringCapacity'): void {
-  if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
+  if (!isValidCapacity(capacity)) {
     throw new InvalidArgumentError(
       `expected \`${name}\` to be a power of two from ${MIN_CAPACITY} to ${MAX_CAPACITY}, got: ${describeValue(capacity)}`,
     );
@@ -231,6 +236,7 @@ export class RingProducer {
   commit(kind: number, length: number): void {
     const at = this.claimedAt;
     assert(at !== -1, 'commit() only after claim() returned an offset');
+    assert((kind & KIND_MASK) === kind, 'a frame kind is an integer from 0 to 255');
     assert(length >= 0 && at + FRAME_HEADER_BYTES + length <= this.claimEnd, 'a committed payload fits the claimed room');
     const word = at >> 2;
     this.words[word] = length;
