@@ -5,5 +5,6 @@
 import type { Suite } from '../harness.js';
 import { suite as ringStream } from './ring-stream.js';
 import { suite as ringRoundTrip } from './ring-round-trip.js';
+import { suite as ringSpin } from './ring-spin.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin];

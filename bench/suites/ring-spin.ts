@@ -1,0 +1,100 @@
+/**
+ * ring-spin: what the receiver's spin window buys and what it costs, under sparse traffic.
+ *
+ * A receiver that finds its rings empty spins for `spinMicros` before it parks (src/shm/endpoint.ts).
+ * Spinning turns the park/wake round trip into a memory poll when the next message comes soon,
+ * and burns CPU when it does not. Here main sends one small message, waits for the echo, then
+ * sleeps about a millisecond, so the worker idles between messages about as long as a lightly used
+ * actor does. Reported per spin window: the round trip (median, p99) and `cpuPct`, the worker's
+ * event-loop utilisation over the run (spinning is JS running; parked in `Atomics.waitAsync` is the
+ * loop idle), a proxy for one core's CPU spent on the worker.
+ *
+ * `postMessage` is the same pattern over a MessagePort, for scale. Main always spins 50 µs while it
+ * waits for the echo; only the worker's window changes.
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
+import { Endpoint } from '../../src/shm/endpoint.js';
+import { RingSet } from '../../src/shm/ring-set.js';
+import { assert, median, now, percentile, startWorker, type BenchWorker, type Metrics, type Suite } from '../harness.js';
+import type { EchoData } from '../workers/post-echo.js';
+import { KIND_DATA, type RingPeerControl, type RingPeerData } from '../workers/ring-peer-protocol.js';
+
+const ROUNDS = { full: 1_000, quick: 200 };
+const SPINS = [0, 20, 50, 200];
+const GAP_MS = 1;
+
+/** Runs `rounds` spaced round trips with `roundTrip`, timing each and the worker's utilisation. */
+async function spaced(peer: BenchWorker, rounds: number, roundTrip: (i: number) => Promise<void>): Promise<Metrics> {
+  for (let i = 0; i < 20; i++) await roundTrip(i); // warm-up
+  const samples = new Float64Array(rounds);
+  const before = peer.worker.performance.eventLoopUtilization();
+  for (let i = 0; i < rounds; i++) {
+    await sleep(GAP_MS);
+    const start = now();
+    await Promise.race([roundTrip(i), peer.failed]);
+    samples[i] = now() - start;
+  }
+  const elu = peer.worker.performance.eventLoopUtilization(before);
+  return { medianUs: median(samples) * 1000, p99Us: percentile(samples, 99) * 1000, cpuPct: elu.utilization * 100 };
+}
+
+async function weft(spinMicros: number, rounds: number): Promise<Metrics> {
+  const set = RingSet.create({ threads: 2 });
+  const endpoint = new Endpoint(set, 0, { spinMicros: 50 });
+  const peer = startWorker(new URL('../workers/ring-peer.js', import.meta.url), {
+    workerData: { buffer: set.buffer, mode: 'echo', spinMicros } satisfies RingPeerData,
+  });
+  const encoder = new MessageEncoder();
+  const decoder = new MessageDecoder();
+  let got = -1;
+  const onPong = (_from: number, _kind: number, bytes: Uint8Array, start: number, end: number): void => {
+    got = (decoder.decode(bytes, start, end) as { id: number }).id;
+  };
+  try {
+    return await spaced(peer, rounds, async (i) => {
+      endpoint.sendMessage(1, KIND_DATA, { id: i, op: 'add', args: [1, 2] }, encoder);
+      while (endpoint.drain(onPong, 1) === 0) await endpoint.wait();
+      assert(got === i, `ring-peer answered ping ${i} with id ${got}`);
+    });
+  } finally {
+    peer.worker.postMessage({ stop: true } satisfies RingPeerControl);
+    await peer.stop();
+  }
+}
+
+async function postMessage(rounds: number): Promise<Metrics> {
+  const { port1, port2 } = new MessageChannel();
+  const peer = startWorker(new URL('../workers/post-echo.js', import.meta.url), {
+    workerData: { port: port2 } satisfies EchoData,
+    transferList: [port2],
+  });
+  const pong = (port: MessagePort) => new Promise<{ id: number }>((resolve) => port.once('message', resolve));
+  try {
+    return await spaced(peer, rounds, async (i) => {
+      const answer = pong(port1);
+      port1.postMessage({ id: i, op: 'add', args: [1, 2] });
+      const msg = await answer;
+      assert(msg.id === i, `post-echo answered ping ${i} with id ${msg.id}`);
+    });
+  } finally {
+    port1.close();
+    await peer.stop();
+  }
+}
+
+export const suite: Suite = {
+  name: 'ring-spin',
+  title: `sparse round trips (one every ~${GAP_MS} ms): latency and the worker's CPU, by its spin window`,
+  baseline: 'postMessage',
+  metrics: ['medianUs', 'p99Us', 'cpuPct'],
+  better: { cpuPct: 'lower' },
+  async run({ quick, log }) {
+    const rounds = quick ? ROUNDS.quick : ROUNDS.full;
+    log(`${rounds} spaced round trips per row`);
+    const results: Record<string, Metrics> = { postMessage: await postMessage(rounds) };
+    for (const spin of SPINS) results[`weft spin ${spin} µs`] = await weft(spin, rounds);
+    return { results, config: Object.fromEntries(SPINS.map((spin) => [`weft spin ${spin} µs`, { workerSpinMicros: spin, mainSpinMicros: 50, gapMs: GAP_MS, rounds }])) };
+  },
+};
