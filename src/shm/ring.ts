@@ -176,7 +176,7 @@ export class RingProducer {
    * `push` or `flush`). The bytes are copied before this returns; the caller may reuse them.
    */
   push(kind: number, bytes: Uint8Array, start = 0, end: number = bytes.length): boolean {
-    assert((kind & KIND_MASK) === kind, 'a frame kind is an integer from 0 to 255');
+    if ((kind & KIND_MASK) !== kind) assert(false, 'a frame kind is an integer from 0 to 255');
     this.claimedAt = -1; // a claim left without commit is given up
     if (this.overflowStart !== this.overflow.length && !this.flush()) {
       this.enqueue(kind, bytes, start, end);
@@ -235,9 +235,12 @@ export class RingProducer {
   /** Finishes the claimed frame: its payload is `bytes[offset, offset + length)` as `claim` said. */
   commit(kind: number, length: number): void {
     const at = this.claimedAt;
-    assert(at !== -1, 'commit() only after claim() returned an offset');
-    assert((kind & KIND_MASK) === kind, 'a frame kind is an integer from 0 to 255');
-    assert(length >= 0 && at + FRAME_HEADER_BYTES + length <= this.claimEnd, 'a committed payload fits the claimed room');
+    // One branch for the three preconditions: on the hot path three assert calls cost ~10 ns.
+    if (at === -1 || (kind & KIND_MASK) !== kind || length < 0 || at + FRAME_HEADER_BYTES + length > this.claimEnd) {
+      assert(at !== -1, 'commit() only after claim() returned an offset');
+      assert((kind & KIND_MASK) === kind, 'a frame kind is an integer from 0 to 255');
+      assert(false, 'a committed payload fits the claimed room');
+    }
     const word = at >> 2;
     this.words[word] = length;
     this.words[word + 1] = kind;
