@@ -3,8 +3,7 @@
  * that leave it, the limits (depth, keys per shape, shape table, trie), `writeInto`'s contract, the
  * writer/reader pair staying in step (also after failed writes), and malformed frames.
  *
- * `same` is the equality used throughout: `Object.is` on primitives (-0, NaN), key order and
- * prototypes on objects, an array hole arrives as `undefined`.
+ * `sameMessage` (test/support/same-message.ts) is the equality used throughout.
  *
  * Tag bytes below come from the grammar in compact.ts's top comment (they are not exported):
  * 0x40 NULL, 0x41 UNDEFINED, 0x42 FALSE, 0x43 TRUE, 0x44 INT32, 0x45 FLOAT64, 0x46 STRING8,
@@ -26,6 +25,7 @@ import {
 import { MessageDecoder, MessageEncoder } from '../src/shm/codec.js';
 import { DecodeError, EncodeError } from '../src/shm/errors.js';
 import { Pid } from '../src/shm/pid.js';
+import { sameMessage, show } from './support/same-message.js';
 
 const INT32 = 0x44;
 const FLOAT64 = 0x45;
@@ -35,74 +35,6 @@ const ARRAY = 0x48;
 const SHAPE = 0x49;
 const OBJECT = 0x4a;
 const MAP_OBJECT = 0x4b;
-
-// ---------------------------------------------------------------------------------------------------
-// Equality (a small copy of the idea in test/codec.test.ts)
-
-function show(value: unknown): string {
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'string') return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} units)` : JSON.stringify(value);
-  if (Object.is(value, -0)) return '-0';
-  if (typeof value === 'object' && value !== null) return `[${Object.getPrototypeOf(value)?.constructor?.name ?? 'null-prototype'} object]`;
-  return String(value);
-}
-
-/** Throws, naming the path, unless `actual` is what the codec promises for `expected`. */
-function same(actual: unknown, expected: unknown, path = 'msg'): void {
-  const fail = (why: string): never => {
-    throw new Error(`${path}: ${why}`);
-  };
-  if (typeof expected !== 'object' || expected === null) {
-    if (!Object.is(actual, expected)) fail(`expected ${show(expected)}, got ${show(actual)}`);
-    return;
-  }
-  if (typeof actual !== 'object' || actual === null) return fail(`expected ${show(expected)}, got ${show(actual)}`);
-  if (expected instanceof Error) {
-    if (!(actual instanceof Error)) fail(`expected an error, got ${show(actual)}`);
-    const error = actual as Error;
-    if (error.name !== expected.name || error.message !== expected.message) fail(`expected ${expected.name}: ${expected.message}, got ${error.name}: ${error.message}`);
-    return;
-  }
-  if (Object.getPrototypeOf(actual) !== Object.getPrototypeOf(expected)) fail(`expected ${show(expected)}, got ${show(actual)}`);
-  if (Array.isArray(expected)) {
-    const array = actual as unknown[];
-    if (array.length !== expected.length) fail(`length ${array.length}, expected ${expected.length}`);
-    for (let index = 0; index < expected.length; index++) {
-      if (!(index in array)) fail(`[${index}] is a hole; holes must arrive as undefined`);
-      same(array[index], expected[index], `${path}[${index}]`);
-    }
-  } else if (expected instanceof Map) {
-    const got = [...(actual as Map<unknown, unknown>)];
-    const want = [...expected];
-    if (got.length !== want.length) fail(`size ${got.length}, expected ${want.length}`);
-    want.forEach(([key, value], index) => {
-      same(got[index][0], key, `${path}<key #${index}>`);
-      same(got[index][1], value, `${path}<#${index}>`);
-    });
-  } else if (expected instanceof Set) {
-    const got = [...(actual as Set<unknown>)];
-    const want = [...expected];
-    if (got.length !== want.length) fail(`size ${got.length}, expected ${want.length}`);
-    want.forEach((member, index) => same(got[index], member, `${path}[#${index}]`));
-  } else if (expected instanceof Date) {
-    if (!Object.is((actual as Date).getTime(), expected.getTime())) fail(`time ${(actual as Date).getTime()}, expected ${expected.getTime()}`);
-  } else if (ArrayBuffer.isView(expected)) {
-    const view = actual as ArrayBufferView;
-    const got = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-    const want = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
-    if (Buffer.compare(got, want) !== 0) fail(`bytes [${[...got]}], expected [${[...want]}]`);
-  } else if (expected instanceof Pid) {
-    const pid = actual as Pid;
-    if (pid.node !== expected.node || pid.thread !== expected.thread || pid.serial !== expected.serial) fail(`expected ${expected}, got ${pid}`);
-  } else {
-    const keys = Object.keys(expected);
-    const got = Object.keys(actual);
-    if (JSON.stringify(got) !== JSON.stringify(keys)) fail(`keys ${JSON.stringify(got)}, expected ${JSON.stringify(keys)}`);
-    for (const key of keys) {
-      same((actual as Record<string, unknown>)[key], (expected as Record<string, unknown>)[key], `${path}[${JSON.stringify(key)}]`);
-    }
-  }
-}
 
 /** True when `value` is inside the compact subset (so `write` must accept it). */
 function isPlain(value: unknown, depth = 0): boolean {
@@ -159,13 +91,9 @@ class Pair {
   /** Round trip through the pair, checked exactly; returns the frame. */
   send(value: unknown): Uint8Array {
     const frame = this.frame(value);
-    same(this.read(frame), value);
+    sameMessage(this.read(frame), value);
     return frame;
   }
-}
-
-function expectRoundTrip(value: unknown, pair = new Pair()): Uint8Array {
-  return pair.send(value);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -378,7 +306,7 @@ describe('compact round trip, exact', () => {
       '\u2028': undefined,
     };
     const decoded = pair.read(pair.frame(message));
-    same(decoded, message);
+    sameMessage(decoded, message);
     expect(Object.keys(decoded as object)).toEqual(Object.keys(message));
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
     // the same shape again, through the OBJECT path and its generated reader
@@ -420,7 +348,7 @@ describe('compact round trip, exact', () => {
       fc.property(fc.array(plainValue, { minLength: 1, maxLength: 8 }), (values) => {
         for (const value of values) {
           expect(pair.writer.write(value)).toBe(true);
-          same(pair.reader.read(pair.writer.bytes, 0, pair.writer.length), value);
+          sameMessage(pair.reader.read(pair.writer.bytes, 0, pair.writer.length), value);
           frames++;
         }
       }),
@@ -434,7 +362,7 @@ describe('compact round trip, exact', () => {
       fc.property(fc.array(plainValue, { minLength: 1, maxLength: 12 }), (values) => {
         const pair = new Pair();
         const frames = values.map((value) => pair.frame(value));
-        frames.forEach((frame, index) => same(pair.read(frame), values[index], `msg #${index}`));
+        frames.forEach((frame, index) => sameMessage(pair.read(frame), values[index], `msg #${index}`));
       }),
       { numRuns: 300 },
     );
@@ -547,15 +475,15 @@ describe('values outside the subset: write returns false', () => {
       const message = { newShapeA: { newShapeB: 1 }, bad: make() };
       const frame = encoder.encode(message);
       expect(frame[0], name).not.toBe(COMPACT_MARK);
-      same(decoder.decode(frame.slice()), message, name);
+      sameMessage(decoder.decode(frame.slice()), message, name);
       const plain = { newShapeA: { newShapeB: 2 }, bad: name };
       const compactFrame = encoder.encode(plain);
       expect(compactFrame[0], name).toBe(COMPACT_MARK);
-      same(decoder.decode(compactFrame.slice()), plain, name);
+      sameMessage(decoder.decode(compactFrame.slice()), plain, name);
     }
     for (const [name, make] of NOT_COMPACT_VALUES.filter(([name]) => !travels.some(([other]) => other === name))) {
       expect(() => encoder.encode({ newShapeC: { x: 1 }, bad: make() }), name).toThrow(EncodeError);
-      same(decoder.decode(encoder.encode({ newShapeC: { x: 2 } }).slice()), { newShapeC: { x: 2 } });
+      sameMessage(decoder.decode(encoder.encode({ newShapeC: { x: 2 } }).slice()), { newShapeC: { x: 2 } });
     }
   });
 });
@@ -598,7 +526,7 @@ describe('writeInto', () => {
       expect(end).toBe(start + reference.length);
       expect([...bytes.subarray(start, end)]).toEqual([...reference.bytes.subarray(0, reference.length)]);
       untouchedOutside(bytes, start, start + 900);
-      same(reader.read(bytes, start, end), message);
+      sameMessage(reader.read(bytes, start, end), message);
     }
   });
 
@@ -620,7 +548,7 @@ describe('writeInto', () => {
       expect(end).toBe(start + length);
       expect([...bytes.subarray(start, end)]).toEqual([...reference.bytes.subarray(0, length)]);
       untouchedOutside(bytes, start, bytes.length - 1);
-      same(reader.read(bytes, start, end), message);
+      sameMessage(reader.read(bytes, start, end), message);
     }
   });
 
@@ -646,7 +574,7 @@ describe('writeInto', () => {
     untouchedOutside(bytes, 5, 200);
     const end = pair.writer.writeInto({ b: 1 }, bytes, 5, 200);
     expect([...bytes.subarray(5, 8)]).toEqual([COMPACT_MARK, SHAPE, 0]);
-    same(pair.reader.read(bytes, 5, end), { b: 1 });
+    sameMessage(pair.reader.read(bytes, 5, end), { b: 1 });
     pair.send({ a: { b: 2 }, when: 'later' });
   });
 
@@ -660,7 +588,7 @@ describe('writeInto', () => {
         expect(reference.write(value)).toBe(true);
         const length = reference.length;
         if (viaWrite) {
-          same(inPlace.read(inPlace.frame(value)), value);
+          sameMessage(inPlace.read(inPlace.frame(value)), value);
           return;
         }
         const limit = Math.max(start, start + length + slack);
@@ -674,13 +602,13 @@ describe('writeInto', () => {
           const retry = inPlace.writer.writeInto(value, roomy, start, roomy.length);
           expect(retry).toBe(start + length);
           expect([...roomy.subarray(start, retry)]).toEqual([...reference.bytes.subarray(0, length)]);
-          same(inPlace.reader.read(roomy, start, retry), value);
+          sameMessage(inPlace.reader.read(roomy, start, retry), value);
         } else {
           fitted++;
           expect(slack).toBeGreaterThanOrEqual(0);
           expect(end).toBe(start + length);
           expect([...bytes.subarray(start, end)]).toEqual([...reference.bytes.subarray(0, length)]);
-          same(inPlace.reader.read(bytes, start, end), value);
+          sameMessage(inPlace.reader.read(bytes, start, end), value);
         }
       }),
       { numRuns: 300 },
@@ -715,7 +643,7 @@ describe('limits', () => {
       const message = nest(levels);
       const frame = encoder.encode(message);
       expect(frame[0] === COMPACT_MARK, `${levels} levels`).toBe(levels <= COMPACT_MAX_DEPTH);
-      same(decoder.decode(frame.slice()), message);
+      sameMessage(decoder.decode(frame.slice()), message);
     }
   });
 
@@ -814,7 +742,7 @@ describe('limits', () => {
     // encodeInto does not throw; the encode after it does
     expect(encoder.encodeInto({ outer: message }, new Uint8Array(100), 0, 100)).toBe(-1);
     expect(() => encoder.encode({ outer: message })).toThrow(EncodeError);
-    same(decoder.decode(encoder.encode({ outer: { fine: { newShape: 3 } } }).slice()), { outer: { fine: { newShape: 3 } } });
+    sameMessage(decoder.decode(encoder.encode({ outer: { fine: { newShape: 3 } } }).slice()), { outer: { fine: { newShape: 3 } } });
   });
 
   it('a getter is read once per encode on the compact path', () => {
@@ -832,7 +760,7 @@ describe('limits', () => {
     const frame = encoder.encode(message);
     expect(frame[0]).toBe(COMPACT_MARK);
     expect(reads).toBe(1);
-    same(decoder.decode(frame.slice()), { id: 1, value: 7, tail: ['x'] });
+    sameMessage(decoder.decode(frame.slice()), { id: 1, value: 7, tail: ['x'] });
     encoder.encode(message); // by shape id now
     expect(reads).toBe(2);
     const writer = new CompactWriter();
@@ -861,9 +789,9 @@ describe('through MessageEncoder and MessageDecoder', () => {
           if (frame[0] === COMPACT_MARK) compactFrames++;
           else msgpackrFrames++;
           if (later) frames.push(frame.slice());
-          else same(decoder.decode(frame.slice()), message, `msg #${index}`);
+          else sameMessage(decoder.decode(frame.slice()), message, `msg #${index}`);
         }
-        frames.forEach((frame, index) => same(decoder.decode(frame), messages[index], `msg #${index}`));
+        frames.forEach((frame, index) => sameMessage(decoder.decode(frame), messages[index], `msg #${index}`));
       }),
       { numRuns: 300 },
     );
@@ -886,13 +814,13 @@ describe('through MessageEncoder and MessageDecoder', () => {
       const end = encoder.encodeInto(message, room, 9, room.length);
       if (end >= 0) {
         expect(room[9]).toBe(COMPACT_MARK);
-        same(decoder.decode(room, 9, end), message);
+        sameMessage(decoder.decode(room, 9, end), message);
       } else if (index % 2 === 0) {
-        same(decoder.decode(encoder.encode(message).slice()), message);
+        sameMessage(decoder.decode(encoder.encode(message).slice()), message);
       } else {
         const length = encoder.encodeToScratch(message);
         const frame = encoder.scratch.slice(encoder.scratchStart, encoder.scratchStart + length);
-        same(decoder.decode(frame), message);
+        sameMessage(decoder.decode(frame), message);
       }
     }
   });
@@ -924,15 +852,15 @@ describe('through MessageEncoder and MessageDecoder', () => {
     expect(end).toBeGreaterThan(start);
     expect(shared[start]).toBe(COMPACT_MARK);
     const decoded = decoder.decode(shared, start, end);
-    same(decoded, message);
+    sameMessage(decoded, message);
     // again at another odd offset, now by shape id
     const start2 = end + 7;
     const end2 = encoder.encodeInto(message, shared, start2, shared.length);
     const decoded2 = decoder.decode(shared, start2, end2);
-    same(decoded2, message);
+    sameMessage(decoded2, message);
     shared.fill(0); // the ring reuses the frame's bytes
-    same(decoded, message);
-    same(decoded2, message);
+    sameMessage(decoded, message);
+    sameMessage(decoded2, message);
   });
 
   it('decode results never alias the input, and do not share objects across frames', () => {
@@ -942,13 +870,13 @@ describe('through MessageEncoder and MessageDecoder', () => {
     const frame = encoder.encode(message).slice();
     const decoded = decoder.decode(frame);
     frame.fill(0x43);
-    same(decoded, message);
+    sameMessage(decoded, message);
     const bytes = encoder.encode(message).slice();
     const again = decoder.decode(bytes) as typeof message;
     expect(again).not.toBe(decoded);
     expect(again.list).not.toBe((decoded as typeof message).list);
     again.list.push(4);
-    same(decoded, message);
+    sameMessage(decoded, message);
   });
 
   it('encodeInto: -1 when there is no room or the message needs msgpackr, then encode works', () => {
@@ -956,12 +884,12 @@ describe('through MessageEncoder and MessageDecoder', () => {
     const decoder = new MessageDecoder();
     const small = new Uint8Array(8);
     expect(encoder.encodeInto({ text: 'x'.repeat(50) }, small, 0, 8)).toBe(-1);
-    same(decoder.decode(encoder.encode({ text: 'x'.repeat(50) }).slice()), { text: 'x'.repeat(50) });
+    sameMessage(decoder.decode(encoder.encode({ text: 'x'.repeat(50) }).slice()), { text: 'x'.repeat(50) });
     expect(encoder.encodeInto({ when: new Date(1) }, new Uint8Array(100), 0, 100)).toBe(-1);
     const frame = encoder.encode({ when: new Date(1) });
     expect(frame[0]).not.toBe(COMPACT_MARK);
-    same(decoder.decode(frame.slice()), { when: new Date(1) });
-    same(decoder.decode(encoder.encode({ text: 'y' }).slice()), { text: 'y' });
+    sameMessage(decoder.decode(frame.slice()), { when: new Date(1) });
+    sameMessage(decoder.decode(encoder.encode({ text: 'y' }).slice()), { text: 'y' });
   });
 });
 
@@ -1003,7 +931,7 @@ describe('malformed compact frames: DecodeError, never another type', () => {
     const frame = new MessageEncoder().encode(message).slice();
     expect(frame[0]).toBe(COMPACT_MARK);
     expect(frame[1]).toBe(SHAPE);
-    same(new MessageDecoder().decode(frame), message);
+    sameMessage(new MessageDecoder().decode(frame), message);
     for (let length = 1; length < frame.length; length++) {
       const error = decodeFailure(frame.subarray(0, length));
       expect(error.cause).toBeInstanceOf(CompactFormatError);

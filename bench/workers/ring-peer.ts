@@ -13,7 +13,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
 import { Endpoint } from '../../src/shm/endpoint.js';
 import { RingSet } from '../../src/shm/ring-set.js';
-import { KIND_DATA, type RingPeerControl, type RingPeerData, type RingPeerReply } from './ring-peer-protocol.js';
+import { type RingPeerControl, type RingPeerData, type RingPeerReply } from './ring-peer-protocol.js';
 
 /** Messages handled per batch before the loop yields to the event loop, as a shard's scheduler does. */
 const BATCH = 1024;

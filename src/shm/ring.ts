@@ -96,9 +96,20 @@ export function defaultMaxFramePayload(capacity: number): number {
   return capacity / 4 - FRAME_HEADER_BYTES;
 }
 
+/** The header words, and the data area as bytes (payloads) and as words (frame headers). */
+function ringViews(region: RingRegion): { header: Int32Array; bytes: Uint8Array; words: Int32Array } {
+  validateCapacity(region.capacity);
+  const data = region.byteOffset + RING_HEADER_BYTES;
+  return {
+    header: new Int32Array(region.buffer, region.byteOffset, RING_HEADER_BYTES / 4),
+    bytes: new Uint8Array(region.buffer, data, region.capacity),
+    words: new Int32Array(region.buffer, data, region.capacity / 4),
+  };
+}
+
 /** Sets a ring's shared words to empty. Only while neither side is using it (creation, reset). */
 export function resetRing(region: RingRegion): void {
-  const header = new Int32Array(region.buffer, region.byteOffset, RING_HEADER_BYTES / 4);
+  const { header } = ringViews(region);
   Atomics.store(header, HEAD, 0);
   Atomics.store(header, TAIL, 0);
   Atomics.store(header, SPACE_WANTED, 0);
@@ -142,10 +153,10 @@ export class RingProducer {
   overflowed = 0;
 
   constructor(region: RingRegion, options: { maxFramePayload?: number } = {}) {
-    validateCapacity(region.capacity);
-    this.header = new Int32Array(region.buffer, region.byteOffset, RING_HEADER_BYTES / 4);
-    this.data = new Uint8Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity);
-    this.words = new Int32Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity / 4);
+    const views = ringViews(region);
+    this.header = views.header;
+    this.data = views.bytes;
+    this.words = views.words;
     this.capacity = region.capacity;
     this.mask = region.capacity - 1;
     const limit = defaultMaxFramePayload(region.capacity);
@@ -406,10 +417,10 @@ export class RingConsumer {
   private draining = false;
 
   constructor(region: RingRegion) {
-    validateCapacity(region.capacity);
-    this.header = new Int32Array(region.buffer, region.byteOffset, RING_HEADER_BYTES / 4);
-    this.bytes = new Uint8Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity);
-    this.words = new Int32Array(region.buffer, region.byteOffset + RING_HEADER_BYTES, region.capacity / 4);
+    const views = ringViews(region);
+    this.header = views.header;
+    this.bytes = views.bytes;
+    this.words = views.words;
     this.capacity = region.capacity;
     this.mask = region.capacity - 1;
     this.head = Atomics.load(this.header, HEAD);
