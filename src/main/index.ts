@@ -1,9 +1,14 @@
 /**
- * weft's public entry (`import … from 'weft'`). For now it is the message path that the actor layer
- * is built on: rings, the ring set and endpoints, the codec, pids and the error classes.
+ * weft's public entry (`import … from 'weft'`): start a system, spawn actors and talk to them; and,
+ * below that, the message path itself (rings, endpoints, codec) for those who build on it.
  */
+export { start, System, type SpawnOptions } from './system.js';
+export { ActorRef, type CallOptions } from './actor-ref.js';
+export type { StartOptions } from './options.js';
+export type { Placement } from './placement.js';
+export type { Actor, AnyActor, ActorContext, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../worker/actor.js';
 export { RingSet, DEFAULT_RING_CAPACITY, type RingSetOptions } from '../shm/ring-set.js';
-export { Endpoint, type EndpointOptions, type EndpointStats, type MessageHandler } from '../shm/endpoint.js';
+export { Endpoint, interruptThread, type EndpointOptions, type EndpointStats, type MessageHandler } from '../shm/endpoint.js';
 export { RingProducer, RingConsumer, ringBytes, type RingRegion, type FrameHandler } from '../shm/ring.js';
 export { MessageEncoder, MessageDecoder } from '../shm/codec.js';
 export { Pid, pidEquals, LOCAL_NODE } from '../shm/pid.js';
@@ -13,6 +18,12 @@ export {
   DecodeError,
   InvalidArgumentError,
   RingCorruptError,
+  CallTimeoutError,
+  ExitError,
+  NoProcError,
+  SpawnError,
+  SystemStoppedError,
+  AlreadyRegisteredError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

@@ -19,6 +19,12 @@ export const ErrorCodes = {
   DECODE: 'WEFT_ERR_DECODE',
   INVALID_ARGUMENT: 'WEFT_ERR_INVALID_ARGUMENT',
   RING_CORRUPT: 'WEFT_ERR_RING_CORRUPT',
+  CALL_TIMEOUT: 'WEFT_ERR_CALL_TIMEOUT',
+  EXIT: 'WEFT_ERR_EXIT',
+  NO_PROC: 'WEFT_ERR_NO_PROC',
+  SPAWN: 'WEFT_ERR_SPAWN',
+  SYSTEM_STOPPED: 'WEFT_ERR_SYSTEM_STOPPED',
+  ALREADY_REGISTERED: 'WEFT_ERR_ALREADY_REGISTERED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -73,6 +79,56 @@ export class RingCorruptError extends WeftError {
   }
 }
 
+/** A `call` that got no reply within its timeout. The callee may still handle the message. */
+export class CallTimeoutError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.CALL_TIMEOUT });
+  }
+}
+
+/**
+ * The actor exited before it replied (or, for a link, an exit signal). `reason` is the exit
+ * reason: `'normal'`, `'shutdown'`, `'kill'`, the error it crashed with, or `{ threadDown }`.
+ * It travels as the error's `cause`, so it survives the codec.
+ */
+export class ExitError extends WeftError {
+  constructor(message: string, reason: unknown) {
+    super(message, { code: ErrorCodes.EXIT, cause: reason });
+  }
+
+  get reason(): unknown {
+    return this.cause;
+  }
+}
+
+/** No actor with that pid or name exists (it never did, or it died before the message came). */
+export class NoProcError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.NO_PROC });
+  }
+}
+
+/** An actor could not be started: its module is missing or is not an actor, or `init` threw. */
+export class SpawnError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.SPAWN });
+  }
+}
+
+/** The system was stopped (or is stopping): nothing more can be sent, spawned or called. */
+export class SystemStoppedError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.SYSTEM_STOPPED });
+  }
+}
+
+/** A name is already taken by a live actor (names are unique per node). */
+export class AlreadyRegisteredError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.ALREADY_REGISTERED });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -86,6 +142,12 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.DECODE]: (m, d) => new DecodeError(m, { cause: d.cause }),
   [ErrorCodes.INVALID_ARGUMENT]: (m) => new InvalidArgumentError(m),
   [ErrorCodes.RING_CORRUPT]: (m) => new RingCorruptError(m),
+  [ErrorCodes.CALL_TIMEOUT]: (m) => new CallTimeoutError(m),
+  [ErrorCodes.EXIT]: (m, d) => new ExitError(m, d.cause),
+  [ErrorCodes.NO_PROC]: (m) => new NoProcError(m),
+  [ErrorCodes.SPAWN]: (m, d) => new SpawnError(m, { cause: d.cause }),
+  [ErrorCodes.SYSTEM_STOPPED]: (m) => new SystemStoppedError(m),
+  [ErrorCodes.ALREADY_REGISTERED]: (m) => new AlreadyRegisteredError(m),
 };
 
 /**

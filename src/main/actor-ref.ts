@@ -1,0 +1,52 @@
+/**
+ * `ActorRef<A>`: a pid with its actor's types, so `ref.call(msg)` checks the message and types the
+ * reply at compile time. Made by `spawn` and `whereis`; cheap to copy; still valid (and failing
+ * with `NoProcError` / `ExitError`) after the actor is gone.
+ */
+import type { AnyActor, CallOf, CastOf, InfoOf, ReplyOf } from '../worker/actor.js';
+import type { Pid } from '../shm/pid.js';
+
+/** What a ref needs from its system; the system implements it. */
+export interface Router {
+  call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown>;
+  cast(pid: Pid, msg: unknown): void;
+  send(pid: Pid, msg: unknown): void;
+}
+
+export interface CallOptions {
+  /** Milliseconds to wait for the reply; `Infinity` waits forever. @default the system's `callTimeout` (5000) */
+  timeout?: number;
+}
+
+export class ActorRef<A extends AnyActor = AnyActor> {
+  readonly pid: Pid;
+  private readonly router: Router;
+
+  constructor(pid: Pid, router: Router) {
+    this.pid = pid;
+    this.router = router;
+  }
+
+  /**
+   * Sends `msg` to `handleCall` and resolves with the reply. Rejects with `CallTimeoutError` after
+   * the timeout, `ExitError` (with `reason`) if the actor exits first, `NoProcError` if it does not
+   * exist, `EncodeError` if `msg` cannot travel, `SystemStoppedError` once the system is stopped.
+   */
+  call(msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>> {
+    return this.router.call(this.pid, msg, options?.timeout) as Promise<ReplyOf<A>>;
+  }
+
+  /** Sends `msg` to `handleCast`, without waiting. Throws `EncodeError` if `msg` cannot travel. */
+  cast(msg: CastOf<A>): void {
+    this.router.cast(this.pid, msg);
+  }
+
+  /** Sends `msg` to `handleInfo` (Erlang's `!`), without waiting. */
+  send(msg: InfoOf<A>): void {
+    this.router.send(this.pid, msg);
+  }
+
+  toString(): string {
+    return String(this.pid);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * `start()`'s options: every field optional and documented, one defaults constant, one validator
+ * whose messages echo the bad value.
+ */
+import { availableParallelism } from 'node:os';
+import { InvalidArgumentError, describeValue } from '../shm/errors.js';
+import { DEFAULT_RING_CAPACITY } from '../shm/ring-set.js';
+import { isValidCapacity } from '../shm/ring.js';
+
+export interface StartOptions {
+  /**
+   * Worker threads (shards) to run actors on; main is thread 0 besides them.
+   * @default os.availableParallelism()
+   * @example start({ threads: 2 })
+   */
+  threads?: number;
+  /**
+   * Data bytes of each ring between two threads, a power of two. More room means fewer overflows
+   * under bursts, at `threads × (threads + 1)` rings of this size.
+   * @default 65536
+   */
+  ringCapacity?: number;
+  /**
+   * How long an idle shard spins re-checking its rings before it parks (µs). See ring-spin in the
+   * benchmarks for what it buys and costs.
+   * @default 50
+   */
+  spinMicros?: number;
+  /**
+   * How long main spins while it waits for a reply before it parks (µs). Main's spin blocks its
+   * event loop for at most this long per wait.
+   * @default 50
+   */
+  mainSpinMicros?: number;
+  /**
+   * Frames a shard handles before it yields to its event loop, so timers and I/O inside actors run.
+   * @default 1024
+   */
+  batch?: number;
+  /**
+   * The default timeout of `call`, in ms (`Infinity` for none).
+   * @default 5000
+   */
+  callTimeout?: number;
+}
+
+export interface ResolvedStartOptions {
+  threads: number;
+  ringCapacity: number;
+  spinMicros: number;
+  mainSpinMicros: number;
+  batch: number;
+  callTimeout: number;
+}
+
+export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
+  ringCapacity: DEFAULT_RING_CAPACITY,
+  spinMicros: 50,
+  mainSpinMicros: 50,
+  batch: 1024,
+  callTimeout: 5000,
+};
+
+function integerIn(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`expected \`${name}\` to be an integer from ${min} to ${max}, got: ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function numberIn(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`expected \`${name}\` to be a number from ${min} to ${max}, got: ${describeValue(value)}`);
+  }
+  return value;
+}
+
+export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(`expected the options of start() to be an object, got: ${describeValue(options)}`);
+  }
+  const known = new Set(['threads', ...Object.keys(DEFAULT_START_OPTIONS)]);
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new InvalidArgumentError(`unknown option \`${key}\` for start(); accepted: ${[...known].join(', ')}, got: ${describeValue((options as Record<string, unknown>)[key])}`);
+  }
+  const o = { ...DEFAULT_START_OPTIONS, threads: availableParallelism(), ...stripUndefined(options) };
+  const ringCapacity = o.ringCapacity;
+  if (!isValidCapacity(ringCapacity)) {
+    throw new InvalidArgumentError(`expected \`ringCapacity\` to be a power of two from 256 to 268435456, got: ${describeValue(ringCapacity)}`);
+  }
+  return {
+    threads: integerIn('threads', o.threads, 1, 1023),
+    ringCapacity,
+    spinMicros: numberIn('spinMicros', o.spinMicros, 0, 1_000_000),
+    mainSpinMicros: numberIn('mainSpinMicros', o.mainSpinMicros, 0, 1_000_000),
+    batch: integerIn('batch', o.batch, 1, 1_000_000),
+    callTimeout: o.callTimeout === Infinity ? Infinity : numberIn('callTimeout', o.callTimeout, 1, 2 ** 31 - 1),
+  };
+}
+
+function stripUndefined<T extends object>(object: T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,304 @@
+/**
+ * The system: main's side of weft. `start()` launches the shards and returns a `System`, through
+ * which main spawns actors, calls, casts and sends, and finally stops everything.
+ *
+ * Main is thread 0 of the ring set. A receive loop drains main's inbound rings for the whole life of
+ * the system (replies, spawn results, exit notices); it parks on main's doorbell when idle without
+ * holding the process open, and a ref'd timer holds it open only while a reply is awaited, so a
+ * script that has nothing left to wait for exits by itself (after `stop()`).
+ */
+import { Worker } from 'node:worker_threads';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
+import { Endpoint } from '../shm/endpoint.js';
+import {
+  AlreadyRegisteredError,
+  CallTimeoutError,
+  InvalidArgumentError,
+  NoProcError,
+  SpawnError,
+  SystemStoppedError,
+  describeValue,
+} from '../shm/errors.js';
+import { LOCAL_NODE, Pid } from '../shm/pid.js';
+import { Kind, type ExitedEnvelope, type ReplyEnvelope, type ShardData, type SpawnedEnvelope } from '../shm/protocol.js';
+import { RingSet } from '../shm/ring-set.js';
+import { PendingReplies } from '../common/pending.js';
+import type { AnyActor, ArgsOf } from '../worker/actor.js';
+import { ActorRef, type Router } from './actor-ref.js';
+import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
+import { Placer, type Placement } from './placement.js';
+
+/** Options of `spawn`; `args` is required when the actor's `init` needs one. */
+export type SpawnOptions<Args> = {
+  /** A name, unique on this node while the actor lives; `whereis(name)` and `send(name, …)` find it. */
+  name?: string;
+  /** Where to run it. @default 'round-robin' */
+  thread?: Placement;
+  /** Milliseconds to wait for the module to load and `init` to return. @default 30000 */
+  timeout?: number;
+} & (undefined extends Args ? { args?: Args } : { args: Args });
+
+/**
+ * The shard's entry. A worker thread runs JavaScript, so when this file itself runs as TypeScript
+ * source (the test runner loads sources), the compiled shard in dist/ is used instead.
+ */
+const SHARD_URL = import.meta.url.endsWith('.ts')
+  ? new URL('../../dist/src/worker/shard.js', import.meta.url)
+  : new URL('../worker/shard.js', import.meta.url);
+const STOP_TIMEOUT_MS = 10_000;
+const SPAWN_TIMEOUT_MS = 30_000;
+/** Drains between yields to the event loop on main, so user timers and I/O are not starved. */
+const DRAINS_PER_YIELD = 16;
+const noop = (): void => {};
+
+/** Resolves when `worker` is running; rejects if it fails or exits first. */
+function online(worker: Worker, thread: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => reject(new SpawnError(`shard ${thread} did not start: ${why}`));
+    worker.once('online', () => resolve());
+    worker.once('error', (error) => fail(error.message));
+    worker.once('exit', (code) => fail(`it exited with code ${code}`));
+  });
+}
+
+/** Starts a system: `threads` shards (default: one per core) plus main as thread 0. */
+export async function start(options?: StartOptions): Promise<System> {
+  const resolved = resolveStartOptions(options);
+  const system = new System(resolved);
+  await system.ready();
+  return system;
+}
+
+export class System implements Router {
+  /** Shards (worker threads) running actors; main is thread 0 besides them. */
+  readonly threads: number;
+  readonly node = LOCAL_NODE;
+  private readonly options: ResolvedStartOptions;
+  private readonly set: RingSet;
+  private readonly endpoint: Endpoint;
+  private readonly workers: Worker[] = [];
+  private readonly encoders: MessageEncoder[] = [];
+  private readonly decoders: MessageDecoder[] = [];
+  private readonly pending: PendingReplies;
+  private readonly placer: Placer;
+  /** name → pid, or null while its spawn is in flight (the name is reserved). */
+  private readonly names = new Map<string, Pid | null>();
+  /** Holds the process open while a reply is awaited (the parked receive loop does not). */
+  private readonly hold = setInterval(noop, 2 ** 31 - 1).unref();
+  private stopping: Promise<void> | undefined;
+  private closed = false;
+  /** Set once the shards are gone: the receive loop ends. */
+  private finished = false;
+  private readonly failures: Error[] = [];
+
+  /** Use `start()`. */
+  constructor(options: ResolvedStartOptions) {
+    this.options = options;
+    this.threads = options.threads;
+    this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
+    this.endpoint = new Endpoint(this.set, 0, { spinMicros: options.mainSpinMicros, keepAlive: false });
+    this.pending = new PendingReplies((busy) => (busy ? this.hold.ref() : this.hold.unref()));
+    this.placer = new Placer(options.threads);
+    for (let thread = 0; thread <= options.threads; thread++) {
+      this.encoders.push(new MessageEncoder());
+      this.decoders.push(new MessageDecoder());
+    }
+  }
+
+  /** Starts the shards and the receive loop. */
+  async ready(): Promise<void> {
+    for (let thread = 1; thread <= this.threads; thread++) {
+      const data: ShardData = { buffer: this.set.buffer, thread, node: this.node, spinMicros: this.options.spinMicros, batch: this.options.batch };
+      const worker = new Worker(SHARD_URL, { workerData: data, name: `weft shard ${thread}` });
+      worker.on('error', (error) => this.failures.push(error));
+      worker.unref();
+      this.workers.push(worker);
+    }
+    void this.receive();
+    this.hold.ref(); // the shards are unref'd; hold the process until they are up
+    try {
+      await Promise.all(this.workers.map((worker, index) => online(worker, index + 1)));
+    } catch (error) {
+      this.closed = true;
+      this.finished = true;
+      this.endpoint.interrupt();
+      await Promise.all(this.workers.map((worker) => worker.terminate()));
+      throw error;
+    } finally {
+      if (this.pending.size === 0) this.hold.unref();
+    }
+  }
+
+  /**
+   * Starts an actor from the module at `module` (a URL or file URL string whose default export is
+   * `defineActor(...)`) and resolves with a typed ref once its `init` has returned.
+   *
+   * ```ts
+   * const counter = await system.spawn<typeof import('./counter.js').default>(new URL('./counter.js', import.meta.url), { args: 5, name: 'counter' });
+   * ```
+   * Rejects with `SpawnError` (module missing or not an actor, `init` threw: the error is its
+   * `cause`), `AlreadyRegisteredError` for a taken name, `InvalidArgumentError` for a bad thread.
+   */
+  async spawn<A extends AnyActor>(module: URL | string, ...[options]: undefined extends ArgsOf<A> ? [SpawnOptions<ArgsOf<A>>?] : [SpawnOptions<ArgsOf<A>>]): Promise<ActorRef<A>> {
+    this.checkOpen('spawn');
+    const url = module instanceof URL ? module.href : String(module);
+    const thread = this.placer.place(options?.thread);
+    const name = options?.name ?? null;
+    if (name !== null) {
+      if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`expected \`name\` to be a non-empty string, got: ${describeValue(name)}`);
+      if (this.names.has(name)) throw new AlreadyRegisteredError(`the name ${JSON.stringify(name)} is taken by ${this.names.get(name) ?? 'an actor being spawned'}`);
+      this.names.set(name, null);
+    }
+    const timeout = options?.timeout ?? SPAWN_TIMEOUT_MS;
+    const { ref, promise } = this.pending.add<number>(timeout, () => new CallTimeoutError(`spawn of ${url} on thread ${thread} did not finish within ${timeout} ms`));
+    try {
+      this.sendTo(thread, Kind.SPAWN, [ref, url, (options as { args?: unknown } | undefined)?.args, name]);
+      const serial = await promise;
+      const pid = new Pid(this.node, thread, serial);
+      this.placer.counts[thread]++;
+      if (name !== null) this.names.set(name, pid);
+      return new ActorRef<A>(pid, this);
+    } catch (error) {
+      if (name !== null && this.names.get(name) === null) this.names.delete(name);
+      throw error;
+    }
+  }
+
+  /** The actor registered under `name`, if any. */
+  whereis<A extends AnyActor = AnyActor>(name: string): ActorRef<A> | undefined {
+    const pid = this.names.get(name);
+    return pid ? new ActorRef<A>(pid, this) : undefined;
+  }
+
+  /**
+   * Sends `msg` to an actor's `handleInfo`, by name, ref or pid, without waiting. A name nobody
+   * holds is a `NoProcError` (as Erlang's `name ! msg` raises `badarg`); a dead pid is dropped.
+   */
+  send(to: string | ActorRef | Pid, msg: unknown): void {
+    this.post(Kind.INFO, this.resolve(to), msg);
+  }
+
+  // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
+
+  call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.stoppedError('call'));
+    const ms = timeout ?? this.options.callTimeout;
+    if (!(ms === Infinity || (typeof ms === 'number' && ms >= 0))) {
+      return Promise.reject(new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0 or Infinity, got: ${describeValue(timeout)}`));
+    }
+    const { ref, promise } = this.pending.add<unknown>(ms, () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`));
+    try {
+      this.sendTo(pid.thread, Kind.CALL, [pid.serial, ref, msg]);
+    } catch (error) {
+      this.pending.reject(ref, error);
+    }
+    return promise;
+  }
+
+  cast(pid: Pid, msg: unknown): void {
+    this.post(Kind.CAST, pid, msg);
+  }
+
+  // ── stop ──────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Stops every actor (each `terminate` runs with reason `'shutdown'`), ends every shard, and
+   * rejects whatever is still awaited with `SystemStoppedError`. Safe to call more than once.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    const stops = this.workers.map((_, index) => {
+      const { ref, promise } = this.pending.add<void>(STOP_TIMEOUT_MS, () => new CallTimeoutError(`shard ${index + 1} did not stop within ${STOP_TIMEOUT_MS} ms`));
+      this.sendTo(index + 1, Kind.STOP, [ref]);
+      return promise.catch(noop);
+    });
+    await Promise.all(stops);
+    this.pending.rejectAll(() => this.stoppedError('call'));
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    this.finished = true;
+    this.endpoint.interrupt();
+    clearInterval(this.hold);
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────────────
+
+  private resolve(to: string | ActorRef | Pid): Pid {
+    if (typeof to === 'string') {
+      const pid = this.names.get(to);
+      if (!pid) throw new NoProcError(`no actor is registered as ${JSON.stringify(to)}`);
+      return pid;
+    }
+    if (to instanceof ActorRef) return to.pid;
+    if (to instanceof Pid) return to;
+    throw new InvalidArgumentError(`expected a name, an ActorRef or a Pid, got: ${describeValue(to)}`);
+  }
+
+  private post(kind: number, pid: Pid, msg: unknown): void {
+    this.checkOpen(kind === Kind.CAST ? 'cast' : 'send');
+    this.sendTo(pid.thread, kind, [pid.serial, msg]);
+  }
+
+  private sendTo(thread: number, kind: number, envelope: unknown[]): void {
+    if (!Number.isInteger(thread) || thread < 1 || thread > this.threads) {
+      throw new NoProcError(`no thread ${thread} in this system (shards are 1 to ${this.threads})`);
+    }
+    this.endpoint.sendMessage(thread, kind, envelope, this.encoders[thread]);
+  }
+
+  private checkOpen(what: string): void {
+    if (this.closed) throw this.stoppedError(what);
+  }
+
+  private stoppedError(what: string): SystemStoppedError {
+    return new SystemStoppedError(`cannot ${what}: the system has been stopped`);
+  }
+
+  /** Main's receive loop: runs until the system stops. */
+  private async receive(): Promise<void> {
+    let drains = 0;
+    while (!this.finished) {
+      if (this.endpoint.drain(this.onFrame, 1024) === 0) {
+        await this.endpoint.wait();
+      } else if (++drains % DRAINS_PER_YIELD === 0) {
+        await yieldToEventLoop();
+      } else {
+        // Let the continuations of the replies just resolved run (they may send the next calls).
+        await null;
+      }
+    }
+  }
+
+  private readonly onFrame = (from: number, kind: number, bytes: Uint8Array, start: number, end: number): void => {
+    const envelope = this.decoders[from].decode(bytes, start, end) as unknown[];
+    switch (kind) {
+      case Kind.REPLY:
+      case Kind.SPAWNED:
+      case Kind.STOPPED: {
+        const [ref, value] = envelope as ReplyEnvelope | SpawnedEnvelope;
+        this.pending.resolve(ref, value);
+        return;
+      }
+      case Kind.REPLY_ERROR:
+      case Kind.SPAWN_ERROR: {
+        const [ref, error] = envelope as ReplyEnvelope;
+        this.pending.reject(ref, error);
+        return;
+      }
+      case Kind.EXITED: {
+        const [serial, name] = envelope as ExitedEnvelope;
+        this.placer.counts[from]--;
+        const pid = name === null ? undefined : this.names.get(name);
+        if (pid && pid.thread === from && pid.serial === serial) this.names.delete(name!);
+        return;
+      }
+      default:
+        throw new Error(`main got a frame of unknown kind ${kind} from thread ${from}`);
+    }
+  };
+}

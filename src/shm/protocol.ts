@@ -1,0 +1,58 @@
+/**
+ * What the threads of one system say to each other: the frame kinds of the actor layer and the
+ * envelope each kind carries.
+ *
+ * An envelope is a small array encoded with the codec in one go, body included, so a tiny `cast`
+ * costs one encode and one ring frame. Positions, not names: the compact codec writes an array of
+ * small integers in a few bytes and no shape. Actors are addressed by `(thread, serial)`; the frame
+ * already goes to the right thread, so only the serial travels.
+ *
+ * | kind        | from → to        | envelope                                             |
+ * |-------------|------------------|------------------------------------------------------|
+ * | CAST        | any → actor's    | [serial, body]                                       |
+ * | INFO        | any → actor's    | [serial, body]                                       |
+ * | CALL        | any → actor's    | [serial, ref, body]                                  |
+ * | REPLY       | actor's → caller | [ref, body]                                          |
+ * | REPLY_ERROR | actor's → caller | [ref, error]          (ExitError, NoProcError, …)    |
+ * | SPAWN       | main → shard     | [ref, moduleUrl, args, name]                         |
+ * | SPAWNED     | shard → main     | [ref, serial]                                        |
+ * | SPAWN_ERROR | shard → main     | [ref, error]                                         |
+ * | EXITED      | shard → main     | [serial, name, reason]   (an actor is gone)          |
+ * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
+ * | STOPPED     | shard → main     | [ref]                                                |
+ *
+ * A caller's `ref` is unique on its thread, so a reply finds its waiting caller without naming it.
+ */
+export const Kind = {
+  CAST: 1,
+  INFO: 2,
+  CALL: 3,
+  REPLY: 4,
+  REPLY_ERROR: 5,
+  SPAWN: 6,
+  SPAWNED: 7,
+  SPAWN_ERROR: 8,
+  EXITED: 9,
+  STOP: 10,
+  STOPPED: 11,
+} as const;
+
+export type CastEnvelope = [serial: number, body: unknown];
+export type CallEnvelope = [serial: number, ref: number, body: unknown];
+export type ReplyEnvelope = [ref: number, body: unknown];
+export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null];
+export type SpawnedEnvelope = [ref: number, serial: number];
+export type ExitedEnvelope = [serial: number, name: string | null, reason: unknown];
+export type StopEnvelope = [ref: number];
+
+/** What a shard gets in `workerData` at start. */
+export interface ShardData {
+  /** The ring set's SharedArrayBuffer (shared, not copied). */
+  buffer: SharedArrayBuffer;
+  /** This shard's thread number, 1..N. */
+  thread: number;
+  node: string;
+  spinMicros: number;
+  /** Messages a shard handles before it yields to its event loop. */
+  batch: number;
+}

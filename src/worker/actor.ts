@@ -1,0 +1,152 @@
+/**
+ * What an actor module imports (`weft/actor`): `defineActor` and the types of an actor's callbacks.
+ *
+ * An actor is a module whose default export is `defineActor({ ... })`. weft imports the module once
+ * per shard, and each `spawn` runs `init` to make a fresh state; then every message is handled one
+ * at a time, in arrival order, by the callback for its kind:
+ *
+ * ```ts
+ * // counter.ts
+ * import { defineActor } from 'weft/actor';
+ *
+ * export default defineActor({
+ *   init: (start: number) => ({ count: start }),
+ *   handleCall: (msg: { type: 'get' } | { type: 'add'; by: number }, state) =>
+ *     msg.type === 'get'
+ *       ? { reply: state.count, state }
+ *       : { reply: state.count + msg.by, state: { count: state.count + msg.by } },
+ *   handleCast: (msg: { type: 'reset' }, state) => ({ count: 0 }),
+ * });
+ *
+ * // main.ts
+ * const counter = await system.spawn<typeof import('./counter.js').default>(new URL('./counter.js', import.meta.url), { args: 5 });
+ * await counter.call({ type: 'add', by: 2 });   // 7, typed as number
+ * counter.cast({ type: 'reset' });
+ * ```
+ *
+ * ## The callback contract (written once, here)
+ *
+ * - `init(args, ctx)` returns the first state (or a promise of it). If it throws, `spawn` rejects
+ *   with a `SpawnError` whose `cause` is the thrown error, and no actor exists.
+ * - `handleCall(msg, state, ctx)` answers a `call`. It returns one of:
+ *   - `{ reply, state }`: the caller gets `reply`; the actor goes on with `state`;
+ *   - `ctx.noreply(state)`: no reply now; keep `ctx.from` and answer later with
+ *     `ctx.reply(from, value)` (from this or a later handler), as OTP's `{noreply, State}`.
+ *   A missing `handleCall` makes every call fail with an `ExitError` (the actor crashes).
+ * - `handleCast(msg, state, ctx)` handles a `cast` and returns the next state (or a promise of it).
+ * - `handleInfo(msg, state, ctx)` handles anything sent with `send`; returns as `handleCast` does.
+ *   Without it, such messages are dropped.
+ * - `terminate(reason, state, ctx)` runs once when the actor stops for any reason but `'kill'`
+ *   (a crash included); what it returns or throws does not change the exit reason.
+ *
+ * Any callback may be `async`: the actor handles its next message only when the promise settles,
+ * while every other actor on the thread keeps running. A callback that throws (or rejects) crashes
+ * the actor with that error: `terminate` runs, the caller being answered gets an `ExitError` whose
+ * `reason` is the error, and so does every call still in the mailbox. `ctx.stop(reason)` ends the
+ * actor the same way after the current callback returns (a reply returned with it is still sent).
+ *
+ * ## When not to use an actor
+ * For a pure function over its input (hash this, resize that), a pool's `run` is simpler: an actor
+ * is for state that lives between messages, or for a thing that must be done one at a time.
+ */
+import type { Pid } from '../shm/pid.js';
+
+const ACTOR: unique symbol = Symbol.for('weft.actor') as never;
+const NO_REPLY: unique symbol = Symbol.for('weft.noreply') as never;
+
+/** Why an actor stopped: `'normal'`, `'shutdown'`, `'kill'`, the error it crashed with, or anything given to `ctx.stop`. */
+export type ExitReason = 'normal' | 'shutdown' | 'kill' | Error | { threadDown: unknown } | (string & {}) | object;
+
+/** Who is waiting for a reply: keep it to answer later with `ctx.reply` (see `noreply`). */
+export interface ReplyTo<Reply> {
+  readonly ref: number;
+  readonly thread: number;
+  /** Phantom: ties the handle to the reply type, so `ctx.reply` checks the value. */
+  readonly __reply?: (value: Reply) => void;
+}
+
+/** Returned by `ctx.noreply(state)`. */
+export interface NoReply<State> {
+  readonly [NO_REPLY]: true;
+  readonly state: State;
+}
+
+export type CallOutcome<Reply, State> = { reply: Reply; state: State } | NoReply<State>;
+
+/** What every callback gets as `ctx`. */
+export interface ActorContext {
+  /** This actor's pid. */
+  readonly self: Pid;
+  /** Stop this actor with `reason` once the current callback returns. */
+  stop(reason?: ExitReason): void;
+  /** Answer a call that was left open with `noreply`. Ignored if that caller has stopped waiting. */
+  reply<Reply>(to: ReplyTo<Reply>, value: Reply): void;
+}
+
+/**
+ * `ctx` inside `handleCall`: also who is asking, and how to leave the answer for later. Not generic
+ * over the reply type on purpose: a type parameter in `ctx`'s type would be fixed (to `never`)
+ * while TypeScript types the callback's parameters, before it could be inferred from what the
+ * callback returns.
+ */
+export interface CallContext extends ActorContext {
+  readonly from: ReplyTo<unknown>;
+  noreply<State>(state: State): NoReply<State>;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** The callbacks given to `defineActor`. See the module comment for the contract. */
+export interface ActorBehaviour<Args, State, Call, Reply, Cast, Info> {
+  init(args: Args, ctx: ActorContext): MaybePromise<State>;
+  handleCall?(msg: Call, state: State, ctx: CallContext): MaybePromise<CallOutcome<Reply, State>>;
+  handleCast?(msg: Cast, state: State, ctx: ActorContext): MaybePromise<State>;
+  handleInfo?(msg: Info, state: State, ctx: ActorContext): MaybePromise<State>;
+  terminate?(reason: ExitReason, state: State, ctx: ActorContext): MaybePromise<void>;
+}
+
+/** A defined actor: the behaviour, branded so a shard can tell an actor module from any other. */
+export interface Actor<Args = unknown, State = unknown, Call = unknown, Reply = unknown, Cast = unknown, Info = unknown> {
+  readonly [ACTOR]: true;
+  readonly behaviour: ActorBehaviour<Args, State, Call, Reply, Cast, Info>;
+}
+
+/**
+ * Any actor, whatever its types. The callbacks are declared as methods, which TypeScript compares
+ * bivariantly, so every `Actor<…>` is assignable to this.
+ */
+export type AnyActor = Actor<unknown, unknown, unknown, unknown, unknown, unknown>;
+
+export type ArgsOf<A> = A extends Actor<infer Args, infer _S, infer _C, infer _R, infer _K, infer _I> ? Args : never;
+export type CallOf<A> = A extends Actor<infer _A, infer _S, infer Call, infer _R, infer _K, infer _I> ? Call : never;
+export type ReplyOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer Reply, infer _K, infer _I> ? Reply : never;
+export type CastOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer _R, infer Cast, infer _I> ? Cast : never;
+export type InfoOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer _R, infer _K, infer Info> ? Info : never;
+
+/**
+ * Defines an actor; a module's default export. The message and reply types are inferred from the
+ * callbacks' parameter annotations and return values, and every `ActorRef` to the actor checks them.
+ */
+export function defineActor<Args, State, Call = never, Reply = never, Cast = never, Info = unknown>(
+  behaviour: ActorBehaviour<Args, State, Call, Reply, Cast, Info>,
+): Actor<Args, State, Call, Reply, Cast, Info> {
+  if (typeof behaviour !== 'object' || behaviour === null || typeof behaviour.init !== 'function') {
+    throw new TypeError('defineActor expects an object with an `init` function');
+  }
+  return { [ACTOR]: true, behaviour };
+}
+
+/** True if `value` is what `defineActor` returns (checked by brand, so it works across module copies). */
+export function isActor(value: unknown): value is AnyActor {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[ACTOR] === true;
+}
+
+/** True if a `handleCall` result is `ctx.noreply(state)`. */
+export function isNoReply(value: unknown): value is NoReply<unknown> {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[NO_REPLY] === true;
+}
+
+/** Makes the `ctx.noreply(state)` result. */
+export function noReply<State>(state: State): NoReply<State> {
+  return { [NO_REPLY]: true, state };
+}

@@ -1,0 +1,241 @@
+/**
+ * One actor inside a shard: its behaviour, its state and its mailbox, handling one message at a
+ * time in arrival order.
+ *
+ * The fast path allocates nothing: a message for an idle actor with an empty mailbox is handled at
+ * once, inside the shard's drain. Only when the actor is busy (an async callback is pending) does a
+ * message wait in the mailbox, and the actor takes the next one when that callback settles.
+ */
+import { ExitError } from '../shm/errors.js';
+import { Kind } from '../shm/protocol.js';
+import type { Pid } from '../shm/pid.js';
+import { isNoReply, noReply, type ActorBehaviour, type CallContext, type ExitReason, type NoReply, type ReplyTo } from './actor.js';
+
+/** What a cell needs from its shard. */
+export interface CellHost {
+  /** Sends a call's answer (`REPLY`) or failure (`REPLY_ERROR`) back to the caller's thread. */
+  reply(thread: number, ref: number, value: unknown): void;
+  replyError(thread: number, ref: number, error: unknown): void;
+  /** The actor is gone: forget it, remember why, tell main. */
+  exited(cell: ActorCell, reason: ExitReason): void;
+}
+
+type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
+
+/** A message waiting in the mailbox (only while the actor is busy). */
+interface Letter {
+  readonly kind: number;
+  readonly from: number;
+  readonly ref: number;
+  readonly body: unknown;
+}
+
+export class ActorCell implements CallContext {
+  readonly self: Pid;
+  readonly name: string | null;
+  private readonly behaviour: Behaviour;
+  private readonly host: CellHost;
+  private state: unknown;
+  private readonly mailbox: Letter[] = [];
+  private mailboxHead = 0;
+  /** An async callback is pending; new messages wait in the mailbox. */
+  private busy = false;
+  alive = true;
+  /** Set by `ctx.stop`: the actor exits after the current callback. */
+  private stopReason: ExitReason | undefined;
+  /** The call being handled: who asked, for `ctx.from` and for the crash reply. */
+  private callerThread = -1;
+  private callerRef = -1;
+  /** Calls left open with `noreply` and not answered yet, keyed by `openKey`: they get an
+   *  ExitError if the actor exits first, so no caller is left waiting for nothing. */
+  private readonly open = new Map<number, [thread: number, ref: number]>();
+
+  constructor(self: Pid, name: string | null, behaviour: Behaviour, state: unknown, host: CellHost) {
+    this.self = self;
+    this.name = name;
+    this.behaviour = behaviour;
+    this.state = state;
+    this.host = host;
+  }
+
+  /** Sets the first state, once `init` has returned it. */
+  setState(state: unknown): void {
+    this.state = state;
+  }
+
+  /** Messages waiting (not counting the one being handled). */
+  get depth(): number {
+    return this.mailbox.length - this.mailboxHead;
+  }
+
+  // ── ctx: the cell is its own context object, so a callback's `ctx` costs no allocation ──────────
+
+  get from(): ReplyTo<unknown> {
+    return { ref: this.callerRef, thread: this.callerThread };
+  }
+
+  noreply<State>(state: State): NoReply<State> {
+    return noReply(state);
+  }
+
+  reply<Reply>(to: ReplyTo<Reply>, value: Reply): void {
+    this.open.delete(openKey(to.thread, to.ref));
+    this.host.reply(to.thread, to.ref, value);
+  }
+
+  stop(reason: ExitReason = 'normal'): void {
+    this.stopReason = reason;
+  }
+
+  // ── delivery ────────────────────────────────────────────────────────────────────────────────────
+
+  /** A message for this actor, from thread `from` (`ref` is the caller's, for a CALL). */
+  deliver(kind: number, from: number, ref: number, body: unknown): void {
+    if (this.busy || this.mailboxHead !== this.mailbox.length) {
+      this.mailbox.push({ kind, from, ref, body });
+      return;
+    }
+    this.handle(kind, from, ref, body);
+  }
+
+  /** Stops the actor from outside (the shard is stopping): `terminate` runs, queued calls fail. */
+  shutdown(reason: ExitReason): Promise<void> {
+    return this.exit(reason);
+  }
+
+  private handle(kind: number, from: number, ref: number, body: unknown): void {
+    let result: unknown;
+    try {
+      result = this.invoke(kind, from, ref, body);
+    } catch (error) {
+      void this.exit(error as ExitReason);
+      return;
+    }
+    if (isThenable(result)) {
+      this.busy = true;
+      result.then(
+        (value) => {
+          this.busy = false;
+          if (this.alive && this.settle(kind, from, ref, value)) this.next();
+        },
+        (error: unknown) => {
+          this.busy = false;
+          if (this.alive) void this.exit(error as ExitReason);
+        },
+      );
+      return;
+    }
+    this.settle(kind, from, ref, result);
+  }
+
+  private invoke(kind: number, from: number, ref: number, body: unknown): unknown {
+    const behaviour = this.behaviour;
+    switch (kind) {
+      case Kind.CALL:
+        this.callerThread = from;
+        this.callerRef = ref;
+        if (behaviour.handleCall === undefined) throw new TypeError(`actor ${this.self} has no handleCall, got a call: ${preview(body)}`);
+        return behaviour.handleCall(body, this.state, this);
+      case Kind.CAST:
+        if (behaviour.handleCast === undefined) throw new TypeError(`actor ${this.self} has no handleCast, got a cast: ${preview(body)}`);
+        return behaviour.handleCast(body, this.state, this);
+      default:
+        return behaviour.handleInfo === undefined ? this.state : behaviour.handleInfo(body, this.state, this);
+    }
+  }
+
+  /** Applies a callback's result. Returns false if the actor stopped. */
+  private settle(kind: number, from: number, ref: number, result: unknown): boolean {
+    if (kind === Kind.CALL) {
+      if (isNoReply(result)) {
+        this.state = result.state;
+        this.open.set(openKey(from, ref), [from, ref]);
+      } else if (typeof result === 'object' && result !== null && 'reply' in result && 'state' in result) {
+        this.state = (result as { state: unknown }).state;
+        this.host.reply(from, ref, (result as { reply: unknown }).reply);
+      } else {
+        void this.exit(new TypeError(`handleCall of ${this.self} must return { reply, state } or ctx.noreply(state), got: ${preview(result)}`));
+        return false;
+      }
+      this.callerThread = -1;
+    } else {
+      this.state = result;
+    }
+    if (this.stopReason !== undefined) {
+      void this.exit(this.stopReason);
+      return false;
+    }
+    return true;
+  }
+
+  /** Handles queued messages until the mailbox is empty or a callback goes async. */
+  private next(): void {
+    const mailbox = this.mailbox;
+    while (this.alive && !this.busy && this.mailboxHead < mailbox.length) {
+      const letter = mailbox[this.mailboxHead];
+      mailbox[this.mailboxHead++] = undefined as unknown as Letter;
+      this.handle(letter.kind, letter.from, letter.ref, letter.body);
+    }
+    if (this.mailboxHead === mailbox.length) {
+      mailbox.length = 0;
+      this.mailboxHead = 0;
+    }
+  }
+
+  /**
+   * The actor is done: run `terminate` (not for 'kill'), answer the call in hand and every queued
+   * call with an ExitError carrying `reason`, and tell the shard.
+   */
+  private async exit(reason: ExitReason): Promise<void> {
+    if (!this.alive) return;
+    this.alive = false;
+    const pending: Array<[thread: number, ref: number]> = [];
+    if (this.callerThread !== -1) pending.push([this.callerThread, this.callerRef]);
+    pending.push(...this.open.values());
+    this.open.clear();
+    for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
+      const letter = this.mailbox[i];
+      if (letter.kind === Kind.CALL) pending.push([letter.from, letter.ref]);
+    }
+    this.mailbox.length = 0;
+    this.mailboxHead = 0;
+    this.host.exited(this, reason);
+    if (reason !== 'kill' && this.behaviour.terminate !== undefined) {
+      try {
+        await this.behaviour.terminate(reason, this.state, this);
+      } catch {
+        // terminate's own failure does not change why the actor exited
+      }
+    }
+    for (const [thread, ref] of pending) {
+      this.host.replyError(thread, ref, new ExitError(`actor ${this.self} exited before replying: ${describeReason(reason)}`, reason));
+    }
+  }
+}
+
+/** Refs are below 2^30 and threads below 1024, so this is unique and exact. */
+function openKey(thread: number, ref: number): number {
+  return ref * 1024 + thread;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** A short, safe description of a value for an error message. */
+function preview(value: unknown): string {
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  } catch {
+    // fall through
+  }
+  return String(value);
+}
+
+/** `normal`, `Error: boom`, `{"threadDown":…}`. */
+export function describeReason(reason: unknown): string {
+  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
+  if (typeof reason === 'string') return reason;
+  return preview(reason);
+}

@@ -1,0 +1,26 @@
+/**
+ * A shard's entry point: the worker thread main starts for each of threads 1..N.
+ *
+ * The loop is the scheduler: drain up to `batch` frames (each handed to its actor at once), then
+ * yield to the event loop so timers, I/O and settled promises inside actors run; when there is
+ * nothing to read, spin briefly and park on the doorbell (`Endpoint.wait`). Main stops the shard
+ * with a STOP frame; the loop ends when main terminates the thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { ShardData } from '../shm/protocol.js';
+import { ShardRuntime } from './runtime.js';
+
+if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
+
+const runtime = new ShardRuntime(workerData as ShardData);
+const { batch } = workerData as ShardData;
+const endpoint = runtime.endpoint;
+
+// Keeps the thread alive between frames (a parked waitAsync does not) and lets main end it.
+parentPort.on('message', () => {});
+
+for (;;) {
+  if (endpoint.drain(runtime.onFrame, batch) === 0) await endpoint.wait();
+  else await yieldToEventLoop();
+}
