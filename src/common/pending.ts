@@ -5,24 +5,25 @@
  * Each wait gets a `ref`, unique on this thread, which travels in the request and comes back in
  * the reply. Timeouts cost O(1) per wait and one timer per distinct timeout value, not a timer per
  * call: waits with the same timeout expire in the order they began, so each timeout value keeps a
- * FIFO of deadlines and one timer armed for its head. At a million calls a second, a `setTimeout`
- * per call would cost more than the call.
+ * FIFO of deadlines and one timer armed for its head. The FIFO is two arrays of numbers, not an
+ * object per wait: at hundreds of thousands of calls a second the garbage collector is the largest
+ * cost on the calling thread, and a `setTimeout` per call would cost more than the call.
  */
 
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: unknown): void;
-}
-
-interface Deadline {
-  readonly ref: number;
-  readonly at: number;
+  /** Makes the error a timed-out wait rejects with (only called if it times out). */
   readonly onTimeout: () => Error;
 }
 
-/** One FIFO of deadlines that all share a timeout value, with a timer for its head. */
+/** Entries a deadline queue may hold past its head before answered ones are dropped. */
+const TRIM_AT = 4096;
+
+/** The deadlines of every wait that shares one timeout value, oldest first, and a timer for the head. */
 class DeadlineQueue {
-  readonly items: Deadline[] = [];
+  readonly refs: number[] = [];
+  readonly at: number[] = [];
   head = 0;
   timer: NodeJS.Timeout | undefined;
 }
@@ -52,11 +53,11 @@ export class PendingReplies {
     this.nextRef = ref >= 0x3fff_ffff ? 1 : ref + 1;
     let waiter!: Waiter;
     const promise = new Promise<T>((resolve, reject) => {
-      waiter = { resolve: resolve as (value: unknown) => void, reject };
+      waiter = { resolve: resolve as (value: unknown) => void, reject, onTimeout };
     });
     this.waiters.set(ref, waiter);
     if (this.waiters.size === 1) this.onBusyChange(true);
-    if (Number.isFinite(timeoutMs)) this.schedule(ref, timeoutMs, onTimeout);
+    if (Number.isFinite(timeoutMs)) this.schedule(ref, timeoutMs);
     return { ref, promise };
   }
 
@@ -81,51 +82,64 @@ export class PendingReplies {
     const waiter = this.waiters.get(ref);
     if (waiter === undefined) return undefined;
     this.waiters.delete(ref);
-    if (this.waiters.size === 0) {
-      this.onBusyChange(false);
-      this.clearTimers();
-    }
+    // Timers are left to fire and find nothing: clearing and re-creating them whenever the count
+    // touches zero would cost a timer per call when calls run one at a time.
+    if (this.waiters.size === 0) this.onBusyChange(false);
     return waiter;
   }
 
-  private schedule(ref: number, timeoutMs: number, onTimeout: () => Error): void {
+  private schedule(ref: number, timeoutMs: number): void {
     let queue = this.queues.get(timeoutMs);
     if (queue === undefined) {
       queue = new DeadlineQueue();
       this.queues.set(timeoutMs, queue);
     }
-    queue.items.push({ ref, at: performance.now() + timeoutMs, onTimeout });
+    queue.refs.push(ref);
+    queue.at.push(performance.now() + timeoutMs);
     if (queue.timer === undefined) this.arm(queue, timeoutMs);
+    else if (queue.refs.length - queue.head > TRIM_AT) this.trim(queue);
+  }
+
+  /**
+   * Drops answered waits from the front of `queue`, so under steady load it holds about as many
+   * entries as there are waits in flight rather than every call of the last `timeoutMs`.
+   */
+  private trim(queue: DeadlineQueue): void {
+    const { refs, at } = queue;
+    while (queue.head < refs.length && !this.waiters.has(refs[queue.head])) queue.head++;
+    if (queue.head * 2 > refs.length) {
+      refs.splice(0, queue.head);
+      at.splice(0, queue.head);
+      queue.head = 0;
+    }
   }
 
   /** Arms `queue`'s timer for its first deadline whose wait is still pending. */
   private arm(queue: DeadlineQueue, timeoutMs: number): void {
-    const items = queue.items;
-    while (queue.head < items.length && !this.waiters.has(items[queue.head].ref)) queue.head++;
-    if (queue.head === items.length) {
-      items.length = 0;
+    const { refs, at } = queue;
+    while (queue.head < refs.length && !this.waiters.has(refs[queue.head])) queue.head++;
+    if (queue.head === refs.length) {
+      refs.length = 0;
+      at.length = 0;
       queue.head = 0;
       queue.timer = undefined;
       return;
     }
-    if (queue.head > 1024 && queue.head * 2 > items.length) {
-      items.splice(0, queue.head);
-      queue.head = 0;
-    }
-    const delay = Math.max(0, items[queue.head].at - performance.now());
+    const delay = Math.max(0, at[queue.head] - performance.now());
     queue.timer = setTimeout(() => {
       const now = performance.now();
-      while (queue.head < items.length && items[queue.head].at <= now) {
-        const { ref, onTimeout } = items[queue.head++];
-        if (this.waiters.has(ref)) this.reject(ref, onTimeout());
+      while (queue.head < refs.length && at[queue.head] <= now) {
+        const ref = refs[queue.head++];
+        const waiter = this.waiters.get(ref);
+        if (waiter !== undefined) this.reject(ref, waiter.onTimeout());
       }
-      // reject() may have emptied everything and cleared the timers; arm only if still ours
       if (this.queues.get(timeoutMs) === queue) this.arm(queue, timeoutMs);
     }, delay);
     queue.timer.unref();
   }
 
-  private clearTimers(): void {
+  /** Stops every timer (the thread is done waiting for anything). */
+  close(): void {
     for (const queue of this.queues.values()) if (queue.timer !== undefined) clearTimeout(queue.timer);
     this.queues.clear();
   }

@@ -220,6 +220,7 @@ export class System implements Router {
     });
     await Promise.all(stops);
     this.pending.rejectAll(() => this.stoppedError('call'));
+    this.pending.close();
     await Promise.all(this.workers.map((worker) => worker.terminate()));
     this.finished = true;
     this.endpoint.interrupt();
@@ -264,7 +265,9 @@ export class System implements Router {
     let drains = 0;
     while (!this.finished) {
       if (this.endpoint.drain(this.onFrame, 1024) === 0) {
-        await this.endpoint.wait();
+        // Spin only while a reply is awaited: with nothing expected, spinning would only block
+        // main's event loop.
+        await this.endpoint.wait(this.pending.size === 0 ? 0 : this.options.mainSpinMicros);
       } else if (++drains % DRAINS_PER_YIELD === 0) {
         await yieldToEventLoop();
       } else {

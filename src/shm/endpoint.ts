@@ -279,21 +279,22 @@ export class Endpoint {
 
   /**
    * Resolves when there may be work: at once if there is, after a bounded spin if work comes soon,
-   * else when a producer (or `interrupt`) rings this thread's bell. Never a blocking wait: the
+   * else when a producer (or `interrupt`) rings this thread's bell. `spinMicros` overrides the
+   * endpoint's spin window for this wait (0: park at once, e.g. when nothing is expected). Never a blocking wait: the
    * thread's event loop keeps running while parked.
    */
-  async wait(): Promise<void> {
+  async wait(spinMicros: number = this.spinMicros): Promise<void> {
     // Frames we have written but not published would never be read while we sleep.
     if (this.corked) this.uncork();
-    if (!this.ready() && !this.spin()) await this.park();
+    if (!this.ready() && !this.spin(spinMicros)) await this.park();
     // Whatever woke us, a pending interrupt has now been delivered: this return is it.
     Atomics.exchange(this.set.words, this.interruptWord, 0);
   }
 
   /** Re-checks for up to `spinMicros`; true as soon as there is something to do. */
-  private spin(): boolean {
-    if (this.spinMicros === 0) return false;
-    const until = performance.now() + this.spinMicros / 1000;
+  private spin(spinMicros: number): boolean {
+    if (spinMicros <= 0) return false;
+    const until = performance.now() + spinMicros / 1000;
     do {
       if (this.ready()) return true;
     } while (performance.now() < until);
