@@ -144,14 +144,15 @@ describe('failures reach the caller', () => {
     const recorder = await system.spawn<typeof Recorder>(RECORDER, { args: tempFile() });
     const error = await recorder.call({ type: 'badReply' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EncodeError);
-    expect((error as EncodeError).path).toBe('msg[1].fn');
+    expect((error as EncodeError).path).toBe('msg.fn');
   });
 
   it('a message that cannot be encoded is an EncodeError at the sender, naming the path', async () => {
     const recorder = await system.spawn<typeof Recorder>(RECORDER, { args: tempFile() });
     const error = await recorder.call({ type: 'echo', value: { items: [1, { handler: () => 1 }] } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EncodeError);
-    expect((error as EncodeError).path).toBe('msg[2].value.items[1].handler');
+    expect((error as EncodeError).path).toBe('msg.value.items[1].handler');
+    expect((error as EncodeError).message).toContain('`msg.value.items[1].handler`');
     expect(() => recorder.cast(Symbol('x'))).toThrow(EncodeError);
     expect(await recorder.call({ type: 'echo', value: 'still fine' })).toBe('still fine');
   });

@@ -3,7 +3,7 @@
  * below that, the message path itself (rings, endpoints, codec) for those who build on it.
  */
 export { start, System, type SpawnOptions } from './system.js';
-export { ActorRef, type CallOptions } from './actor-ref.js';
+export { ActorRef, type CallOptions } from '../common/actor-ref.js';
 export type { StartOptions } from './options.js';
 export type { Placement } from './placement.js';
 export type { Actor, AnyActor, ActorContext, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../worker/actor.js';

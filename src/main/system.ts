@@ -21,11 +21,11 @@ import {
   describeValue,
 } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, type ExitedEnvelope, type ReplyEnvelope, type ShardData, type SpawnedEnvelope } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type ExitedEnvelope, type ReplyEnvelope, type ShardData, type SpawnedEnvelope } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { PendingReplies } from '../common/pending.js';
 import type { AnyActor, ArgsOf } from '../worker/actor.js';
-import { ActorRef, type Router } from './actor-ref.js';
+import { ActorRef, type Router } from '../common/actor-ref.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Placer, type Placement } from './placement.js';
 
@@ -156,7 +156,6 @@ export class System implements Router {
       this.sendTo(thread, Kind.SPAWN, [ref, url, (options as { args?: unknown } | undefined)?.args, name]);
       const serial = await promise;
       const pid = new Pid(this.node, thread, serial);
-      this.placer.counts[thread]++;
       if (name !== null) this.names.set(name, pid);
       return new ActorRef<A>(pid, this);
     } catch (error) {
@@ -249,7 +248,12 @@ export class System implements Router {
     if (!Number.isInteger(thread) || thread < 1 || thread > this.threads) {
       throw new NoProcError(`no thread ${thread} in this system (shards are 1 to ${this.threads})`);
     }
-    this.endpoint.sendMessage(thread, kind, envelope, this.encoders[thread]);
+    try {
+      this.endpoint.sendMessage(thread, kind, envelope, this.encoders[thread]);
+    } catch (error) {
+      // The path of an EncodeError should name the user's message, not the envelope around it.
+      throw rebaseOntoBody(error, envelope.length - 1);
+    }
   }
 
   private checkOpen(what: string): void {
@@ -293,6 +297,9 @@ export class System implements Router {
         this.pending.reject(ref, error);
         return;
       }
+      case Kind.BORN:
+        this.placer.counts[from]++;
+        return;
       case Kind.EXITED: {
         const [serial, name] = envelope as ExitedEnvelope;
         this.placer.counts[from]--;

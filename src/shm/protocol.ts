@@ -14,15 +14,18 @@
  * | CALL        | any → actor's    | [serial, ref, body]                                  |
  * | REPLY       | actor's → caller | [ref, body]                                          |
  * | REPLY_ERROR | actor's → caller | [ref, error]          (ExitError, NoProcError, …)    |
- * | SPAWN       | main → shard     | [ref, moduleUrl, args, name]                         |
- * | SPAWNED     | shard → main     | [ref, serial]                                        |
- * | SPAWN_ERROR | shard → main     | [ref, error]                                         |
+ * | SPAWN       | any → shard      | [ref, moduleUrl, args, name]                         |
+ * | SPAWNED     | shard → asker    | [ref, serial]                                        |
+ * | SPAWN_ERROR | shard → asker    | [ref, error]                                         |
+ * | BORN        | shard → main     | [serial]                 (an actor started)          |
  * | EXITED      | shard → main     | [serial, name, reason]   (an actor is gone)          |
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
  *
  * A caller's `ref` is unique on its thread, so a reply finds its waiting caller without naming it.
  */
+import { EncodeError } from './errors.js';
+
 export const Kind = {
   CAST: 1,
   INFO: 2,
@@ -35,6 +38,7 @@ export const Kind = {
   EXITED: 9,
   STOP: 10,
   STOPPED: 11,
+  BORN: 12,
 } as const;
 
 export type CastEnvelope = [serial: number, body: unknown];
@@ -44,6 +48,21 @@ export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name
 export type SpawnedEnvelope = [ref: number, serial: number];
 export type ExitedEnvelope = [serial: number, name: string | null, reason: unknown];
 export type StopEnvelope = [ref: number];
+
+/**
+ * An EncodeError raised while encoding an envelope names the path inside the envelope
+ * (`msg[2].items[0]`); the user sent only the body, so the path is rebased onto it
+ * (`msg.items[0]`). Anything else is returned as it is.
+ */
+export function rebaseOntoBody(error: unknown, bodyIndex: number): unknown {
+  if (!(error instanceof EncodeError)) return error;
+  const prefix = `msg[${bodyIndex}]`;
+  if (error.path !== prefix && !error.path.startsWith(prefix + '.') && !error.path.startsWith(prefix + '[') && !error.path.startsWith(prefix + '<')) return error;
+  const path = 'msg' + error.path.slice(prefix.length);
+  const rebased = new EncodeError(error.message.split(`\`${error.path}\``).join(`\`${path}\``), path, { cause: error.cause });
+  rebased.stack = error.stack;
+  return rebased;
+}
 
 /** What a shard gets in `workerData` at start. */
 export interface ShardData {

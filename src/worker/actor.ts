@@ -50,6 +50,7 @@
  * is for state that lives between messages, or for a thing that must be done one at a time.
  */
 import type { Pid } from '../shm/pid.js';
+import type { ActorRef, CallOptions } from '../common/actor-ref.js';
 
 const ACTOR: unique symbol = Symbol.for('weft.actor') as never;
 const NO_REPLY: unique symbol = Symbol.for('weft.noreply') as never;
@@ -81,6 +82,17 @@ export interface ActorContext {
   stop(reason?: ExitReason): void;
   /** Answer a call that was left open with `noreply`. Ignored if that caller has stopped waiting. */
   reply<Reply>(to: ReplyTo<Reply>, value: Reply): void;
+  /** A typed ref for a pid that came in a message (`ctx.ref<typeof Counter>(msg.counter)`). */
+  ref<A extends AnyActor>(pid: Pid): ActorRef<A>;
+  /**
+   * Starts an actor from this one: on this shard (`'local'`, the default) or on shard `thread`.
+   * Resolves with its ref once its `init` has returned; rejects as `system.spawn` does.
+   */
+  spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number }): Promise<ActorRef<A>>;
+  /** `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread). */
+  call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
+  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;
+  send(to: ActorRef | Pid, msg: unknown): void;
 }
 
 /**

@@ -9,15 +9,30 @@
 import { ExitError } from '../shm/errors.js';
 import { Kind } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
-import { isNoReply, noReply, type ActorBehaviour, type CallContext, type ExitReason, type NoReply, type ReplyTo } from './actor.js';
+import { ActorRef, type CallOptions, type Router } from '../common/actor-ref.js';
+import {
+  isNoReply,
+  noReply,
+  type ActorBehaviour,
+  type AnyActor,
+  type ArgsOf,
+  type CallContext,
+  type CallOf,
+  type CastOf,
+  type ExitReason,
+  type NoReply,
+  type ReplyOf,
+  type ReplyTo,
+} from './actor.js';
 
-/** What a cell needs from its shard. */
-export interface CellHost {
+/** What a cell needs from its shard (which is also the router of refs made on this thread). */
+export interface CellHost extends Router {
   /** Sends a call's answer (`REPLY`) or failure (`REPLY_ERROR`) back to the caller's thread. */
   reply(thread: number, ref: number, value: unknown): void;
   replyError(thread: number, ref: number, error: unknown): void;
   /** The actor is gone: forget it, remember why, tell main. */
   exited(cell: ActorCell, reason: ExitReason): void;
+  spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined): Promise<Pid>;
 }
 
 type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
@@ -85,6 +100,27 @@ export class ActorCell implements CallContext {
 
   stop(reason: ExitReason = 'normal'): void {
     this.stopReason = reason;
+  }
+
+  ref<A extends AnyActor>(pid: Pid): ActorRef<A> {
+    return new ActorRef<A>(pid, this.host);
+  }
+
+  async spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number }): Promise<ActorRef<A>> {
+    const pid = await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout);
+    return new ActorRef<A>(pid, this.host);
+  }
+
+  call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>> {
+    return this.host.call(to.pid, msg, options?.timeout) as Promise<ReplyOf<A>>;
+  }
+
+  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void {
+    this.host.cast(to.pid, msg);
+  }
+
+  send(to: ActorRef | Pid, msg: unknown): void {
+    this.host.send(to instanceof ActorRef ? to.pid : to, msg);
   }
 
   // ── delivery ────────────────────────────────────────────────────────────────────────────────────

@@ -10,12 +10,18 @@
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint } from '../shm/endpoint.js';
-import { EncodeError, ExitError, NoProcError, SpawnError, isWeftError } from '../shm/errors.js';
+import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
+import { PendingReplies } from '../common/pending.js';
+import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
-import { Kind, type CallEnvelope, type CastEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type CallEnvelope, type CastEnvelope, type ReplyEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { isActor, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
+
+/** As main's defaults (options.ts); shards do not get main's options yet. */
+const DEFAULT_CALL_TIMEOUT = 5000;
+const DEFAULT_SPAWN_TIMEOUT = 30_000;
 
 /** Reasons kept for actors that died, so late calls learn why; oldest forgotten first. */
 const RECENT_DEATHS = 10_000;
@@ -29,6 +35,15 @@ export class ShardRuntime implements CellHost {
   private readonly cells = new Map<number, ActorCell>();
   private readonly recentDeaths = new Map<number, ExitReason>();
   private readonly modules = new Map<string, Promise<unknown>>();
+  /** Calls and spawns this thread's actors are waiting on. */
+  private readonly pending = new PendingReplies();
+  /** Same-thread messages, run by the loop after each drain (see `post`). */
+  private readonly local = new LocalQueue();
+  /** A codec pair for same-thread messages (see `copy`). */
+  private readonly localEncoder = new MessageEncoder();
+  private readonly localDecoder = new MessageDecoder();
+  /** True while the shard's loop is parked; a same-thread send then wakes it. */
+  parked = false;
   /** Serials run from 1 and are never reused in the node's life (they wrap only past 2^30 spawns). */
   private nextSerial = 1;
   deadLetters = 0;
@@ -64,6 +79,18 @@ export class ShardRuntime implements CellHost {
         else this.replyError(from, ref, this.missing(serial));
         return;
       }
+      case Kind.REPLY:
+      case Kind.SPAWNED: {
+        const [ref, value] = envelope as ReplyEnvelope;
+        this.pending.resolve(ref, value);
+        return;
+      }
+      case Kind.REPLY_ERROR:
+      case Kind.SPAWN_ERROR: {
+        const [ref, error] = envelope as ReplyEnvelope;
+        this.pending.reject(ref, error);
+        return;
+      }
       case Kind.SPAWN:
         void this.spawn(from, envelope as SpawnEnvelope);
         return;
@@ -76,8 +103,13 @@ export class ShardRuntime implements CellHost {
   };
 
   reply(thread: number, ref: number, value: unknown): void {
+    if (thread === this.thread) {
+      // A caller on this thread: no frame, and no encoding either (nothing crosses a thread).
+      this.pending.resolve(ref, value);
+      return;
+    }
     try {
-      this.send(thread, Kind.REPLY, [ref, value]);
+      this.sendFrame(thread, Kind.REPLY, [ref, value]);
     } catch (error) {
       // The reply cannot travel (a function in it, say): the caller gets the EncodeError instead.
       if (!(error instanceof EncodeError)) throw error;
@@ -86,7 +118,92 @@ export class ShardRuntime implements CellHost {
   }
 
   replyError(thread: number, ref: number, error: unknown): void {
-    this.send(thread, Kind.REPLY_ERROR, [ref, error]);
+    if (thread === this.thread) this.pending.reject(ref, error);
+    else this.sendFrame(thread, Kind.REPLY_ERROR, [ref, error]);
+  }
+
+  // ── Router: refs made on this thread (ctx.ref, ctx.spawn) send through here ────────────────────
+
+  call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
+    const ms = timeout ?? DEFAULT_CALL_TIMEOUT;
+    const { ref, promise } = this.pending.add<unknown>(ms, () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`));
+    try {
+      this.post(pid, Kind.CALL, ref, msg);
+    } catch (error) {
+      this.pending.reject(ref, error);
+    }
+    return promise;
+  }
+
+  cast(pid: Pid, msg: unknown): void {
+    this.post(pid, Kind.CAST, -1, msg);
+  }
+
+  send(pid: Pid, msg: unknown): void {
+    this.post(pid, Kind.INFO, -1, msg);
+  }
+
+  /**
+   * Sends to an actor on any thread. On this thread the message is queued for the loop's next turn
+   * rather than handled at once: handling it inside the sender's callback could re-enter the
+   * sender, or recurse without bound along a chain of actors. Same-thread messages are not encoded
+   * either, so a message that could not cross threads is still refused, as it would be elsewhere.
+   */
+  private post(pid: Pid, kind: number, ref: number, msg: unknown): void {
+    if (pid.node !== this.node) throw new NoProcError(`no actor ${pid}: node ${JSON.stringify(pid.node)} is not connected`);
+    if (pid.thread !== this.thread) {
+      this.sendFrame(pid.thread, kind, kind === Kind.CALL ? [pid.serial, ref, msg] : [pid.serial, msg]);
+      return;
+    }
+    this.local.push(pid.serial, kind, ref, this.copy(msg));
+    if (this.parked) this.endpoint.interrupt();
+  }
+
+  /**
+   * The message as the receiver would get it from another thread: a copy through the codec, so a
+   * same-thread receiver never shares an object with its sender, and a value that could not cross
+   * threads is refused here too (EncodeError at the sender).
+   */
+  private copy(msg: unknown): unknown {
+    return this.localDecoder.decode(this.localEncoder.encode(msg));
+  }
+
+  /** Runs queued same-thread messages, up to `budget`; returns how many ran. */
+  runLocal(budget: number): number {
+    const local = this.local;
+    let ran = 0;
+    while (ran < budget && local.size !== 0) {
+      const serial = local.serial();
+      const kind = local.kind();
+      const ref = local.ref();
+      const body = local.body();
+      local.shift();
+      ran++;
+      const cell = this.cells.get(serial);
+      if (cell !== undefined) cell.deliver(kind, this.thread, ref, body);
+      else if (kind === Kind.CALL) this.replyError(this.thread, ref, this.missing(serial));
+      else this.deadLetters++;
+    }
+    return ran;
+  }
+
+  async spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined): Promise<Pid> {
+    const url = module instanceof URL ? module.href : String(module);
+    const target = thread === undefined || thread === 'local' ? this.thread : thread;
+    if (!Number.isInteger(target) || target < 1 || target >= this.endpoint.set.threads) {
+      throw new InvalidArgumentError(`expected \`thread\` to be 'local' or a shard from 1 to ${this.endpoint.set.threads - 1}, got: ${describeValue(thread)}`);
+    }
+    const ms = timeout ?? DEFAULT_SPAWN_TIMEOUT;
+    const { ref, promise } = this.pending.add<number>(ms, () => new CallTimeoutError(`spawn of ${url} on thread ${target} did not finish within ${ms} ms`));
+    if (target === this.thread) void this.spawn(this.thread, [ref, url, args, null]);
+    else {
+      try {
+        this.sendFrame(target, Kind.SPAWN, [ref, url, args, null]);
+      } catch (error) {
+        this.pending.reject(ref, error);
+      }
+    }
+    return new Pid(this.node, target, await promise);
   }
 
   exited(cell: ActorCell, reason: ExitReason): void {
@@ -102,16 +219,21 @@ export class ShardRuntime implements CellHost {
 
   private sendExited(cell: ActorCell, reason: ExitReason): void {
     try {
-      this.send(0, Kind.EXITED, [cell.self.serial, cell.name, reason]);
+      this.sendFrame(0, Kind.EXITED, [cell.self.serial, cell.name, reason]);
     } catch (error) {
       if (!(error instanceof EncodeError)) throw error;
       // A reason that cannot travel (a class instance given to ctx.stop) still tells main who left.
-      this.send(0, Kind.EXITED, [cell.self.serial, cell.name, describeReason(reason)]);
+      this.sendFrame(0, Kind.EXITED, [cell.self.serial, cell.name, describeReason(reason)]);
     }
   }
 
-  private send(to: number, kind: number, envelope: unknown[]): void {
-    this.endpoint.sendMessage(to, kind, envelope, this.encoders[to]);
+  /** Sends one envelope; an EncodeError names the path in the user's part (the last element). */
+  private sendFrame(to: number, kind: number, envelope: unknown[]): void {
+    try {
+      this.endpoint.sendMessage(to, kind, envelope, this.encoders[to]);
+    } catch (error) {
+      throw rebaseOntoBody(error, envelope.length - 1);
+    }
   }
 
   private missing(serial: number): Error {
@@ -139,9 +261,13 @@ export class ShardRuntime implements CellHost {
       cell.setState(state);
       if (this.stopping) throw new SpawnError(`shard ${this.thread} is stopping; ${moduleUrl} was not started`);
       this.cells.set(pid.serial, cell);
-      this.send(from, Kind.SPAWNED, [ref, pid.serial]);
+      this.sendFrame(0, Kind.BORN, [pid.serial]);
+      if (from === this.thread) this.pending.resolve(ref, pid.serial);
+      else this.sendFrame(from, Kind.SPAWNED, [ref, pid.serial]);
     } catch (error) {
-      this.send(from, Kind.SPAWN_ERROR, [ref, isWeftError(error) ? error : new SpawnError(`cannot spawn ${moduleUrl}: ${describeReason(error)}`, { cause: error })]);
+      const failure = isWeftError(error) ? error : new SpawnError(`cannot spawn ${moduleUrl}: ${describeReason(error)}`, { cause: error });
+      if (from === this.thread) this.pending.reject(ref, failure);
+      else this.sendFrame(from, Kind.SPAWN_ERROR, [ref, failure]);
     }
   }
 
@@ -169,6 +295,6 @@ export class ShardRuntime implements CellHost {
   private async stop(from: number, [ref]: StopEnvelope): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.cells.values()].map((cell) => cell.shutdown('shutdown')));
-    this.send(from, Kind.STOPPED, [ref]);
+    this.sendFrame(from, Kind.STOPPED, [ref]);
   }
 }

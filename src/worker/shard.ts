@@ -1,9 +1,10 @@
 /**
  * A shard's entry point: the worker thread main starts for each of threads 1..N.
  *
- * The loop is the scheduler: drain up to `batch` frames (each handed to its actor at once), then
- * yield to the event loop so timers, I/O and settled promises inside actors run; when there is
- * nothing to read, spin briefly and park on the doorbell (`Endpoint.wait`). Main stops the shard
+ * The loop is the scheduler: drain up to `batch` frames (each handed to its actor at once), run up
+ * to `batch` same-thread messages, then yield to the event loop so timers, I/O and settled
+ * promises inside actors run; when there is nothing to do, spin briefly and park on the doorbell
+ * (`Endpoint.wait`; a same-thread send from a settled promise interrupts it). Main stops the shard
  * with a STOP frame; the loop ends when main terminates the thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -21,6 +22,17 @@ const endpoint = runtime.endpoint;
 parentPort.on('message', () => {});
 
 for (;;) {
-  if (endpoint.drain(runtime.onFrame, batch) === 0) await endpoint.wait();
-  else await yieldToEventLoop();
+  let handled = endpoint.drain(runtime.onFrame, batch);
+  // Same-thread messages (queued by actors' sends during the drain, or since) run next, their own
+  // sends published in one store per ring as drain's are.
+  endpoint.cork();
+  handled += runtime.runLocal(batch);
+  endpoint.uncork();
+  if (handled !== 0) {
+    await yieldToEventLoop();
+    continue;
+  }
+  runtime.parked = true;
+  await endpoint.wait();
+  runtime.parked = false;
 }

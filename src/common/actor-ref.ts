@@ -1,7 +1,10 @@
 /**
  * `ActorRef<A>`: a pid with its actor's types, so `ref.call(msg)` checks the message and types the
- * reply at compile time. Made by `spawn` and `whereis`; cheap to copy; still valid (and failing
- * with `NoProcError` / `ExitError`) after the actor is gone.
+ * reply at compile time. Made by `spawn`, `whereis` and `ctx.ref(pid)`; works on any thread (its
+ * router is that thread's system or shard runtime); still valid (and failing with `NoProcError` /
+ * `ExitError`) after the actor is gone. To hand an actor to another actor, send `ref.pid` (a pid
+ * travels in messages; a ref, which holds its thread's router, does not) and rebuild the ref there
+ * with `ctx.ref<A>(pid)`.
  */
 import type { AnyActor, CallOf, CastOf, InfoOf, ReplyOf } from '../worker/actor.js';
 import type { Pid } from '../shm/pid.js';

@@ -1,0 +1,81 @@
+/**
+ * Actors talking to actors through `ctx`: calls, spawns and casts behave the same within a thread
+ * and across threads (order kept, messages copied, errors carried), and same-thread sends never
+ * re-enter or recurse.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActorRef, start, type System } from '../src/main/index.js';
+import { fixtureUrl } from './helpers.js';
+import type Peer from './fixtures/actors/peer.js';
+import type Counter from './fixtures/actors/counter.js';
+
+const PEER = fixtureUrl('actors/peer');
+const COUNTER = fixtureUrl('actors/counter');
+
+let system: System;
+let a: ActorRef<typeof Peer>;
+let sameThread: ActorRef<typeof Peer>;
+let otherThread: ActorRef<typeof Peer>;
+
+beforeAll(async () => {
+  system = await start({ threads: 2 });
+  a = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+  sameThread = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+  otherThread = await system.spawn<typeof Peer>(PEER, { thread: 2 });
+});
+afterAll(() => system.stop());
+
+describe('actor to actor', () => {
+  for (const where of ['same thread', 'other thread'] as const) {
+    it(`calls an actor on the ${where}, and gets its crash as ExitError`, async () => {
+      const counter = await system.spawn<typeof Counter>(COUNTER, { args: 40, thread: where === 'same thread' ? 1 : 2 });
+      expect(await a.call({ type: 'call', target: counter.pid, msg: { type: 'add', by: 2 } })).toEqual({ ok: 42 });
+      const crashed = await a.call({ type: 'call', target: counter.pid, msg: { type: 'crash', message: 'down' } });
+      expect(crashed.error).toBe('ExitError');
+      expect((crashed.reason as Error).message).toBe('down');
+      expect((await a.call({ type: 'call', target: counter.pid, msg: { type: 'get' } })).error).toBe('ExitError');
+    });
+
+    it(`keeps the order of 10,000 casts to an actor on the ${where}`, async () => {
+      const target = where === 'same thread' ? sameThread : otherThread;
+      const before = (await target.call({ type: 'received' })).ok as { count: number };
+      expect(before.count).toBe(0);
+      await a.call({ type: 'stream', target: target.pid, n: 10_000 });
+      await expect
+        .poll(async () => ((await target.call({ type: 'received' })).ok as { count: number; outOfOrder: number }), { timeout: 5000 })
+        .toMatchObject({ count: 10_000, outOfOrder: 0 });
+    });
+  }
+
+  it('copies a same-thread message as a cross-thread one would be: later changes by the sender are not seen', async () => {
+    await a.call({ type: 'sendObject', target: sameThread.pid });
+    await expect.poll(async () => ((await sameThread.call({ type: 'received' })).ok as { objects: unknown[] }).objects).toEqual([{ value: 1 }]);
+  });
+
+  it('refuses a same-thread message that could not cross threads, at the sender', async () => {
+    for (const target of [sameThread, otherThread]) {
+      expect(await a.call({ type: 'sendFunction', target: target.pid })).toEqual({ error: 'EncodeError', reason: 'msg.object.fn' });
+    }
+  });
+
+  it('runs a chain of 100,000 casts an actor sends itself without growing the stack', async () => {
+    expect(await a.call({ type: 'chain', n: 100_000 }, { timeout: 20_000 })).toEqual({ ok: 'chain done' });
+  });
+
+  it('a call to a pid that never existed, from an actor, is NoProcError', async () => {
+    const ghost = { ...a.pid, serial: 987_654, thread: 2, node: 'local' } as typeof a.pid;
+    expect((await a.call({ type: 'call', target: ghost, msg: { type: 'get' } })).error).toBe('NoProcError');
+  });
+
+  for (const thread of ['local', 2] as const) {
+    it(`spawns from an actor (${thread === 'local' ? 'on its own shard' : 'on shard 2'}), and the new actor answers main`, async () => {
+      const reply = await a.call({ type: 'spawn', url: COUNTER.href, args: 9, thread });
+      const pid = reply.ok as typeof a.pid;
+      expect(pid.thread).toBe(thread === 'local' ? 1 : 2);
+      const counter = await system.spawn<typeof Counter>(COUNTER, { args: 0 }); // the system still works
+      expect(await counter.call({ type: 'get' })).toBe(0);
+      const spawned = new ActorRef<typeof Counter>(pid, system);
+      expect(await spawned.call({ type: 'get' })).toBe(9);
+    });
+  }
+});
