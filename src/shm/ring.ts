@@ -39,7 +39,7 @@
  * Two ways to write a frame: `push(kind, bytes)` copies a payload in; `claim()` + `commit()` lets an
  * encoder write the payload in place (no copy). While `corked`, frames are written but TAIL is
  * stored once per batch (`publish()`), not per frame: `Atomics.store` costs ~20 ns here, as much as
- * the rest of a small push.
+ * the rest of a small push. A corked producer still publishes every 2 KiB (or quarter ring).
  *
  * Wake-ups are not this file's concern: see endpoint.ts.
  */
@@ -59,6 +59,9 @@ import {
   TAIL,
   frameBytes,
 } from './ring-layout.js';
+
+/** See `RingProducer.publishEvery`: about 80 small frames. */
+const CORKED_PUBLISH_BYTES = 2048;
 
 /** Where one ring lives: a SharedArrayBuffer, the byte offset of its header, its data capacity. */
 export interface RingRegion {
@@ -136,6 +139,12 @@ export class RingProducer {
    * per frame: a shard's scheduler corks while it runs a batch of messages.
    */
   corked = false;
+  /**
+   * While corked, publish anyway once this many bytes wait: a consumer that has caught up spins
+   * only so long before it parks, and a burst of a quarter ring (hundreds of small frames) took
+   * longer to write than its spin window, so it parked and had to be woken every time.
+   */
+  private readonly publishEvery: number;
   /** Set when a frame became visible to the consumer; the endpoint clears it when it has checked
    *  whether the consumer needs waking. */
   unseenPublish = false;
@@ -168,6 +177,7 @@ export class RingProducer {
     }
     this.tail = Atomics.load(this.header, TAIL);
     this.published = this.tail;
+    this.publishEvery = Math.min(region.capacity >> 2, CORKED_PUBLISH_BYTES);
     this.cachedHead = Atomics.load(this.header, HEAD);
   }
 
@@ -280,9 +290,9 @@ export class RingProducer {
     return Math.min(toEnd, free) - FRAME_HEADER_BYTES;
   }
 
-  /** Publishes now, unless corked with less than a quarter of the ring unpublished. */
+  /** Publishes now, unless corked with less than `publishEvery` bytes unpublished. */
   private afterWrite(): void {
-    if (!this.corked || ((this.tail - this.published) & POS_MASK) >= this.capacity >> 2) this.publish();
+    if (!this.corked || ((this.tail - this.published) & POS_MASK) >= this.publishEvery) this.publish();
   }
 
   /**
