@@ -6,5 +6,8 @@ import type { Suite } from '../harness.js';
 import { suite as ringStream } from './ring-stream.js';
 import { suite as ringRoundTrip } from './ring-round-trip.js';
 import { suite as ringSpin } from './ring-spin.js';
+import { suite as tinyTasks } from './tiny-tasks.js';
+import { suite as roundTrip } from './round-trip.js';
+import { suite as actorStream } from './actor-stream.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream];

@@ -1,0 +1,21 @@
+/**
+ * The receiving end of `actor-stream`: counts casts `{ id }`, checks they arrive in order, and
+ * answers the `expect` call (left open with noreply) once it has them all.
+ */
+import { defineActor, type ReplyTo } from '../../src/worker/actor.js';
+
+type State = { expected: number; count: number; outOfOrder: number; waiter: ReplyTo<unknown> | null };
+
+export default defineActor({
+  init: (): State => ({ expected: 0, count: 0, outOfOrder: 0, waiter: null }),
+  handleCall: (msg: { type: 'expect'; n: number }, _state, ctx) =>
+    ctx.noreply<State>({ expected: msg.n, count: 0, outOfOrder: 0, waiter: ctx.from }),
+  handleCast: (msg: { id: number; op: string; args: number[] }, state, ctx) => {
+    if (msg.id !== state.count) state.outOfOrder++;
+    if (++state.count === state.expected && state.waiter !== null) {
+      ctx.reply(state.waiter, { count: state.count, outOfOrder: state.outOfOrder });
+      state.waiter = null;
+    }
+    return state;
+  },
+});

@@ -1,0 +1,72 @@
+/**
+ * What the adapters in `bench/peers/` share: where the worker files are, a readiness check, and a
+ * close that cannot hang.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { assert, withTimeout } from '../harness.js';
+import type { PeerPool } from './types.js';
+
+/** How long `start()` may take to get correct answers from every thread, and `close()` to finish. */
+export const START_TIMEOUT_MS = 15_000;
+export const CLOSE_TIMEOUT_MS = 10_000;
+
+/** The compiled worker file of a peer: `dist/bench/workers/peer-<lib>.js`. */
+export function workerUrl(lib: string): URL {
+  return new URL(`../workers/peer-${lib}.js`, import.meta.url);
+}
+
+/** The same, as a file system path (for the libraries that want a path rather than a URL). */
+export function workerPath(lib: string): string {
+  return fileURLToPath(workerUrl(lib));
+}
+
+/**
+ * Resolves once `pool` has answered `4 × threads` concurrent calls correctly, so every thread has
+ * loaded its worker file before a suite starts its clock (the libraries that start workers lazily
+ * or asynchronously would otherwise time their start-up). On failure or timeout, closes the pool
+ * and throws, so that a broken pool never reaches a suite.
+ */
+export async function ready(pool: PeerPool, threads: number, name: string): Promise<PeerPool> {
+  try {
+    const calls = Array.from({ length: 4 * threads }, (_, i) => pool.add(i, 1));
+    const all = Promise.all(calls);
+    const results = await withTimeout(pool.failed === undefined ? all : Promise.race([all, pool.failed]), START_TIMEOUT_MS, `${name}: first answers from ${threads} threads`);
+    results.forEach((r, i) => assert(r === i + 1, `${name}: add(${i}, 1) returned ${String(r)}, expected ${i + 1}`));
+    return pool;
+  } catch (err) {
+    await pool.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** `close()` for a pool: the library's own shutdown (a promise or any thenable), bounded by `CLOSE_TIMEOUT_MS`; calling it again returns the same promise. */
+export function boundedClose(name: string, shutdown: () => unknown): () => Promise<void> {
+  let closing: Promise<void> | undefined;
+  return () => (closing ??= withTimeout(Promise.resolve().then(shutdown), CLOSE_TIMEOUT_MS, `${name}: close()`).then(() => {}));
+}
+
+/**
+ * A promise that rejects with the first worker failure reported to `fail`, for `PeerPool.failed`.
+ * Never resolves; marked handled so that it is never an unhandled rejection when nobody races it.
+ */
+export function failureSignal(): { failed: Promise<never>; fail: (err: Error) => void } {
+  let fail!: (err: Error) => void;
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  failed.catch(() => {});
+  return { failed, fail };
+}
+
+/** The installed version of a peer library (from `node_modules/<lib>/package.json`), for `config()`. */
+export function packageVersion(lib: string): string {
+  try {
+    // dist/bench/peers/common.js → <root>/node_modules/<lib>/package.json
+    const text = readFileSync(new URL(`../../../node_modules/${lib}/package.json`, import.meta.url), 'utf8');
+    const version: unknown = (JSON.parse(text) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

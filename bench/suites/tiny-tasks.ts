@@ -1,0 +1,45 @@
+/**
+ * tiny-tasks: how many tiny tasks per second a pool of 2 worker threads completes with many in
+ * flight. The task is `add(a, b)`; the driver (bench/peers/drivers.ts, the same for every library)
+ * keeps IN_FLIGHT calls outstanding and checks every result. weft runs it as `call`s to adder
+ * actors spread over its shards; each peer in its fastest configuration (see bench/peers/README.md).
+ */
+import { peers, runTinyTasks, type PeerPool } from '../peers/index.js';
+import type { Metrics, Suite } from '../harness.js';
+import { startWeftPool, weftConfig } from './weft-pool.js';
+
+const THREADS = 2;
+const TASKS = { full: 200_000, quick: 20_000 };
+const IN_FLIGHT = 1024;
+
+async function measure(startPool: () => Promise<PeerPool>, tasks: number): Promise<Metrics> {
+  const pool = await startPool();
+  try {
+    await runTinyTasks(pool, Math.min(tasks, 20_000), IN_FLIGHT); // warm-up
+    return await runTinyTasks(pool, tasks, IN_FLIGHT);
+  } finally {
+    await pool.close();
+  }
+}
+
+export const suite: Suite = {
+  name: 'tiny-tasks',
+  title: `tiny tasks (add two numbers) with ${IN_FLIGHT} in flight, ${THREADS} worker threads`,
+  baseline: 'piscina',
+  metrics: ['tasksPerSec'],
+  async run({ quick, log }) {
+    const tasks = quick ? TASKS.quick : TASKS.full;
+    log(`${tasks.toLocaleString('en-US')} tasks per library`);
+    const results: Record<string, Metrics> = {};
+    const config: Record<string, Record<string, unknown>> = {};
+    results.weft = await measure(() => startWeftPool(THREADS), tasks);
+    config.weft = weftConfig(THREADS);
+    log(`weft: ${Math.round(results.weft.tasksPerSec).toLocaleString('en-US')} tasks/s`);
+    for (const peer of peers) {
+      results[peer.name] = await measure(() => peer.start(THREADS), tasks);
+      config[peer.name] = peer.config(THREADS);
+      log(`${peer.name}: ${Math.round(results[peer.name].tasksPerSec).toLocaleString('en-US')} tasks/s`);
+    }
+    return { results, config };
+  },
+};
