@@ -9,6 +9,7 @@
  * object per wait: at hundreds of thousands of calls a second the garbage collector is the largest
  * cost on the calling thread, and a `setTimeout` per call would cost more than the call.
  */
+import { Kind } from '../shm/protocol.js';
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -142,5 +143,27 @@ export class PendingReplies {
   close(): void {
     for (const queue of this.queues.values()) if (queue.timer !== undefined) clearTimeout(queue.timer);
     this.queues.clear();
+  }
+}
+
+/**
+ * Settles the wait that a reply frame answers: REPLY, SPAWNED and STOPPED resolve it with the
+ * envelope's value, REPLY_ERROR and SPAWN_ERROR reject it with the envelope's error (all are
+ * `[ref, value]`). Returns false for any other kind. A reply whose wait is gone (it timed out) is
+ * dropped. Main and every shard route replies through this.
+ */
+export function settleReply(pending: PendingReplies, kind: number, envelope: unknown[]): boolean {
+  switch (kind) {
+    case Kind.REPLY:
+    case Kind.SPAWNED:
+    case Kind.STOPPED:
+      pending.resolve(envelope[0] as number, envelope[1]);
+      return true;
+    case Kind.REPLY_ERROR:
+    case Kind.SPAWN_ERROR:
+      pending.reject(envelope[0] as number, envelope[1]);
+      return true;
+    default:
+      return false;
   }
 }

@@ -21,9 +21,9 @@ import {
   describeValue,
 } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type ExitedEnvelope, type ReplyEnvelope, type ShardData, type SpawnedEnvelope } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type ExitedEnvelope, type ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
-import { PendingReplies } from '../common/pending.js';
+import { PendingReplies, settleReply } from '../common/pending.js';
 import type { AnyActor, ArgsOf } from '../worker/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
@@ -283,20 +283,8 @@ export class System implements Router {
 
   private readonly onFrame = (from: number, kind: number, bytes: Uint8Array, start: number, end: number): void => {
     const envelope = this.decoders[from].decode(bytes, start, end) as unknown[];
+    if (settleReply(this.pending, kind, envelope)) return;
     switch (kind) {
-      case Kind.REPLY:
-      case Kind.SPAWNED:
-      case Kind.STOPPED: {
-        const [ref, value] = envelope as ReplyEnvelope | SpawnedEnvelope;
-        this.pending.resolve(ref, value);
-        return;
-      }
-      case Kind.REPLY_ERROR:
-      case Kind.SPAWN_ERROR: {
-        const [ref, error] = envelope as ReplyEnvelope;
-        this.pending.reject(ref, error);
-        return;
-      }
       case Kind.BORN:
         this.placer.counts[from]++;
         return;

@@ -11,10 +11,10 @@
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint } from '../shm/endpoint.js';
 import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
-import { PendingReplies } from '../common/pending.js';
+import { PendingReplies, settleReply } from '../common/pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type CallEnvelope, type CastEnvelope, type ReplyEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type CallEnvelope, type CastEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { isActor, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
@@ -79,18 +79,6 @@ export class ShardRuntime implements CellHost {
         else this.replyError(from, ref, this.missing(serial));
         return;
       }
-      case Kind.REPLY:
-      case Kind.SPAWNED: {
-        const [ref, value] = envelope as ReplyEnvelope;
-        this.pending.resolve(ref, value);
-        return;
-      }
-      case Kind.REPLY_ERROR:
-      case Kind.SPAWN_ERROR: {
-        const [ref, error] = envelope as ReplyEnvelope;
-        this.pending.reject(ref, error);
-        return;
-      }
       case Kind.SPAWN:
         void this.spawn(from, envelope as SpawnEnvelope);
         return;
@@ -98,7 +86,7 @@ export class ShardRuntime implements CellHost {
         void this.stop(from, envelope as StopEnvelope);
         return;
       default:
-        throw new Error(`shard ${this.thread} got a frame of unknown kind ${kind} from thread ${from}`);
+        if (!settleReply(this.pending, kind, envelope)) throw new Error(`shard ${this.thread} got a frame of unknown kind ${kind} from thread ${from}`);
     }
   };
 
