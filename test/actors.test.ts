@@ -106,6 +106,26 @@ describe('names', () => {
     expect(await second.call({ type: 'get' })).toBe(2);
   });
 
+  it('a cast or send to an actor that has exited is dropped but emitted as a deadLetter', async () => {
+    const counter = await system.spawn<typeof Counter>(COUNTER, { args: 0 });
+    counter.cast({ type: 'stop' });
+    await expect(counter.call({ type: 'get' })).rejects.toBeInstanceOf(ExitError);
+    const letters: unknown[] = [];
+    const listener = (letter: unknown) => letters.push(letter);
+    system.on('deadLetter', listener);
+    try {
+      counter.cast({ type: 'reset' });
+      counter.send('hello?' as never);
+      await expect.poll(() => letters.length).toBe(2);
+      expect(letters).toEqual([
+        { to: counter.pid, kind: 'cast', message: { type: 'reset' } },
+        { to: counter.pid, kind: 'send', message: 'hello?' },
+      ]);
+    } finally {
+      system.off('deadLetter', listener);
+    }
+  });
+
   it('send to a name nobody holds is a NoProcError', () => {
     expect(() => system.send('nobody', 1)).toThrow(NoProcError);
   });

@@ -2,7 +2,7 @@
  * weft's public entry (`import … from 'weft'`): start a system, spawn actors and talk to them; and,
  * below that, the message path itself (rings, endpoints, codec) for those who build on it.
  */
-export { start, System, type SpawnOptions } from './system.js';
+export { start, System, type SpawnOptions, type DeadLetter, type SystemEvents } from './system.js';
 export { ActorRef, type CallOptions } from '../common/actor-ref.js';
 export type { StartOptions } from './options.js';
 export type { Placement } from './placement.js';

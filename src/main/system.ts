@@ -7,6 +7,7 @@
  * holding the process open, and a ref'd timer holds it open only while a reply is awaited, so a
  * script that has nothing left to wait for exits by itself (after `stop()`).
  */
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
@@ -21,7 +22,7 @@ import {
   describeValue,
 } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type ExitedEnvelope, type ShardData } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type ExitedEnvelope, type ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { PendingReplies, settleReply } from '../common/pending.js';
 import type { AnyActor, ArgsOf } from '../worker/actor.js';
@@ -70,7 +71,20 @@ export async function start(options?: StartOptions): Promise<System> {
   return system;
 }
 
-export class System implements Router {
+/** A `cast` or `send` that reached no actor (it had exited, or never existed). */
+export interface DeadLetter {
+  /** Who it was for. */
+  to: Pid;
+  kind: 'cast' | 'send';
+  message: unknown;
+}
+
+/** The events a system emits, with their listeners' arguments. */
+export interface SystemEvents {
+  deadLetter: [letter: DeadLetter];
+}
+
+export class System extends EventEmitter<SystemEvents> implements Router {
   /** Shards (worker threads) running actors; main is thread 0 besides them. */
   readonly threads: number;
   readonly node = LOCAL_NODE;
@@ -90,10 +104,14 @@ export class System implements Router {
   private closed = false;
   /** Set once the shards are gone: the receive loop ends. */
   private finished = false;
-  private readonly failures: Error[] = [];
+  /** Errors thrown out of shards (see `ready`). */
+  readonly threadErrors: Error[] = [];
+  /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
+  deadLetters = 0;
 
   /** Use `start()`. */
   constructor(options: ResolvedStartOptions) {
+    super();
     this.options = options;
     this.threads = options.threads;
     this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
@@ -111,7 +129,9 @@ export class System implements Router {
     for (let thread = 1; thread <= this.threads; thread++) {
       const data: ShardData = { buffer: this.set.buffer, thread, node: this.node, spinMicros: this.options.spinMicros, batch: this.options.batch };
       const worker = new Worker(SHARD_URL, { workerData: data, name: `weft shard ${thread}` });
-      worker.on('error', (error) => this.failures.push(error));
+      // A shard that throws out of its loop: kept for now; restarting it is the root supervisor's
+      // job (ARCHITECTURE §6), which is not built yet. Without a listener the error would crash main.
+      worker.on('error', (error) => this.threadErrors.push(error));
       worker.unref();
       this.workers.push(worker);
     }
@@ -288,6 +308,12 @@ export class System implements Router {
       case Kind.BORN:
         this.placer.counts[from]++;
         return;
+      case Kind.DEAD_LETTER: {
+        const [serial, letterKind, message] = envelope as DeadLetterEnvelope;
+        this.deadLetters++;
+        this.emit('deadLetter', { to: new Pid(this.node, from, serial), kind: letterKind === Kind.CAST ? 'cast' : 'send', message });
+        return;
+      }
       case Kind.EXITED: {
         const [serial, name] = envelope as ExitedEnvelope;
         this.placer.counts[from]--;

@@ -19,6 +19,7 @@
  * | SPAWN_ERROR | shard → asker    | [ref, error]                                         |
  * | BORN        | shard → main     | [serial]                 (an actor started)          |
  * | EXITED      | shard → main     | [serial, name, reason]   (an actor is gone)          |
+ * | DEAD_LETTER | shard → main     | [serial, kind, body]     (a cast/send nobody got)     |
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
  *
@@ -39,6 +40,7 @@ export const Kind = {
   STOP: 10,
   STOPPED: 11,
   BORN: 12,
+  DEAD_LETTER: 13,
 } as const;
 
 export type CastEnvelope = [serial: number, body: unknown];
@@ -48,6 +50,7 @@ export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name
 export type SpawnedEnvelope = [ref: number, serial: number];
 export type ExitedEnvelope = [serial: number, name: string | null, reason: unknown];
 export type StopEnvelope = [ref: number];
+export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
 
 /**
  * An EncodeError raised while encoding an envelope names the path inside the envelope

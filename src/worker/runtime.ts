@@ -68,7 +68,7 @@ export class ShardRuntime implements CellHost {
       case Kind.INFO: {
         const [serial, body] = envelope as CastEnvelope;
         const cell = this.cells.get(serial);
-        if (cell === undefined) this.deadLetters++;
+        if (cell === undefined) this.deadLetter(serial, kind, body);
         else cell.deliver(kind, from, -1, body);
         return;
       }
@@ -170,7 +170,7 @@ export class ShardRuntime implements CellHost {
       const cell = this.cells.get(serial);
       if (cell !== undefined) cell.deliver(kind, this.thread, ref, body);
       else if (kind === Kind.CALL) this.replyError(this.thread, ref, this.missing(serial));
-      else this.deadLetters++;
+      else this.deadLetter(serial, kind, body);
     }
     return ran;
   }
@@ -199,6 +199,15 @@ export class ShardRuntime implements CellHost {
     this.recentDeaths.set(cell.self.serial, reason);
     if (this.recentDeaths.size > RECENT_DEATHS) this.recentDeaths.delete(this.recentDeaths.keys().next().value!);
     this.sendExited(cell, reason);
+  }
+
+  /**
+   * A cast or send for an actor that is not here: dropped, as in Erlang, but counted and reported
+   * to main, which emits 'deadLetter', so nothing vanishes unseen.
+   */
+  private deadLetter(serial: number, kind: number, body: unknown): void {
+    this.deadLetters++;
+    this.sendFrame(0, Kind.DEAD_LETTER, [serial, kind, body]);
   }
 
   get actorCount(): number {
