@@ -79,3 +79,42 @@ describe('actor to actor', () => {
     });
   }
 });
+
+describe('monitors', () => {
+  it('main: down resolves with the exit reason, noproc for an actor already gone, nothing after demonitor', async () => {
+    const counter = await system.spawn<typeof Counter>(COUNTER, { args: 0 });
+    const crashing = await system.spawn<typeof Counter>(COUNTER, { args: 0 });
+    const watched = system.monitor(counter);
+    const dropped = system.monitor(crashing);
+    const crash = system.monitor(crashing);
+    dropped.demonitor();
+    counter.cast({ type: 'stop' });
+    await crashing.call({ type: 'crash', message: 'watched crash' }).catch(() => undefined);
+    expect(await watched.down).toEqual({ pid: counter.pid, reason: 'normal' });
+    const { reason } = await crash.down;
+    expect(reason).toBeInstanceOf(Error);
+    expect((reason as Error).message).toBe('watched crash');
+    expect((await system.monitor(counter).down).reason).toBe('normal'); // remembered reason
+    const ghost = { ...counter.pid, serial: 876_543 } as typeof counter.pid;
+    expect((await system.monitor(ghost).down).reason).toBe('noproc');
+    const late = await Promise.race([dropped.down, new Promise((resolve) => setTimeout(() => resolve('nothing'), 100))]);
+    expect(late).toBe('nothing');
+  });
+
+  for (const where of ['same thread', 'other thread'] as const) {
+    it(`ctx.monitor on the ${where}: handleInfo gets a DOWN with the reason`, async () => {
+      const target = await system.spawn<typeof Counter>(COUNTER, { args: 0, thread: where === 'same thread' ? 1 : 2 });
+      const watcher = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+      const ref = (await watcher.call({ type: 'monitor', target: target.pid })).ok as number;
+      const droppedRef = (await watcher.call({ type: 'monitor', target: target.pid })).ok as number;
+      await watcher.call({ type: 'demonitor', ref: droppedRef });
+      await target.call({ type: 'crash', message: `${where} crash` }).catch(() => undefined);
+      await expect.poll(async () => ((await watcher.call({ type: 'downs' })).ok as unknown[]).length).toBe(1);
+      const [down] = (await watcher.call({ type: 'downs' })).ok as Array<{ type: string; ref: number; pid: unknown; reason: Error }>;
+      expect(down.type).toBe('DOWN');
+      expect(down.ref).toBe(ref);
+      expect(down.pid).toEqual(target.pid);
+      expect(down.reason.message).toBe(`${where} crash`);
+    });
+  }
+});

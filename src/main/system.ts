@@ -22,10 +22,10 @@ import {
   describeValue,
 } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type ExitedEnvelope, type ShardData } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type DownEnvelope, type ExitedEnvelope, type ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { PendingReplies, settleReply } from '../common/pending.js';
-import type { AnyActor, ArgsOf } from '../worker/actor.js';
+import type { AnyActor, ArgsOf, ExitReason } from '../worker/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Placer, type Placement } from './placement.js';
@@ -79,6 +79,18 @@ export interface DeadLetter {
   message: unknown;
 }
 
+/** A watch on one actor from main, made by `system.monitor`. */
+export interface Monitor {
+  readonly ref: number;
+  /**
+   * Resolves when the actor exits (at once with `'noproc'` if it was already gone), with its pid
+   * and exit reason. Never rejects; never resolves after `demonitor()`. It does not hold the
+   * process open.
+   */
+  readonly down: Promise<{ pid: Pid; reason: ExitReason | 'noproc' }>;
+  demonitor(): void;
+}
+
 /** The events a system emits, with their listeners' arguments. */
 export interface SystemEvents {
   deadLetter: [letter: DeadLetter];
@@ -106,6 +118,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private finished = false;
   /** Errors thrown out of shards (see `ready`). */
   readonly threadErrors: Error[] = [];
+  /** Main's monitors: monitor ref → resolver of its `down` promise. */
+  private readonly monitors = new Map<number, (value: { pid: Pid; reason: ExitReason | 'noproc' }) => void>();
+  private nextMonitorRef = 1;
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
 
@@ -196,6 +211,38 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    */
   send(to: string | ActorRef | Pid, msg: unknown): void {
     this.post(Kind.INFO, this.resolve(to), msg);
+  }
+
+  /**
+   * Watches an actor from main: `monitor.down` resolves with its exit reason when it exits, as
+   * Erlang's monitor delivers a DOWN. Watching does not affect the actor.
+   *
+   * ```ts
+   * const { down } = system.monitor(counter);
+   * counter.cast({ type: 'stop' });
+   * console.log((await down).reason); // 'normal'
+   * ```
+   */
+  monitor(target: ActorRef | Pid): Monitor {
+    this.checkOpen('monitor');
+    const pid = target instanceof ActorRef ? target.pid : target;
+    const mref = this.nextMonitorRef;
+    this.nextMonitorRef = mref >= 0x3fff_ffff ? 1 : mref + 1;
+    let resolve!: (value: { pid: Pid; reason: ExitReason | 'noproc' }) => void;
+    const down = new Promise<{ pid: Pid; reason: ExitReason | 'noproc' }>((done) => (resolve = done));
+    if (pid.node !== this.node || pid.thread < 1 || pid.thread > this.threads) {
+      resolve({ pid, reason: 'noproc' });
+    } else {
+      this.monitors.set(mref, resolve);
+      this.sendTo(pid.thread, Kind.MONITOR, [pid.serial, mref]);
+    }
+    return {
+      ref: mref,
+      down,
+      demonitor: () => {
+        if (this.monitors.delete(mref) && !this.closed) this.sendTo(pid.thread, Kind.DEMONITOR, [pid.serial, mref]);
+      },
+    };
   }
 
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
@@ -308,6 +355,14 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       case Kind.BORN:
         this.placer.counts[from]++;
         return;
+      case Kind.DOWN: {
+        const [mref, serial, reason] = envelope as DownEnvelope;
+        const resolve = this.monitors.get(mref);
+        if (resolve === undefined) return;
+        this.monitors.delete(mref);
+        resolve({ pid: new Pid(this.node, from, serial), reason: reason as ExitReason });
+        return;
+      }
       case Kind.DEAD_LETTER: {
         const [serial, letterKind, message] = envelope as DeadLetterEnvelope;
         this.deadLetters++;

@@ -20,6 +20,9 @@
  * | BORN        | shard → main     | [serial]                 (an actor started)          |
  * | EXITED      | shard → main     | [serial, name, reason]   (an actor is gone)          |
  * | DEAD_LETTER | shard → main     | [serial, kind, body]     (a cast/send nobody got)     |
+ * | MONITOR     | watcher → actor's| [serial, mref]           (DOWN when it exits)        |
+ * | DEMONITOR   | watcher → actor's| [serial, mref]                                       |
+ * | DOWN        | actor's → watcher| [mref, serial, reason]                               |
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
  *
@@ -41,6 +44,9 @@ export const Kind = {
   STOPPED: 11,
   BORN: 12,
   DEAD_LETTER: 13,
+  MONITOR: 14,
+  DEMONITOR: 15,
+  DOWN: 16,
 } as const;
 
 export type CastEnvelope = [serial: number, body: unknown];
@@ -51,6 +57,8 @@ export type SpawnedEnvelope = [ref: number, serial: number];
 export type ExitedEnvelope = [serial: number, name: string | null, reason: unknown];
 export type StopEnvelope = [ref: number];
 export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
+export type MonitorEnvelope = [serial: number, mref: number];
+export type DownEnvelope = [mref: number, serial: number, reason: unknown];
 
 /**
  * An EncodeError raised while encoding an envelope names the path inside the envelope

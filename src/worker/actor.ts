@@ -93,6 +93,22 @@ export interface ActorContext {
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;
   send(to: ActorRef | Pid, msg: unknown): void;
+  /**
+   * Watches another actor (on any thread): when it exits, or at once if it is already gone, this
+   * actor's `handleInfo` gets `{ type: 'DOWN', ref, pid, reason }` (see `Down`), with the ref this
+   * returns. Watching does not tie the two together: nothing happens to this actor.
+   */
+  monitor(target: ActorRef | Pid): number;
+  /** Stops watching; a DOWN already on its way may still arrive. */
+  demonitor(ref: number): void;
+}
+
+/** What a monitor delivers to `handleInfo` when the watched actor exits (`'noproc'` if it was gone). */
+export interface Down {
+  type: 'DOWN';
+  ref: number;
+  pid: Pid;
+  reason: ExitReason | 'noproc';
 }
 
 /**

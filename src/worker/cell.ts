@@ -33,6 +33,11 @@ export interface CellHost extends Router {
   /** The actor is gone: forget it, remember why, tell main. */
   exited(cell: ActorCell, reason: ExitReason): void;
   spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined): Promise<Pid>;
+  /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
+  monitorFrom(watcher: ActorCell, target: Pid): number;
+  demonitorFrom(watcher: ActorCell, mref: number): void;
+  /** Tells watcher `mref` on `thread` that this actor exited. */
+  down(thread: number, mref: number, serial: number, reason: ExitReason): void;
 }
 
 type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
@@ -64,6 +69,10 @@ export class ActorCell implements CallContext {
   /** Calls left open with `noreply` and not answered yet, keyed by `openKey`: they get an
    *  ExitError if the actor exits first, so no caller is left waiting for nothing. */
   private readonly open = new Map<number, [thread: number, ref: number]>();
+  /** Who watches this actor: (thread, monitor ref) pairs, keyed as `open` is. */
+  private readonly watchers = new Map<number, [thread: number, mref: number]>();
+  /** Monitor refs this actor holds on others (so they can be dropped when it exits). */
+  readonly watching = new Set<number>();
 
   constructor(self: Pid, name: string | null, behaviour: Behaviour, state: unknown, host: CellHost) {
     this.self = self;
@@ -121,6 +130,23 @@ export class ActorCell implements CallContext {
 
   send(to: ActorRef | Pid, msg: unknown): void {
     this.host.send(to instanceof ActorRef ? to.pid : to, msg);
+  }
+
+  monitor(target: ActorRef | Pid): number {
+    return this.host.monitorFrom(this, target instanceof ActorRef ? target.pid : target);
+  }
+
+  demonitor(ref: number): void {
+    this.host.demonitorFrom(this, ref);
+  }
+
+  /** Another thread's (or this one's) watcher asks for a DOWN when this actor exits. */
+  addWatcher(thread: number, mref: number): void {
+    this.watchers.set(openKey(thread, mref), [thread, mref]);
+  }
+
+  removeWatcher(thread: number, mref: number): void {
+    this.watchers.delete(openKey(thread, mref));
   }
 
   // ── delivery ────────────────────────────────────────────────────────────────────────────────────
@@ -246,6 +272,8 @@ export class ActorCell implements CallContext {
     for (const [thread, ref] of pending) {
       this.host.replyError(thread, ref, new ExitError(`actor ${this.self} exited before replying: ${describeReason(reason)}`, reason));
     }
+    for (const [thread, mref] of this.watchers.values()) this.host.down(thread, mref, this.self.serial, reason);
+    this.watchers.clear();
   }
 }
 

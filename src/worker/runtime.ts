@@ -14,9 +14,9 @@ import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcE
 import { PendingReplies, settleReply } from '../common/pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type CallEnvelope, type CastEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type CallEnvelope, type CastEnvelope, type DownEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
-import { isActor, type ExitReason } from './actor.js';
+import { isActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
 
 /** As main's defaults (options.ts); shards do not get main's options yet. */
@@ -42,6 +42,10 @@ export class ShardRuntime implements CellHost {
   /** A codec pair for same-thread messages (see `copy`). */
   private readonly localEncoder = new MessageEncoder();
   private readonly localDecoder = new MessageDecoder();
+  /** Monitors held by actors of this thread: monitor ref → watching actor, and → watched pid. */
+  private readonly watchersByRef = new Map<number, ActorCell>();
+  private readonly monitorTargets = new Map<number, Pid>();
+  private nextMonitorRef = 1;
   /** True while the shard's loop is parked; a same-thread send then wakes it. */
   parked = false;
   /** Serials run from 1 and are never reused in the node's life (they wrap only past 2^30 spawns). */
@@ -82,6 +86,23 @@ export class ShardRuntime implements CellHost {
       case Kind.SPAWN:
         void this.spawn(from, envelope as SpawnEnvelope);
         return;
+      case Kind.MONITOR: {
+        const [serial, mref] = envelope as MonitorEnvelope;
+        const cell = this.cells.get(serial);
+        if (cell !== undefined) cell.addWatcher(from, mref);
+        else this.down(from, mref, serial, this.reasonOf(serial));
+        return;
+      }
+      case Kind.DEMONITOR: {
+        const [serial, mref] = envelope as MonitorEnvelope;
+        this.cells.get(serial)?.removeWatcher(from, mref);
+        return;
+      }
+      case Kind.DOWN: {
+        const [mref, serial, reason] = envelope as DownEnvelope;
+        this.deliverDown(mref, new Pid(this.node, from, serial), reason as ExitReason);
+        return;
+      }
       case Kind.STOP:
         void this.stop(from, envelope as StopEnvelope);
         return;
@@ -196,6 +217,8 @@ export class ShardRuntime implements CellHost {
 
   exited(cell: ActorCell, reason: ExitReason): void {
     this.cells.delete(cell.self.serial);
+    // Its own monitors die with it; a DOWN still on its way finds no watcher and is dropped.
+    for (const mref of [...cell.watching]) this.forgetMonitor(mref);
     this.recentDeaths.set(cell.self.serial, reason);
     if (this.recentDeaths.size > RECENT_DEATHS) this.recentDeaths.delete(this.recentDeaths.keys().next().value!);
     this.sendExited(cell, reason);
@@ -208,6 +231,68 @@ export class ShardRuntime implements CellHost {
   private deadLetter(serial: number, kind: number, body: unknown): void {
     this.deadLetters++;
     this.sendFrame(0, Kind.DEAD_LETTER, [serial, kind, body]);
+  }
+
+  // ── monitors ────────────────────────────────────────────────────────────────────────────────────
+
+  monitorFrom(watcher: ActorCell, target: Pid): number {
+    const mref = this.nextMonitorRef;
+    this.nextMonitorRef = mref >= 0x3fff_ffff ? 1 : mref + 1;
+    this.watchersByRef.set(mref, watcher);
+    this.monitorTargets.set(mref, target);
+    watcher.watching.add(mref);
+    if (target.node !== this.node) {
+      this.down(this.thread, mref, target.serial, 'noproc');
+    } else if (target.thread === this.thread) {
+      const cell = this.cells.get(target.serial);
+      if (cell !== undefined) cell.addWatcher(this.thread, mref);
+      else this.down(this.thread, mref, target.serial, this.reasonOf(target.serial));
+    } else {
+      this.sendFrame(target.thread, Kind.MONITOR, [target.serial, mref]);
+    }
+    return mref;
+  }
+
+  demonitorFrom(watcher: ActorCell, mref: number): void {
+    const target = this.monitorTargets.get(mref);
+    if (target === undefined || this.watchersByRef.get(mref) !== watcher) return;
+    this.forgetMonitor(mref);
+    if (target.thread === this.thread) this.cells.get(target.serial)?.removeWatcher(this.thread, mref);
+    else this.sendFrame(target.thread, Kind.DEMONITOR, [target.serial, mref]);
+  }
+
+  down(thread: number, mref: number, serial: number, reason: ExitReason): void {
+    if (thread === this.thread) {
+      this.deliverDown(mref, new Pid(this.node, this.thread, serial), reason);
+      return;
+    }
+    try {
+      this.sendFrame(thread, Kind.DOWN, [mref, serial, reason]);
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error;
+      this.sendFrame(thread, Kind.DOWN, [mref, serial, describeReason(reason)]);
+    }
+  }
+
+  /** Hands a DOWN to the actor on this thread that holds monitor `mref`, as a message to its handleInfo. */
+  private deliverDown(mref: number, pid: Pid, reason: ExitReason): void {
+    const watcher = this.watchersByRef.get(mref);
+    if (watcher === undefined) return; // demonitored, or the watcher has exited
+    this.forgetMonitor(mref);
+    // Through the local queue, like any same-thread message: never inside the exiting actor's code.
+    this.local.push(watcher.self.serial, Kind.INFO, -1, { type: 'DOWN', ref: mref, pid, reason } satisfies Down);
+    if (this.parked) this.endpoint.interrupt();
+  }
+
+  private forgetMonitor(mref: number): void {
+    this.watchersByRef.get(mref)?.watching.delete(mref);
+    this.watchersByRef.delete(mref);
+    this.monitorTargets.delete(mref);
+  }
+
+  /** Why the actor `serial` of this thread is gone: its exit reason if remembered, else 'noproc'. */
+  private reasonOf(serial: number): ExitReason {
+    return this.recentDeaths.get(serial) ?? 'noproc';
   }
 
   get actorCount(): number {
