@@ -118,3 +118,83 @@ describe('monitors', () => {
     });
   }
 });
+
+describe('links and exit signals', () => {
+  for (const where of ['same thread', 'other thread'] as const) {
+    const thread = where === 'same thread' ? 1 : 2;
+
+    it(`a crash kills the linked actor on the ${where} with the same reason`, async () => {
+      const linker = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+      const target = await system.spawn<typeof Counter>(COUNTER, { args: 0, thread });
+      await linker.call({ type: 'link', target: target.pid });
+      const linkerDown = system.monitor(linker).down;
+      await target.call({ type: 'crash', message: `linked ${where}` }).catch(() => undefined);
+      const { reason } = await linkerDown;
+      expect((reason as Error).message).toBe(`linked ${where}`);
+    });
+
+    it(`a trapping actor gets the exit of a linked actor on the ${where} as a message, and lives`, async () => {
+      const linker = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+      const target = await system.spawn<typeof Counter>(COUNTER, { args: 0, thread });
+      await linker.call({ type: 'trap', on: true });
+      await linker.call({ type: 'link', target: target.pid });
+      await target.call({ type: 'crash', message: 'trapped' }).catch(() => undefined);
+      await expect.poll(async () => ((await linker.call({ type: 'downs' })).ok as unknown[]).length).toBe(1);
+      const [signal] = (await linker.call({ type: 'downs' })).ok as Array<{ type: string; from: unknown; reason: Error }>;
+      expect(signal.type).toBe('EXIT');
+      expect(signal.from).toEqual(target.pid);
+      expect(signal.reason.message).toBe('trapped');
+    });
+  }
+
+  it("a 'normal' exit does not kill a linked actor, and an unlinked crash does not either", async () => {
+    const linker = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    const calm = await system.spawn<typeof Counter>(COUNTER, { args: 0, thread: 2 });
+    const loose = await system.spawn<typeof Counter>(COUNTER, { args: 0, thread: 2 });
+    await linker.call({ type: 'link', target: calm.pid });
+    await linker.call({ type: 'link', target: loose.pid });
+    await linker.call({ type: 'unlink', target: loose.pid });
+    calm.cast({ type: 'stop' });
+    await system.monitor(calm).down;
+    await loose.call({ type: 'crash', message: 'not linked any more' }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await linker.call({ type: 'downs' })).ok).toEqual([]);
+  });
+
+  it("ctx.exit with 'kill' ends even a trapping actor, as 'killed', without terminate", async () => {
+    const killer = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    const victim = await system.spawn<typeof Peer>(PEER, { thread: 2 });
+    await victim.call({ type: 'trap', on: true });
+    const down = system.monitor(victim).down;
+    await killer.call({ type: 'exitOther', target: victim.pid, reason: 'kill' });
+    expect((await down).reason).toBe('killed');
+  });
+
+  it('a trapping actor gets a ctx.exit signal as a message; a non-trapping one exits with its reason', async () => {
+    const sender = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    const trapper = await system.spawn<typeof Peer>(PEER, { thread: 2 });
+    const plain = await system.spawn<typeof Peer>(PEER, { thread: 2 });
+    await trapper.call({ type: 'trap', on: true });
+    const plainDown = system.monitor(plain).down;
+    await sender.call({ type: 'exitOther', target: trapper.pid, reason: 'please' });
+    await sender.call({ type: 'exitOther', target: plain.pid, reason: 'please' });
+    expect((await plainDown).reason).toBe('please');
+    await expect.poll(async () => (await trapper.call({ type: 'downs' })).ok).toEqual([{ type: 'EXIT', from: sender.pid, reason: 'please' }]);
+  });
+
+  it('spawn with link: the child crashing kills the parent', async () => {
+    const parent = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    const child = (await parent.call({ type: 'spawnLinked', url: COUNTER.href, args: 0, thread: 2 })).ok as typeof parent.pid;
+    const parentDown = system.monitor(parent).down;
+    await new ActorRef<typeof Counter>(child, system).call({ type: 'crash', message: 'child crash' }).catch(() => undefined);
+    expect(((await parentDown).reason as Error).message).toBe('child crash');
+  });
+
+  it('linking to an actor already gone delivers its reason (noproc if never seen)', async () => {
+    const linker = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    await linker.call({ type: 'trap', on: true });
+    const ghost = { ...linker.pid, serial: 765_432, thread: 2 } as typeof linker.pid;
+    await linker.call({ type: 'link', target: ghost });
+    await expect.poll(async () => (await linker.call({ type: 'downs' })).ok).toEqual([{ type: 'EXIT', from: ghost, reason: 'noproc' }]);
+  });
+});

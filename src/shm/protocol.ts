@@ -23,6 +23,9 @@
  * | MONITOR     | watcher → actor's| [serial, mref]           (DOWN when it exits)        |
  * | DEMONITOR   | watcher → actor's| [serial, mref]                                       |
  * | DOWN        | actor's → watcher| [mref, serial, reason]                               |
+ * | LINK        | actor → actor's  | [serial, fromSerial]     (both exit together)        |
+ * | UNLINK      | actor → actor's  | [serial, fromSerial]                                 |
+ * | EXIT_SIGNAL | any → actor's    | [serial, fromSerial, reason, linked] (a link fired, or ctx.exit) |
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
  *
@@ -47,6 +50,9 @@ export const Kind = {
   MONITOR: 14,
   DEMONITOR: 15,
   DOWN: 16,
+  LINK: 17,
+  UNLINK: 18,
+  EXIT_SIGNAL: 19,
 } as const;
 
 export type CastEnvelope = [serial: number, body: unknown];
@@ -59,6 +65,8 @@ export type StopEnvelope = [ref: number];
 export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
 export type MonitorEnvelope = [serial: number, mref: number];
 export type DownEnvelope = [mref: number, serial: number, reason: unknown];
+export type LinkEnvelope = [serial: number, fromSerial: number];
+export type ExitSignalEnvelope = [serial: number, fromSerial: number, reason: unknown, linked: boolean];
 
 /**
  * An EncodeError raised while encoding an envelope names the path inside the envelope

@@ -36,7 +36,7 @@
  * - `handleCast(msg, state, ctx)` handles a `cast` and returns the next state (or a promise of it).
  * - `handleInfo(msg, state, ctx)` handles anything sent with `send`; returns as `handleCast` does.
  *   Without it, such messages are dropped.
- * - `terminate(reason, state, ctx)` runs once when the actor stops for any reason but `'kill'`
+ * - `terminate(reason, state, ctx)` runs once when the actor stops for any reason but a kill
  *   (a crash included); what it returns or throws does not change the exit reason.
  *
  * Any callback may be `async`: the actor handles its next message only when the promise settles,
@@ -56,7 +56,7 @@ const ACTOR: unique symbol = Symbol.for('weft.actor') as never;
 const NO_REPLY: unique symbol = Symbol.for('weft.noreply') as never;
 
 /** Why an actor stopped: `'normal'`, `'shutdown'`, `'kill'`, the error it crashed with, or anything given to `ctx.stop`. */
-export type ExitReason = 'normal' | 'shutdown' | 'kill' | Error | { threadDown: unknown } | (string & {}) | object;
+export type ExitReason = 'normal' | 'shutdown' | 'kill' | 'killed' | Error | { threadDown: unknown } | (string & {}) | object;
 
 /** Who is waiting for a reply: keep it to answer later with `ctx.reply` (see `noreply`). */
 export interface ReplyTo<Reply> {
@@ -86,9 +86,11 @@ export interface ActorContext {
   ref<A extends AnyActor>(pid: Pid): ActorRef<A>;
   /**
    * Starts an actor from this one: on this shard (`'local'`, the default) or on shard `thread`.
-   * Resolves with its ref once its `init` has returned; rejects as `system.spawn` does.
+   * Resolves with its ref once its `init` has returned; rejects as `system.spawn` does. With
+   * `link: true` the two are linked as soon as it has started (if it has already exited by then,
+   * the link delivers its exit reason at once, as if it had been linked from the start).
    */
-  spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number }): Promise<ActorRef<A>>;
+  spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number; link?: boolean }): Promise<ActorRef<A>>;
   /** `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread). */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;
@@ -101,6 +103,29 @@ export interface ActorContext {
   monitor(target: ActorRef | Pid): number;
   /** Stops watching; a DOWN already on its way may still arrive. */
   demonitor(ref: number): void;
+  /**
+   * Links this actor with another (on any thread), both ways: when either exits with a reason
+   * other than `'normal'`, the other gets an exit signal and exits with the same reason, unless it
+   * traps exits (then its `handleInfo` gets `{ type: 'EXIT', from, reason }`, see `ExitSignal`).
+   * Linking to an actor already gone delivers a `'noproc'` signal at once.
+   */
+  link(target: ActorRef | Pid): void;
+  unlink(target: ActorRef | Pid): void;
+  /**
+   * Sends an exit signal to `target` as if a linked actor had exited with `reason`. `'kill'`
+   * cannot be trapped: the target exits with `'killed'`. `'normal'` does nothing to an actor that
+   * does not trap exits.
+   */
+  exit(target: ActorRef | Pid, reason: ExitReason): void;
+  /** While true, exit signals (but `'kill'`) arrive in `handleInfo` as messages instead of killing this actor. */
+  trapExit(on: boolean): void;
+}
+
+/** What a trapped exit signal delivers to `handleInfo`. */
+export interface ExitSignal {
+  type: 'EXIT';
+  from: Pid;
+  reason: ExitReason | 'noproc';
 }
 
 /** What a monitor delivers to `handleInfo` when the watched actor exits (`'noproc'` if it was gone). */

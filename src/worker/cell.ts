@@ -20,6 +20,7 @@ import {
   type CallOf,
   type CastOf,
   type ExitReason,
+  type ExitSignal,
   type NoReply,
   type ReplyOf,
   type ReplyTo,
@@ -38,6 +39,10 @@ export interface CellHost extends Router {
   demonitorFrom(watcher: ActorCell, mref: number): void;
   /** Tells watcher `mref` on `thread` that this actor exited. */
   down(thread: number, mref: number, serial: number, reason: ExitReason): void;
+  /** Asks `target`'s thread to link it with `from` (or unlink), or sends it an exit signal. */
+  linkFrom(from: ActorCell, target: Pid, on: boolean): void;
+  /** `linked`: the signal comes from a linked actor's exit (not `ctx.exit`). */
+  exitSignal(target: Pid, from: Pid, reason: ExitReason, linked?: boolean): void;
 }
 
 type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
@@ -73,6 +78,9 @@ export class ActorCell implements CallContext {
   private readonly watchers = new Map<number, [thread: number, mref: number]>();
   /** Monitor refs this actor holds on others (so they can be dropped when it exits). */
   readonly watching = new Set<number>();
+  /** Actors linked with this one, keyed by `openKey(thread, serial)`. */
+  private readonly links = new Map<number, Pid>();
+  private trapping = false;
 
   constructor(self: Pid, name: string | null, behaviour: Behaviour, state: unknown, host: CellHost) {
     this.self = self;
@@ -115,8 +123,9 @@ export class ActorCell implements CallContext {
     return new ActorRef<A>(pid, this.host);
   }
 
-  async spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number }): Promise<ActorRef<A>> {
+  async spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number; link?: boolean }): Promise<ActorRef<A>> {
     const pid = await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout);
+    if (options?.link === true) this.link(pid);
     return new ActorRef<A>(pid, this.host);
   }
 
@@ -138,6 +147,52 @@ export class ActorCell implements CallContext {
 
   demonitor(ref: number): void {
     this.host.demonitorFrom(this, ref);
+  }
+
+  link(target: ActorRef | Pid): void {
+    const pid = target instanceof ActorRef ? target.pid : target;
+    this.links.set(openKey(pid.thread, pid.serial), pid);
+    this.host.linkFrom(this, pid, true);
+  }
+
+  unlink(target: ActorRef | Pid): void {
+    const pid = target instanceof ActorRef ? target.pid : target;
+    this.links.delete(openKey(pid.thread, pid.serial));
+    this.host.linkFrom(this, pid, false);
+  }
+
+  exit(target: ActorRef | Pid, reason: ExitReason): void {
+    this.host.exitSignal(target instanceof ActorRef ? target.pid : target, this.self, reason);
+  }
+
+  trapExit(on: boolean): void {
+    this.trapping = on;
+  }
+
+  /** The other side of a link (another actor linked to this one). */
+  addLink(pid: Pid): void {
+    if (this.alive) this.links.set(openKey(pid.thread, pid.serial), pid);
+  }
+
+  removeLink(pid: Pid): void {
+    this.links.delete(openKey(pid.thread, pid.serial));
+  }
+
+  /**
+   * An exit signal from `from` (a linked actor that exited, or `ctx.exit`). As in Erlang: 'kill'
+   * kills (as 'killed') whatever the trap flag; a trapping actor gets the signal as a message; else
+   * 'normal' is ignored and any other reason kills this actor with that reason.
+   */
+  signal(from: Pid, reason: ExitReason, linked: boolean): void {
+    if (!this.alive) return;
+    if (linked) this.links.delete(openKey(from.thread, from.serial));
+    if (reason === 'kill' && !linked) {
+      void this.die('killed');
+    } else if (this.trapping) {
+      this.deliver(Kind.INFO, from.thread, -1, { type: 'EXIT', from, reason } satisfies ExitSignal);
+    } else if (reason !== 'normal') {
+      void this.die(reason === 'kill' ? 'killed' : reason);
+    }
   }
 
   /** Another thread's (or this one's) watcher asks for a DOWN when this actor exits. */
@@ -162,7 +217,7 @@ export class ActorCell implements CallContext {
 
   /** Stops the actor from outside (the shard is stopping): `terminate` runs, queued calls fail. */
   shutdown(reason: ExitReason): Promise<void> {
-    return this.exit(reason);
+    return this.die(reason);
   }
 
   private handle(kind: number, from: number, ref: number, body: unknown): void {
@@ -170,7 +225,7 @@ export class ActorCell implements CallContext {
     try {
       result = this.invoke(kind, from, ref, body);
     } catch (error) {
-      void this.exit(error as ExitReason);
+      void this.die(error as ExitReason);
       return;
     }
     if (isThenable(result)) {
@@ -182,7 +237,7 @@ export class ActorCell implements CallContext {
         },
         (error: unknown) => {
           this.busy = false;
-          if (this.alive) void this.exit(error as ExitReason);
+          if (this.alive) void this.die(error as ExitReason);
         },
       );
       return;
@@ -216,7 +271,7 @@ export class ActorCell implements CallContext {
         this.state = (result as { state: unknown }).state;
         this.host.reply(from, ref, (result as { reply: unknown }).reply);
       } else {
-        void this.exit(new TypeError(`handleCall of ${this.self} must return { reply, state } or ctx.noreply(state), got: ${preview(result)}`));
+        void this.die(new TypeError(`handleCall of ${this.self} must return { reply, state } or ctx.noreply(state), got: ${preview(result)}`));
         return false;
       }
       this.callerThread = -1;
@@ -224,7 +279,7 @@ export class ActorCell implements CallContext {
       this.state = result;
     }
     if (this.stopReason !== undefined) {
-      void this.exit(this.stopReason);
+      void this.die(this.stopReason);
       return false;
     }
     return true;
@@ -248,7 +303,7 @@ export class ActorCell implements CallContext {
    * The actor is done: run `terminate` (not for 'kill'), answer the call in hand and every queued
    * call with an ExitError carrying `reason`, and tell the shard.
    */
-  private async exit(reason: ExitReason): Promise<void> {
+  private async die(reason: ExitReason): Promise<void> {
     if (!this.alive) return;
     this.alive = false;
     const pending: Array<[thread: number, ref: number]> = [];
@@ -262,7 +317,7 @@ export class ActorCell implements CallContext {
     this.mailbox.length = 0;
     this.mailboxHead = 0;
     this.host.exited(this, reason);
-    if (reason !== 'kill' && this.behaviour.terminate !== undefined) {
+    if (reason !== 'kill' && reason !== 'killed' && this.behaviour.terminate !== undefined) {
       try {
         await this.behaviour.terminate(reason, this.state, this);
       } catch {
@@ -274,6 +329,8 @@ export class ActorCell implements CallContext {
     }
     for (const [thread, mref] of this.watchers.values()) this.host.down(thread, mref, this.self.serial, reason);
     this.watchers.clear();
+    for (const pid of this.links.values()) this.host.exitSignal(pid, this.self, reason, true);
+    this.links.clear();
   }
 }
 

@@ -14,7 +14,7 @@ import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcE
 import { PendingReplies, settleReply } from '../common/pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type CallEnvelope, type CastEnvelope, type DownEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type CallEnvelope, type CastEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { isActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
@@ -22,6 +22,9 @@ import { ActorCell, describeReason, type CellHost } from './cell.js';
 /** As main's defaults (options.ts); shards do not get main's options yet. */
 const DEFAULT_CALL_TIMEOUT = 5000;
 const DEFAULT_SPAWN_TIMEOUT = 30_000;
+
+/** The serial of the local-queue marker that stands for the next same-thread exit signal. */
+const SIGNAL_SERIAL = -1;
 
 /** Reasons kept for actors that died, so late calls learn why; oldest forgotten first. */
 const RECENT_DEATHS = 10_000;
@@ -42,6 +45,8 @@ export class ShardRuntime implements CellHost {
   /** A codec pair for same-thread messages (see `copy`). */
   private readonly localEncoder = new MessageEncoder();
   private readonly localDecoder = new MessageDecoder();
+  /** Same-thread exit signals, in the order their markers sit in the local queue. */
+  private readonly signals: Array<[serial: number, from: Pid, reason: ExitReason, linked: boolean]> = [];
   /** Monitors held by actors of this thread: monitor ref → watching actor, and → watched pid. */
   private readonly watchersByRef = new Map<number, ActorCell>();
   private readonly monitorTargets = new Map<number, Pid>();
@@ -96,6 +101,21 @@ export class ShardRuntime implements CellHost {
       case Kind.DEMONITOR: {
         const [serial, mref] = envelope as MonitorEnvelope;
         this.cells.get(serial)?.removeWatcher(from, mref);
+        return;
+      }
+      case Kind.LINK:
+      case Kind.UNLINK: {
+        const [serial, fromSerial] = envelope as LinkEnvelope;
+        const other = new Pid(this.node, from, fromSerial);
+        const cell = this.cells.get(serial);
+        if (kind === Kind.UNLINK) cell?.removeLink(other);
+        else if (cell !== undefined) cell.addLink(other);
+        else this.exitSignal(other, new Pid(this.node, this.thread, serial), this.reasonOf(serial), true);
+        return;
+      }
+      case Kind.EXIT_SIGNAL: {
+        const [serial, fromSerial, reason, linked] = envelope as ExitSignalEnvelope;
+        this.cells.get(serial)?.signal(new Pid(this.node, from, fromSerial), reason as ExitReason, linked);
         return;
       }
       case Kind.DOWN: {
@@ -188,6 +208,11 @@ export class ShardRuntime implements CellHost {
       const body = local.body();
       local.shift();
       ran++;
+      if (kind === Kind.EXIT_SIGNAL) {
+        const [target, from, reason, linked] = this.signals.shift()!;
+        this.cells.get(target)?.signal(from, reason, linked);
+        continue;
+      }
       const cell = this.cells.get(serial);
       if (cell !== undefined) cell.deliver(kind, this.thread, ref, body);
       else if (kind === Kind.CALL) this.replyError(this.thread, ref, this.missing(serial));
@@ -231,6 +256,40 @@ export class ShardRuntime implements CellHost {
   private deadLetter(serial: number, kind: number, body: unknown): void {
     this.deadLetters++;
     this.sendFrame(0, Kind.DEAD_LETTER, [serial, kind, body]);
+  }
+
+  // ── links and exit signals ─────────────────────────────────────────────────────────────────────
+
+  linkFrom(from: ActorCell, target: Pid, on: boolean): void {
+    if (target.node !== this.node) {
+      if (on) this.exitSignal(from.self, target, 'noproc', true);
+      return;
+    }
+    if (target.thread !== this.thread) {
+      this.sendFrame(target.thread, on ? Kind.LINK : Kind.UNLINK, [target.serial, from.self.serial]);
+      return;
+    }
+    const cell = this.cells.get(target.serial);
+    if (!on) cell?.removeLink(from.self);
+    else if (cell !== undefined) cell.addLink(from.self);
+    else this.exitSignal(from.self, target, this.reasonOf(target.serial), true);
+  }
+
+  exitSignal(target: Pid, from: Pid, reason: ExitReason, linked = false): void {
+    if (target.node !== this.node) return;
+    if (target.thread === this.thread) {
+      // Through the local queue, so it never runs inside the exiting (or signalling) actor's code.
+      this.signals.push([target.serial, from, reason, linked]);
+      this.local.push(SIGNAL_SERIAL, Kind.EXIT_SIGNAL, -1, null);
+      if (this.parked) this.endpoint.interrupt();
+      return;
+    }
+    try {
+      this.sendFrame(target.thread, Kind.EXIT_SIGNAL, [target.serial, from.serial, reason, linked]);
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error;
+      this.sendFrame(target.thread, Kind.EXIT_SIGNAL, [target.serial, from.serial, describeReason(reason), linked]);
+    }
   }
 
   // ── monitors ────────────────────────────────────────────────────────────────────────────────────
