@@ -198,3 +198,25 @@ describe('links and exit signals', () => {
     await expect.poll(async () => (await linker.call({ type: 'downs' })).ok).toEqual([{ type: 'EXIT', from: ghost, reason: 'noproc' }]);
   });
 });
+
+describe('timers', () => {
+  it('sendAfter delivers to handleInfo after the delay; a cancelled one never does', async () => {
+    const actor = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    const started = performance.now();
+    await actor.call({ type: 'sendAfter', ms: 40, msg: { tick: 1 } });
+    expect(await actor.call({ type: 'sendAfter', ms: 10, msg: { tick: 'cancelled' }, cancel: true })).toEqual({ ok: true });
+    await expect.poll(async () => (await actor.call({ type: 'downs' })).ok, { timeout: 2000 }).toEqual([{ tick: 1 }]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(35);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await actor.call({ type: 'downs' })).ok).toEqual([{ tick: 1 }]);
+  });
+
+  it('timers die with their actor', async () => {
+    const actor = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    const target = await system.spawn<typeof Peer>(PEER, { thread: 2 });
+    await actor.call({ type: 'sendAfter', ms: 60, msg: { late: true }, to: target.pid });
+    await actor.call({ type: 'exitOther', target: actor.pid, reason: 'kill' }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect((await target.call({ type: 'downs' })).ok).toEqual([]);
+  });
+});

@@ -119,6 +119,12 @@ export interface ActorContext {
   exit(target: ActorRef | Pid, reason: ExitReason): void;
   /** While true, exit signals (but `'kill'`) arrive in `handleInfo` as messages instead of killing this actor. */
   trapExit(on: boolean): void;
+  /**
+   * Sends `msg` to this actor's `handleInfo` (or to `to`) after `ms` milliseconds, like Erlang's
+   * `send_after`. The timer dies with this actor; `cancel()` stops it and says whether it had not
+   * fired yet.
+   */
+  sendAfter(ms: number, msg: unknown, to?: ActorRef | Pid): { cancel(): boolean };
 }
 
 /** What a trapped exit signal delivers to `handleInfo`. */

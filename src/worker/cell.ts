@@ -6,7 +6,7 @@
  * once, inside the shard's drain. Only when the actor is busy (an async callback is pending) does a
  * message wait in the mailbox, and the actor takes the next one when that callback settles.
  */
-import { ExitError } from '../shm/errors.js';
+import { ExitError, InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { Kind } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
 import { ActorRef, type CallOptions, type Router } from '../common/actor-ref.js';
@@ -43,6 +43,8 @@ export interface CellHost extends Router {
   linkFrom(from: ActorCell, target: Pid, on: boolean): void;
   /** `linked`: the signal comes from a linked actor's exit (not `ctx.exit`). */
   exitSignal(target: Pid, from: Pid, reason: ExitReason, linked?: boolean): void;
+  /** A copy of `msg` as another thread would get it (throws EncodeError if it cannot travel). */
+  copy(msg: unknown): unknown;
 }
 
 type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
@@ -81,6 +83,8 @@ export class ActorCell implements CallContext {
   /** Actors linked with this one, keyed by `openKey(thread, serial)`. */
   private readonly links = new Map<number, Pid>();
   private trapping = false;
+  /** Pending `sendAfter` timers; cleared when the actor exits. */
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(self: Pid, name: string | null, behaviour: Behaviour, state: unknown, host: CellHost) {
     this.self = self;
@@ -167,6 +171,26 @@ export class ActorCell implements CallContext {
 
   trapExit(on: boolean): void {
     this.trapping = on;
+  }
+
+  sendAfter(ms: number, msg: unknown, to?: ActorRef | Pid): { cancel(): boolean } {
+    if (!(typeof ms === 'number' && ms >= 0 && ms <= 2 ** 31 - 1)) {
+      throw new InvalidArgumentError(`expected \`ms\` to be a number from 0 to 2147483647, got: ${describeValue(ms)}`);
+    }
+    const target = to === undefined ? this.self : to instanceof ActorRef ? to.pid : to;
+    const copy = this.host.copy(msg); // refused now, not when the timer fires
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.alive) this.host.send(target, copy);
+    }, ms);
+    this.timers.add(timer);
+    return {
+      cancel: () => {
+        if (!this.timers.delete(timer)) return false;
+        clearTimeout(timer);
+        return true;
+      },
+    };
   }
 
   /** The other side of a link (another actor linked to this one). */
@@ -331,6 +355,8 @@ export class ActorCell implements CallContext {
     this.watchers.clear();
     for (const pid of this.links.values()) this.host.exitSignal(pid, this.self, reason, true);
     this.links.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
   }
 }
 

@@ -193,7 +193,7 @@ export class ShardRuntime implements CellHost {
    * same-thread receiver never shares an object with its sender, and a value that could not cross
    * threads is refused here too (EncodeError at the sender).
    */
-  private copy(msg: unknown): unknown {
+  copy(msg: unknown): unknown {
     return this.localDecoder.decode(this.localEncoder.encode(msg));
   }
 
