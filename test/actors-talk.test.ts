@@ -220,3 +220,17 @@ describe('timers', () => {
     expect((await target.call({ type: 'downs' })).ok).toEqual([]);
   });
 });
+
+describe('names from actors', () => {
+  it('an actor registers a name seen by main and by actors on every thread, freed when it exits', async () => {
+    const named = await system.spawn<typeof Peer>(PEER, { thread: 2 });
+    const asker = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    expect(await named.call({ type: 'register', name: 'from-actor' })).toEqual({ ok: 'registered' });
+    expect(system.whereis('from-actor')?.pid).toEqual(named.pid);
+    expect(await asker.call({ type: 'whereis', name: 'from-actor' })).toEqual({ ok: named.pid });
+    expect(await asker.call({ type: 'register', name: 'from-actor' })).toEqual({ error: 'AlreadyRegisteredError' });
+    await asker.call({ type: 'exitOther', target: named.pid, reason: 'kill' });
+    await expect.poll(() => system.whereis('from-actor')).toBeUndefined();
+    expect(await asker.call({ type: 'whereis', name: 'from-actor' })).toEqual({ ok: null });
+  });
+});

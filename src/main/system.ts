@@ -13,7 +13,6 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint } from '../shm/endpoint.js';
 import {
-  AlreadyRegisteredError,
   CallTimeoutError,
   InvalidArgumentError,
   NoProcError,
@@ -22,13 +21,14 @@ import {
   describeValue,
 } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type DownEnvelope, type ExitedEnvelope, type ShardData } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type DownEnvelope, type ExitedEnvelope, type RegisterEnvelope, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { PendingReplies, settleReply } from '../common/pending.js';
 import type { AnyActor, ArgsOf, ExitReason } from '../worker/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Placer, type Placement } from './placement.js';
+import { Registry } from './registry.js';
 
 /** Options of `spawn`; `args` is required when the actor's `init` needs one. */
 export type SpawnOptions<Args> = {
@@ -108,8 +108,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly decoders: MessageDecoder[] = [];
   private readonly pending: PendingReplies;
   private readonly placer: Placer;
-  /** name → pid, or null while its spawn is in flight (the name is reserved). */
-  private readonly names = new Map<string, Pid | null>();
+  private readonly names = new Registry();
   /** Holds the process open while a reply is awaited (the parked receive loop does not). */
   private readonly hold = setInterval(noop, 2 ** 31 - 1).unref();
   private stopping: Promise<void> | undefined;
@@ -180,28 +179,24 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     const url = module instanceof URL ? module.href : String(module);
     const thread = this.placer.place(options?.thread);
     const name = options?.name ?? null;
-    if (name !== null) {
-      if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`expected \`name\` to be a non-empty string, got: ${describeValue(name)}`);
-      if (this.names.has(name)) throw new AlreadyRegisteredError(`the name ${JSON.stringify(name)} is taken by ${this.names.get(name) ?? 'an actor being spawned'}`);
-      this.names.set(name, null);
-    }
+    if (name !== null) this.names.reserve(name);
     const timeout = options?.timeout ?? SPAWN_TIMEOUT_MS;
     const { ref, promise } = this.pending.add<number>(timeout, () => new CallTimeoutError(`spawn of ${url} on thread ${thread} did not finish within ${timeout} ms`));
     try {
       this.sendTo(thread, Kind.SPAWN, [ref, url, (options as { args?: unknown } | undefined)?.args, name]);
       const serial = await promise;
       const pid = new Pid(this.node, thread, serial);
-      if (name !== null) this.names.set(name, pid);
+      if (name !== null) this.names.bind(name, pid);
       return new ActorRef<A>(pid, this);
     } catch (error) {
-      if (name !== null && this.names.get(name) === null) this.names.delete(name);
+      if (name !== null) this.names.release(name);
       throw error;
     }
   }
 
   /** The actor registered under `name`, if any. */
   whereis<A extends AnyActor = AnyActor>(name: string): ActorRef<A> | undefined {
-    const pid = this.names.get(name);
+    const pid = this.names.whereis(name);
     return pid ? new ActorRef<A>(pid, this) : undefined;
   }
 
@@ -297,7 +292,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   private resolve(to: string | ActorRef | Pid): Pid {
     if (typeof to === 'string') {
-      const pid = this.names.get(to);
+      const pid = this.names.whereis(to);
       if (!pid) throw new NoProcError(`no actor is registered as ${JSON.stringify(to)}`);
       return pid;
     }
@@ -370,10 +365,29 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         return;
       }
       case Kind.EXITED: {
-        const [serial, name] = envelope as ExitedEnvelope;
+        const [serial] = envelope as ExitedEnvelope;
         this.placer.counts[from]--;
-        const pid = name === null ? undefined : this.names.get(name);
-        if (pid && pid.thread === from && pid.serial === serial) this.names.delete(name!);
+        this.names.exited(new Pid(this.node, from, serial));
+        return;
+      }
+      case Kind.REGISTER: {
+        const [ref, serial, name] = envelope as RegisterEnvelope;
+        try {
+          this.names.bind(name, new Pid(this.node, from, serial));
+          this.sendTo(from, Kind.REPLY, [ref, true]);
+        } catch (error) {
+          this.sendTo(from, Kind.REPLY_ERROR, [ref, error]);
+        }
+        return;
+      }
+      case Kind.UNREGISTER: {
+        const [, serial, name] = envelope as RegisterEnvelope;
+        this.names.unbind(name, new Pid(this.node, from, serial));
+        return;
+      }
+      case Kind.WHEREIS: {
+        const [ref, name] = envelope as WhereisEnvelope;
+        this.sendTo(from, Kind.REPLY, [ref, this.names.whereis(name) ?? null]);
         return;
       }
       default:

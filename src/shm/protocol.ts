@@ -26,6 +26,9 @@
  * | LINK        | actor → actor's  | [serial, fromSerial]     (both exit together)        |
  * | UNLINK      | actor → actor's  | [serial, fromSerial]                                 |
  * | EXIT_SIGNAL | any → actor's    | [serial, fromSerial, reason, linked] (a link fired, or ctx.exit) |
+ * | REGISTER    | shard → main     | [ref, serial, name]      (REPLY true, or REPLY_ERROR) |
+ * | UNREGISTER  | shard → main     | [ref, serial, name]      (no reply)                  |
+ * | WHEREIS     | shard → main     | [ref, name]              (REPLY pid or null)          |
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
  *
@@ -53,6 +56,9 @@ export const Kind = {
   LINK: 17,
   UNLINK: 18,
   EXIT_SIGNAL: 19,
+  REGISTER: 20,
+  UNREGISTER: 21,
+  WHEREIS: 22,
 } as const;
 
 export type CastEnvelope = [serial: number, body: unknown];
@@ -65,6 +71,8 @@ export type StopEnvelope = [ref: number];
 export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
 export type MonitorEnvelope = [serial: number, mref: number];
 export type DownEnvelope = [mref: number, serial: number, reason: unknown];
+export type RegisterEnvelope = [ref: number, serial: number, name: string];
+export type WhereisEnvelope = [ref: number, name: string];
 export type LinkEnvelope = [serial: number, fromSerial: number];
 export type ExitSignalEnvelope = [serial: number, fromSerial: number, reason: unknown, linked: boolean];
 

@@ -125,6 +125,14 @@ export interface ActorContext {
    * fired yet.
    */
   sendAfter(ms: number, msg: unknown, to?: ActorRef | Pid): { cancel(): boolean };
+  /**
+   * Names this actor on the node (names live on main and are seen from every thread); rejects
+   * with `AlreadyRegisteredError` if the name is taken. Freed when the actor exits.
+   */
+  register(name: string): Promise<void>;
+  unregister(name: string): void;
+  /** The actor registered as `name` on this node, if any (asks main: one round trip). */
+  whereis<A extends AnyActor>(name: string): Promise<ActorRef<A> | undefined>;
 }
 
 /** What a trapped exit signal delivers to `handleInfo`. */

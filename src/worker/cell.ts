@@ -45,6 +45,10 @@ export interface CellHost extends Router {
   exitSignal(target: Pid, from: Pid, reason: ExitReason, linked?: boolean): void;
   /** A copy of `msg` as another thread would get it (throws EncodeError if it cannot travel). */
   copy(msg: unknown): unknown;
+  /** Asks main's registry (see src/main/registry.ts). */
+  register(serial: number, name: string): Promise<void>;
+  unregister(serial: number, name: string): void;
+  whereis(name: string): Promise<Pid | undefined>;
 }
 
 type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
@@ -171,6 +175,19 @@ export class ActorCell implements CallContext {
 
   trapExit(on: boolean): void {
     this.trapping = on;
+  }
+
+  register(name: string): Promise<void> {
+    return this.host.register(this.self.serial, name);
+  }
+
+  unregister(name: string): void {
+    this.host.unregister(this.self.serial, name);
+  }
+
+  async whereis<A extends AnyActor>(name: string): Promise<ActorRef<A> | undefined> {
+    const pid = await this.host.whereis(name);
+    return pid === undefined ? undefined : new ActorRef<A>(pid, this.host);
   }
 
   sendAfter(ms: number, msg: unknown, to?: ActorRef | Pid): { cancel(): boolean } {

@@ -258,6 +258,24 @@ export class ShardRuntime implements CellHost {
     this.sendFrame(0, Kind.DEAD_LETTER, [serial, kind, body]);
   }
 
+  // ── names (main keeps them) ────────────────────────────────────────────────────────────────────
+
+  register(serial: number, name: string): Promise<void> {
+    const { ref, promise } = this.pending.add<void>(DEFAULT_CALL_TIMEOUT, () => new CallTimeoutError(`main did not answer register(${JSON.stringify(name)}) within ${DEFAULT_CALL_TIMEOUT} ms`));
+    this.sendFrame(0, Kind.REGISTER, [ref, serial, name]);
+    return promise.then(() => undefined);
+  }
+
+  unregister(serial: number, name: string): void {
+    this.sendFrame(0, Kind.UNREGISTER, [0, serial, name]);
+  }
+
+  async whereis(name: string): Promise<Pid | undefined> {
+    const { ref, promise } = this.pending.add<Pid | null>(DEFAULT_CALL_TIMEOUT, () => new CallTimeoutError(`main did not answer whereis(${JSON.stringify(name)}) within ${DEFAULT_CALL_TIMEOUT} ms`));
+    this.sendFrame(0, Kind.WHEREIS, [ref, name]);
+    return (await promise) ?? undefined;
+  }
+
   // ── links and exit signals ─────────────────────────────────────────────────────────────────────
 
   linkFrom(from: ActorCell, target: Pid, on: boolean): void {

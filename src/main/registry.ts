@@ -1,0 +1,62 @@
+/**
+ * The node's names: name → pid, unique while the actor lives, kept by main for every thread.
+ * Shards reach it with REGISTER / UNREGISTER / WHEREIS frames; spawn reserves a name before its
+ * actor exists so two spawns cannot both take it.
+ */
+import { AlreadyRegisteredError, InvalidArgumentError, describeValue } from '../shm/errors.js';
+import type { Pid } from '../shm/pid.js';
+
+const pidKey = (pid: Pid): string => `${pid.thread}.${pid.serial}`;
+
+export class Registry {
+  /** name → pid, or null while a spawn holds the name. */
+  private readonly byName = new Map<string, Pid | null>();
+  /** pid → its names, to free them all when it exits. */
+  private readonly byPid = new Map<string, Set<string>>();
+
+  /** Holds `name` for a spawn in flight; throws if it is taken or not a name. */
+  reserve(name: string): void {
+    this.check(name);
+    this.byName.set(name, null);
+  }
+
+  /** Gives up a reservation (the spawn failed). */
+  release(name: string): void {
+    if (this.byName.get(name) === null) this.byName.delete(name);
+  }
+
+  /** Binds `name` to `pid` (after a reservation, or directly from `register`). */
+  bind(name: string, pid: Pid): void {
+    if (this.byName.get(name) !== null) this.check(name);
+    this.byName.set(name, pid);
+    const key = pidKey(pid);
+    let names = this.byPid.get(key);
+    if (names === undefined) this.byPid.set(key, (names = new Set()));
+    names.add(name);
+  }
+
+  /** Frees `name` if `pid` holds it. */
+  unbind(name: string, pid: Pid): void {
+    const holder = this.byName.get(name);
+    if (holder && holder.thread === pid.thread && holder.serial === pid.serial) {
+      this.byName.delete(name);
+      this.byPid.get(pidKey(pid))?.delete(name);
+    }
+  }
+
+  /** Frees every name of an actor that exited. */
+  exited(pid: Pid): void {
+    const key = pidKey(pid);
+    for (const name of this.byPid.get(key) ?? []) this.byName.delete(name);
+    this.byPid.delete(key);
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.byName.get(name) ?? undefined;
+  }
+
+  private check(name: string): void {
+    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`expected a name to be a non-empty string, got: ${describeValue(name)}`);
+    if (this.byName.has(name)) throw new AlreadyRegisteredError(`the name ${JSON.stringify(name)} is taken by ${this.byName.get(name) ?? 'an actor being spawned'}`);
+  }
+}
