@@ -146,11 +146,11 @@ export class ActorCell implements CallContext {
   }
 
   send(to: ActorRef | Pid, msg: unknown): void {
-    this.host.send(to instanceof ActorRef ? to.pid : to, msg);
+    this.host.send(pidOf(to), msg);
   }
 
   monitor(target: ActorRef | Pid): number {
-    return this.host.monitorFrom(this, target instanceof ActorRef ? target.pid : target);
+    return this.host.monitorFrom(this, pidOf(target));
   }
 
   demonitor(ref: number): void {
@@ -158,19 +158,19 @@ export class ActorCell implements CallContext {
   }
 
   link(target: ActorRef | Pid): void {
-    const pid = target instanceof ActorRef ? target.pid : target;
+    const pid = pidOf(target);
     this.links.set(openKey(pid.thread, pid.serial), pid);
     this.host.linkFrom(this, pid, true);
   }
 
   unlink(target: ActorRef | Pid): void {
-    const pid = target instanceof ActorRef ? target.pid : target;
+    const pid = pidOf(target);
     this.links.delete(openKey(pid.thread, pid.serial));
     this.host.linkFrom(this, pid, false);
   }
 
   exit(target: ActorRef | Pid, reason: ExitReason): void {
-    this.host.exitSignal(target instanceof ActorRef ? target.pid : target, this.self, reason);
+    this.host.exitSignal(pidOf(target), this.self, reason);
   }
 
   trapExit(on: boolean): void {
@@ -194,7 +194,7 @@ export class ActorCell implements CallContext {
     if (!(typeof ms === 'number' && ms >= 0 && ms <= 2 ** 31 - 1)) {
       throw new InvalidArgumentError(`expected \`ms\` to be a number from 0 to 2147483647, got: ${describeValue(ms)}`);
     }
-    const target = to === undefined ? this.self : to instanceof ActorRef ? to.pid : to;
+    const target = to === undefined ? this.self : pidOf(to);
     const copy = this.host.copy(msg); // refused now, not when the timer fires
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -375,6 +375,11 @@ export class ActorCell implements CallContext {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
+}
+
+/** The pid behind a ref, or the pid itself. */
+function pidOf(target: ActorRef | Pid): Pid {
+  return target instanceof ActorRef ? target.pid : target;
 }
 
 /** Refs are below 2^30 and threads below 1024, so this is unique and exact. */
