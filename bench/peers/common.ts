@@ -22,10 +22,10 @@ export function workerPath(lib: string): string {
 }
 
 /**
- * Resolves once `pool` has answered `4 × threads` concurrent calls correctly, so every thread has
- * loaded its worker file before a suite starts its clock (the libraries that start workers lazily
- * or asynchronously would otherwise time their start-up). On failure or timeout, closes the pool
- * and throws, so that a broken pool never reaches a suite.
+ * Resolves once `pool` has answered `4 × threads` concurrent calls correctly, so that the pool is up
+ * (workers spawned, worker files loaded) before a suite starts its clock: the libraries start their
+ * workers asynchronously, and some lazily. Suites still warm up on their own. On a wrong answer, a
+ * failure or `START_TIMEOUT_MS`, closes the pool and throws, so a broken pool never reaches a suite.
  */
 export async function ready(pool: PeerPool, threads: number, name: string): Promise<PeerPool> {
   try {

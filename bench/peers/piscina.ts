@@ -19,7 +19,7 @@ export interface PiscinaSettings {
 }
 
 /** Chosen by `tune.ts` on this machine: see `bench/peers/README.md` for the figures. */
-export const PISCINA_SETTINGS: PiscinaSettings = { concurrentTasksPerWorker: 16, atomics: 'sync', taskQueue: 'fixed', recordTiming: false };
+export const PISCINA_SETTINGS: PiscinaSettings = { concurrentTasksPerWorker: 64, atomics: 'sync', taskQueue: 'fixed', recordTiming: false };
 
 export async function startPiscina(threads: number, settings: PiscinaSettings = PISCINA_SETTINGS): Promise<PeerPool> {
   const { failed, fail } = failureSignal();
@@ -28,7 +28,6 @@ export async function startPiscina(threads: number, settings: PiscinaSettings = 
     filename: workerUrl('piscina').href,
     minThreads: threads,
     maxThreads: threads,
-    idleTimeout: 60_000,
     concurrentTasksPerWorker: settings.concurrentTasksPerWorker,
     atomics: settings.atomics,
     ...(settings.taskQueue === 'fixed' ? { taskQueue: new FixedQueue() } : {}),

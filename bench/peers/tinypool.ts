@@ -15,7 +15,7 @@ export interface TinypoolSettings {
 }
 
 /** Chosen by `tune.ts` on this machine: see `bench/peers/README.md` for the figures. */
-export const TINYPOOL_SETTINGS: TinypoolSettings = { concurrentTasksPerWorker: 16, useAtomics: true };
+export const TINYPOOL_SETTINGS: TinypoolSettings = { concurrentTasksPerWorker: 64, useAtomics: true };
 
 export async function startTinypool(threads: number, settings: TinypoolSettings = TINYPOOL_SETTINGS): Promise<PeerPool> {
   const { failed, fail } = failureSignal();
@@ -25,7 +25,6 @@ export async function startTinypool(threads: number, settings: TinypoolSettings 
     runtime: 'worker_threads',
     minThreads: threads,
     maxThreads: threads,
-    idleTimeout: 60_000,
     isolateWorkers: false,
     concurrentTasksPerWorker: settings.concurrentTasksPerWorker,
     useAtomics: settings.useAtomics,

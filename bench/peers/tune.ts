@@ -2,7 +2,10 @@
  * Sweeps the settings of the peers that have any, on the tiny-tasks workload, to choose each
  * adapter's default (the figures are in `README.md`):
  *
- *   npx tsc -p tsconfig.json && node dist/bench/peers/tune.js [--rounds N] [--tasks N] [--in-flight N] [lib ...]
+ *   npx tsc -p tsconfig.json && node dist/bench/peers/tune.js [--rounds N] [--tasks N] [--in-flight N] [--match RE] [lib ...]
+ *
+ * `--match RE` keeps the variants whose "<lib> <label>" matches the regular expression, e.g.
+ * `--match 'piscina ctpw \d+, atomics sync$'`.
  *
  * Each variant is measured `rounds` times (default 3), the variants interleaved round by round so
  * that a burst of background noise does not land on one variant only; each measurement starts a
@@ -93,7 +96,10 @@ async function main(): Promise<void> {
   const rounds = option(argv, '--rounds', 3);
   const tasks = option(argv, '--tasks', 100_000);
   const inFlight = option(argv, '--in-flight', 1024);
-  const selected = variants().filter((v) => argv.length === 0 || argv.includes(v.lib));
+  const m = argv.indexOf('--match');
+  const match = m < 0 ? undefined : new RegExp(argv.splice(m, 2)[1] ?? '');
+  const selected = variants().filter((v) => (argv.length === 0 || argv.includes(v.lib)) && (match === undefined || match.test(`${v.lib} ${v.label}`)));
+  if (selected.length === 0) throw new Error(`no variant matches ${argv.join(' ')} ${match ?? ''}`);
   console.log(`${selected.length} variants × ${rounds} rounds; runTinyTasks(${tasks}, ${inFlight}), ${THREADS} threads`);
   const figures = new Map<Variant, Metrics[]>(selected.map((v) => [v, []]));
   const failures = new Map<Variant, string[]>(selected.map((v) => [v, []]));
