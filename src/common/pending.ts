@@ -147,14 +147,14 @@ export class PendingReplies {
 }
 
 /**
- * Settles the wait that a reply frame answers: REPLY, SPAWNED and STOPPED resolve it with the
+ * Settles the wait that an enveloped reply frame answers: SPAWNED and STOPPED resolve it with the
  * envelope's value, REPLY_ERROR and SPAWN_ERROR reject it with the envelope's error (all are
- * `[ref, value]`). Returns false for any other kind. A reply whose wait is gone (it timed out) is
+ * `[ref, value]`; REPLY carries its ref as a word and is settled by the caller). Returns false for
+ * any other kind. A reply whose wait is gone (it timed out) is
  * dropped. Main and every shard route replies through this.
  */
 export function settleReply(pending: PendingReplies, kind: number, envelope: unknown[]): boolean {
   switch (kind) {
-    case Kind.REPLY:
     case Kind.SPAWNED:
     case Kind.STOPPED:
       pending.resolve(envelope[0] as number, envelope[1]);

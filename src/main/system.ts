@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
-import { Endpoint } from '../shm/endpoint.js';
+import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
 import {
   CallTimeoutError,
   InvalidArgumentError,
@@ -250,7 +250,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     }
     const { ref, promise } = this.pending.add<unknown>(ms, () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`));
     try {
-      this.sendTo(pid.thread, Kind.CALL, [pid.serial, ref, msg]);
+      this.sendAddressed(pid, Kind.CALL, msg, ref);
     } catch (error) {
       this.pending.reject(ref, error);
     }
@@ -303,7 +303,21 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   private post(kind: number, pid: Pid, msg: unknown): void {
     this.checkOpen(kind === Kind.CAST ? 'cast' : 'send');
-    this.sendTo(pid.thread, kind, [pid.serial, msg]);
+    this.sendAddressed(pid, kind, msg, NO_WORD);
+  }
+
+  /** Answers a shard's request (register, whereis) as a REPLY: the ref as a word before the value. */
+  private replyTo(thread: number, ref: number, value: unknown): void {
+    this.endpoint.sendMessage(thread, Kind.REPLY, value, this.encoders[thread], ref);
+  }
+
+  /** A CAST, INFO or CALL: the actor's serial (and the call's ref) as words before the message. */
+  private sendAddressed(pid: Pid, kind: number, msg: unknown, ref: number): void {
+    const thread = pid.thread;
+    if (!Number.isInteger(thread) || thread < 1 || thread > this.threads) {
+      throw new NoProcError(`no thread ${thread} in this system (shards are 1 to ${this.threads})`);
+    }
+    this.endpoint.sendMessage(thread, kind, msg, this.encoders[thread], pid.serial, ref);
   }
 
   private sendTo(thread: number, kind: number, envelope: unknown[]): void {
@@ -344,6 +358,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   }
 
   private readonly onFrame = (from: number, kind: number, bytes: Uint8Array, start: number, end: number): void => {
+    if (kind === Kind.REPLY) {
+      // A call's answer: its ref is a word before the value (see protocol.ts).
+      this.pending.resolve(readWord(bytes, start), this.decoders[from].decode(bytes, start + 4, end));
+      return;
+    }
     const envelope = this.decoders[from].decode(bytes, start, end) as unknown[];
     if (settleReply(this.pending, kind, envelope)) return;
     switch (kind) {
@@ -374,7 +393,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         const [ref, serial, name] = envelope as RegisterEnvelope;
         try {
           this.names.bind(name, new Pid(this.node, from, serial));
-          this.sendTo(from, Kind.REPLY, [ref, true]);
+          this.replyTo(from, ref, true);
         } catch (error) {
           this.sendTo(from, Kind.REPLY_ERROR, [ref, error]);
         }
@@ -387,7 +406,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       }
       case Kind.WHEREIS: {
         const [ref, name] = envelope as WhereisEnvelope;
-        this.sendTo(from, Kind.REPLY, [ref, this.names.whereis(name) ?? null]);
+        this.replyTo(from, ref, this.names.whereis(name) ?? null);
         return;
       }
       default:

@@ -61,6 +61,27 @@ export interface EndpointOptions {
   keepAlive?: boolean;
 }
 
+/** No word before the message (see `sendMessage`). */
+export const NO_WORD = -1;
+
+/** Writes one or two int32 words, little-endian, at `at`. */
+function writeWords(bytes: Uint8Array, at: number, word0: number, word1: number): void {
+  bytes[at] = word0;
+  bytes[at + 1] = word0 >> 8;
+  bytes[at + 2] = word0 >> 16;
+  bytes[at + 3] = word0 >> 24;
+  if (word1 === NO_WORD) return;
+  bytes[at + 4] = word1;
+  bytes[at + 5] = word1 >> 8;
+  bytes[at + 6] = word1 >> 16;
+  bytes[at + 7] = word1 >> 24;
+}
+
+/** Reads the int32 word `sendMessage` wrote at `at`. */
+export function readWord(bytes: Uint8Array, at: number): number {
+  return bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
+}
+
 /** `sendMessage` encodes in place when at least this much contiguous room is free in the ring. */
 const MIN_CLAIM = 64;
 
@@ -167,16 +188,20 @@ export class Endpoint {
 
   /**
    * Encodes `message` with `encoder` (the one paired with thread `to`'s decoder for us) and sends
-   * it, like `send`. Plain data is encoded straight into the ring's free space, with no copy; the
+   * it, like `send`. Up to two non-negative int32 words (`word0`, `word1`: an actor's serial, a call's
+   * ref) go before the encoded bytes, little-endian; the receiver reads them with `readWord`. Words
+   * rather than an envelope array: they cost no allocation and no codec work on either side. Plain data is encoded straight into the ring's free space, with no copy; the
    * rest (and anything that does not fit now) is encoded aside and copied. Throws `EncodeError` for
    * a value that cannot travel, and then nothing was sent.
    */
-  sendMessage(to: number, kind: number, message: unknown, encoder: MessageEncoder): void {
+  sendMessage(to: number, kind: number, message: unknown, encoder: MessageEncoder, word0 = NO_WORD, word1 = NO_WORD): void {
     const ring = this.ring(to, kind);
+    const prefix = word0 === NO_WORD ? 0 : word1 === NO_WORD ? 4 : 8;
     const at = ring.claim(MIN_CLAIM);
     if (at !== -1) {
-      const end = encoder.encodeInto(message, ring.bytes, at, ring.claimEnd);
+      const end = encoder.encodeInto(message, ring.bytes, at + prefix, ring.claimEnd);
       if (end !== -1) {
+        if (prefix !== 0) writeWords(ring.bytes, at, word0, word1);
         this.stats.messagesSent++;
         ring.commit(kind, end - at);
         if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
@@ -185,7 +210,15 @@ export class Endpoint {
     }
     const length = encoder.encodeToScratch(message);
     const start = encoder.scratchStart;
-    this.send(to, kind, encoder.scratch, start, start + length);
+    if (prefix === 0) {
+      this.send(to, kind, encoder.scratch, start, start + length);
+      return;
+    }
+    // The slow path (not plain data, or no room in place): join the words and the body once.
+    const frame = new Uint8Array(prefix + length);
+    writeWords(frame, 0, word0, word1);
+    frame.set(encoder.scratch.subarray(start, start + length), prefix);
+    this.send(to, kind, frame);
   }
 
   /**

@@ -2,17 +2,20 @@
  * What the threads of one system say to each other: the frame kinds of the actor layer and the
  * envelope each kind carries.
  *
- * An envelope is a small array encoded with the codec in one go, body included, so a tiny `cast`
- * costs one encode and one ring frame. Positions, not names: the compact codec writes an array of
- * small integers in a few bytes and no shape. Actors are addressed by `(thread, serial)`; the frame
+ * An envelope is a small array encoded with the codec in one go, body included. Positions, not
+ * names: the compact codec writes an array of small integers in a few bytes and no shape. Actors are addressed by `(thread, serial)`; the frame
  * already goes to the right thread, so only the serial travels.
+ *
+ * The four kinds that carry nearly all traffic skip the envelope: their addresses go as int32
+ * words before the encoded body (`Endpoint.sendMessage(…, word0, word1)`, read with `readWord`),
+ * which costs neither an array nor codec work. Shown as `serial | body` below.
  *
  * | kind        | from → to        | envelope                                             |
  * |-------------|------------------|------------------------------------------------------|
- * | CAST        | any → actor's    | [serial, body]                                       |
- * | INFO        | any → actor's    | [serial, body]                                       |
- * | CALL        | any → actor's    | [serial, ref, body]                                  |
- * | REPLY       | actor's → caller | [ref, body]                                          |
+ * | CAST        | any → actor's    | serial | body                                        |
+ * | INFO        | any → actor's    | serial | body                                        |
+ * | CALL        | any → actor's    | serial, ref | body                                   |
+ * | REPLY       | actor's → caller | ref | body                                           |
  * | REPLY_ERROR | actor's → caller | [ref, error]          (ExitError, NoProcError, …)    |
  * | SPAWN       | any → shard      | [ref, moduleUrl, args, name]                         |
  * | SPAWNED     | shard → asker    | [ref, serial]                                        |
@@ -61,8 +64,6 @@ export const Kind = {
   WHEREIS: 22,
 } as const;
 
-export type CastEnvelope = [serial: number, body: unknown];
-export type CallEnvelope = [serial: number, ref: number, body: unknown];
 export type ReplyEnvelope = [ref: number, body: unknown];
 export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null];
 export type SpawnedEnvelope = [ref: number, serial: number];

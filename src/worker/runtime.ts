@@ -9,12 +9,12 @@
  * counted.
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
-import { Endpoint } from '../shm/endpoint.js';
+import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
 import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
 import { PendingReplies, settleReply } from '../common/pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type CallEnvelope, type CastEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody,  type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { isActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
@@ -71,23 +71,33 @@ export class ShardRuntime implements CellHost {
 
   /** The drain handler: one frame from thread `from`. */
   readonly onFrame = (from: number, kind: number, bytes: Uint8Array, start: number, end: number): void => {
-    const envelope = this.decoders[from].decode(bytes, start, end) as unknown[];
+    const decoder = this.decoders[from];
+    // The hot kinds carry their addresses as words before the body (see protocol.ts).
     switch (kind) {
       case Kind.CAST:
       case Kind.INFO: {
-        const [serial, body] = envelope as CastEnvelope;
+        const serial = readWord(bytes, start);
+        const body = decoder.decode(bytes, start + 4, end);
         const cell = this.cells.get(serial);
         if (cell === undefined) this.deadLetter(serial, kind, body);
         else cell.deliver(kind, from, -1, body);
         return;
       }
       case Kind.CALL: {
-        const [serial, ref, body] = envelope as CallEnvelope;
+        const serial = readWord(bytes, start);
+        const ref = readWord(bytes, start + 4);
+        const body = decoder.decode(bytes, start + 8, end);
         const cell = this.cells.get(serial);
         if (cell !== undefined) cell.deliver(kind, from, ref, body);
         else this.replyError(from, ref, this.missing(serial));
         return;
       }
+      case Kind.REPLY:
+        this.pending.resolve(readWord(bytes, start), decoder.decode(bytes, start + 4, end));
+        return;
+    }
+    const envelope = decoder.decode(bytes, start, end) as unknown[];
+    switch (kind) {
       case Kind.SPAWN:
         void this.spawn(from, envelope as SpawnEnvelope);
         return;
@@ -138,7 +148,7 @@ export class ShardRuntime implements CellHost {
       return;
     }
     try {
-      this.sendFrame(thread, Kind.REPLY, [ref, value]);
+      this.endpoint.sendMessage(thread, Kind.REPLY, value, this.encoders[thread], ref);
     } catch (error) {
       // The reply cannot travel (a function in it, say): the caller gets the EncodeError instead.
       if (!(error instanceof EncodeError)) throw error;
@@ -181,7 +191,7 @@ export class ShardRuntime implements CellHost {
   private post(pid: Pid, kind: number, ref: number, msg: unknown): void {
     if (pid.node !== this.node) throw new NoProcError(`no actor ${pid}: node ${JSON.stringify(pid.node)} is not connected`);
     if (pid.thread !== this.thread) {
-      this.sendFrame(pid.thread, kind, kind === Kind.CALL ? [pid.serial, ref, msg] : [pid.serial, msg]);
+      this.endpoint.sendMessage(pid.thread, kind, msg, this.encoders[pid.thread], pid.serial, kind === Kind.CALL ? ref : NO_WORD);
       return;
     }
     this.local.push(pid.serial, kind, ref, this.copy(msg));
