@@ -62,6 +62,20 @@ export class PendingReplies {
     return { ref, promise };
   }
 
+  /**
+   * `add`, then `send(ref)` the request; if sending throws (an EncodeError, an unknown thread), the
+   * wait is rejected with that error instead, so the caller always gets a settled promise.
+   */
+  request<T>(timeoutMs: number, onTimeout: () => Error, send: (ref: number) => void): Promise<T> {
+    const { ref, promise } = this.add<T>(timeoutMs, onTimeout);
+    try {
+      send(ref);
+    } catch (error) {
+      this.reject(ref, error);
+    }
+    return promise;
+  }
+
   resolve(ref: number, value: unknown): boolean {
     const waiter = this.take(ref);
     waiter?.resolve(value);

@@ -248,13 +248,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     if (!(ms === Infinity || (typeof ms === 'number' && ms >= 0))) {
       return Promise.reject(new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0 or Infinity, got: ${describeValue(timeout)}`));
     }
-    const { ref, promise } = this.pending.add<unknown>(ms, () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`));
-    try {
-      this.sendAddressed(pid, Kind.CALL, msg, ref);
-    } catch (error) {
-      this.pending.reject(ref, error);
-    }
-    return promise;
+    return this.pending.request(
+      ms,
+      () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`),
+      (ref) => this.sendAddressed(pid, Kind.CALL, msg, ref),
+    );
   }
 
   cast(pid: Pid, msg: unknown): void {

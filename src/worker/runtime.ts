@@ -165,13 +165,11 @@ export class ShardRuntime implements CellHost {
 
   call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
     const ms = timeout ?? DEFAULT_CALL_TIMEOUT;
-    const { ref, promise } = this.pending.add<unknown>(ms, () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`));
-    try {
-      this.post(pid, Kind.CALL, ref, msg);
-    } catch (error) {
-      this.pending.reject(ref, error);
-    }
-    return promise;
+    return this.pending.request(
+      ms,
+      () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`),
+      (ref) => this.post(pid, Kind.CALL, ref, msg),
+    );
   }
 
   cast(pid: Pid, msg: unknown): void {
