@@ -224,6 +224,28 @@ describe('bad input', () => {
   });
 });
 
+describe('stats', () => {
+  it('reports actors, mailbox depth and traffic per thread', async () => {
+    const own = await start({ threads: 2 });
+    try {
+      const counters = await Promise.all([1, 1, 2].map((thread) => own.spawn<typeof Counter>(COUNTER, { args: 0, thread })));
+      const slow = counters[0].call({ type: 'slowAdd', by: 1, ms: 200 });
+      const queued = [counters[0].call({ type: 'get' }), counters[0].call({ type: 'get' })];
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const { threads, awaitedReplies } = await own.stats();
+      expect(threads.map((t) => t.thread)).toEqual([0, 1, 2]);
+      expect(threads.map((t) => t.actors)).toEqual([0, 2, 1]);
+      expect(threads[1].mailboxDepth).toBe(2); // two calls wait behind the slow one
+      expect(awaitedReplies).toBe(3);
+      expect(threads[1].messagesIn).toBeGreaterThanOrEqual(5); // 2 spawns, 3 calls, the stats request
+      expect(threads[0].messagesOut).toBeGreaterThanOrEqual(threads[1].messagesIn);
+      await Promise.all([slow, ...queued]);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('stop', () => {
   it('runs terminate with shutdown, then refuses everything with SystemStoppedError', async () => {
     const own = await start({ threads: 1 });

@@ -12,6 +12,7 @@ export { Endpoint, interruptThread, type EndpointOptions, type EndpointStats, ty
 export { RingProducer, RingConsumer, ringBytes, type RingRegion, type FrameHandler } from '../shm/ring.js';
 export { MessageEncoder, MessageDecoder } from '../shm/codec.js';
 export { Pid, pidEquals, LOCAL_NODE } from '../shm/pid.js';
+export type { ThreadStats } from '../shm/protocol.js';
 export {
   WeftError,
   EncodeError,

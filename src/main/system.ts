@@ -21,7 +21,7 @@ import {
   describeValue,
 } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type DownEnvelope, type ExitedEnvelope, type RegisterEnvelope, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type DownEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { PendingReplies, settleReply } from '../common/pending.js';
 import type { AnyActor, ArgsOf, ExitReason } from '../worker/actor.js';
@@ -238,6 +238,24 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         if (this.monitors.delete(mref) && !this.closed) this.sendTo(pid.thread, Kind.DEMONITOR, [pid.serial, mref]);
       },
     };
+  }
+
+  /**
+   * Figures per thread (main first, then each shard): live actors, mailbox depth, messages in and
+   * out, parks and notifies, overflowed frames, dead letters; and the replies main awaits.
+   */
+  async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[] }> {
+    this.checkOpen('stats');
+    const { messagesReceived, messagesSent, parks, notifies, overflowed } = this.endpoint.stats;
+    const main: ThreadStats = { thread: 0, actors: 0, mailboxDepth: 0, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters };
+    const shards = await Promise.all(
+      this.workers.map((_, index) =>
+        this.pending.request<ThreadStats>(this.options.callTimeout, () => new CallTimeoutError(`shard ${index + 1} did not report its stats`), (ref) =>
+          this.sendTo(index + 1, Kind.STATS, [ref]),
+        ),
+      ),
+    );
+    return { awaitedReplies: this.pending.size, threads: [main, ...shards] };
   }
 
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────

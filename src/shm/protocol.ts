@@ -32,6 +32,7 @@
  * | REGISTER    | shard → main     | [ref, serial, name]      (REPLY true, or REPLY_ERROR) |
  * | UNREGISTER  | shard → main     | [ref, serial, name]      (no reply)                  |
  * | WHEREIS     | shard → main     | [ref, name]              (REPLY pid or null)          |
+ * | STATS       | main → shard     | [ref]                    (REPLY with ShardStats)      |
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
  *
@@ -62,6 +63,7 @@ export const Kind = {
   REGISTER: 20,
   UNREGISTER: 21,
   WHEREIS: 22,
+  STATS: 23,
 } as const;
 
 export type ReplyEnvelope = [ref: number, body: unknown];
@@ -90,6 +92,23 @@ export function rebaseOntoBody(error: unknown, bodyIndex: number): unknown {
   const rebased = new EncodeError(error.message.split(`\`${error.path}\``).join(`\`${path}\``), path, { cause: error.cause });
   rebased.stack = error.stack;
   return rebased;
+}
+
+/** One thread's figures, as `system.stats()` reports them. Counters run from the thread's start. */
+export interface ThreadStats {
+  thread: number;
+  /** Live actors on the thread. */
+  actors: number;
+  /** Messages waiting in actors' mailboxes (behind a busy async callback) and in the same-thread queue. */
+  mailboxDepth: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Times the thread parked, and the notifies it made to wake parked threads. */
+  parks: number;
+  notifies: number;
+  /** Frames that waited in overflow because a ring was full. */
+  overflowed: number;
+  deadLetters: number;
 }
 
 /** What a shard gets in `workerData` at start. */

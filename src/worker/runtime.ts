@@ -14,7 +14,7 @@ import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcE
 import { PendingReplies, settleReply } from '../common/pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody,  type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type StopEnvelope } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody,  type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type ThreadStats, type StopEnvelope } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { isActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
@@ -135,6 +135,9 @@ export class ShardRuntime implements CellHost {
       }
       case Kind.STOP:
         void this.stop(from, envelope as StopEnvelope);
+        return;
+      case Kind.STATS:
+        this.reply(from, (envelope as StopEnvelope)[0], this.stats());
         return;
       default:
         if (!settleReply(this.pending, kind, envelope)) throw new Error(`shard ${this.thread} got a frame of unknown kind ${kind} from thread ${from}`);
@@ -378,6 +381,13 @@ export class ShardRuntime implements CellHost {
   /** Why the actor `serial` of this thread is gone: its exit reason if remembered, else 'noproc'. */
   private reasonOf(serial: number): ExitReason {
     return this.recentDeaths.get(serial) ?? 'noproc';
+  }
+
+  stats(): ThreadStats {
+    let mailboxDepth = this.local.size;
+    for (const cell of this.cells.values()) mailboxDepth += cell.depth;
+    const { messagesReceived, messagesSent, parks, notifies, overflowed } = this.endpoint.stats;
+    return { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters };
   }
 
   get actorCount(): number {
