@@ -222,6 +222,18 @@ describe('timers', () => {
 });
 
 describe('names from actors', () => {
+  it('spawns a named actor from an actor, on another shard; a taken name rejects and leaves no actor', async () => {
+    const parent = await system.spawn<typeof Peer>(PEER, { thread: 1 });
+    const reply = await parent.call({ type: 'spawn', url: COUNTER.href, args: 4, thread: 2, name: 'child-name' });
+    const pid = reply.ok as typeof parent.pid;
+    expect(pid.thread).toBe(2);
+    expect(system.whereis('child-name')?.pid).toEqual(pid);
+    expect(await system.whereis<typeof Counter>('child-name')!.call({ type: 'get' })).toBe(4);
+    const before = (await system.stats()).threads[1].actors;
+    expect(await parent.call({ type: 'spawn', url: COUNTER.href, args: 5, name: 'child-name' })).toEqual({ error: 'AlreadyRegisteredError' });
+    await expect.poll(async () => (await system.stats()).threads[1].actors).toBe(before);
+  });
+
   it('an actor registers a name seen by main and by actors on every thread, freed when it exits', async () => {
     const named = await system.spawn<typeof Peer>(PEER, { thread: 2 });
     const asker = await system.spawn<typeof Peer>(PEER, { thread: 1 });

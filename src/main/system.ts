@@ -406,9 +406,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         return;
       }
       case Kind.REGISTER: {
-        const [ref, serial, name] = envelope as RegisterEnvelope;
+        const [ref, serial, name, thread] = envelope as RegisterEnvelope;
         try {
-          this.names.bind(name, new Pid(this.node, from, serial));
+          this.names.bind(name, new Pid(this.node, thread ?? from, serial));
           this.replyTo(from, ref, true);
         } catch (error) {
           this.sendTo(from, Kind.REPLY_ERROR, [ref, error]);

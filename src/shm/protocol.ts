@@ -29,7 +29,7 @@
  * | LINK        | actor → actor's  | [serial, fromSerial]     (both exit together)        |
  * | UNLINK      | actor → actor's  | [serial, fromSerial]                                 |
  * | EXIT_SIGNAL | any → actor's    | [serial, fromSerial, reason, linked] (a link fired, or ctx.exit) |
- * | REGISTER    | shard → main     | [ref, serial, name]      (REPLY true, or REPLY_ERROR) |
+ * | REGISTER    | shard → main     | [ref, serial, name, thread] (REPLY true, or REPLY_ERROR) |
  * | UNREGISTER  | shard → main     | [ref, serial, name]      (no reply)                  |
  * | WHEREIS     | shard → main     | [ref, name]              (REPLY pid or null)          |
  * | STATS       | main → shard     | [ref]                    (REPLY with ShardStats)      |
@@ -74,7 +74,7 @@ export type StopEnvelope = [ref: number];
 export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
 export type MonitorEnvelope = [serial: number, mref: number];
 export type DownEnvelope = [mref: number, serial: number, reason: unknown];
-export type RegisterEnvelope = [ref: number, serial: number, name: string];
+export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number];
 export type WhereisEnvelope = [ref: number, name: string];
 export type LinkEnvelope = [serial: number, fromSerial: number];
 export type ExitSignalEnvelope = [serial: number, fromSerial: number, reason: unknown, linked: boolean];

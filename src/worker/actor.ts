@@ -88,9 +88,11 @@ export interface ActorContext {
    * Starts an actor from this one: on this shard (`'local'`, the default) or on shard `thread`.
    * Resolves with its ref once its `init` has returned; rejects as `system.spawn` does. With
    * `link: true` the two are linked as soon as it has started (if it has already exited by then,
-   * the link delivers its exit reason at once, as if it had been linked from the start).
+   * the link delivers its exit reason at once, as if it had been linked from the start). With
+   * `name`, the new actor is registered once started; if the name is taken by then, it is killed
+   * and the spawn rejects with `AlreadyRegisteredError`.
    */
-  spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number; link?: boolean }): Promise<ActorRef<A>>;
+  spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number; link?: boolean; name?: string }): Promise<ActorRef<A>>;
   /** `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread). */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;

@@ -33,7 +33,7 @@ export interface CellHost extends Router {
   replyError(thread: number, ref: number, error: unknown): void;
   /** The actor is gone: forget it, remember why, tell main. */
   exited(cell: ActorCell, reason: ExitReason): void;
-  spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined): Promise<Pid>;
+  spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined, name?: string): Promise<Pid>;
   /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
   monitorFrom(watcher: ActorCell, target: Pid): number;
   demonitorFrom(watcher: ActorCell, mref: number): void;
@@ -46,7 +46,7 @@ export interface CellHost extends Router {
   /** A copy of `msg` as another thread would get it (throws EncodeError if it cannot travel). */
   copy(msg: unknown): unknown;
   /** Asks main's registry (see src/main/registry.ts). */
-  register(serial: number, name: string): Promise<void>;
+  register(pid: Pid, name: string): Promise<void>;
   unregister(serial: number, name: string): void;
   whereis(name: string): Promise<Pid | undefined>;
 }
@@ -131,8 +131,8 @@ export class ActorCell implements CallContext {
     return new ActorRef<A>(pid, this.host);
   }
 
-  async spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number; link?: boolean }): Promise<ActorRef<A>> {
-    const pid = await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout);
+  async spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number; link?: boolean; name?: string }): Promise<ActorRef<A>> {
+    const pid = await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name);
     if (options?.link === true) this.link(pid);
     return new ActorRef<A>(pid, this.host);
   }
@@ -178,7 +178,7 @@ export class ActorCell implements CallContext {
   }
 
   register(name: string): Promise<void> {
-    return this.host.register(this.self.serial, name);
+    return this.host.register(this.self, name);
   }
 
   unregister(name: string): void {

@@ -232,23 +232,29 @@ export class ShardRuntime implements CellHost {
     return ran;
   }
 
-  async spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined): Promise<Pid> {
+  async spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined, name?: string): Promise<Pid> {
     const url = module instanceof URL ? module.href : String(module);
     const target = thread === undefined || thread === 'local' ? this.thread : thread;
     if (!Number.isInteger(target) || target < 1 || target >= this.endpoint.set.threads) {
       throw new InvalidArgumentError(`expected \`thread\` to be 'local' or a shard from 1 to ${this.endpoint.set.threads - 1}, got: ${describeValue(thread)}`);
     }
     const ms = timeout ?? DEFAULT_SPAWN_TIMEOUT;
-    const { ref, promise } = this.pending.add<number>(ms, () => new CallTimeoutError(`spawn of ${url} on thread ${target} did not finish within ${ms} ms`));
-    if (target === this.thread) void this.spawn(this.thread, [ref, url, args, null]);
-    else {
+    const serial = await this.pending.request<number>(
+      ms,
+      () => new CallTimeoutError(`spawn of ${url} on thread ${target} did not finish within ${ms} ms`),
+      (ref) => (target === this.thread ? void this.spawn(this.thread, [ref, url, args, null]) : this.sendFrame(target, Kind.SPAWN, [ref, url, args, null])),
+    );
+    const pid = new Pid(this.node, target, serial);
+    if (name !== undefined) {
       try {
-        this.sendFrame(target, Kind.SPAWN, [ref, url, args, null]);
+        await this.register(pid, name);
       } catch (error) {
-        this.pending.reject(ref, error);
+        // The name was taken meanwhile: the new actor must not live on unnamed and unknown.
+        this.exitSignal(pid, pid, 'kill');
+        throw error;
       }
     }
-    return new Pid(this.node, target, await promise);
+    return pid;
   }
 
   exited(cell: ActorCell, reason: ExitReason): void {
@@ -271,10 +277,13 @@ export class ShardRuntime implements CellHost {
 
   // ── names (main keeps them) ────────────────────────────────────────────────────────────────────
 
-  register(serial: number, name: string): Promise<void> {
-    const { ref, promise } = this.pending.add<void>(DEFAULT_CALL_TIMEOUT, () => new CallTimeoutError(`main did not answer register(${JSON.stringify(name)}) within ${DEFAULT_CALL_TIMEOUT} ms`));
-    this.sendFrame(0, Kind.REGISTER, [ref, serial, name]);
-    return promise.then(() => undefined);
+  /** Names `pid` (an actor of this thread, or one this thread just spawned elsewhere). */
+  async register(pid: Pid, name: string): Promise<void> {
+    await this.pending.request<boolean>(
+      DEFAULT_CALL_TIMEOUT,
+      () => new CallTimeoutError(`main did not answer register(${JSON.stringify(name)}) within ${DEFAULT_CALL_TIMEOUT} ms`),
+      (ref) => this.sendFrame(0, Kind.REGISTER, [ref, pid.serial, name, pid.thread]),
+    );
   }
 
   unregister(serial: number, name: string): void {
