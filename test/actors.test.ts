@@ -270,6 +270,9 @@ describe('stop', () => {
 describe('types', () => {
   it('checks messages and replies at compile time', async () => {
     const counter = await system.spawn<typeof Counter>(COUNTER, { args: 1 });
+    // A reply given later through noreply is typed when the handler names it.
+    const sink = await system.spawn<typeof import('../bench/actors/stream-sink.js').default>(fixtureUrl('../../bench/actors/stream-sink'));
+    expectTypeOf(sink.call).returns.toEqualTypeOf<Promise<{ count: number; outOfOrder: number }>>();
     const got = counter.call({ type: 'get' });
     expectTypeOf(got).toEqualTypeOf<Promise<number>>();
     expect(await got).toBe(1);

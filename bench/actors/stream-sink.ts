@@ -8,8 +8,9 @@ type State = { expected: number; count: number; outOfOrder: number; waiter: Repl
 
 export default defineActor({
   init: (): State => ({ expected: 0, count: 0, outOfOrder: 0, waiter: null }),
+  // Answered later, by handleCast, with ctx.reply: the reply type is named here for callers.
   handleCall: (msg: { type: 'expect'; n: number }, _state, ctx) =>
-    ctx.noreply<State>({ expected: msg.n, count: 0, outOfOrder: 0, waiter: ctx.from }),
+    ctx.noreply<State, { count: number; outOfOrder: number }>({ expected: msg.n, count: 0, outOfOrder: 0, waiter: ctx.from }),
   handleCast: (msg: { id: number; op: string; args: number[] }, state, ctx) => {
     if (msg.id !== state.count) state.outOfOrder++;
     if (++state.count === state.expected && state.waiter !== null) {

@@ -26,8 +26,7 @@ async function weft(n: number): Promise<Metrics> {
       const done = sink.call({ type: 'expect', n: count }, { timeout: 120_000 });
       const started = now();
       source.cast({ type: 'stream', sink: sink.pid, n: count });
-      // The sink answers with ctx.reply after noreply, which its type cannot infer: say it here.
-      const result = (await done) as unknown as { count: number; outOfOrder: number };
+      const result = await done;
       const ms = now() - started;
       assert(result.count === count && result.outOfOrder === 0, `sink expected ${count} messages in order, got: ${JSON.stringify(result)}`);
       return (count / ms) * 1000;

@@ -66,13 +66,19 @@ export interface ReplyTo<Reply> {
   readonly __reply?: (value: Reply) => void;
 }
 
-/** Returned by `ctx.noreply(state)`. */
-export interface NoReply<State> {
+/**
+ * Returned by `ctx.noreply(state)`. `Reply` is the type of the answer that will be given later with
+ * `ctx.reply`: name it (`ctx.noreply<State, Done>(state)`) when a handler only ever answers that way,
+ * so callers' `call` is typed; otherwise it is inferred from the `{ reply }` returns.
+ */
+export interface NoReply<State, Reply = never> {
   readonly [NO_REPLY]: true;
   readonly state: State;
+  /** Phantom: carries `Reply` for inference; never set. */
+  readonly __reply?: Reply;
 }
 
-export type CallOutcome<Reply, State> = { reply: Reply; state: State } | NoReply<State>;
+export type CallOutcome<Reply, State> = { reply: Reply; state: State } | NoReply<State, Reply>;
 
 /** What every callback gets as `ctx`. */
 export interface ActorContext {
@@ -160,7 +166,7 @@ export interface Down {
  */
 export interface CallContext extends ActorContext {
   readonly from: ReplyTo<unknown>;
-  noreply<State>(state: State): NoReply<State>;
+  noreply<State, Reply = never>(state: State): NoReply<State, Reply>;
 }
 
 type MaybePromise<T> = T | Promise<T>;
@@ -211,11 +217,11 @@ export function isActor(value: unknown): value is AnyActor {
 }
 
 /** True if a `handleCall` result is `ctx.noreply(state)`. */
-export function isNoReply(value: unknown): value is NoReply<unknown> {
+export function isNoReply(value: unknown): value is NoReply<unknown, unknown> {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[NO_REPLY] === true;
 }
 
 /** Makes the `ctx.noreply(state)` result. */
-export function noReply<State>(state: State): NoReply<State> {
+export function noReply<State, Reply = never>(state: State): NoReply<State, Reply> {
   return { [NO_REPLY]: true, state };
 }

@@ -114,8 +114,8 @@ export class ActorCell implements CallContext {
     return { ref: this.callerRef, thread: this.callerThread };
   }
 
-  noreply<State>(state: State): NoReply<State> {
-    return noReply(state);
+  noreply<State, Reply = never>(state: State): NoReply<State, Reply> {
+    return noReply<State, Reply>(state);
   }
 
   reply<Reply>(to: ReplyTo<Reply>, value: Reply): void {
