@@ -211,6 +211,13 @@ describe('bad input', () => {
     }
   });
 
+  it('spawn args that cannot travel are an EncodeError naming their path, and nothing is left awaited', async () => {
+    const error = await system.spawn(RECORDER, { args: { file: 'x', onDone: () => 1 } as never }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EncodeError);
+    expect((error as EncodeError).path).toBe('msg.onDone');
+    expect((await system.stats()).awaitedReplies).toBe(0);
+  });
+
   it('a thread out of range, or a bad placement, is an InvalidArgumentError', async () => {
     await expect(system.spawn<typeof Counter>(COUNTER, { args: 0, thread: 3 })).rejects.toThrow(/expected `thread` to be a shard from 1 to 2, got: `3`/);
     await expect(system.spawn<typeof Counter>(COUNTER, { args: 0, thread: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);

@@ -21,7 +21,7 @@ import {
   describeValue,
 } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type DownEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
+import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type DownEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData, type SpawnEnvelope, SPAWN_ARGS } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { PendingReplies, settleReply } from '../common/pending.js';
 import type { AnyActor, ArgsOf, ExitReason } from '../worker/actor.js';
@@ -181,10 +181,13 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     const name = options?.name ?? null;
     if (name !== null) this.names.reserve(name);
     const timeout = options?.timeout ?? SPAWN_TIMEOUT_MS;
-    const { ref, promise } = this.pending.add<number>(timeout, () => new CallTimeoutError(`spawn of ${url} on thread ${thread} did not finish within ${timeout} ms`));
+    const args = (options as { args?: unknown } | undefined)?.args;
     try {
-      this.sendTo(thread, Kind.SPAWN, [ref, url, (options as { args?: unknown } | undefined)?.args, name]);
-      const serial = await promise;
+      const serial = await this.pending.request<number>(
+        timeout,
+        () => new CallTimeoutError(`spawn of ${url} on thread ${thread} did not finish within ${timeout} ms`),
+        (ref) => this.sendSpawn(thread, [ref, url, args, name]),
+      );
       const pid = new Pid(this.node, thread, serial);
       if (name !== null) this.names.bind(name, pid);
       return new ActorRef<A>(pid, this);
@@ -340,11 +343,15 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     if (!Number.isInteger(thread) || thread < 1 || thread > this.threads) {
       throw new NoProcError(`no thread ${thread} in this system (shards are 1 to ${this.threads})`);
     }
+    this.endpoint.sendMessage(thread, kind, envelope, this.encoders[thread]);
+  }
+
+  /** A SPAWN envelope; an EncodeError names the path inside the user's `args`, not the envelope. */
+  private sendSpawn(thread: number, envelope: SpawnEnvelope): void {
     try {
-      this.endpoint.sendMessage(thread, kind, envelope, this.encoders[thread]);
+      this.sendTo(thread, Kind.SPAWN, envelope);
     } catch (error) {
-      // The path of an EncodeError should name the user's message, not the envelope around it.
-      throw rebaseOntoBody(error, envelope.length - 1);
+      throw rebaseOntoBody(error, SPAWN_ARGS);
     }
   }
 

@@ -68,6 +68,8 @@ export const Kind = {
 
 export type ReplyEnvelope = [ref: number, body: unknown];
 export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null];
+/** Where the user's `args` sit in a SpawnEnvelope (for `rebaseOntoBody`). */
+export const SPAWN_ARGS = 2;
 export type SpawnedEnvelope = [ref: number, serial: number];
 export type ExitedEnvelope = [serial: number, name: string | null, reason: unknown];
 export type StopEnvelope = [ref: number];
@@ -81,8 +83,8 @@ export type ExitSignalEnvelope = [serial: number, fromSerial: number, reason: un
 
 /**
  * An EncodeError raised while encoding an envelope names the path inside the envelope
- * (`msg[2].items[0]`); the user sent only the body, so the path is rebased onto it
- * (`msg.items[0]`). Anything else is returned as it is.
+ * (`msg[2].items[0]`); the user gave only the element at `bodyIndex`, so the path is rebased onto
+ * it (`msg.items[0]`). Anything else is returned as it is.
  */
 export function rebaseOntoBody(error: unknown, bodyIndex: number): unknown {
   if (!(error instanceof EncodeError)) return error;

@@ -14,7 +14,7 @@ import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcE
 import { PendingReplies, settleReply } from '../common/pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody,  type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type ThreadStats, type StopEnvelope } from '../shm/protocol.js';
+import { Kind, SPAWN_ARGS, rebaseOntoBody,  type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type ThreadStats, type StopEnvelope } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { isActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
@@ -242,7 +242,17 @@ export class ShardRuntime implements CellHost {
     const serial = await this.pending.request<number>(
       ms,
       () => new CallTimeoutError(`spawn of ${url} on thread ${target} did not finish within ${ms} ms`),
-      (ref) => (target === this.thread ? void this.spawn(this.thread, [ref, url, args, null]) : this.sendFrame(target, Kind.SPAWN, [ref, url, args, null])),
+      (ref) => {
+        if (target === this.thread) {
+          void this.spawn(this.thread, [ref, url, this.copy(args), null]);
+          return;
+        }
+        try {
+          this.sendFrame(target, Kind.SPAWN, [ref, url, args, null]);
+        } catch (error) {
+          throw rebaseOntoBody(error, SPAWN_ARGS);
+        }
+      },
     );
     const pid = new Pid(this.node, target, serial);
     if (name !== undefined) {
@@ -399,10 +409,6 @@ export class ShardRuntime implements CellHost {
     return { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters };
   }
 
-  get actorCount(): number {
-    return this.cells.size;
-  }
-
   private sendExited(cell: ActorCell, reason: ExitReason): void {
     try {
       this.sendFrame(0, Kind.EXITED, [cell.self.serial, cell.name, reason]);
@@ -413,13 +419,8 @@ export class ShardRuntime implements CellHost {
     }
   }
 
-  /** Sends one envelope; an EncodeError names the path in the user's part (the last element). */
   private sendFrame(to: number, kind: number, envelope: unknown[]): void {
-    try {
-      this.endpoint.sendMessage(to, kind, envelope, this.encoders[to]);
-    } catch (error) {
-      throw rebaseOntoBody(error, envelope.length - 1);
-    }
+    this.endpoint.sendMessage(to, kind, envelope, this.encoders[to]);
   }
 
   private missing(serial: number): Error {
