@@ -293,11 +293,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    const stops = this.workers.map((_, index) => {
-      const { ref, promise } = this.pending.add<void>(STOP_TIMEOUT_MS, () => new CallTimeoutError(`shard ${index + 1} did not stop within ${STOP_TIMEOUT_MS} ms`));
-      this.sendTo(index + 1, Kind.STOP, [ref]);
-      return promise.catch(noop);
-    });
+    const stops = this.workers.map((_, index) =>
+      this.pending
+        .request<void>(STOP_TIMEOUT_MS, () => new CallTimeoutError(`shard ${index + 1} did not stop within ${STOP_TIMEOUT_MS} ms`), (ref) => this.sendTo(index + 1, Kind.STOP, [ref]))
+        .catch(noop),
+    );
     await Promise.all(stops);
     this.pending.rejectAll(() => this.stoppedError('call'));
     this.pending.close();

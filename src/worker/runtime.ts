@@ -301,9 +301,12 @@ export class ShardRuntime implements CellHost {
   }
 
   async whereis(name: string): Promise<Pid | undefined> {
-    const { ref, promise } = this.pending.add<Pid | null>(DEFAULT_CALL_TIMEOUT, () => new CallTimeoutError(`main did not answer whereis(${JSON.stringify(name)}) within ${DEFAULT_CALL_TIMEOUT} ms`));
-    this.sendFrame(0, Kind.WHEREIS, [ref, name]);
-    return (await promise) ?? undefined;
+    const pid = await this.pending.request<Pid | null>(
+      DEFAULT_CALL_TIMEOUT,
+      () => new CallTimeoutError(`main did not answer whereis(${JSON.stringify(name)}) within ${DEFAULT_CALL_TIMEOUT} ms`),
+      (ref) => this.sendFrame(0, Kind.WHEREIS, [ref, name]),
+    );
+    return pid ?? undefined;
   }
 
   // ── links and exit signals ─────────────────────────────────────────────────────────────────────
