@@ -23,9 +23,6 @@ import { ActorCell, describeReason, type CellHost } from './cell.js';
 const DEFAULT_CALL_TIMEOUT = 5000;
 const DEFAULT_SPAWN_TIMEOUT = 30_000;
 
-/** The serial of the local-queue marker that stands for the next same-thread exit signal. */
-const SIGNAL_SERIAL = -1;
-
 /** Reasons kept for actors that died, so late calls learn why; oldest forgotten first. */
 const RECENT_DEATHS = 10_000;
 
@@ -45,8 +42,6 @@ export class ShardRuntime implements CellHost {
   /** A codec pair for same-thread messages (see `copy`). */
   private readonly localEncoder = new MessageEncoder();
   private readonly localDecoder = new MessageDecoder();
-  /** Same-thread exit signals, in the order their markers sit in the local queue. */
-  private readonly signals: Array<[serial: number, from: Pid, reason: ExitReason, linked: boolean]> = [];
   /** Monitors held by actors of this thread: monitor ref → watching actor, and → watched pid. */
   private readonly watchersByRef = new Map<number, ActorCell>();
   private readonly monitorTargets = new Map<number, Pid>();
@@ -220,8 +215,9 @@ export class ShardRuntime implements CellHost {
       local.shift();
       ran++;
       if (kind === Kind.EXIT_SIGNAL) {
-        const [target, from, reason, linked] = this.signals.shift()!;
-        this.cells.get(target)?.signal(from, reason, linked);
+        // ref holds `linked` (1 or 0), body [from, reason]: see exitSignal.
+        const [from, reason] = body as [Pid, ExitReason];
+        this.cells.get(serial)?.signal(from, reason, ref === 1);
         continue;
       }
       const cell = this.cells.get(serial);
@@ -330,8 +326,7 @@ export class ShardRuntime implements CellHost {
     if (target.node !== this.node) return;
     if (target.thread === this.thread) {
       // Through the local queue, so it never runs inside the exiting (or signalling) actor's code.
-      this.signals.push([target.serial, from, reason, linked]);
-      this.local.push(SIGNAL_SERIAL, Kind.EXIT_SIGNAL, -1, null);
+      this.local.push(target.serial, Kind.EXIT_SIGNAL, linked ? 1 : 0, [from, reason]);
       if (this.parked) this.endpoint.interrupt();
       return;
     }
