@@ -219,8 +219,8 @@ describe('bad input', () => {
   });
 
   it('a thread out of range, or a bad placement, is an InvalidArgumentError', async () => {
-    await expect(system.spawn<typeof Counter>(COUNTER, { args: 0, thread: 3 })).rejects.toThrow(/expected `thread` to be a shard from 1 to 2, got: `3`/);
-    await expect(system.spawn<typeof Counter>(COUNTER, { args: 0, thread: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(system.spawn<typeof Counter>(COUNTER, { args: 0, thread: 3 })).rejects.toThrow(/expected `thread` to be 0 \(main\) or a shard from 1 to 2, got: `3`/);
+    await expect(system.spawn<typeof Counter>(COUNTER, { args: 0, thread: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(system.spawn<typeof Counter>(COUNTER, { args: 0, thread: 'nearest' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
@@ -268,9 +268,9 @@ describe('stop', () => {
     await own.stop(); // twice is fine
   });
 
-  it('leaves no handle open: a script that stops its system exits by itself', async () => {
+  it('leaves no handle open: a script that stops its system (actors on main included) exits by itself', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [fixtureUrl('exit-after-stop').pathname], { timeout: 20_000 });
-    expect(stdout.trim()).toBe('done 2');
+    expect(stdout.trim()).toBe('done 2 11');
   });
 });
 

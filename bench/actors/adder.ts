@@ -1,5 +1,5 @@
 /** The tiny task of the `tiny-tasks` and `round-trip` suites, as an actor: add two numbers. */
-import { defineActor } from '../../src/worker/actor.js';
+import { defineActor } from '../../src/common/actor.js';
 
 export default defineActor({
   init: () => null,

@@ -2,7 +2,7 @@
  * The receiving end of `actor-stream`: counts casts `{ id }`, checks they arrive in order, and
  * answers the `expect` call (left open with noreply) once it has them all.
  */
-import { defineActor, type ReplyTo } from '../../src/worker/actor.js';
+import { defineActor, type ReplyTo } from '../../src/common/actor.js';
 
 type State = { expected: number; count: number; outOfOrder: number; waiter: ReplyTo<unknown> | null };
 

@@ -4,7 +4,7 @@
  * replies, yields) instead of one callback sending everything.
  */
 import type { Pid } from '../../src/shm/pid.js';
-import { defineActor } from '../../src/worker/actor.js';
+import { defineActor } from '../../src/common/actor.js';
 import type Sink from './stream-sink.js';
 
 const CHUNK = 1024;
@@ -27,4 +27,4 @@ export default defineActor({
 });
 
 // The module's own type, for the self-cast above.
-declare const Source: import('../../src/worker/actor.js').Actor<unknown, State, never, never, Msg, unknown>;
+declare const Source: import('../../src/common/actor.js').Actor<unknown, State, never, never, Msg, unknown>;

@@ -6,7 +6,7 @@
  * travels in messages; a ref, which holds its thread's router, does not) and rebuild the ref there
  * with `ctx.ref<A>(pid)`.
  */
-import type { AnyActor, CallOf, CastOf, InfoOf, ReplyOf } from '../worker/actor.js';
+import type { AnyActor, CallOf, CastOf, InfoOf, ReplyOf } from './actor.js';
 import type { Pid } from '../shm/pid.js';
 
 /** What a ref needs from its system; the system implements it. */

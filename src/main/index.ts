@@ -5,8 +5,8 @@
 export { start, System, type SpawnOptions, type DeadLetter, type SystemEvents, type Monitor } from './system.js';
 export { ActorRef, type CallOptions } from '../common/actor-ref.js';
 export type { StartOptions } from './options.js';
-export type { Placement } from './placement.js';
-export type { Actor, AnyActor, ActorContext, Down, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../worker/actor.js';
+export type { Placement } from '../shm/placement.js';
+export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';
 export { RingSet, DEFAULT_RING_CAPACITY, type RingSetOptions } from '../shm/ring-set.js';
 export { Endpoint, interruptThread, type EndpointOptions, type EndpointStats, type MessageHandler } from '../shm/endpoint.js';
 export { RingProducer, RingConsumer, ringBytes, type RingRegion, type FrameHandler } from '../shm/ring.js';

@@ -2,32 +2,27 @@
  * The system: main's side of weft. `start()` launches the shards and returns a `System`, through
  * which main spawns actors, calls, casts and sends, and finally stops everything.
  *
- * Main is thread 0 of the ring set. A receive loop drains main's inbound rings for the whole life of
- * the system (replies, spawn results, exit notices); it parks on main's doorbell when idle without
- * holding the process open, and a ref'd timer holds it open only while a reply is awaited, so a
- * script that has nothing left to wait for exits by itself (after `stop()`).
+ * Main is thread 0 of the ring set, and runs the same actor runtime as a shard (so it can host
+ * actors too, and its calls, monitors and refs work as an actor's do). A receive loop drains main's
+ * inbound rings for the whole life of the system (replies, spawn results, exit notices, messages
+ * for main's actors); it parks on main's doorbell when idle without holding the process open, and
+ * a ref'd timer holds it open only while a reply is awaited, so a script that has nothing left to
+ * wait for exits by itself (after `stop()`). Main also keeps what is node-wide: the registry of
+ * names and the dead-letter event, which shards reach through frames (`serve`).
  */
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
-import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
-import {
-  CallTimeoutError,
-  InvalidArgumentError,
-  NoProcError,
-  SpawnError,
-  SystemStoppedError,
-  describeValue,
-} from '../shm/errors.js';
+import { CallTimeoutError, InvalidArgumentError, NoProcError, SpawnError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, rebaseOntoBody, type DeadLetterEnvelope, type DownEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData, type SpawnEnvelope, SPAWN_ARGS } from '../shm/protocol.js';
+import { Kind, type DeadLetterEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
+import type { Placement } from '../shm/placement.js';
 import { RingSet } from '../shm/ring-set.js';
-import { PendingReplies, settleReply } from '../common/pending.js';
-import type { AnyActor, ArgsOf, ExitReason } from '../worker/actor.js';
+import type { AnyActor, ArgsOf, ExitReason } from '../common/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
+import type { MainServices } from '../common/main-services.js';
+import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
-import { Placer, type Placement } from './placement.js';
 import { Registry } from './registry.js';
 
 /** Options of `spawn`; `args` is required when the actor's `init` needs one. */
@@ -48,7 +43,6 @@ const SHARD_URL = import.meta.url.endsWith('.ts')
   ? new URL('../../dist/src/worker/shard.js', import.meta.url)
   : new URL('../worker/shard.js', import.meta.url);
 const STOP_TIMEOUT_MS = 10_000;
-const SPAWN_TIMEOUT_MS = 30_000;
 /** Drains between yields to the event loop on main, so user timers and I/O are not starved. */
 const DRAINS_PER_YIELD = 16;
 const noop = (): void => {};
@@ -102,12 +96,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   readonly node = LOCAL_NODE;
   private readonly options: ResolvedStartOptions;
   private readonly set: RingSet;
-  private readonly endpoint: Endpoint;
+  /** Main's actor runtime: thread 0's actors, and every call, spawn and monitor made from main. */
+  private readonly runtime: ThreadRuntime;
   private readonly workers: Worker[] = [];
-  private readonly encoders: MessageEncoder[] = [];
-  private readonly decoders: MessageDecoder[] = [];
-  private readonly pending: PendingReplies;
-  private readonly placer: Placer;
   private readonly names = new Registry();
   /** Holds the process open while a reply is awaited (the parked receive loop does not). */
   private readonly hold = setInterval(noop, 2 ** 31 - 1).unref();
@@ -117,9 +108,6 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private finished = false;
   /** Errors thrown out of shards (see `ready`). */
   readonly threadErrors: Error[] = [];
-  /** Main's monitors: monitor ref → resolver of its `down` promise. */
-  private readonly monitors = new Map<number, (value: { pid: Pid; reason: ExitReason | 'noproc' }) => void>();
-  private nextMonitorRef = 1;
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
 
@@ -129,19 +117,24 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     this.options = options;
     this.threads = options.threads;
     this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
-    this.endpoint = new Endpoint(this.set, 0, { spinMicros: options.mainSpinMicros, keepAlive: false });
-    this.pending = new PendingReplies((busy) => (busy ? this.hold.ref() : this.hold.unref()));
-    this.placer = new Placer(options.threads);
-    for (let thread = 0; thread <= options.threads; thread++) {
-      this.encoders.push(new MessageEncoder());
-      this.decoders.push(new MessageDecoder());
-    }
+    this.runtime = new ThreadRuntime({
+      set: this.set,
+      thread: 0,
+      node: this.node,
+      spinMicros: options.mainSpinMicros,
+      keepAlive: false,
+      callTimeout: options.callTimeout,
+      onBusyChange: (busy) => (busy ? this.hold.ref() : this.hold.unref()),
+      main: () => this.services,
+      serve: this.serve,
+    });
   }
 
   /** Starts the shards and the receive loop. */
   async ready(): Promise<void> {
     for (let thread = 1; thread <= this.threads; thread++) {
-      const data: ShardData = { buffer: this.set.buffer, thread, node: this.node, spinMicros: this.options.spinMicros, batch: this.options.batch };
+      const { spinMicros, batch, callTimeout } = this.options;
+      const data: ShardData = { buffer: this.set.buffer, thread, node: this.node, spinMicros, batch, callTimeout };
       const worker = new Worker(SHARD_URL, { workerData: data, name: `weft shard ${thread}` });
       // A shard that throws out of its loop: kept for now; restarting it is the root supervisor's
       // job (ARCHITECTURE §6), which is not built yet. Without a listener the error would crash main.
@@ -156,11 +149,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     } catch (error) {
       this.closed = true;
       this.finished = true;
-      this.endpoint.interrupt();
+      this.runtime.endpoint.interrupt();
       await Promise.all(this.workers.map((worker) => worker.terminate()));
       throw error;
     } finally {
-      if (this.pending.size === 0) this.hold.unref();
+      if (this.runtime.awaiting === 0) this.hold.unref();
     }
   }
 
@@ -171,24 +164,20 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * ```ts
    * const counter = await system.spawn<typeof import('./counter.js').default>(new URL('./counter.js', import.meta.url), { args: 5, name: 'counter' });
    * ```
+   * `thread: 0` runs it on main (handy for an actor that owns main-thread resources, like a
+   * server socket); the placement policies spread actors over the shards.
+   *
    * Rejects with `SpawnError` (module missing or not an actor, `init` threw: the error is its
    * `cause`), `AlreadyRegisteredError` for a taken name, `InvalidArgumentError` for a bad thread.
    */
   async spawn<A extends AnyActor>(module: URL | string, ...[options]: undefined extends ArgsOf<A> ? [SpawnOptions<ArgsOf<A>>?] : [SpawnOptions<ArgsOf<A>>]): Promise<ActorRef<A>> {
     this.checkOpen('spawn');
-    const url = module instanceof URL ? module.href : String(module);
-    const thread = this.placer.place(options?.thread);
+    const thread = this.runtime.place(options?.thread);
     const name = options?.name ?? null;
+    // Reserved before the spawn, so two spawns of one name cannot both start an actor.
     if (name !== null) this.names.reserve(name);
-    const timeout = options?.timeout ?? SPAWN_TIMEOUT_MS;
-    const args = (options as { args?: unknown } | undefined)?.args;
     try {
-      const serial = await this.pending.request<number>(
-        timeout,
-        () => new CallTimeoutError(`spawn of ${url} on thread ${thread} did not finish within ${timeout} ms`),
-        (ref) => this.sendSpawn(thread, [ref, url, args, name]),
-      );
-      const pid = new Pid(this.node, thread, serial);
+      const pid = await this.runtime.spawnOn(thread, module, (options as { args?: unknown } | undefined)?.args, options?.timeout ?? DEFAULT_SPAWN_TIMEOUT);
       if (name !== null) this.names.bind(name, pid);
       return new ActorRef<A>(pid, this);
     } catch (error) {
@@ -208,7 +197,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * holds is a `NoProcError` (as Erlang's `name ! msg` raises `badarg`); a dead pid is dropped.
    */
   send(to: string | ActorRef | Pid, msg: unknown): void {
-    this.post(Kind.INFO, this.resolve(to), msg);
+    this.checkOpen('send');
+    this.runtime.send(this.resolve(to), msg);
   }
 
   /**
@@ -224,21 +214,15 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   monitor(target: ActorRef | Pid): Monitor {
     this.checkOpen('monitor');
     const pid = target instanceof ActorRef ? target.pid : target;
-    const mref = this.nextMonitorRef;
-    this.nextMonitorRef = mref >= 0x3fff_ffff ? 1 : mref + 1;
     let resolve!: (value: { pid: Pid; reason: ExitReason | 'noproc' }) => void;
     const down = new Promise<{ pid: Pid; reason: ExitReason | 'noproc' }>((done) => (resolve = done));
-    if (pid.node !== this.node || pid.thread < 1 || pid.thread > this.threads) {
-      resolve({ pid, reason: 'noproc' });
-    } else {
-      this.monitors.set(mref, resolve);
-      this.sendTo(pid.thread, Kind.MONITOR, [pid.serial, mref]);
-    }
+    const listener = ({ pid: from, reason }: { pid: Pid; reason: ExitReason }) => resolve({ pid: from, reason });
+    const ref = this.runtime.monitorFrom(listener, pid);
     return {
-      ref: mref,
+      ref,
       down,
       demonitor: () => {
-        if (this.monitors.delete(mref) && !this.closed) this.sendTo(pid.thread, Kind.DEMONITOR, [pid.serial, mref]);
+        if (!this.closed) this.runtime.demonitorFrom(listener, ref);
       },
     };
   }
@@ -249,35 +233,21 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    */
   async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[] }> {
     this.checkOpen('stats');
-    const { messagesReceived, messagesSent, parks, notifies, overflowed } = this.endpoint.stats;
-    const main: ThreadStats = { thread: 0, actors: 0, mailboxDepth: 0, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters };
-    const shards = await Promise.all(
-      this.workers.map((_, index) =>
-        this.pending.request<ThreadStats>(this.options.callTimeout, () => new CallTimeoutError(`shard ${index + 1} did not report its stats`), (ref) =>
-          this.sendTo(index + 1, Kind.STATS, [ref]),
-        ),
-      ),
-    );
-    return { awaitedReplies: this.pending.size, threads: [main, ...shards] };
+    const main = this.runtime.stats();
+    const shards = await Promise.all(this.workers.map((_, index) => this.runtime.request<ThreadStats>(index + 1, 'stats', (ref) => [Kind.STATS, [ref]])));
+    return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards] };
   }
 
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
 
   call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('call'));
-    const ms = timeout ?? this.options.callTimeout;
-    if (!(ms === Infinity || (typeof ms === 'number' && ms >= 0))) {
-      return Promise.reject(new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0 or Infinity, got: ${describeValue(timeout)}`));
-    }
-    return this.pending.request(
-      ms,
-      () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`),
-      (ref) => this.sendAddressed(pid, Kind.CALL, msg, ref),
-    );
+    return this.runtime.call(pid, msg, timeout);
   }
 
   cast(pid: Pid, msg: unknown): void {
-    this.post(Kind.CAST, pid, msg);
+    this.checkOpen('cast');
+    this.runtime.cast(pid, msg);
   }
 
   // ── stop ──────────────────────────────────────────────────────────────────────────────────────
@@ -293,17 +263,18 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    // Main's actors first: they are often the shards' clients, and their terminate may still call.
+    await this.runtime.stopActors();
     const stops = this.workers.map((_, index) =>
-      this.pending
-        .request<void>(STOP_TIMEOUT_MS, () => new CallTimeoutError(`shard ${index + 1} did not stop within ${STOP_TIMEOUT_MS} ms`), (ref) => this.sendTo(index + 1, Kind.STOP, [ref]))
+      this.runtime
+        .request<void>(index + 1, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS)
         .catch(noop),
     );
     await Promise.all(stops);
-    this.pending.rejectAll(() => this.stoppedError('call'));
-    this.pending.close();
+    this.runtime.abandonWaits(() => this.stoppedError('call'));
     await Promise.all(this.workers.map((worker) => worker.terminate()));
     this.finished = true;
-    this.endpoint.interrupt();
+    this.runtime.endpoint.interrupt();
     clearInterval(this.hold);
   }
 
@@ -320,41 +291,6 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     throw new InvalidArgumentError(`expected a name, an ActorRef or a Pid, got: ${describeValue(to)}`);
   }
 
-  private post(kind: number, pid: Pid, msg: unknown): void {
-    this.checkOpen(kind === Kind.CAST ? 'cast' : 'send');
-    this.sendAddressed(pid, kind, msg, NO_WORD);
-  }
-
-  /** Answers a shard's request (register, whereis) as a REPLY: the ref as a word before the value. */
-  private replyTo(thread: number, ref: number, value: unknown): void {
-    this.endpoint.sendMessage(thread, Kind.REPLY, value, this.encoders[thread], ref);
-  }
-
-  /** A CAST, INFO or CALL: the actor's serial (and the call's ref) as words before the message. */
-  private sendAddressed(pid: Pid, kind: number, msg: unknown, ref: number): void {
-    const thread = pid.thread;
-    if (!Number.isInteger(thread) || thread < 1 || thread > this.threads) {
-      throw new NoProcError(`no thread ${thread} in this system (shards are 1 to ${this.threads})`);
-    }
-    this.endpoint.sendMessage(thread, kind, msg, this.encoders[thread], pid.serial, ref);
-  }
-
-  private sendTo(thread: number, kind: number, envelope: unknown[]): void {
-    if (!Number.isInteger(thread) || thread < 1 || thread > this.threads) {
-      throw new NoProcError(`no thread ${thread} in this system (shards are 1 to ${this.threads})`);
-    }
-    this.endpoint.sendMessage(thread, kind, envelope, this.encoders[thread]);
-  }
-
-  /** A SPAWN envelope; an EncodeError names the path inside the user's `args`, not the envelope. */
-  private sendSpawn(thread: number, envelope: SpawnEnvelope): void {
-    try {
-      this.sendTo(thread, Kind.SPAWN, envelope);
-    } catch (error) {
-      throw rebaseOntoBody(error, SPAWN_ARGS);
-    }
-  }
-
   private checkOpen(what: string): void {
     if (this.closed) throw this.stoppedError(what);
   }
@@ -363,14 +299,22 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     return new SystemStoppedError(`cannot ${what}: the system has been stopped`);
   }
 
-  /** Main's receive loop: runs until the system stops. */
+  /** Main's receive loop, its scheduler as a shard's loop is: runs until the system stops. */
   private async receive(): Promise<void> {
+    const { runtime } = this;
+    const { endpoint } = runtime;
     let drains = 0;
     while (!this.finished) {
-      if (this.endpoint.drain(this.onFrame, 1024) === 0) {
+      let handled = endpoint.drain(runtime.onFrame, this.options.batch);
+      endpoint.cork();
+      handled += runtime.runLocal(this.options.batch);
+      endpoint.uncork();
+      if (handled === 0) {
         // Spin only while a reply is awaited: with nothing expected, spinning would only block
         // main's event loop.
-        await this.endpoint.wait(this.pending.size === 0 ? 0 : this.options.mainSpinMicros);
+        runtime.parked = true;
+        await endpoint.wait(runtime.awaiting === 0 ? 0 : this.options.mainSpinMicros);
+        runtime.parked = false;
       } else if (++drains % DRAINS_PER_YIELD === 0) {
         await yieldToEventLoop();
       } else {
@@ -380,60 +324,53 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     }
   }
 
-  private readonly onFrame = (from: number, kind: number, bytes: Uint8Array, start: number, end: number): void => {
-    if (kind === Kind.REPLY) {
-      // A call's answer: its ref is a word before the value (see protocol.ts).
-      this.pending.resolve(readWord(bytes, start), this.decoders[from].decode(bytes, start + 4, end));
-      return;
-    }
-    const envelope = this.decoders[from].decode(bytes, start, end) as unknown[];
-    if (settleReply(this.pending, kind, envelope)) return;
+  /** What main does for every thread's runtime, its own included: names and dead letters. */
+  private readonly services: MainServices = {
+    exited: (pid) => this.names.exited(pid),
+    deadLetter: (pid, kind, message) => {
+      this.deadLetters++;
+      this.emit('deadLetter', { to: pid, kind: kind === Kind.CAST ? 'cast' : 'send', message });
+    },
+    register: async (pid, name) => this.names.bind(name, pid),
+    unregister: (pid, name) => this.names.unbind(name, pid),
+    whereis: async (name) => this.names.whereis(name),
+  };
+
+  /** The same services, asked by shards in frames (see src/worker/remote-main.ts). */
+  private readonly serve = (from: number, kind: number, envelope: unknown[]): boolean => {
     switch (kind) {
-      case Kind.BORN:
-        this.placer.counts[from]++;
-        return;
-      case Kind.DOWN: {
-        const [mref, serial, reason] = envelope as DownEnvelope;
-        const resolve = this.monitors.get(mref);
-        if (resolve === undefined) return;
-        this.monitors.delete(mref);
-        resolve({ pid: new Pid(this.node, from, serial), reason: reason as ExitReason });
-        return;
-      }
       case Kind.DEAD_LETTER: {
         const [serial, letterKind, message] = envelope as DeadLetterEnvelope;
-        this.deadLetters++;
-        this.emit('deadLetter', { to: new Pid(this.node, from, serial), kind: letterKind === Kind.CAST ? 'cast' : 'send', message });
-        return;
+        this.services.deadLetter(new Pid(this.node, from, serial), letterKind, message);
+        return true;
       }
       case Kind.EXITED: {
-        const [serial] = envelope as ExitedEnvelope;
-        this.placer.counts[from]--;
-        this.names.exited(new Pid(this.node, from, serial));
-        return;
+        const [serial, name, reason] = envelope as ExitedEnvelope;
+        this.services.exited(new Pid(this.node, from, serial), name, reason as ExitReason);
+        return true;
       }
       case Kind.REGISTER: {
         const [ref, serial, name, thread] = envelope as RegisterEnvelope;
         try {
           this.names.bind(name, new Pid(this.node, thread ?? from, serial));
-          this.replyTo(from, ref, true);
+          this.runtime.reply(from, ref, true);
         } catch (error) {
-          this.sendTo(from, Kind.REPLY_ERROR, [ref, error]);
+          this.runtime.replyError(from, ref, error);
         }
-        return;
+        return true;
       }
       case Kind.UNREGISTER: {
         const [, serial, name] = envelope as RegisterEnvelope;
-        this.names.unbind(name, new Pid(this.node, from, serial));
-        return;
+        this.services.unregister(new Pid(this.node, from, serial), name);
+        return true;
       }
       case Kind.WHEREIS: {
         const [ref, name] = envelope as WhereisEnvelope;
-        this.replyTo(from, ref, this.names.whereis(name) ?? null);
-        return;
+        this.runtime.reply(from, ref, this.names.whereis(name) ?? null);
+        return true;
       }
       default:
-        throw new Error(`main got a frame of unknown kind ${kind} from thread ${from}`);
+        return false;
     }
   };
 }

@@ -17,11 +17,10 @@
  * | CALL        | any → actor's    | serial, ref | body                                   |
  * | REPLY       | actor's → caller | ref | body                                           |
  * | REPLY_ERROR | actor's → caller | [ref, error]          (ExitError, NoProcError, …)    |
- * | SPAWN       | any → shard      | [ref, moduleUrl, args, name]                         |
- * | SPAWNED     | shard → asker    | [ref, serial]                                        |
- * | SPAWN_ERROR | shard → asker    | [ref, error]                                         |
- * | BORN        | shard → main     | [serial]                 (an actor started)          |
- * | EXITED      | shard → main     | [serial, name, reason]   (an actor is gone)          |
+ * | SPAWN       | any → any        | [ref, moduleUrl, args, name]                         |
+ * | SPAWNED     | spawner → asker  | [ref, serial]                                        |
+ * | SPAWN_ERROR | spawner → asker  | [ref, error]                                         |
+ * | EXITED      | shard → main     | [serial, name, reason]   (an actor is gone: free its name) |
  * | DEAD_LETTER | shard → main     | [serial, kind, body]     (a cast/send nobody got)     |
  * | MONITOR     | watcher → actor's| [serial, mref]           (DOWN when it exits)        |
  * | DEMONITOR   | watcher → actor's| [serial, mref]                                       |
@@ -52,7 +51,6 @@ export const Kind = {
   EXITED: 9,
   STOP: 10,
   STOPPED: 11,
-  BORN: 12,
   DEAD_LETTER: 13,
   MONITOR: 14,
   DEMONITOR: 15,
@@ -123,4 +121,6 @@ export interface ShardData {
   spinMicros: number;
   /** Messages a shard handles before it yields to its event loop. */
   batch: number;
+  /** Default `call` timeout of the shard's actors, ms. */
+  callTimeout: number;
 }

@@ -9,12 +9,15 @@
  * ```
  *  0            64                 64 + 64·T                                       end
  *  ├── meta ────┼── bell 0 │ bell 1 │ … ──┼── ring 0→1 │ ring 0→2 │ … │ ring T-1→T-2 ──┤
- *  meta words: MAGIC, VERSION, THREADS, RING_CAPACITY (written once by main before sharing)
+ *  meta words: MAGIC, VERSION, THREADS, RING_CAPACITY (written once by main before sharing),
+ *              ROUND_ROBIN (the spawn cursor: any thread, Atomics.add)
+ *  thread line: BELL, INTERRUPT (endpoint.ts), ACTORS (live actors: written by that thread alone)
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
  *
- * A thread's cache line holds its bell word and, beside it, its interrupt word; both belong to the
- * thread that consumes with them, and their protocol is in endpoint.ts.
+ * A thread's cache line holds the words that thread owns: its bell and, beside it, its interrupt
+ * word (their protocol is in endpoint.ts), and the count of its live actors, which placement reads
+ * from any thread (placement.ts).
  */
 import { InvalidArgumentError, RingCorruptError, describeValue } from './errors.js';
 import { RingConsumer, RingProducer, isValidCapacity, resetRing, ringBytes, validateCapacity, type RingRegion } from './ring.js';
@@ -25,9 +28,11 @@ const MAGIC = 0;
 const VERSION = 1;
 const THREADS = 2;
 const RING_CAPACITY = 3;
+/** The round-robin spawn cursor (placement.ts): any thread takes the next shard with Atomics.add. */
+export const ROUND_ROBIN_INDEX = 4;
 
 const MAGIC_VALUE = 0x77656674; // 'weft'
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 const META_BYTES = CACHE_LINE;
 const MAX_THREADS = 1024;
 
@@ -39,6 +44,11 @@ export function bellIndex(thread: number): number {
 /** Interrupt word index of `thread`: the word after its bell, on the same cache line. */
 export function interruptIndex(thread: number): number {
   return bellIndex(thread) + 1;
+}
+
+/** Live-actor count word of `thread`: stored by that thread alone, read by placement anywhere. */
+export function actorsIndex(thread: number): number {
+  return bellIndex(thread) + 2;
 }
 
 /**

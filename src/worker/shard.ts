@@ -10,12 +10,23 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ShardData } from '../shm/protocol.js';
-import { ShardRuntime } from './runtime.js';
+import { RingSet } from '../shm/ring-set.js';
+import { ThreadRuntime } from '../common/runtime.js';
+import { RemoteMain } from './remote-main.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
 
-const runtime = new ShardRuntime(workerData as ShardData);
-const { batch } = workerData as ShardData;
+const data = workerData as ShardData;
+const { batch } = data;
+const runtime = new ThreadRuntime({
+  set: RingSet.attach(data.buffer),
+  thread: data.thread,
+  node: data.node,
+  spinMicros: data.spinMicros,
+  keepAlive: true,
+  callTimeout: data.callTimeout,
+  main: (self) => new RemoteMain(self),
+});
 const endpoint = runtime.endpoint;
 
 // Keeps the thread alive between frames (a parked waitAsync does not) and lets main end it.

@@ -1,19 +1,21 @@
 /**
- * One actor inside a shard: its behaviour, its state and its mailbox, handling one message at a
+ * One actor on its thread (a shard, or main): its behaviour, its state and its mailbox, handling one message at a
  * time in arrival order.
  *
  * The fast path allocates nothing: a message for an idle actor with an empty mailbox is handled at
- * once, inside the shard's drain. Only when the actor is busy (an async callback is pending) does a
+ * once, inside the thread's drain. Only when the actor is busy (an async callback is pending) does a
  * message wait in the mailbox, and the actor takes the next one when that callback settles.
  */
 import { ExitError, InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { Kind } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
-import { ActorRef, type CallOptions, type Router } from '../common/actor-ref.js';
+import type { Placement } from '../shm/placement.js';
+import { ActorRef, type CallOptions, type Router } from './actor-ref.js';
 import {
   isNoReply,
   noReply,
   type ActorBehaviour,
+  type ActorSpawnOptions,
   type AnyActor,
   type ArgsOf,
   type CallContext,
@@ -26,14 +28,14 @@ import {
   type ReplyTo,
 } from './actor.js';
 
-/** What a cell needs from its shard (which is also the router of refs made on this thread). */
+/** What a cell needs from its thread's runtime (which is also the router of refs made on this thread). */
 export interface CellHost extends Router {
   /** Sends a call's answer (`REPLY`) or failure (`REPLY_ERROR`) back to the caller's thread. */
   reply(thread: number, ref: number, value: unknown): void;
   replyError(thread: number, ref: number, error: unknown): void;
   /** The actor is gone: forget it, remember why, tell main. */
   exited(cell: ActorCell, reason: ExitReason): void;
-  spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined, name?: string): Promise<Pid>;
+  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string): Promise<Pid>;
   /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
   monitorFrom(watcher: ActorCell, target: Pid): number;
   demonitorFrom(watcher: ActorCell, mref: number): void;
@@ -131,7 +133,7 @@ export class ActorCell implements CallContext {
     return new ActorRef<A>(pid, this.host);
   }
 
-  async spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number; link?: boolean; name?: string }): Promise<ActorRef<A>> {
+  async spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>> {
     const pid = await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name);
     if (options?.link === true) this.link(pid);
     return new ActorRef<A>(pid, this.host);
@@ -256,7 +258,7 @@ export class ActorCell implements CallContext {
     this.handle(kind, from, ref, body);
   }
 
-  /** Stops the actor from outside (the shard is stopping): `terminate` runs, queued calls fail. */
+  /** Stops the actor from outside (its thread is stopping): `terminate` runs, queued calls fail. */
   shutdown(reason: ExitReason): Promise<void> {
     return this.die(reason);
   }
@@ -342,7 +344,7 @@ export class ActorCell implements CallContext {
 
   /**
    * The actor is done: run `terminate` (not for 'kill'), answer the call in hand and every queued
-   * call with an ExitError carrying `reason`, and tell the shard.
+   * call with an ExitError carrying `reason`, and tell the thread's runtime.
    */
   private async die(reason: ExitReason): Promise<void> {
     if (!this.alive) return;

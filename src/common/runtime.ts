@@ -1,9 +1,12 @@
 /**
- * A shard's runtime: its endpoint, its actors, and what it does with each kind of frame.
+ * A thread's actor runtime: its endpoint, its actors, and what it does with each kind of frame. Each
+ * shard runs one, and so does main (thread 0), which is why it lives in src/common: an actor behaves
+ * the same whichever thread hosts it.
  *
  * Every frame is decoded here, in order, by the decoder paired with its sender (the codec's pairs
- * must see every frame). Messages for actors go to their cell; requests for the shard itself
- * (spawn, stop) are handled here. A call to an actor that does not exist is answered at once:
+ * must see every frame). Messages for actors go to their cell; requests for the thread itself
+ * (spawn, stop, stats) are handled here, and on main the kinds only main serves (names, exits,
+ * dead letters) go to its `serve` hook. A call to an actor that does not exist is answered at once:
  * `ExitError` with the reason if it died recently (so a caller whose call crossed the death gets
  * why), `NoProcError` otherwise. A cast or send to a dead actor is dropped, as in Erlang, and
  * counted.
@@ -11,57 +14,96 @@
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
 import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
-import { PendingReplies, settleReply } from '../common/pending.js';
+import { PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
-import { Kind, SPAWN_ARGS, rebaseOntoBody,  type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type ShardData, type SpawnEnvelope, type ThreadStats, type StopEnvelope } from '../shm/protocol.js';
-import { RingSet } from '../shm/ring-set.js';
-import { isActor, type Down, type ExitReason } from './actor.js';
+import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
+import { Kind, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope } from '../shm/protocol.js';
+import type { RingSet } from '../shm/ring-set.js';
+import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
+import type { MainServices } from './main-services.js';
 
-/** As main's defaults (options.ts); shards do not get main's options yet. */
-const DEFAULT_CALL_TIMEOUT = 5000;
-const DEFAULT_SPAWN_TIMEOUT = 30_000;
+/** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
+export const DEFAULT_SPAWN_TIMEOUT = 30_000;
 
 /** Reasons kept for actors that died, so late calls learn why; oldest forgotten first. */
 const RECENT_DEATHS = 10_000;
 
-export class ShardRuntime implements CellHost {
+/** Who gets a DOWN: an actor (as a message to its handleInfo) or main's `system.monitor`. */
+export type DownListener = (down: Down) => void;
+type Watcher = ActorCell | DownListener;
+
+export interface RuntimeOptions {
+  set: RingSet;
+  /** 0 for main, 1..N for a shard. */
+  thread: number;
+  node: string;
+  /** How long the thread spins before it parks (Endpoint option). */
+  spinMicros: number;
+  /** Whether a parked wait holds the thread's event loop open (shards: yes; main: no). */
+  keepAlive: boolean;
+  /** Default `call` timeout, ms. */
+  callTimeout: number;
+  /** Told when this thread starts and stops awaiting replies (main holds the process open then). */
+  onBusyChange?: (busy: boolean) => void;
+  /** Main's services: the System itself on main, frames to main on a shard. */
+  main: (runtime: ThreadRuntime) => MainServices;
+  /** Main only: the kinds main alone serves (EXITED, REGISTER, …); returns false for a kind it does not know. */
+  serve?: (from: number, kind: number, envelope: unknown[]) => boolean;
+}
+
+export class ThreadRuntime implements CellHost {
   readonly thread: number;
   readonly node: string;
   readonly endpoint: Endpoint;
+  readonly callTimeout: number;
+  private readonly set: RingSet;
+  private readonly main: MainServices;
+  private readonly serve: ((from: number, kind: number, envelope: unknown[]) => boolean) | undefined;
+  private readonly placer: Placer;
   private readonly encoders: MessageEncoder[] = [];
   private readonly decoders: MessageDecoder[] = [];
   private readonly cells = new Map<number, ActorCell>();
   private readonly recentDeaths = new Map<number, ExitReason>();
   private readonly modules = new Map<string, Promise<unknown>>();
-  /** Calls and spawns this thread's actors are waiting on. */
-  private readonly pending = new PendingReplies();
+  /** Calls and spawns this thread (its actors, or main's API) is waiting on. */
+  private readonly pending: PendingReplies;
   /** Same-thread messages, run by the loop after each drain (see `post`). */
   private readonly local = new LocalQueue();
   /** A codec pair for same-thread messages (see `copy`). */
   private readonly localEncoder = new MessageEncoder();
   private readonly localDecoder = new MessageDecoder();
-  /** Monitors held by actors of this thread: monitor ref → watching actor, and → watched pid. */
-  private readonly watchersByRef = new Map<number, ActorCell>();
+  /** Monitors held on this thread: monitor ref → who watches, and → watched pid. */
+  private readonly watchersByRef = new Map<number, Watcher>();
   private readonly monitorTargets = new Map<number, Pid>();
   private nextMonitorRef = 1;
-  /** True while the shard's loop is parked; a same-thread send then wakes it. */
+  /** True while the thread's loop is parked; a same-thread send then wakes it. */
   parked = false;
   /** Serials run from 1 and are never reused in the node's life (they wrap only past 2^30 spawns). */
   private nextSerial = 1;
   deadLetters = 0;
   stopping = false;
 
-  constructor(data: ShardData) {
-    this.thread = data.thread;
-    this.node = data.node;
-    const set = RingSet.attach(data.buffer);
-    this.endpoint = new Endpoint(set, data.thread, { spinMicros: data.spinMicros });
-    for (let peer = 0; peer < set.threads; peer++) {
+  constructor(options: RuntimeOptions) {
+    this.thread = options.thread;
+    this.node = options.node;
+    this.set = options.set;
+    this.callTimeout = options.callTimeout;
+    this.endpoint = new Endpoint(options.set, options.thread, { spinMicros: options.spinMicros, keepAlive: options.keepAlive });
+    this.pending = new PendingReplies(options.onBusyChange);
+    this.placer = new Placer(options.set);
+    this.serve = options.serve;
+    for (let peer = 0; peer < options.set.threads; peer++) {
       this.encoders.push(new MessageEncoder());
       this.decoders.push(new MessageDecoder());
     }
+    this.main = options.main(this);
+  }
+
+  /** Replies awaited on this thread. */
+  get awaiting(): number {
+    return this.pending.size;
   }
 
   /** The drain handler: one frame from thread `from`. */
@@ -129,13 +171,15 @@ export class ShardRuntime implements CellHost {
         return;
       }
       case Kind.STOP:
-        void this.stop(from, envelope as StopEnvelope);
+        void this.stopActors().then(() => this.sendFrame(from, Kind.STOPPED, [(envelope as StopEnvelope)[0]]));
         return;
       case Kind.STATS:
         this.reply(from, (envelope as StopEnvelope)[0], this.stats());
         return;
       default:
-        if (!settleReply(this.pending, kind, envelope)) throw new Error(`shard ${this.thread} got a frame of unknown kind ${kind} from thread ${from}`);
+        if (settleReply(this.pending, kind, envelope)) return;
+        if (this.serve?.(from, kind, envelope) === true) return;
+        throw new Error(`thread ${this.thread} got a frame of unknown kind ${kind} from thread ${from}`);
     }
   };
 
@@ -162,7 +206,10 @@ export class ShardRuntime implements CellHost {
   // ── Router: refs made on this thread (ctx.ref, ctx.spawn) send through here ────────────────────
 
   call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
-    const ms = timeout ?? DEFAULT_CALL_TIMEOUT;
+    const ms = timeout ?? this.callTimeout;
+    if (!(ms === Infinity || (typeof ms === 'number' && ms >= 0))) {
+      return Promise.reject(new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0 or Infinity, got: ${describeValue(timeout)}`));
+    }
     return this.pending.request(
       ms,
       () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`),
@@ -187,6 +234,7 @@ export class ShardRuntime implements CellHost {
   private post(pid: Pid, kind: number, ref: number, msg: unknown): void {
     if (pid.node !== this.node) throw new NoProcError(`no actor ${pid}: node ${JSON.stringify(pid.node)} is not connected`);
     if (pid.thread !== this.thread) {
+      if (!this.hasThread(pid.thread)) throw new NoProcError(`no actor ${pid}: this system has threads 0 to ${this.set.threads - 1}`);
       this.endpoint.sendMessage(pid.thread, kind, msg, this.encoders[pid.thread], pid.serial, kind === Kind.CALL ? ref : NO_WORD);
       return;
     }
@@ -228,12 +276,13 @@ export class ShardRuntime implements CellHost {
     return ran;
   }
 
-  async spawnFrom(module: URL | string, args: unknown, thread: number | 'local' | undefined, timeout: number | undefined, name?: string): Promise<Pid> {
+  /**
+   * Starts an actor on thread `target` (this one included) and resolves with its pid once `init`
+   * has returned. With `name`, registers it once started; if the name was taken meanwhile, the
+   * new actor is killed and the spawn rejects.
+   */
+  async spawnOn(target: number, module: URL | string, args: unknown, timeout: number | undefined, name?: string): Promise<Pid> {
     const url = module instanceof URL ? module.href : String(module);
-    const target = thread === undefined || thread === 'local' ? this.thread : thread;
-    if (!Number.isInteger(target) || target < 1 || target >= this.endpoint.set.threads) {
-      throw new InvalidArgumentError(`expected \`thread\` to be 'local' or a shard from 1 to ${this.endpoint.set.threads - 1}, got: ${describeValue(thread)}`);
-    }
     const ms = timeout ?? DEFAULT_SPAWN_TIMEOUT;
     const serial = await this.pending.request<number>(
       ms,
@@ -253,7 +302,7 @@ export class ShardRuntime implements CellHost {
     const pid = new Pid(this.node, target, serial);
     if (name !== undefined) {
       try {
-        await this.register(pid, name);
+        await this.main.register(pid, name);
       } catch (error) {
         // The name was taken meanwhile: the new actor must not live on unnamed and unknown.
         this.exitSignal(pid, pid, 'kill');
@@ -263,13 +312,25 @@ export class ShardRuntime implements CellHost {
     return pid;
   }
 
+  /** `ctx.spawn`: `'local'` is this thread; anything else is placed as `system.spawn` places. */
+  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string): Promise<Pid> {
+    const target = thread === undefined || thread === 'local' ? this.thread : this.placer.place(thread);
+    return this.spawnOn(target, module, args, timeout, name);
+  }
+
+  /** Where `placement` puts an actor (see src/shm/placement.ts). */
+  place(placement: Placement | undefined): number {
+    return this.placer.place(placement);
+  }
+
   exited(cell: ActorCell, reason: ExitReason): void {
     this.cells.delete(cell.self.serial);
+    publishActorCount(this.set, this.thread, this.cells.size);
     // Its own monitors die with it; a DOWN still on its way finds no watcher and is dropped.
     for (const mref of [...cell.watching]) this.forgetMonitor(mref);
     this.recentDeaths.set(cell.self.serial, reason);
     if (this.recentDeaths.size > RECENT_DEATHS) this.recentDeaths.delete(this.recentDeaths.keys().next().value!);
-    this.sendExited(cell, reason);
+    this.main.exited(cell.self, cell.name, reason);
   }
 
   /**
@@ -278,37 +339,43 @@ export class ShardRuntime implements CellHost {
    */
   private deadLetter(serial: number, kind: number, body: unknown): void {
     this.deadLetters++;
-    this.sendFrame(0, Kind.DEAD_LETTER, [serial, kind, body]);
+    this.main.deadLetter(new Pid(this.node, this.thread, serial), kind, body);
   }
 
   // ── names (main keeps them) ────────────────────────────────────────────────────────────────────
 
-  /** Names `pid` (an actor of this thread, or one this thread just spawned elsewhere). */
-  async register(pid: Pid, name: string): Promise<void> {
-    await this.pending.request<boolean>(
-      DEFAULT_CALL_TIMEOUT,
-      () => new CallTimeoutError(`main did not answer register(${JSON.stringify(name)}) within ${DEFAULT_CALL_TIMEOUT} ms`),
-      (ref) => this.sendFrame(0, Kind.REGISTER, [ref, pid.serial, name, pid.thread]),
-    );
+  register(pid: Pid, name: string): Promise<void> {
+    return this.main.register(pid, name);
   }
 
   unregister(serial: number, name: string): void {
-    this.sendFrame(0, Kind.UNREGISTER, [0, serial, name]);
+    this.main.unregister(new Pid(this.node, this.thread, serial), name);
   }
 
-  async whereis(name: string): Promise<Pid | undefined> {
-    const pid = await this.pending.request<Pid | null>(
-      DEFAULT_CALL_TIMEOUT,
-      () => new CallTimeoutError(`main did not answer whereis(${JSON.stringify(name)}) within ${DEFAULT_CALL_TIMEOUT} ms`),
-      (ref) => this.sendFrame(0, Kind.WHEREIS, [ref, name]),
+  whereis(name: string): Promise<Pid | undefined> {
+    return this.main.whereis(name);
+  }
+
+  /**
+   * Sends a request frame to thread `to` and resolves with its REPLY (or rejects with its
+   * REPLY_ERROR, or a CallTimeoutError after `timeout` ms). `frame` builds the kind and envelope
+   * around the request's ref.
+   */
+  request<T>(to: number, what: string, frame: (ref: number) => [kind: number, envelope: unknown[]], timeout = this.callTimeout): Promise<T> {
+    return this.pending.request<T>(
+      timeout,
+      () => new CallTimeoutError(`thread ${to} did not answer ${what} within ${timeout} ms`),
+      (ref) => {
+        const [kind, envelope] = frame(ref);
+        this.sendFrame(to, kind, envelope);
+      },
     );
-    return pid ?? undefined;
   }
 
   // ── links and exit signals ─────────────────────────────────────────────────────────────────────
 
   linkFrom(from: ActorCell, target: Pid, on: boolean): void {
-    if (target.node !== this.node) {
+    if (target.node !== this.node || !this.hasThread(target.thread)) {
       if (on) this.exitSignal(from.self, target, 'noproc', true);
       return;
     }
@@ -323,7 +390,7 @@ export class ShardRuntime implements CellHost {
   }
 
   exitSignal(target: Pid, from: Pid, reason: ExitReason, linked = false): void {
-    if (target.node !== this.node) return;
+    if (target.node !== this.node || !this.hasThread(target.thread)) return;
     if (target.thread === this.thread) {
       // Through the local queue, so it never runs inside the exiting (or signalling) actor's code.
       this.local.push(target.serial, Kind.EXIT_SIGNAL, linked ? 1 : 0, [from, reason]);
@@ -340,13 +407,14 @@ export class ShardRuntime implements CellHost {
 
   // ── monitors ────────────────────────────────────────────────────────────────────────────────────
 
-  monitorFrom(watcher: ActorCell, target: Pid): number {
+  /** `ctx.monitor` (the watcher is an actor) or `system.monitor` (a listener on main). */
+  monitorFrom(watcher: Watcher, target: Pid): number {
     const mref = this.nextMonitorRef;
     this.nextMonitorRef = mref >= 0x3fff_ffff ? 1 : mref + 1;
     this.watchersByRef.set(mref, watcher);
     this.monitorTargets.set(mref, target);
-    watcher.watching.add(mref);
-    if (target.node !== this.node) {
+    if (watcher instanceof ActorCell) watcher.watching.add(mref);
+    if (target.node !== this.node || !this.hasThread(target.thread)) {
       this.down(this.thread, mref, target.serial, 'noproc');
     } else if (target.thread === this.thread) {
       const cell = this.cells.get(target.serial);
@@ -358,7 +426,7 @@ export class ShardRuntime implements CellHost {
     return mref;
   }
 
-  demonitorFrom(watcher: ActorCell, mref: number): void {
+  demonitorFrom(watcher: Watcher, mref: number): void {
     const target = this.monitorTargets.get(mref);
     if (target === undefined || this.watchersByRef.get(mref) !== watcher) return;
     this.forgetMonitor(mref);
@@ -384,13 +452,18 @@ export class ShardRuntime implements CellHost {
     const watcher = this.watchersByRef.get(mref);
     if (watcher === undefined) return; // demonitored, or the watcher has exited
     this.forgetMonitor(mref);
+    if (!(watcher instanceof ActorCell)) {
+      watcher({ type: 'DOWN', ref: mref, pid, reason });
+      return;
+    }
     // Through the local queue, like any same-thread message: never inside the exiting actor's code.
     this.local.push(watcher.self.serial, Kind.INFO, -1, { type: 'DOWN', ref: mref, pid, reason } satisfies Down);
     if (this.parked) this.endpoint.interrupt();
   }
 
   private forgetMonitor(mref: number): void {
-    this.watchersByRef.get(mref)?.watching.delete(mref);
+    const watcher = this.watchersByRef.get(mref);
+    if (watcher instanceof ActorCell) watcher.watching.delete(mref);
     this.watchersByRef.delete(mref);
     this.monitorTargets.delete(mref);
   }
@@ -407,17 +480,8 @@ export class ShardRuntime implements CellHost {
     return { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters };
   }
 
-  private sendExited(cell: ActorCell, reason: ExitReason): void {
-    try {
-      this.sendFrame(0, Kind.EXITED, [cell.self.serial, cell.name, reason]);
-    } catch (error) {
-      if (!(error instanceof EncodeError)) throw error;
-      // A reason that cannot travel (a class instance given to ctx.stop) still tells main who left.
-      this.sendFrame(0, Kind.EXITED, [cell.self.serial, cell.name, describeReason(reason)]);
-    }
-  }
-
-  private sendFrame(to: number, kind: number, envelope: unknown[]): void {
+  /** A frame of kind `kind` with `envelope` to thread `to` (never this thread: it has no ring to itself). */
+  sendFrame(to: number, kind: number, envelope: unknown[]): void {
     this.endpoint.sendMessage(to, kind, envelope, this.encoders[to]);
   }
 
@@ -446,7 +510,7 @@ export class ShardRuntime implements CellHost {
       cell.setState(state);
       if (this.stopping) throw new SpawnError(`shard ${this.thread} is stopping; ${moduleUrl} was not started`);
       this.cells.set(pid.serial, cell);
-      this.sendFrame(0, Kind.BORN, [pid.serial]);
+      publishActorCount(this.set, this.thread, this.cells.size);
       if (from === this.thread) this.pending.resolve(ref, pid.serial);
       else this.sendFrame(from, Kind.SPAWNED, [ref, pid.serial]);
     } catch (error) {
@@ -456,8 +520,8 @@ export class ShardRuntime implements CellHost {
     }
   }
 
-  /** The module's actor, imported once per shard. */
-  private async load(moduleUrl: string): Promise<import('./actor.js').AnyActor> {
+  /** The module's actor, imported once per thread. */
+  private async load(moduleUrl: string): Promise<AnyActor> {
     let loading = this.modules.get(moduleUrl);
     if (loading === undefined) {
       loading = import(moduleUrl);
@@ -476,10 +540,19 @@ export class ShardRuntime implements CellHost {
     return module.default;
   }
 
-  /** Stops every actor (terminate runs, queued calls fail with 'shutdown'), then answers. */
-  private async stop(from: number, [ref]: StopEnvelope): Promise<void> {
+  /** Stops every actor (terminate runs, queued calls fail with 'shutdown'); spawns still loading are refused. */
+  async stopActors(): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.cells.values()].map((cell) => cell.shutdown('shutdown')));
-    this.sendFrame(from, Kind.STOPPED, [ref]);
+  }
+
+  /** Rejects every reply still awaited on this thread, and stops their timers. */
+  abandonWaits(error: () => Error): void {
+    this.pending.rejectAll(error);
+    this.pending.close();
+  }
+
+  private hasThread(thread: number): boolean {
+    return Number.isInteger(thread) && thread >= 0 && thread < this.set.threads;
   }
 }

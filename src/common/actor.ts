@@ -2,7 +2,7 @@
  * What an actor module imports (`weft/actor`): `defineActor` and the types of an actor's callbacks.
  *
  * An actor is a module whose default export is `defineActor({ ... })`. weft imports the module once
- * per shard, and each `spawn` runs `init` to make a fresh state; then every message is handled one
+ * per thread (a shard, or main), and each `spawn` runs `init` to make a fresh state; then every message is handled one
  * at a time, in arrival order, by the callback for its kind:
  *
  * ```ts
@@ -50,13 +50,27 @@
  * is for state that lives between messages, or for a thing that must be done one at a time.
  */
 import type { Pid } from '../shm/pid.js';
-import type { ActorRef, CallOptions } from '../common/actor-ref.js';
+import type { ActorRef, CallOptions } from './actor-ref.js';
+import type { Placement } from '../shm/placement.js';
 
 const ACTOR: unique symbol = Symbol.for('weft.actor') as never;
 const NO_REPLY: unique symbol = Symbol.for('weft.noreply') as never;
 
 /** Why an actor stopped: `'normal'`, `'shutdown'`, `'kill'`, the error it crashed with, or anything given to `ctx.stop`. */
 export type ExitReason = 'normal' | 'shutdown' | 'kill' | 'killed' | Error | { threadDown: unknown } | (string & {}) | object;
+
+/** Options of `ctx.spawn`. */
+export interface ActorSpawnOptions<Args> {
+  args?: Args;
+  /** `'local'` (this actor's thread), or a placement as `system.spawn` takes. @default 'local' */
+  thread?: Placement | 'local';
+  /** Milliseconds to wait for the module to load and `init` to return. @default 30000 */
+  timeout?: number;
+  /** Link the new actor with this one as soon as it has started. */
+  link?: boolean;
+  /** Register the new actor under this name once started. */
+  name?: string;
+}
 
 /** Who is waiting for a reply: keep it to answer later with `ctx.reply` (see `noreply`). */
 export interface ReplyTo<Reply> {
@@ -91,14 +105,16 @@ export interface ActorContext {
   /** A typed ref for a pid that came in a message (`ctx.ref<typeof Counter>(msg.counter)`). */
   ref<A extends AnyActor>(pid: Pid): ActorRef<A>;
   /**
-   * Starts an actor from this one: on this shard (`'local'`, the default) or on shard `thread`.
+   * Starts an actor from this one: on this actor's own thread (`'local'`, the default), or placed
+   * as `system.spawn` places (a thread number, 0 being main, `'round-robin'`, `'least-loaded'`,
+   * `{ key }`).
    * Resolves with its ref once its `init` has returned; rejects as `system.spawn` does. With
    * `link: true` the two are linked as soon as it has started (if it has already exited by then,
    * the link delivers its exit reason at once, as if it had been linked from the start). With
    * `name`, the new actor is registered once started; if the name is taken by then, it is killed
    * and the spawn rejects with `AlreadyRegisteredError`.
    */
-  spawn<A extends AnyActor>(module: URL | string, options?: { args?: ArgsOf<A>; thread?: number | 'local'; timeout?: number; link?: boolean; name?: string }): Promise<ActorRef<A>>;
+  spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>>;
   /** `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread). */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;
@@ -180,7 +196,7 @@ export interface ActorBehaviour<Args, State, Call, Reply, Cast, Info> {
   terminate?(reason: ExitReason, state: State, ctx: ActorContext): MaybePromise<void>;
 }
 
-/** A defined actor: the behaviour, branded so a shard can tell an actor module from any other. */
+/** A defined actor: the behaviour, branded so a thread can tell an actor module from any other. */
 export interface Actor<Args = unknown, State = unknown, Call = unknown, Reply = unknown, Cast = unknown, Info = unknown> {
   readonly [ACTOR]: true;
   readonly behaviour: ActorBehaviour<Args, State, Call, Reply, Cast, Info>;

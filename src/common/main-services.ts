@@ -1,0 +1,19 @@
+/**
+ * What a thread's actor runtime asks of main, which keeps the node-wide state: the registry of
+ * names and the dead-letter event. On main itself the `System` answers directly; a shard asks
+ * over its ring to main (`src/worker/remote-main.ts`). The runtime cannot tell the difference,
+ * which is what lets the same runtime host actors on both.
+ */
+import type { Pid } from '../shm/pid.js';
+import type { ExitReason } from './actor.js';
+
+export interface MainServices {
+  /** An actor is gone: its name, if it had one, is freed. */
+  exited(pid: Pid, name: string | null, reason: ExitReason): void;
+  /** A cast or send reached no actor (`kind` is Kind.CAST or Kind.INFO): counted and emitted. */
+  deadLetter(pid: Pid, kind: number, body: unknown): void;
+  /** Names `pid`; rejects with `AlreadyRegisteredError` if the name is taken. */
+  register(pid: Pid, name: string): Promise<void>;
+  unregister(pid: Pid, name: string): void;
+  whereis(name: string): Promise<Pid | undefined>;
+}

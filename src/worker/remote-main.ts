@@ -1,0 +1,46 @@
+/**
+ * A shard's way to main's services (the registry, dead letters): frames on the shard's ring to
+ * main, answered, where an answer is due, by a REPLY that the runtime's pending replies settle.
+ */
+import { EncodeError } from '../shm/errors.js';
+import { Kind } from '../shm/protocol.js';
+import type { Pid } from '../shm/pid.js';
+import type { ExitReason } from '../common/actor.js';
+import { describeReason } from '../common/cell.js';
+import type { MainServices } from '../common/main-services.js';
+import type { ThreadRuntime } from '../common/runtime.js';
+
+export class RemoteMain implements MainServices {
+  private readonly runtime: ThreadRuntime;
+
+  constructor(runtime: ThreadRuntime) {
+    this.runtime = runtime;
+  }
+
+  exited(pid: Pid, name: string | null, reason: ExitReason): void {
+    try {
+      this.runtime.sendFrame(0, Kind.EXITED, [pid.serial, name, reason]);
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error;
+      // A reason that cannot travel (a class instance given to ctx.stop) still tells main who left.
+      this.runtime.sendFrame(0, Kind.EXITED, [pid.serial, name, describeReason(reason)]);
+    }
+  }
+
+  deadLetter(pid: Pid, kind: number, body: unknown): void {
+    this.runtime.sendFrame(0, Kind.DEAD_LETTER, [pid.serial, kind, body]);
+  }
+
+  async register(pid: Pid, name: string): Promise<void> {
+    await this.runtime.request<boolean>(0, `register(${JSON.stringify(name)})`, (ref) => [Kind.REGISTER, [ref, pid.serial, name, pid.thread]]);
+  }
+
+  unregister(pid: Pid, name: string): void {
+    this.runtime.sendFrame(0, Kind.UNREGISTER, [0, pid.serial, name]);
+  }
+
+  async whereis(name: string): Promise<Pid | undefined> {
+    const pid = await this.runtime.request<Pid | null>(0, `whereis(${JSON.stringify(name)})`, (ref) => [Kind.WHEREIS, [ref, name]]);
+    return pid ?? undefined;
+  }
+}
