@@ -52,6 +52,7 @@
 import type { Pid } from '../shm/pid.js';
 import type { ActorRef, CallOptions } from './actor-ref.js';
 import type { Placement } from '../shm/placement.js';
+import type { SuperviseOptions, SupervisorRef, SupervisorSpec } from './supervisor-ref.js';
 
 const ACTOR: unique symbol = Symbol.for('weft.actor') as never;
 const NO_REPLY: unique symbol = Symbol.for('weft.noreply') as never;
@@ -115,6 +116,13 @@ export interface ActorContext {
    * and the spawn rejects with `AlreadyRegisteredError`.
    */
   spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>>;
+  /**
+   * Starts a supervisor (see src/common/supervisor.ts) as this actor's child: linked to it, on its
+   * thread unless `thread` says otherwise. If this actor exits abnormally, the supervisor stops its
+   * children and exits too; if the supervisor gives up (too many restarts), this actor gets its
+   * exit signal, as a parent supervisor would.
+   */
+  supervise(spec: SupervisorSpec, options?: SuperviseOptions): Promise<SupervisorRef>;
   /** `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread). */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;

@@ -10,6 +10,8 @@ import { ExitError, InvalidArgumentError, describeValue } from '../shm/errors.js
 import { Kind } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
+import type { SupervisionEvent } from './supervision-events.js';
+import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from './supervisor-ref.js';
 import { ActorRef, type CallOptions, type Router } from './actor-ref.js';
 import {
   isNoReply,
@@ -33,9 +35,13 @@ export interface CellHost extends Router {
   /** Sends a call's answer (`REPLY`) or failure (`REPLY_ERROR`) back to the caller's thread. */
   reply(thread: number, ref: number, value: unknown): void;
   replyError(thread: number, ref: number, error: unknown): void;
-  /** The actor is gone: forget it, remember why, tell main. */
+  /** The actor is gone: forget it, remember why, tell main. Its `terminate` runs after this. */
   exited(cell: ActorCell, reason: ExitReason): void;
-  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string): Promise<Pid>;
+  /** Its `terminate` has returned: nothing more reaches it. */
+  buried(cell: ActorCell): void;
+  /** Hands a supervision event to main, which emits it. */
+  event(event: SupervisionEvent): void;
+  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid>;
   /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
   monitorFrom(watcher: ActorCell, target: Pid): number;
   demonitorFrom(watcher: ActorCell, mref: number): void;
@@ -71,8 +77,8 @@ export class ActorCell implements CallContext {
   private state: unknown;
   private readonly mailbox: Letter[] = [];
   private mailboxHead = 0;
-  /** An async callback is pending; new messages wait in the mailbox. */
-  private busy = false;
+  /** An async callback (or `init`) is pending; new messages wait in the mailbox. */
+  private busy = true;
   alive = true;
   /** Set by `ctx.stop`: the actor exits after the current callback. */
   private stopReason: ExitReason | undefined;
@@ -91,18 +97,44 @@ export class ActorCell implements CallContext {
   private trapping = false;
   /** Pending `sendAfter` timers; cleared when the actor exits. */
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** `init` has returned (a kill during `init` skips `terminate`: there is no state to end). */
+  private hasStarted = false;
+  /** Exits of linked actors that came during `terminate` with no `awaitExit` for them yet. */
+  private readonly lateExits = new Map<number, ExitReason>();
+  /** `awaitExit` waits, by `openKey` of the pid waited for. */
+  private readonly exitWaiters = new Map<number, (reason: ExitReason) => void>();
 
-  constructor(self: Pid, name: string | null, behaviour: Behaviour, state: unknown, host: CellHost) {
+  /**
+   * A cell starts busy, with no state: `init` runs with it as its context, and whatever reaches it
+   * meanwhile (an EXIT from a child `init` started and linked) waits in the mailbox.
+   */
+  constructor(self: Pid, name: string | null, behaviour: Behaviour, host: CellHost) {
     this.self = self;
     this.name = name;
     this.behaviour = behaviour;
-    this.state = state;
     this.host = host;
   }
 
-  /** Sets the first state, once `init` has returned it. */
-  setState(state: unknown): void {
+  /** `init` returned `state`: the actor takes the messages that waited, then runs as any other. */
+  started(state: unknown): void {
     this.state = state;
+    this.hasStarted = true;
+    this.busy = false;
+    this.next();
+  }
+
+  /**
+   * `init` failed (or the thread is stopping): the actor never ran. Actors it linked to during
+   * `init` get the exit signal, as they would from any exit; its timers are cleared.
+   */
+  abandon(reason: ExitReason): void {
+    this.alive = false;
+    this.mailbox.length = 0;
+    this.mailboxHead = 0;
+    for (const pid of this.links.values()) this.host.exitSignal(pid, this.self, reason, true);
+    this.links.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
   }
 
   /** Messages waiting (not counting the one being handled). */
@@ -134,9 +166,15 @@ export class ActorCell implements CallContext {
   }
 
   async spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>> {
-    const pid = await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name);
+    const pid = await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
     if (options?.link === true) this.link(pid);
     return new ActorRef<A>(pid, this.host);
+  }
+
+  async supervise(spec: SupervisorSpec, options?: SuperviseOptions): Promise<SupervisorRef> {
+    const pid = await this.host.spawnFrom(SUPERVISOR_URL, supervisorData(spec), options?.thread, options?.timeout, options?.name);
+    this.link(pid);
+    return new SupervisorRef(pid, this.host);
   }
 
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>> {
@@ -212,6 +250,43 @@ export class ActorCell implements CallContext {
     };
   }
 
+  /**
+   * Resolves with the reason a linked actor exited with, when it does, taking its EXIT out of the
+   * way: an EXIT already in the mailbox is removed from it, a later one never reaches it. Erlang's
+   * selective `receive {'EXIT', Pid, Reason}`, which a supervisor needs to wait for the child it
+   * is stopping while its mailbox is blocked behind that very wait. Works during `terminate` too.
+   * Resolves with undefined after `ms` (if finite) when no EXIT has come.
+   */
+  awaitExit(pid: Pid, ms: number): Promise<ExitReason | undefined> {
+    const key = openKey(pid.thread, pid.serial);
+    if (this.lateExits.has(key)) {
+      const reason = this.lateExits.get(key);
+      this.lateExits.delete(key);
+      return Promise.resolve(reason);
+    }
+    for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
+      const { kind, body } = this.mailbox[i];
+      if (kind === Kind.INFO && isExitFrom(body, pid)) {
+        this.mailbox.splice(i, 1);
+        return Promise.resolve((body as ExitSignal).reason);
+      }
+    }
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(() => done(undefined), ms) : undefined;
+      const done = (reason: ExitReason | undefined) => {
+        this.exitWaiters.delete(key);
+        if (timer !== undefined) clearTimeout(timer);
+        resolve(reason);
+      };
+      this.exitWaiters.set(key, done);
+    });
+  }
+
+  /** Reports a supervision event (a restart) to main, for `system.on('restart', …)`. */
+  report(event: SupervisionEvent): void {
+    this.host.event(event);
+  }
+
   /** The other side of a link (another actor linked to this one). */
   addLink(pid: Pid): void {
     if (this.alive) this.links.set(openKey(pid.thread, pid.serial), pid);
@@ -227,7 +302,19 @@ export class ActorCell implements CallContext {
    * 'normal' is ignored and any other reason kills this actor with that reason.
    */
   signal(from: Pid, reason: ExitReason, linked: boolean): void {
-    if (!this.alive) return;
+    const key = openKey(from.thread, from.serial);
+    const waiter = this.exitWaiters.get(key);
+    if (waiter !== undefined && linked) {
+      if (this.alive) this.links.delete(key);
+      waiter(reason);
+      return;
+    }
+    if (!this.alive) {
+      // In terminate: kept for an awaitExit that has not begun yet (a supervisor stopping its
+      // children one by one while they are also being stopped by their own threads).
+      if (linked) this.lateExits.set(key, reason);
+      return;
+    }
     if (linked) this.links.delete(openKey(from.thread, from.serial));
     if (reason === 'kill' && !linked) {
       void this.die('killed');
@@ -360,7 +447,7 @@ export class ActorCell implements CallContext {
     this.mailbox.length = 0;
     this.mailboxHead = 0;
     this.host.exited(this, reason);
-    if (reason !== 'kill' && reason !== 'killed' && this.behaviour.terminate !== undefined) {
+    if (reason !== 'kill' && reason !== 'killed' && this.hasStarted && this.behaviour.terminate !== undefined) {
       try {
         await this.behaviour.terminate(reason, this.state, this);
       } catch {
@@ -376,7 +463,14 @@ export class ActorCell implements CallContext {
     this.links.clear();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.host.buried(this);
   }
+}
+
+function isExitFrom(body: unknown, pid: Pid): boolean {
+  if (typeof body !== 'object' || body === null || (body as ExitSignal).type !== 'EXIT') return false;
+  const from = (body as ExitSignal).from;
+  return from.thread === pid.thread && from.serial === pid.serial && from.node === pid.node;
 }
 
 /** The pid behind a ref, or the pid itself. */

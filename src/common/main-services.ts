@@ -6,14 +6,20 @@
  */
 import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from './actor.js';
+import type { SupervisionEvent } from './supervision-events.js';
 
 export interface MainServices {
   /** An actor is gone: its name, if it had one, is freed. */
   exited(pid: Pid, name: string | null, reason: ExitReason): void;
   /** A cast or send reached no actor (`kind` is Kind.CAST or Kind.INFO): counted and emitted. */
   deadLetter(pid: Pid, kind: number, body: unknown): void;
-  /** Names `pid`; rejects with `AlreadyRegisteredError` if the name is taken. */
-  register(pid: Pid, name: string): Promise<void>;
+  /**
+   * Names `pid`; rejects with `AlreadyRegisteredError` if the name is taken (by anyone but
+   * `replacing`, an actor known to have exited whose exit main may not have heard of yet).
+   */
+  register(pid: Pid, name: string, replacing?: Pid): Promise<void>;
+  /** Something main emits as an event (a supervisor's restart). */
+  event(event: SupervisionEvent): void;
   unregister(pid: Pid, name: string): void;
   whereis(name: string): Promise<Pid | undefined>;
 }

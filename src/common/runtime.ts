@@ -23,6 +23,7 @@ import type { RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
 import type { MainServices } from './main-services.js';
+import type { SupervisionEvent } from './supervision-events.js';
 
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
 export const DEFAULT_SPAWN_TIMEOUT = 30_000;
@@ -65,6 +66,11 @@ export class ThreadRuntime implements CellHost {
   private readonly encoders: MessageEncoder[] = [];
   private readonly decoders: MessageDecoder[] = [];
   private readonly cells = new Map<number, ActorCell>();
+  /** Actors that have exited but whose `terminate` is still running: exit signals still reach
+   *  their `awaitExit` waits (a supervisor stopping its children from `terminate`). */
+  private readonly dying = new Map<number, ActorCell>();
+  /** Actors whose `init` is running: exit signals wait in their mailbox until it returns. */
+  private readonly starting = new Map<number, ActorCell>();
   private readonly recentDeaths = new Map<number, ExitReason>();
   private readonly modules = new Map<string, Promise<unknown>>();
   /** Calls and spawns this thread (its actors, or main's API) is waiting on. */
@@ -162,7 +168,7 @@ export class ThreadRuntime implements CellHost {
       }
       case Kind.EXIT_SIGNAL: {
         const [serial, fromSerial, reason, linked] = envelope as ExitSignalEnvelope;
-        this.cells.get(serial)?.signal(new Pid(this.node, from, fromSerial), reason as ExitReason, linked);
+        this.signalled(serial)?.signal(new Pid(this.node, from, fromSerial), reason as ExitReason, linked);
         return;
       }
       case Kind.DOWN: {
@@ -265,7 +271,7 @@ export class ThreadRuntime implements CellHost {
       if (kind === Kind.EXIT_SIGNAL) {
         // ref holds `linked` (1 or 0), body [from, reason]: see exitSignal.
         const [from, reason] = body as [Pid, ExitReason];
-        this.cells.get(serial)?.signal(from, reason, ref === 1);
+        this.signalled(serial)?.signal(from, reason, ref === 1);
         continue;
       }
       const cell = this.cells.get(serial);
@@ -279,9 +285,10 @@ export class ThreadRuntime implements CellHost {
   /**
    * Starts an actor on thread `target` (this one included) and resolves with its pid once `init`
    * has returned. With `name`, registers it once started; if the name was taken meanwhile, the
-   * new actor is killed and the spawn rejects.
+   * new actor is killed and the spawn rejects. `replacing`: the actor it replaces (a supervisor's
+   * restart), whose hold on the name gives way even if main has not yet heard that it exited.
    */
-  async spawnOn(target: number, module: URL | string, args: unknown, timeout: number | undefined, name?: string): Promise<Pid> {
+  async spawnOn(target: number, module: URL | string, args: unknown, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid> {
     const url = module instanceof URL ? module.href : String(module);
     const ms = timeout ?? DEFAULT_SPAWN_TIMEOUT;
     const serial = await this.pending.request<number>(
@@ -302,7 +309,7 @@ export class ThreadRuntime implements CellHost {
     const pid = new Pid(this.node, target, serial);
     if (name !== undefined) {
       try {
-        await this.main.register(pid, name);
+        await this.main.register(pid, name, replacing);
       } catch (error) {
         // The name was taken meanwhile: the new actor must not live on unnamed and unknown.
         this.exitSignal(pid, pid, 'kill');
@@ -313,9 +320,22 @@ export class ThreadRuntime implements CellHost {
   }
 
   /** `ctx.spawn`: `'local'` is this thread; anything else is placed as `system.spawn` places. */
-  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string): Promise<Pid> {
+  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid> {
     const target = thread === undefined || thread === 'local' ? this.thread : this.placer.place(thread);
-    return this.spawnOn(target, module, args, timeout, name);
+    return this.spawnOn(target, module, args, timeout, name, replacing);
+  }
+
+  event(event: SupervisionEvent): void {
+    this.main.event(event);
+  }
+
+  buried(cell: ActorCell): void {
+    this.dying.delete(cell.self.serial);
+  }
+
+  /** The actor an exit signal for `serial` goes to: a live one, one in `init`, or one still in its `terminate`. */
+  private signalled(serial: number): ActorCell | undefined {
+    return this.cells.get(serial) ?? this.starting.get(serial) ?? this.dying.get(serial);
   }
 
   /** Where `placement` puts an actor (see src/shm/placement.ts). */
@@ -325,6 +345,7 @@ export class ThreadRuntime implements CellHost {
 
   exited(cell: ActorCell, reason: ExitReason): void {
     this.cells.delete(cell.self.serial);
+    this.dying.set(cell.self.serial, cell);
     publishActorCount(this.set, this.thread, this.cells.size);
     // Its own monitors die with it; a DOWN still on its way finds no watcher and is dropped.
     for (const mref of [...cell.watching]) this.forgetMonitor(mref);
@@ -499,18 +520,24 @@ export class ThreadRuntime implements CellHost {
       const actor = await this.load(moduleUrl);
       const pid = new Pid(this.node, this.thread, this.nextSerial);
       this.nextSerial = this.nextSerial >= 0x3fff_ffff ? 1 : this.nextSerial + 1;
-      // init gets a context whose stop/reply work once the actor exists; until then they are inert.
-      const cell = new ActorCell(pid, name, actor.behaviour, undefined, this);
+      // init gets the cell as its context; exit signals reach it meanwhile (see `signalled`).
+      const cell = new ActorCell(pid, name, actor.behaviour, this);
+      this.starting.set(pid.serial, cell);
       let state: unknown;
       try {
         state = await actor.behaviour.init(args, cell);
+        if (this.stopping) throw new SpawnError(`thread ${this.thread} is stopping; ${moduleUrl} was not started`);
+        if (!cell.alive) throw new SpawnError(`${moduleUrl} was killed by an exit signal during its init`);
       } catch (error) {
-        throw new SpawnError(`init of ${moduleUrl} threw: ${describeReason(error)}`, { cause: error });
+        const failure = isWeftError(error) ? error : new SpawnError(`init of ${moduleUrl} threw: ${describeReason(error)}`, { cause: error });
+        cell.abandon(isWeftError(error) ? error : (error as ExitReason));
+        throw failure;
+      } finally {
+        this.starting.delete(pid.serial);
       }
-      cell.setState(state);
-      if (this.stopping) throw new SpawnError(`shard ${this.thread} is stopping; ${moduleUrl} was not started`);
       this.cells.set(pid.serial, cell);
       publishActorCount(this.set, this.thread, this.cells.size);
+      cell.started(state);
       if (from === this.thread) this.pending.resolve(ref, pid.serial);
       else this.sendFrame(from, Kind.SPAWNED, [ref, pid.serial]);
     } catch (error) {

@@ -2,8 +2,11 @@
  * weft's public entry (`import … from 'weft'`): start a system, spawn actors and talk to them; and,
  * below that, the message path itself (rings, endpoints, codec) for those who build on it.
  */
-export { start, System, type SpawnOptions, type DeadLetter, type SystemEvents, type Monitor } from './system.js';
+export { start, System, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor } from './system.js';
 export { ActorRef, type CallOptions } from '../common/actor-ref.js';
+export { SupervisorRef, child, supervisorChild, type ChildSpec, type SupervisorSpec, type SuperviseOptions } from '../common/supervisor-ref.js';
+export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../common/supervisor.js';
+export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
 export type { Placement } from '../shm/placement.js';
 export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';
@@ -25,6 +28,8 @@ export {
   SpawnError,
   SystemStoppedError,
   AlreadyRegisteredError,
+  ChildError,
+  MaxChildrenError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

@@ -25,9 +25,15 @@ export class Registry {
     if (this.byName.get(name) === null) this.byName.delete(name);
   }
 
-  /** Binds `name` to `pid` (after a reservation, or directly from `register`). */
-  bind(name: string, pid: Pid): void {
-    if (this.byName.get(name) !== null) this.check(name);
+  /**
+   * Binds `name` to `pid` (after a reservation, or directly from `register`). A name held by
+   * `replacing` (an actor that has exited, though its exit may not have reached main yet: a
+   * supervisor restarting it knows first) passes to `pid`.
+   */
+  bind(name: string, pid: Pid, replacing?: Pid): void {
+    const holder = this.byName.get(name);
+    if (holder && replacing && holder.thread === replacing.thread && holder.serial === replacing.serial) this.unbind(name, holder);
+    else if (holder !== null) this.check(name);
     this.byName.set(name, pid);
     const key = pidKey(pid);
     let names = this.byPid.get(key);

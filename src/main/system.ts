@@ -15,13 +15,16 @@ import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { CallTimeoutError, InvalidArgumentError, NoProcError, SpawnError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, type DeadLetterEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
+import { Kind, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, ExitReason } from '../common/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
+import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
+import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from '../common/supervisor-ref.js';
+import type Supervisor from '../common/supervisor.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
 
@@ -85,9 +88,19 @@ export interface Monitor {
   demonitor(): void;
 }
 
+/** An actor exited (on any thread), as `system.on('actorExit', …)` reports it. */
+export interface ActorExit {
+  pid: Pid;
+  /** Its registered name, if it had one. */
+  name: string | null;
+  reason: ExitReason;
+}
+
 /** The events a system emits, with their listeners' arguments. */
 export interface SystemEvents {
   deadLetter: [letter: DeadLetter];
+  actorExit: [exit: ActorExit];
+  restart: [restart: SupervisionEvent];
 }
 
 export class System extends EventEmitter<SystemEvents> implements Router {
@@ -108,6 +121,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private finished = false;
   /** Errors thrown out of shards (see `ready`). */
   readonly threadErrors: Error[] = [];
+  /** Supervisors started by `supervise`, oldest first: `stop` stops them first, newest first. */
+  private readonly supervisors: SupervisorRef[] = [];
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
 
@@ -184,6 +199,30 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       if (name !== null) this.names.release(name);
       throw error;
     }
+  }
+
+  /**
+   * Starts a supervisor (see src/common/supervisor.ts for what it does) and resolves once it and
+   * all its children have started:
+   *
+   * ```ts
+   * const sup = await system.supervise({
+   *   strategy: 'one_for_one',
+   *   children: [child<typeof Counter>('counter', COUNTER_URL, { args: 0, name: 'counter', thread: 2 })],
+   * });
+   * await system.whereis<typeof Counter>('counter')!.call({ type: 'get' });
+   * ```
+   * `system.stop()` stops these supervisors first, newest first, each stopping its tree in order.
+   * Rejects with `InvalidArgumentError` for a bad spec, `SpawnError` if a child fails to start.
+   */
+  async supervise(spec: SupervisorSpec, options?: SuperviseOptions): Promise<SupervisorRef> {
+    this.checkOpen('supervise');
+    const data = supervisorData(spec);
+    const thread = options?.thread === 'local' ? 0 : options?.thread;
+    const ref = await this.spawn<typeof Supervisor>(SUPERVISOR_URL, { args: data, thread, name: options?.name, timeout: options?.timeout });
+    const supervisor = new SupervisorRef(ref.pid, this);
+    this.supervisors.push(supervisor);
+    return supervisor;
   }
 
   /** The actor registered under `name`, if any. */
@@ -263,7 +302,13 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    // Main's actors first: they are often the shards' clients, and their terminate may still call.
+    // Supervision trees first, each in order (children last started first), as an OTP application
+    // stops; then main's actors (often the shards' clients: their terminate may still call them).
+    for (const { pid } of this.supervisors.reverse()) {
+      // Through the runtime: the system is closed to new calls by now.
+      const stopped = new SupervisorRef(pid, this.runtime).stop().catch(noop);
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref())]);
+    }
     await this.runtime.stopActors();
     const stops = this.workers.map((_, index) =>
       this.runtime
@@ -326,12 +371,16 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   /** What main does for every thread's runtime, its own included: names and dead letters. */
   private readonly services: MainServices = {
-    exited: (pid) => this.names.exited(pid),
+    exited: (pid, name, reason) => {
+      this.names.exited(pid);
+      if (this.listenerCount('actorExit') !== 0) this.emit('actorExit', { pid, name, reason });
+    },
     deadLetter: (pid, kind, message) => {
       this.deadLetters++;
       this.emit('deadLetter', { to: pid, kind: kind === Kind.CAST ? 'cast' : 'send', message });
     },
-    register: async (pid, name) => this.names.bind(name, pid),
+    register: async (pid, name, replacing) => this.names.bind(name, pid, replacing),
+    event: (event) => this.emit('restart', event),
     unregister: (pid, name) => this.names.unbind(name, pid),
     whereis: async (name) => this.names.whereis(name),
   };
@@ -350,9 +399,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         return true;
       }
       case Kind.REGISTER: {
-        const [ref, serial, name, thread] = envelope as RegisterEnvelope;
+        const [ref, serial, name, thread, replacing] = envelope as RegisterEnvelope;
         try {
-          this.names.bind(name, new Pid(this.node, thread ?? from, serial));
+          this.names.bind(name, new Pid(this.node, thread ?? from, serial), replacing ?? undefined);
           this.runtime.reply(from, ref, true);
         } catch (error) {
           this.runtime.replyError(from, ref, error);
@@ -364,6 +413,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         this.services.unregister(new Pid(this.node, from, serial), name);
         return true;
       }
+      case Kind.EVENT:
+        this.services.event((envelope as EventEnvelope)[0] as SupervisionEvent);
+        return true;
       case Kind.WHEREIS: {
         const [ref, name] = envelope as WhereisEnvelope;
         this.runtime.reply(from, ref, this.names.whereis(name) ?? null);

@@ -25,6 +25,8 @@ export const ErrorCodes = {
   SPAWN: 'WEFT_ERR_SPAWN',
   SYSTEM_STOPPED: 'WEFT_ERR_SYSTEM_STOPPED',
   ALREADY_REGISTERED: 'WEFT_ERR_ALREADY_REGISTERED',
+  CHILD: 'WEFT_ERR_CHILD',
+  MAX_CHILDREN: 'WEFT_ERR_MAX_CHILDREN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -129,6 +131,23 @@ export class AlreadyRegisteredError extends WeftError {
   }
 }
 
+/**
+ * A supervisor refused a child operation: an id that is taken (`startChild`), unknown, or still
+ * running (`deleteChild`, `restartChild`).
+ */
+export class ChildError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.CHILD });
+  }
+}
+
+/** A dynamic supervisor already has `maxChildren` children. */
+export class MaxChildrenError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.MAX_CHILDREN });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -148,6 +167,8 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.SPAWN]: (m, d) => new SpawnError(m, { cause: d.cause }),
   [ErrorCodes.SYSTEM_STOPPED]: (m) => new SystemStoppedError(m),
   [ErrorCodes.ALREADY_REGISTERED]: (m) => new AlreadyRegisteredError(m),
+  [ErrorCodes.CHILD]: (m) => new ChildError(m),
+  [ErrorCodes.MAX_CHILDREN]: (m) => new MaxChildrenError(m),
 };
 
 /**

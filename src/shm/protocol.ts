@@ -28,16 +28,18 @@
  * | LINK        | actor → actor's  | [serial, fromSerial]     (both exit together)        |
  * | UNLINK      | actor → actor's  | [serial, fromSerial]                                 |
  * | EXIT_SIGNAL | any → actor's    | [serial, fromSerial, reason, linked] (a link fired, or ctx.exit) |
- * | REGISTER    | shard → main     | [ref, serial, name, thread] (REPLY true, or REPLY_ERROR) |
+ * | REGISTER    | shard → main     | [ref, serial, name, thread, replacing] (REPLY true, or REPLY_ERROR) |
  * | UNREGISTER  | shard → main     | [ref, serial, name]      (no reply)                  |
  * | WHEREIS     | shard → main     | [ref, name]              (REPLY pid or null)          |
  * | STATS       | main → shard     | [ref]                    (REPLY with ShardStats)      |
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
+ * | EVENT       | shard → main     | [event]                  (a supervisor restarted a child) |
  *
  * A caller's `ref` is unique on its thread, so a reply finds its waiting caller without naming it.
  */
 import { EncodeError } from './errors.js';
+import type { Pid } from './pid.js';
 
 export const Kind = {
   CAST: 1,
@@ -62,6 +64,7 @@ export const Kind = {
   UNREGISTER: 21,
   WHEREIS: 22,
   STATS: 23,
+  EVENT: 24,
 } as const;
 
 export type ReplyEnvelope = [ref: number, body: unknown];
@@ -74,7 +77,8 @@ export type StopEnvelope = [ref: number];
 export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
 export type MonitorEnvelope = [serial: number, mref: number];
 export type DownEnvelope = [mref: number, serial: number, reason: unknown];
-export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number];
+export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number, replacing?: Pid | null];
+export type EventEnvelope = [event: unknown];
 export type WhereisEnvelope = [ref: number, name: string];
 export type LinkEnvelope = [serial: number, fromSerial: number];
 export type ExitSignalEnvelope = [serial: number, fromSerial: number, reason: unknown, linked: boolean];

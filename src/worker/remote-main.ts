@@ -8,6 +8,7 @@ import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from '../common/actor.js';
 import { describeReason } from '../common/cell.js';
 import type { MainServices } from '../common/main-services.js';
+import type { SupervisionEvent } from '../common/supervision-events.js';
 import type { ThreadRuntime } from '../common/runtime.js';
 
 export class RemoteMain implements MainServices {
@@ -31,8 +32,17 @@ export class RemoteMain implements MainServices {
     this.runtime.sendFrame(0, Kind.DEAD_LETTER, [pid.serial, kind, body]);
   }
 
-  async register(pid: Pid, name: string): Promise<void> {
-    await this.runtime.request<boolean>(0, `register(${JSON.stringify(name)})`, (ref) => [Kind.REGISTER, [ref, pid.serial, name, pid.thread]]);
+  async register(pid: Pid, name: string, replacing?: Pid): Promise<void> {
+    await this.runtime.request<boolean>(0, `register(${JSON.stringify(name)})`, (ref) => [Kind.REGISTER, [ref, pid.serial, name, pid.thread, replacing ?? null]]);
+  }
+
+  event(event: SupervisionEvent): void {
+    try {
+      this.runtime.sendFrame(0, Kind.EVENT, [event]);
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error;
+      this.runtime.sendFrame(0, Kind.EVENT, [{ ...event, reason: describeReason(event.reason) }]);
+    }
   }
 
   unregister(pid: Pid, name: string): void {
