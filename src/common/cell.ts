@@ -325,6 +325,23 @@ export class ActorCell implements CallContext {
     }
   }
 
+  /**
+   * Thread `thread` died: forget what its actors held here (their watches on this actor, calls of
+   * theirs waiting for an answer) and return the actors there this one is linked to, for the
+   * runtime to deliver their exit signals.
+   */
+  forgetThread(thread: number): Pid[] {
+    for (const [key, [from]] of [...this.watchers]) if (from === thread) this.watchers.delete(key);
+    for (const [key, [from]] of [...this.open]) if (from === thread) this.open.delete(key);
+    if (this.callerThread === thread) this.callerThread = -1;
+    // Their queued calls are still handled (as Erlang handles a dead caller's message), but answer no one.
+    for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
+      const letter = this.mailbox[i];
+      if (letter.kind === Kind.CALL && letter.from === thread) this.mailbox[i] = { ...letter, from: NO_CALLER };
+    }
+    return [...this.links.values()].filter((pid) => pid.thread === thread);
+  }
+
   /** Another thread's (or this one's) watcher asks for a DOWN when this actor exits. */
   addWatcher(thread: number, mref: number): void {
     this.watchers.set(openKey(thread, mref), [thread, mref]);
@@ -394,12 +411,14 @@ export class ActorCell implements CallContext {
   /** Applies a callback's result. Returns false if the actor stopped. */
   private settle(kind: number, from: number, ref: number, result: unknown): boolean {
     if (kind === Kind.CALL) {
+      // -1: the caller's thread died while this call was handled (forgetThread): no one to answer.
+      const answer = this.callerThread !== -1;
       if (isNoReply(result)) {
         this.state = result.state;
-        this.open.set(openKey(from, ref), [from, ref]);
+        if (answer) this.open.set(openKey(from, ref), [from, ref]);
       } else if (typeof result === 'object' && result !== null && 'reply' in result && 'state' in result) {
         this.state = (result as { state: unknown }).state;
-        this.host.reply(from, ref, (result as { reply: unknown }).reply);
+        if (answer) this.host.reply(from, ref, (result as { reply: unknown }).reply);
       } else {
         void this.die(new TypeError(`handleCall of ${this.self} must return { reply, state } or ctx.noreply(state), got: ${preview(result)}`));
         return false;
@@ -442,7 +461,7 @@ export class ActorCell implements CallContext {
     this.open.clear();
     for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
       const letter = this.mailbox[i];
-      if (letter.kind === Kind.CALL) pending.push([letter.from, letter.ref]);
+      if (letter.kind === Kind.CALL && letter.from !== NO_CALLER) pending.push([letter.from, letter.ref]);
     }
     this.mailbox.length = 0;
     this.mailboxHead = 0;
@@ -472,6 +491,9 @@ function isExitFrom(body: unknown, pid: Pid): boolean {
   const from = (body as ExitSignal).from;
   return from.thread === pid.thread && from.serial === pid.serial && from.node === pid.node;
 }
+
+/** The `from` of a queued call whose caller's thread died: handled, answered to no one. */
+const NO_CALLER = -1;
 
 /** The pid behind a ref, or the pid itself. */
 function pidOf(target: ActorRef | Pid): Pid {

@@ -16,6 +16,8 @@ interface Waiter {
   reject(error: unknown): void;
   /** Makes the error a timed-out wait rejects with (only called if it times out). */
   readonly onTimeout: () => Error;
+  /** The thread that will answer, if one: its death rejects the wait (`rejectThread`). */
+  thread: number;
 }
 
 /** Entries a deadline queue may hold past its head before answered ones are dropped. */
@@ -37,8 +39,13 @@ export class PendingReplies {
   /** Called when the count goes 0 → 1 and 1 → 0 (main holds the process open while waiting). */
   private readonly onBusyChange: (busy: boolean) => void;
 
-  constructor(onBusyChange: (busy: boolean) => void = () => {}) {
+  /**
+   * `firstRef`: where refs start. A restarted shard starts at a random one, so that a late reply
+   * meant for its previous incarnation is most unlikely to find a wait of the new one.
+   */
+  constructor(onBusyChange: (busy: boolean) => void = () => {}, firstRef = 1) {
     this.onBusyChange = onBusyChange;
+    this.nextRef = firstRef;
   }
 
   get size(): number {
@@ -54,7 +61,7 @@ export class PendingReplies {
     this.nextRef = ref >= 0x3fff_ffff ? 1 : ref + 1;
     let waiter!: Waiter;
     const promise = new Promise<T>((resolve, reject) => {
-      waiter = { resolve: resolve as (value: unknown) => void, reject, onTimeout };
+      waiter = { resolve: resolve as (value: unknown) => void, reject, onTimeout, thread: -1 };
     });
     this.waiters.set(ref, waiter);
     if (this.waiters.size === 1) this.onBusyChange(true);
@@ -66,8 +73,9 @@ export class PendingReplies {
    * `add`, then `send(ref)` the request; if sending throws (an EncodeError, an unknown thread), the
    * wait is rejected with that error instead, so the caller always gets a settled promise.
    */
-  request<T>(timeoutMs: number, onTimeout: () => Error, send: (ref: number) => void): Promise<T> {
+  request<T>(timeoutMs: number, onTimeout: () => Error, send: (ref: number) => void, thread = -1): Promise<T> {
     const { ref, promise } = this.add<T>(timeoutMs, onTimeout);
+    if (thread !== -1) this.waiters.get(ref)!.thread = thread;
     try {
       send(ref);
     } catch (error) {
@@ -91,6 +99,11 @@ export class PendingReplies {
   /** Rejects every wait (e.g. the system stopped), with `error(ref)`. */
   rejectAll(error: () => Error): void {
     for (const ref of [...this.waiters.keys()]) this.reject(ref, error());
+  }
+
+  /** Rejects every wait that thread `thread` was to answer (it died), with `error()`. */
+  rejectThread(thread: number, error: () => Error): void {
+    for (const [ref, waiter] of [...this.waiters]) if (waiter.thread === thread) this.reject(ref, error());
   }
 
   private take(ref: number): Waiter | undefined {

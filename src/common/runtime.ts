@@ -18,8 +18,8 @@ import { PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
-import { Kind, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope } from '../shm/protocol.js';
-import type { RingSet } from '../shm/ring-set.js';
+import { Kind, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
+import { heartbeatIndex, serialIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
 import type { MainServices } from './main-services.js';
@@ -50,6 +50,8 @@ export interface RuntimeOptions {
   onBusyChange?: (busy: boolean) => void;
   /** Main's services: the System itself on main, frames to main on a shard. */
   main: (runtime: ThreadRuntime) => MainServices;
+  /** A restarted shard: why its previous incarnation went down (`{ threadDown }`). */
+  previousDown?: ExitReason;
   /** Main only: the kinds main alone serves (EXITED, REGISTER, …); returns false for a kind it does not know. */
   serve?: (from: number, kind: number, envelope: unknown[]) => boolean;
 }
@@ -86,8 +88,14 @@ export class ThreadRuntime implements CellHost {
   private nextMonitorRef = 1;
   /** True while the thread's loop is parked; a same-thread send then wakes it. */
   parked = false;
-  /** Serials run from 1 and are never reused in the node's life (they wrap only past 2^30 spawns). */
-  private nextSerial = 1;
+  /** Serials run from 1 and are never reused in the node's life (they wrap only past 2^30 spawns);
+   *  the next one lives in shared memory (`serialIndex`), so a restarted thread goes on counting. */
+  private nextSerial: number;
+  /** The first serial of this incarnation: lower ones were the previous incarnation's actors. */
+  private readonly firstSerial: number;
+  /** Why this thread's previous incarnation went down, if it did (calls to its actors get it). */
+  private readonly previousDown: ExitReason | undefined;
+  private heartbeat = 0;
   deadLetters = 0;
   stopping = false;
 
@@ -97,7 +105,11 @@ export class ThreadRuntime implements CellHost {
     this.set = options.set;
     this.callTimeout = options.callTimeout;
     this.endpoint = new Endpoint(options.set, options.thread, { spinMicros: options.spinMicros, keepAlive: options.keepAlive });
-    this.pending = new PendingReplies(options.onBusyChange);
+    this.nextSerial = this.firstSerial = Atomics.load(options.set.words, serialIndex(options.thread)) || 1;
+    this.previousDown = options.previousDown;
+    // A restarted thread's refs start anywhere: a late reply meant for the last incarnation then
+    // almost surely finds no wait.
+    this.pending = new PendingReplies(options.onBusyChange, options.previousDown === undefined ? 1 : 1 + Math.floor(Math.random() * 0x3fff_0000));
     this.placer = new Placer(options.set);
     this.serve = options.serve;
     for (let peer = 0; peer < options.set.threads; peer++) {
@@ -179,6 +191,12 @@ export class ThreadRuntime implements CellHost {
       case Kind.STOP:
         void this.stopActors().then(() => this.sendFrame(from, Kind.STOPPED, [(envelope as StopEnvelope)[0]]));
         return;
+      case Kind.THREAD_DOWN: {
+        const [ref, thread, reason] = envelope as ThreadDownEnvelope;
+        this.threadDown(thread, reason as ExitReason);
+        this.reply(from, ref, true);
+        return;
+      }
       case Kind.STATS:
         this.reply(from, (envelope as StopEnvelope)[0], this.stats());
         return;
@@ -190,6 +208,7 @@ export class ThreadRuntime implements CellHost {
   };
 
   reply(thread: number, ref: number, value: unknown): void {
+    if (thread < 0) return; // a caller whose thread died
     if (thread === this.thread) {
       // A caller on this thread: no frame, and no encoding either (nothing crosses a thread).
       this.pending.resolve(ref, value);
@@ -205,6 +224,7 @@ export class ThreadRuntime implements CellHost {
   }
 
   replyError(thread: number, ref: number, error: unknown): void {
+    if (thread < 0) return;
     if (thread === this.thread) this.pending.reject(ref, error);
     else this.sendFrame(thread, Kind.REPLY_ERROR, [ref, error]);
   }
@@ -220,6 +240,7 @@ export class ThreadRuntime implements CellHost {
       ms,
       () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`),
       (ref) => this.post(pid, Kind.CALL, ref, msg),
+      pid.thread,
     );
   }
 
@@ -305,6 +326,7 @@ export class ThreadRuntime implements CellHost {
           throw rebaseOntoBody(error, SPAWN_ARGS);
         }
       },
+      target,
     );
     const pid = new Pid(this.node, target, serial);
     if (name !== undefined) {
@@ -390,6 +412,7 @@ export class ThreadRuntime implements CellHost {
         const [kind, envelope] = frame(ref);
         this.sendFrame(to, kind, envelope);
       },
+      to,
     );
   }
 
@@ -512,6 +535,9 @@ export class ThreadRuntime implements CellHost {
       const reason = this.recentDeaths.get(serial);
       return new ExitError(`actor ${pid} exited before replying: ${describeReason(reason)}`, reason);
     }
+    if (this.previousDown !== undefined && serial < this.firstSerial) {
+      return new ExitError(`actor ${pid} went down with its thread: ${describeReason(this.previousDown)}`, this.previousDown);
+    }
     return new NoProcError(`no actor ${pid}: it does not exist or exited long ago`);
   }
 
@@ -520,6 +546,7 @@ export class ThreadRuntime implements CellHost {
       const actor = await this.load(moduleUrl);
       const pid = new Pid(this.node, this.thread, this.nextSerial);
       this.nextSerial = this.nextSerial >= 0x3fff_ffff ? 1 : this.nextSerial + 1;
+      Atomics.store(this.set.words, serialIndex(this.thread), this.nextSerial);
       // init gets the cell as its context; exit signals reach it meanwhile (see `signalled`).
       const cell = new ActorCell(pid, name, actor.behaviour, this);
       this.starting.set(pid.serial, cell);
@@ -565,6 +592,34 @@ export class ThreadRuntime implements CellHost {
       throw new SpawnError(`module ${moduleUrl} does not export a defineActor(...) default; expected \`export default defineActor({ init, ... })\`, got: default export of type ${module.default === null ? 'null' : typeof module.default}`);
     }
     return module.default;
+  }
+
+  /**
+   * Thread `thread` died (`reason` is `{ threadDown }`): its rings with this thread start afresh
+   * (after reading what it sent before dying) with a fresh codec pair; waits it was to answer
+   * reject with ExitError(reason); monitors of its actors deliver DOWN and links to them deliver the
+   * exit signal, as if every actor there had exited with `reason`; what its actors held here
+   * (watches, open calls) is forgotten. Main calls this on every live thread before it starts the
+   * thread's next incarnation.
+   */
+  threadDown(thread: number, reason: ExitReason): void {
+    this.endpoint.resetPeer(thread, this.onFrame);
+    this.encoders[thread] = new MessageEncoder();
+    this.decoders[thread] = new MessageDecoder();
+    this.pending.rejectThread(thread, () => new ExitError(`thread ${thread} went down before replying: ${describeReason(reason)}`, reason));
+    for (const [mref, target] of [...this.monitorTargets]) {
+      if (target.thread === thread && target.node === this.node) this.deliverDown(mref, target, reason);
+    }
+    for (const cell of [...this.cells.values(), ...this.starting.values(), ...this.dying.values()]) {
+      for (const pid of cell.forgetThread(thread)) this.exitSignal(cell.self, pid, reason, true);
+    }
+    if (this.parked) this.endpoint.interrupt();
+  }
+
+  /** The scheduler turned: main's watchdog reads this to tell a busy thread from a hung one. */
+  beat(): void {
+    this.heartbeat = (this.heartbeat + 1) | 0;
+    Atomics.store(this.set.words, heartbeatIndex(this.thread), this.heartbeat);
   }
 
   /** Stops every actor (terminate runs, queued calls fail with 'shutdown'); spawns still loading are refused. */

@@ -7,8 +7,8 @@ import type { ExitReason } from './actor.js';
 
 export interface SupervisionEvent {
   type: 'restart';
-  /** The supervisor that restarted the child. */
-  supervisor: Pid;
+  /** The supervisor that restarted the child; null for main's root, restarting a top-level supervisor whose thread went down. */
+  supervisor: Pid | null;
   /** The child's id in the supervisor's spec. */
   id: string;
   /** The instance that exited, and the one started in its place. */

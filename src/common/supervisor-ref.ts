@@ -112,15 +112,23 @@ export function supervisorData(spec: SupervisorSpec): SupervisorSpecData {
  * or, if the supervisor is gone, with `ExitError` / `NoProcError` as any call does.
  */
 export class SupervisorRef {
-  readonly pid: Pid;
-  private readonly ref: ActorRef<typeof Supervisor>;
+  private ref: ActorRef<typeof Supervisor>;
   private readonly router: Router;
   private dynamicIds = 0;
 
   constructor(pid: Pid, router: Router) {
-    this.pid = pid;
     this.router = router;
     this.ref = new ActorRef<typeof Supervisor>(pid, router);
+  }
+
+  /** The supervisor's pid; a top-level supervisor (`system.supervise`) restarted with its thread gets a new one. */
+  get pid(): Pid {
+    return this.ref.pid;
+  }
+
+  /** @internal The system restarted this top-level supervisor as `pid`. */
+  rebind(pid: Pid): void {
+    this.ref = new ActorRef<typeof Supervisor>(pid, this.router);
   }
 
   /**

@@ -2,7 +2,8 @@
  * weft's public entry (`import … from 'weft'`): start a system, spawn actors and talk to them; and,
  * below that, the message path itself (rings, endpoints, codec) for those who build on it.
  */
-export { start, System, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor } from './system.js';
+export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor } from './system.js';
+export type { ThreadDownCause, ThreadRestart } from './root-supervisor.js';
 export { ActorRef, type CallOptions } from '../common/actor-ref.js';
 export { SupervisorRef, child, supervisorChild, type ChildSpec, type SupervisorSpec, type SuperviseOptions } from '../common/supervisor-ref.js';
 export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../common/supervisor.js';

@@ -3,6 +3,7 @@
  * whose messages echo the bad value.
  */
 import { availableParallelism } from 'node:os';
+import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shm/ring-set.js';
 import { isValidCapacity } from '../shm/ring.js';
@@ -43,6 +44,21 @@ export interface StartOptions {
    * @default 5000
    */
   callTimeout?: number;
+  /**
+   * A shard that is not idle and whose scheduler has not turned for this long (ms) is hung (a
+   * handler in an endless loop: JavaScript cannot be interrupted) and is terminated and restarted.
+   * `Infinity` turns the watchdog off.
+   * @default 2000
+   */
+  hangTimeout?: number;
+  /** Limits of each shard's heap and stack (Node's `Worker` `resourceLimits`); a shard past them is restarted. */
+  resourceLimits?: ResourceLimits;
+  /**
+   * How often shards may be restarted: more than `maxRestarts` within `maxSeconds` and the system
+   * emits 'fatal' and stops, rather than restart forever.
+   * @default { maxRestarts: 5, maxSeconds: 10 }
+   */
+  threadRestarts?: { maxRestarts?: number; maxSeconds?: number };
 }
 
 export interface ResolvedStartOptions {
@@ -52,6 +68,9 @@ export interface ResolvedStartOptions {
   mainSpinMicros: number;
   batch: number;
   callTimeout: number;
+  hangTimeout: number;
+  resourceLimits: ResourceLimits | undefined;
+  threadRestarts: { maxRestarts: number; maxSeconds: number };
 }
 
 export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
@@ -60,6 +79,9 @@ export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
   mainSpinMicros: 200,
   batch: 1024,
   callTimeout: 5000,
+  hangTimeout: 2000,
+  resourceLimits: undefined,
+  threadRestarts: { maxRestarts: 5, maxSeconds: 10 },
 };
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
@@ -96,7 +118,27 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     mainSpinMicros: numberIn('mainSpinMicros', o.mainSpinMicros, 0, 1_000_000),
     batch: integerIn('batch', o.batch, 1, 1_000_000),
     callTimeout: o.callTimeout === Infinity ? Infinity : numberIn('callTimeout', o.callTimeout, 1, 2 ** 31 - 1),
+    hangTimeout: o.hangTimeout === Infinity ? Infinity : numberIn('hangTimeout', o.hangTimeout, 10, 2 ** 31 - 1),
+    resourceLimits: resourceLimits(o.resourceLimits),
+    threadRestarts: threadRestarts(o.threadRestarts),
   };
+}
+
+function resourceLimits(value: unknown): ResourceLimits | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`expected \`resourceLimits\` to be Node's Worker resourceLimits object, got: ${describeValue(value)}`);
+  const known = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'];
+  for (const [key, limit] of Object.entries(value)) {
+    if (!known.includes(key)) throw new InvalidArgumentError(`unknown field \`resourceLimits.${key}\`; accepted: ${known.join(', ')}`);
+    numberIn(`resourceLimits.${key}`, limit, 0, 1 << 20);
+  }
+  return value as ResourceLimits;
+}
+
+function threadRestarts(value: unknown): { maxRestarts: number; maxSeconds: number } {
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`expected \`threadRestarts\` to be { maxRestarts, maxSeconds }, got: ${describeValue(value)}`);
+  const { maxRestarts = 5, maxSeconds = 10 } = value as { maxRestarts?: unknown; maxSeconds?: unknown };
+  return { maxRestarts: integerIn('threadRestarts.maxRestarts', maxRestarts, 0, 1_000_000), maxSeconds: numberIn('threadRestarts.maxSeconds', maxSeconds, 0.001, 1_000_000) };
 }
 
 function stripUndefined<T extends object>(object: T): Partial<T> {

@@ -57,6 +57,13 @@ export class Registry {
     this.byPid.delete(key);
   }
 
+  /** Frees every name held by an actor of `thread` (it went down with them). */
+  threadDown(thread: number): void {
+    for (const [name, pid] of [...this.byName]) {
+      if (pid !== null && pid.thread === thread) this.unbind(name, pid);
+    }
+  }
+
   whereis(name: string): Pid | undefined {
     return this.byName.get(name) ?? undefined;
   }

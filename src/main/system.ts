@@ -11,7 +11,6 @@
  * names and the dead-letter event, which shards reach through frames (`serve`).
  */
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { CallTimeoutError, InvalidArgumentError, NoProcError, SpawnError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
@@ -24,9 +23,11 @@ import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from '../common/supervisor-ref.js';
+import type { SupervisorSpecData } from '../common/supervisor.js';
 import type Supervisor from '../common/supervisor.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
+import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
 
 /** Options of `spawn`; `args` is required when the actor's `init` needs one. */
 export type SpawnOptions<Args> = {
@@ -46,19 +47,11 @@ const SHARD_URL = import.meta.url.endsWith('.ts')
   ? new URL('../../dist/src/worker/shard.js', import.meta.url)
   : new URL('../worker/shard.js', import.meta.url);
 const STOP_TIMEOUT_MS = 10_000;
+/** How long a restart waits for each live shard to forget the dead one. */
+const FORGET_TIMEOUT_MS = 2000;
 /** Drains between yields to the event loop on main, so user timers and I/O are not starved. */
 const DRAINS_PER_YIELD = 16;
 const noop = (): void => {};
-
-/** Resolves when `worker` is running; rejects if it fails or exits first. */
-function online(worker: Worker, thread: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => reject(new SpawnError(`shard ${thread} did not start: ${why}`));
-    worker.once('online', () => resolve());
-    worker.once('error', (error) => fail(error.message));
-    worker.once('exit', (code) => fail(`it exited with code ${code}`));
-  });
-}
 
 /** Starts a system: `threads` shards (default: one per core) plus main as thread 0. */
 export async function start(options?: StartOptions): Promise<System> {
@@ -100,7 +93,19 @@ export interface ActorExit {
 export interface SystemEvents {
   deadLetter: [letter: DeadLetter];
   actorExit: [exit: ActorExit];
+  /** A supervisor restarted a child (`supervisor` null: main restarted a top-level supervisor whose thread went down). */
   restart: [restart: SupervisionEvent];
+  /** A shard went down; every actor on it exited with `{ threadDown: cause }`. */
+  threadDown: [cause: ThreadDownCause];
+  /** A shard is running again after going down (`restarts`: how many times so far). */
+  threadUp: [event: { thread: number; restarts: number }];
+  /** Shards went down more often than `threadRestarts` allows: the system is stopping. */
+  fatal: [event: { history: ThreadRestart[] }];
+}
+
+/** True for an exit reason `{ threadDown }`: the actor went down with its thread. */
+export function isThreadDown(reason: unknown): reason is { threadDown: ThreadDownCause } {
+  return typeof reason === 'object' && reason !== null && 'threadDown' in reason;
 }
 
 export class System extends EventEmitter<SystemEvents> implements Router {
@@ -111,7 +116,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly set: RingSet;
   /** Main's actor runtime: thread 0's actors, and every call, spawn and monitor made from main. */
   private readonly runtime: ThreadRuntime;
-  private readonly workers: Worker[] = [];
+  /** Starts the shards, and restarts one that goes down. */
+  private readonly root: RootSupervisor;
   private readonly names = new Registry();
   /** Holds the process open while a reply is awaited (the parked receive loop does not). */
   private readonly hold = setInterval(noop, 2 ** 31 - 1).unref();
@@ -119,10 +125,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private closed = false;
   /** Set once the shards are gone: the receive loop ends. */
   private finished = false;
-  /** Errors thrown out of shards (see `ready`). */
-  readonly threadErrors: Error[] = [];
-  /** Supervisors started by `supervise`, oldest first: `stop` stops them first, newest first. */
-  private readonly supervisors: SupervisorRef[] = [];
+  /**
+   * Supervisors started by `supervise`, oldest first, with what started them: `stop` stops them
+   * first, newest first; one whose thread went down is started again once the thread is back.
+   */
+  private readonly supervisors: Array<{ ref: SupervisorRef; spec: SupervisorSpecData; options: SuperviseOptions | undefined }> = [];
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
 
@@ -143,29 +150,20 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       main: () => this.services,
       serve: this.serve,
     });
+    const { hangTimeout, resourceLimits, threadRestarts } = options;
+    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
   }
 
   /** Starts the shards and the receive loop. */
   async ready(): Promise<void> {
-    for (let thread = 1; thread <= this.threads; thread++) {
-      const { spinMicros, batch, callTimeout } = this.options;
-      const data: ShardData = { buffer: this.set.buffer, thread, node: this.node, spinMicros, batch, callTimeout };
-      const worker = new Worker(SHARD_URL, { workerData: data, name: `weft shard ${thread}` });
-      // A shard that throws out of its loop: kept for now; restarting it is the root supervisor's
-      // job (ARCHITECTURE §6), which is not built yet. Without a listener the error would crash main.
-      worker.on('error', (error) => this.threadErrors.push(error));
-      worker.unref();
-      this.workers.push(worker);
-    }
     void this.receive();
     this.hold.ref(); // the shards are unref'd; hold the process until they are up
     try {
-      await Promise.all(this.workers.map((worker, index) => online(worker, index + 1)));
+      await this.root.start();
     } catch (error) {
       this.closed = true;
       this.finished = true;
       this.runtime.endpoint.interrupt();
-      await Promise.all(this.workers.map((worker) => worker.terminate()));
       throw error;
     } finally {
       if (this.runtime.awaiting === 0) this.hold.unref();
@@ -221,7 +219,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     const thread = options?.thread === 'local' ? 0 : options?.thread;
     const ref = await this.spawn<typeof Supervisor>(SUPERVISOR_URL, { args: data, thread, name: options?.name, timeout: options?.timeout });
     const supervisor = new SupervisorRef(ref.pid, this);
-    this.supervisors.push(supervisor);
+    const entry = { ref: supervisor, spec: data, options };
+    this.supervisors.push(entry);
+    void this.forgetWhenGone(entry);
     return supervisor;
   }
 
@@ -273,7 +273,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[] }> {
     this.checkOpen('stats');
     const main = this.runtime.stats();
-    const shards = await Promise.all(this.workers.map((_, index) => this.runtime.request<ThreadStats>(index + 1, 'stats', (ref) => [Kind.STATS, [ref]])));
+    const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.request<ThreadStats>(thread, 'stats', (ref) => [Kind.STATS, [ref]])));
     return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards] };
   }
 
@@ -304,26 +304,72 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     this.closed = true;
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
-    for (const { pid } of this.supervisors.reverse()) {
+    for (const { ref } of this.supervisors.reverse()) {
       // Through the runtime: the system is closed to new calls by now.
-      const stopped = new SupervisorRef(pid, this.runtime).stop().catch(noop);
+      const stopped = new SupervisorRef(ref.pid, this.runtime).stop().catch(noop);
       await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref())]);
     }
     await this.runtime.stopActors();
-    const stops = this.workers.map((_, index) =>
-      this.runtime
-        .request<void>(index + 1, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS)
-        .catch(noop),
-    );
+    const stops = this.shardNumbers()
+      .filter((thread) => this.root.isUp(thread))
+      .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
     this.runtime.abandonWaits(() => this.stoppedError('call'));
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    await this.root.stop();
     this.finished = true;
     this.runtime.endpoint.interrupt();
     clearInterval(this.hold);
   }
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────────
+
+  private shardNumbers(): number[] {
+    return Array.from({ length: this.threads }, (_, index) => index + 1);
+  }
+
+  /** Drops a top-level supervisor from `supervisors` once it has exited for good (not with its thread). */
+  private async forgetWhenGone(entry: (typeof this.supervisors)[number]): Promise<void> {
+    const pid = entry.ref.pid;
+    const { reason } = await this.monitor(pid).down;
+    if (isThreadDown(reason)) return; // restarted with the thread (see rootHost.threadUp)
+    if (entry.ref.pid === pid) this.supervisors.splice(this.supervisors.indexOf(entry), 1);
+  }
+
+  /** What the root supervisor asks of the system. */
+  private readonly rootHost: RootHost = {
+    shardData: (thread, previousDown) => {
+      const { spinMicros, batch, callTimeout } = this.options;
+      return { buffer: this.set.buffer, thread, node: this.node, spinMicros, batch, callTimeout, previousDown };
+    },
+    forgetThread: async (thread, reason) => {
+      this.names.threadDown(thread);
+      this.runtime.threadDown(thread, reason);
+      const others = this.shardNumbers().filter((other) => other !== thread && this.root.isUp(other));
+      // A shard that does not answer in time is hung itself: the watchdog will deal with it.
+      await Promise.all(others.map((other) => this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason]], FORGET_TIMEOUT_MS).catch(noop)));
+    },
+    threadUp: (thread) => {
+      for (const entry of this.supervisors) {
+        if (entry.ref.pid.thread !== thread || this.closed) continue;
+        const old = entry.ref.pid;
+        const placement = entry.options?.thread === 'local' ? 0 : entry.options?.thread;
+        this.runtime
+          .spawnOn(this.runtime.place(placement), SUPERVISOR_URL, entry.spec, entry.options?.timeout, entry.options?.name)
+          .then((pid) => {
+            entry.ref.rebind(pid);
+            void this.forgetWhenGone(entry);
+            this.emit('restart', { type: 'restart', supervisor: null, id: String(old), old, pid, reason: { threadDown: thread } });
+          })
+          .catch((error: unknown) => this.emit('actorExit', { pid: old, name: entry.options?.name ?? null, reason: error as ExitReason }));
+      }
+    },
+    threadDownEvent: (cause) => this.emit('threadDown', cause),
+    threadUpEvent: (event) => this.emit('threadUp', event),
+    fatal: (history) => {
+      this.emit('fatal', { history });
+      void this.stop();
+    },
+  };
 
   private resolve(to: string | ActorRef | Pid): Pid {
     if (typeof to === 'string') {

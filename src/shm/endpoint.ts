@@ -31,12 +31,17 @@
  */
 import { InvalidArgumentError, describeValue } from './errors.js';
 import type { MessageEncoder } from './codec.js';
-import type { FrameHandler, RingConsumer, RingProducer } from './ring.js';
+import { resetRing, type FrameHandler, type RingConsumer, type RingProducer } from './ring.js';
 import { KIND_MASK } from './ring-layout.js';
 import { bellIndex, interruptIndex, type RingSet } from './ring-set.js';
 
 const AWAKE = 0;
 const PARKED = 1;
+
+/** True while `thread` is parked (idle, waiting on its bell): main's watchdog does not count that as hung. */
+export function isParked(set: RingSet, thread: number): boolean {
+  return Atomics.load(set.words, bellIndex(thread)) === PARKED;
+}
 /** The longest delay a Node timer takes; it only holds the loop open and fires at most every 24 days. */
 const KEEP_ALIVE_MS = 2 ** 31 - 1;
 const noop = (): void => {};
@@ -291,6 +296,30 @@ export class Endpoint {
       if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
     }
     return this.backedUp.size === 0;
+  }
+
+  /**
+   * Forgets thread `peer` (it died): both rings with it are emptied and start afresh, its held-back
+   * overflow is dropped. What it had sent and we had not read is read first, by `onMessage`, since
+   * it was sent before it died (a crashed thread's last casts are delivered, as Erlang's are).
+   * Safe because `peer` is gone: this thread is the only one touching these two rings until main
+   * starts the new incarnation, which it does only once every live thread has reset them.
+   */
+  resetPeer(peer: number, onMessage: MessageHandler): void {
+    const inbound = this.inbound[peer]!;
+    this.handler = onMessage;
+    try {
+      while (inbound.hasFrames() && inbound.drain(this.forwarders[peer]!, 1024) !== 0);
+    } catch {
+      // A frame cut short by the death (a chunked message half written): the rest is dropped.
+    }
+    this.backedUp.delete(peer);
+    resetRing(this.set.region(this.self, peer));
+    resetRing(this.set.region(peer, this.self));
+    const producer = this.set.producer(this.self, peer, { maxFramePayload: this.outbound[peer]!.maxFramePayload });
+    producer.corked = this.corked;
+    this.outbound[peer] = producer;
+    this.inbound[peer] = this.set.consumer(peer, this.self);
   }
 
   /** Messages held back in overflow, across all outbound rings. */

@@ -35,6 +35,7 @@
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
  * | EVENT       | shard → main     | [event]                  (a supervisor restarted a child) |
+ * | THREAD_DOWN | main → shard     | [ref, thread, reason]    (reset rings with it; REPLY true) |
  *
  * A caller's `ref` is unique on its thread, so a reply finds its waiting caller without naming it.
  */
@@ -65,6 +66,7 @@ export const Kind = {
   WHEREIS: 22,
   STATS: 23,
   EVENT: 24,
+  THREAD_DOWN: 25,
 } as const;
 
 export type ReplyEnvelope = [ref: number, body: unknown];
@@ -79,6 +81,7 @@ export type MonitorEnvelope = [serial: number, mref: number];
 export type DownEnvelope = [mref: number, serial: number, reason: unknown];
 export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number, replacing?: Pid | null];
 export type EventEnvelope = [event: unknown];
+export type ThreadDownEnvelope = [ref: number, thread: number, reason: unknown];
 export type WhereisEnvelope = [ref: number, name: string];
 export type LinkEnvelope = [serial: number, fromSerial: number];
 export type ExitSignalEnvelope = [serial: number, fromSerial: number, reason: unknown, linked: boolean];
@@ -127,4 +130,6 @@ export interface ShardData {
   batch: number;
   /** Default `call` timeout of the shard's actors, ms. */
   callTimeout: number;
+  /** A restarted shard: why its previous incarnation went down. */
+  previousDown?: unknown;
 }

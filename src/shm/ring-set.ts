@@ -11,7 +11,9 @@
  *  ├── meta ────┼── bell 0 │ bell 1 │ … ──┼── ring 0→1 │ ring 0→2 │ … │ ring T-1→T-2 ──┤
  *  meta words: MAGIC, VERSION, THREADS, RING_CAPACITY (written once by main before sharing),
  *              ROUND_ROBIN (the spawn cursor: any thread, Atomics.add)
- *  thread line: BELL, INTERRUPT (endpoint.ts), ACTORS (live actors: written by that thread alone)
+ *  thread line: BELL, INTERRUPT (endpoint.ts), ACTORS (live actors), NEXT_SERIAL (the next pid
+ *               serial, so a restarted thread never reuses one), HEARTBEAT (bumped every scheduler
+ *               turn; main's watchdog reads it): all but BELL written by that thread alone
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
  *
@@ -49,6 +51,16 @@ export function interruptIndex(thread: number): number {
 /** Live-actor count word of `thread`: stored by that thread alone, read by placement anywhere. */
 export function actorsIndex(thread: number): number {
   return bellIndex(thread) + 2;
+}
+
+/** Next pid serial of `thread`: survives the thread, so its next incarnation goes on counting. */
+export function serialIndex(thread: number): number {
+  return bellIndex(thread) + 3;
+}
+
+/** Heartbeat of `thread`: its scheduler bumps it every turn; main's watchdog sees a hung thread by it. */
+export function heartbeatIndex(thread: number): number {
+  return bellIndex(thread) + 4;
 }
 
 /**
@@ -145,6 +157,15 @@ export class RingSet {
       resetRing(this.region(thread, other));
       resetRing(this.region(other, thread));
     }
+  }
+
+  /**
+   * Readies `thread`'s line for a new incarnation: bell at rest, no interrupt, no actors, heartbeat
+   * at zero. Its NEXT_SERIAL stays, so pids of the old incarnation are never reused. Main only, while
+   * the thread is gone.
+   */
+  resetThreadLine(thread: number): void {
+    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread)]) Atomics.store(this.words, index, 0);
   }
 
   private checkPair(from: number, to: number): void {

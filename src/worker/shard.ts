@@ -12,6 +12,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { ThreadRuntime } from '../common/runtime.js';
+import type { ExitReason } from '../common/actor.js';
 import { RemoteMain } from './remote-main.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
@@ -25,6 +26,7 @@ const runtime = new ThreadRuntime({
   spinMicros: data.spinMicros,
   keepAlive: true,
   callTimeout: data.callTimeout,
+  previousDown: data.previousDown as ExitReason | undefined,
   main: (self) => new RemoteMain(self),
 });
 const endpoint = runtime.endpoint;
@@ -33,6 +35,7 @@ const endpoint = runtime.endpoint;
 parentPort.on('message', () => {});
 
 for (;;) {
+  runtime.beat();
   let handled = endpoint.drain(runtime.onFrame, batch);
   // Same-thread messages (queued by actors' sends during the drain, or since) run next, their own
   // sends published in one store per ring as drain's are.
