@@ -18,7 +18,7 @@ import {
   type ActorRef,
   type Pid,
   type SupervisionEvent,
-  type SupervisorRef,
+  SupervisorRef,
   type System,
 } from '../src/main/index.js';
 import { fixtureUrl } from './helpers.js';
@@ -50,6 +50,19 @@ async function crash(sup: SupervisorRef, id: string): Promise<void> {
   const ref = await sup.child<typeof Worker>(id);
   await ref!.call({ type: 'crash' }).catch(() => undefined);
 }
+/**
+ * A two-level tree spanning both shards: a root on shard `rootThread` whose one child is a supervisor
+ * with `spec` on the other shard. Returns the inner supervisor, and a check that the root never
+ * had to restart it.
+ */
+async function tree(spec: Parameters<typeof supervisorChild>[1], rootThread: 1 | 2) {
+  const root = await system.supervise({ children: [supervisorChild('inner', spec, { thread: 3 - rootThread })] }, { thread: rootThread });
+  const innerPid = (await pids(root)).inner!;
+  expect(innerPid.thread).toBe(3 - rootThread);
+  const inner = new SupervisorRef(innerPid, system);
+  return { root, inner, untouched: async () => expect((await pids(root)).inner).toEqual(innerPid) };
+}
+
 /** Waits until the child `id` runs under a pid other than `old`. */
 async function replaced(sup: SupervisorRef, id: string, old: Pid | null): Promise<Pid> {
   await expect.poll(async () => (await pids(sup))[id]?.serial ?? null).not.toBe(old?.serial ?? null);
@@ -57,10 +70,10 @@ async function replaced(sup: SupervisorRef, id: string, old: Pid | null): Promis
   return (await pids(sup))[id]!;
 }
 
-describe('strategies', () => {
+describe('strategies, each in a two-level tree over both shards', () => {
   it('one_for_one: only the crashed child restarts (on its own shard, with its name back)', async () => {
     const log = newLog();
-    const sup = await system.supervise({ strategy: 'one_for_one', children: abc(log, 'ofo') }, { thread: 1 });
+    const { root, inner: sup, untouched } = await tree({ strategy: 'one_for_one', children: abc(log, 'ofo') }, 2);
     const before = await pids(sup);
     expect([before.a!.thread, before.b!.thread, before.c!.thread]).toEqual([1, 2, 1]);
     await crash(sup, 'b');
@@ -72,12 +85,13 @@ describe('strategies', () => {
     await expect.poll(() => system.whereis('ofo-b')?.pid).toEqual(b);
     expect(await system.whereis<typeof Worker>('ofo-b')!.call({ type: 'ping' })).toBe('pong b 1');
     expect(restarts).toContainEqual(expect.objectContaining({ type: 'restart', supervisor: sup.pid, id: 'b', old: before.b, pid: b }));
-    await sup.stop();
+    await untouched();
+    await root.stop();
   });
 
   it('one_for_all: every child is stopped (others in reverse order) and all start again in order', async () => {
     const log = newLog();
-    const sup = await system.supervise({ strategy: 'one_for_all', children: abc(log) }, { thread: 2 });
+    const { root, inner: sup, untouched } = await tree({ strategy: 'one_for_all', children: abc(log) }, 1);
     const before = await pids(sup);
     await crash(sup, 'b');
     await replaced(sup, 'b', before.b);
@@ -85,12 +99,13 @@ describe('strategies', () => {
     expect(lines(log)).toEqual(['start a', 'start b', 'start c', 'stop b b crashed', 'stop c shutdown', 'stop a shutdown', 'start a', 'start b', 'start c']);
     const after = await pids(sup);
     for (const id of ['a', 'b', 'c']) expect(after[id]!.serial).not.toBe(before[id]!.serial);
-    await sup.stop();
+    await untouched();
+    await root.stop();
   });
 
   it('rest_for_one: the crashed child and those started after it restart; earlier ones live on', async () => {
     const log = newLog();
-    const sup = await system.supervise({ strategy: 'rest_for_one', children: abc(log) }, { thread: 1 });
+    const { root, inner: sup, untouched } = await tree({ strategy: 'rest_for_one', children: abc(log) }, 2);
     const before = await pids(sup);
     await crash(sup, 'b');
     await replaced(sup, 'c', before.c);
@@ -99,7 +114,8 @@ describe('strategies', () => {
     const after = await pids(sup);
     expect(after.a).toEqual(before.a);
     expect(after.b!.serial).not.toBe(before.b!.serial);
-    await sup.stop();
+    await untouched();
+    await root.stop();
   });
 });
 
