@@ -9,5 +9,6 @@ import { suite as ringSpin } from './ring-spin.js';
 import { suite as tinyTasks } from './tiny-tasks.js';
 import { suite as roundTrip } from './round-trip.js';
 import { suite as actorStream } from './actor-stream.js';
+import { suite as crashRecovery } from './crash-recovery.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery];

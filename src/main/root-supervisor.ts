@@ -17,6 +17,10 @@
  * after every live thread has reset its rings with the thread does the new one start, so it never
  * reads a stale frame. Restarts have an intensity, like any supervisor's: past it the system
  * emits 'fatal' and stops rather than restart forever.
+ *
+ * A new worker takes tens of milliseconds to boot and load the shard's modules, so one standby
+ * worker is kept booted and waiting (shard.ts); a restart hands it the dead shard's index and
+ * boots the next standby in the background. Measured by the crash-recovery benchmark.
  */
 import { Worker } from 'node:worker_threads';
 import { SpawnError } from '../shm/errors.js';
@@ -94,6 +98,8 @@ export class RootSupervisor {
   private readonly restartTimes: number[] = [];
   private restartsOf: number[] = [];
   private watchdog: NodeJS.Timeout | undefined;
+  /** A booted worker waiting to become a shard; undefined if it failed to boot. */
+  private standby: Promise<Worker | undefined> | undefined;
   private stopping = false;
 
   constructor(host: RootHost, options: RootOptions) {
@@ -105,7 +111,8 @@ export class RootSupervisor {
   /** Starts every shard; rejects (having ended them all) if one fails to start. */
   async start(): Promise<void> {
     const starting: Promise<void>[] = [];
-    for (let thread = 1; thread <= this.options.shards; thread++) starting.push(this.launch(thread));
+    for (let thread = 1; thread <= this.options.shards; thread++) starting.push(this.launch(thread, this.newWorker(thread), true));
+    this.standby = this.bootStandby();
     try {
       await Promise.all(starting);
     } catch (error) {
@@ -126,22 +133,45 @@ export class RootSupervisor {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.watchdog);
-    await Promise.all(this.workers.map((worker) => worker?.terminate()));
+    const standby = this.standby;
+    this.standby = undefined;
+    await Promise.all([...this.workers.map((worker) => worker?.terminate()), standby?.then((worker) => worker?.terminate())]);
   }
 
-  private async launch(thread: number, previousDown?: ExitReason): Promise<void> {
-    const worker = new Worker(this.options.url, {
-      workerData: this.host.shardData(thread, previousDown),
-      name: `weft shard ${thread}`,
-      resourceLimits: this.options.resourceLimits,
-    });
+  private newWorker(thread: number, previousDown?: ExitReason): Worker {
+    const worker = new Worker(this.options.url, { workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits });
     // Shards do not hold the process open: main decides (see System's `hold`).
     worker.unref();
+    return worker;
+  }
+
+  /** Boots a worker that loads the shard and waits to be given a thread; undefined if it fails. */
+  private bootStandby(): Promise<Worker | undefined> {
+    const worker = new Worker(this.options.url, { workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits });
+    worker.unref();
+    return new Promise((resolve) => {
+      worker.once('message', () => resolve(worker));
+      worker.once('error', () => resolve(undefined));
+      worker.once('exit', () => resolve(undefined));
+    });
+  }
+
+  /** The standby, given thread `thread` (and the next standby booting); else a new worker. */
+  private async takeStandby(thread: number, previousDown: ExitReason): Promise<[worker: Worker, fresh: boolean]> {
+    const standby = await this.standby;
+    this.standby = this.stopping ? undefined : this.bootStandby();
+    if (standby === undefined) return [this.newWorker(thread, previousDown), true];
+    standby.postMessage({ shard: this.host.shardData(thread, previousDown) });
+    return [standby, false];
+  }
+
+  /** Makes `worker` shard `thread`; a `fresh` one (not a standby) is awaited until it runs. */
+  private async launch(thread: number, worker: Worker, fresh: boolean): Promise<void> {
     this.workers[thread] = worker;
     this.lastError[thread] = undefined;
     worker.on('error', (error) => (this.lastError[thread] = error));
     worker.on('exit', (code) => void this.down(thread, worker, code));
-    await online(worker, thread);
+    if (fresh) await online(worker, thread);
     this.beats[thread] = Atomics.load(this.options.set.words, heartbeatIndex(thread));
     this.beatAt[thread] = performance.now();
     this.up[thread] = true;
@@ -172,7 +202,7 @@ export class RootSupervisor {
         return;
       }
       try {
-        await this.launch(thread, reason);
+        await this.launch(thread, ...(await this.takeStandby(thread, reason)));
         break;
       } catch {
         // It would not even start: that is one more restart, and perhaps the last.

@@ -6,7 +6,12 @@
  * promises inside actors run; when there is nothing to do, spin briefly and park on the doorbell
  * (`Endpoint.wait`; a same-thread send from a settled promise interrupts it). Main stops the shard
  * with a STOP frame; the loop ends when main terminates the thread.
+ *
+ * A standby shard (`workerData` is `{ standby: true }`) loads all of this and then waits for main to
+ * give it a thread: the root supervisor keeps one ready, so that a shard that dies is replaced in
+ * a millisecond rather than the tens a new worker takes to boot and load its modules.
  */
+import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ShardData } from '../shm/protocol.js';
@@ -17,7 +22,16 @@ import { RemoteMain } from './remote-main.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
 
-const data = workerData as ShardData;
+const port = parentPort;
+const data = (workerData as { standby?: boolean }).standby === true ? await assignment() : (workerData as ShardData);
+
+/** A standby's wait for the thread main gives it (see root-supervisor.ts). */
+async function assignment(): Promise<ShardData> {
+  port.postMessage('ready');
+  const [message] = (await once(port, 'message')) as [{ shard: ShardData }];
+  return message.shard;
+}
+
 const { batch } = data;
 const runtime = new ThreadRuntime({
   set: RingSet.attach(data.buffer),
@@ -32,7 +46,7 @@ const runtime = new ThreadRuntime({
 const endpoint = runtime.endpoint;
 
 // Keeps the thread alive between frames (a parked waitAsync does not) and lets main end it.
-parentPort.on('message', () => {});
+port.on('message', () => {});
 
 for (;;) {
   runtime.beat();

@@ -1,0 +1,101 @@
+/**
+ * crash-recovery: how long a shard takes to come back and serve again after it dies, and whether
+ * any call is lost on the way (weft only: no peer has threads that restart under supervision).
+ *
+ * A supervisor on main keeps a pool of adder actors on every shard (named `pool-<thread>-<i>`),
+ * and callers on main call them in a steady loop (no timeout, so a call that were never answered
+ * would stay in flight and be counted). Then, N times, 250 ms apart: an actor on shard 1 calls
+ * `process.exit`, and the clock runs from that cast to the first successful call to a restarted
+ * pool actor on shard 1. `lostCalls`: calls still unanswered 2 s after the loops stop.
+ *
+ * The 250 ms leave the root supervisor time to boot its next standby worker (see
+ * src/main/root-supervisor.ts); a shard that dies again sooner than a worker boots (~50 ms here)
+ * waits for that boot.
+ */
+import { start, child, type ActorRef } from '../../src/main/index.js';
+import { assert, percentile, type Suite } from '../harness.js';
+import type Adder from '../actors/adder.js';
+import type Crasher from '../actors/crasher.js';
+
+const THREADS = 2;
+const PER_SHARD = 4;
+const CALLERS = 8;
+const KILLS = { full: 30, quick: 5 };
+const KILL_EVERY_MS = 250;
+const ADDER = new URL('../actors/adder.js', import.meta.url);
+const CRASHER = new URL('../actors/crasher.js', import.meta.url);
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const suite: Suite = {
+  name: 'crash-recovery',
+  title: `a shard killed (process.exit) under steady calls to a supervised pool on ${THREADS} shards: ms until it serves again, and calls lost`,
+  metrics: ['p50Ms', 'p99Ms', 'lostCalls'],
+  better: { lostCalls: 'lower' },
+  async run({ quick, log }) {
+    const kills = quick ? KILLS.quick : KILLS.full;
+    const system = await start({ threads: THREADS, threadRestarts: { maxRestarts: kills + 5, maxSeconds: 600 } });
+    try {
+      const children = [];
+      for (let thread = 1; thread <= THREADS; thread++) {
+        for (let i = 0; i < PER_SHARD; i++) children.push(child<typeof Adder>(`pool-${thread}-${i}`, ADDER, { thread, name: `pool-${thread}-${i}` }));
+      }
+      // On main (thread 0): the supervisor outlives every shard it supervises.
+      await system.supervise({ maxRestarts: 10 * kills * PER_SHARD, maxSeconds: 600, children }, { thread: 0 });
+      const names = children.map((c) => c.name!);
+
+      let running = true;
+      let inFlight = 0;
+      let ok = 0;
+      let failed = 0;
+      const caller = async (offset: number) => {
+        for (let n = offset; running; n++) {
+          const ref = system.whereis<typeof Adder>(names[n % names.length]);
+          if (ref === undefined) {
+            await pause(0); // between a death and the restart the name is free
+            continue;
+          }
+          inFlight++;
+          try {
+            assert((await ref.call({ a: n, b: 1 }, { timeout: Infinity })) === n + 1, 'an adder answered a wrong sum');
+            ok++;
+          } catch {
+            failed++; // ExitError({ threadDown }) for calls that crossed the death
+          } finally {
+            inFlight--;
+          }
+        }
+      };
+      const callers = Array.from({ length: CALLERS }, (_, i) => caller(i));
+
+      const recoveries: number[] = [];
+      for (let kill = 0; kill < kills; kill++) {
+        await pause(KILL_EVERY_MS);
+        const crasher = await system.spawn<typeof Crasher>(CRASHER, { thread: 1 });
+        const before = system.whereis('pool-1-0')!.pid.serial;
+        const killedAt = performance.now();
+        crasher.cast(undefined as never);
+        // The first successful call to a restarted pool actor on shard 1.
+        for (;;) {
+          const ref: ActorRef<typeof Adder> | undefined = system.whereis('pool-1-0');
+          if (ref !== undefined && ref.pid.serial !== before && (await ref.call({ a: 1, b: 1 }).catch(() => 0)) === 2) break;
+          await pause(0);
+        }
+        recoveries.push(performance.now() - killedAt);
+      }
+      running = false;
+      const settled = performance.now();
+      while (inFlight > 0 && performance.now() - settled < 2000) await pause(5);
+      const lostCalls = inFlight;
+      await Promise.race([Promise.all(callers), pause(100)]);
+      log(`${kills} kills; ${ok.toLocaleString('en-US')} calls answered, ${failed.toLocaleString('en-US')} rejected with the exit reason, ${lostCalls} lost`);
+      log(`recovery ms: min ${Math.min(...recoveries).toFixed(1)}, max ${Math.max(...recoveries).toFixed(1)}`);
+      return {
+        results: { weft: { p50Ms: percentile(recoveries, 50), p99Ms: percentile(recoveries, 99), lostCalls } },
+        config: { weft: { shards: THREADS, poolPerShard: PER_SHARD, callers: CALLERS, kills, killEveryMs: KILL_EVERY_MS, killedShard: 1, supervisorOn: 'main' } },
+      };
+    } finally {
+      await system.stop();
+    }
+  },
+};
