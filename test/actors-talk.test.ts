@@ -8,9 +8,11 @@ import { ActorRef, start, type System } from '../src/main/index.js';
 import { fixtureUrl } from './helpers.js';
 import type Peer from './fixtures/actors/peer.js';
 import type Counter from './fixtures/actors/counter.js';
+import type Nursery from './fixtures/actors/nursery.js';
 
 const PEER = fixtureUrl('actors/peer');
 const COUNTER = fixtureUrl('actors/counter');
+const NURSERY = fixtureUrl('actors/nursery');
 
 let system: System;
 let a: ActorRef<typeof Peer>;
@@ -219,6 +221,20 @@ describe('timers', () => {
     await new Promise((resolve) => setTimeout(resolve, 120));
     expect((await target.call({ type: 'downs' })).ok).toEqual([]);
   });
+});
+
+describe('an actor during its init', () => {
+  for (const thread of [1, 2]) {
+    it(`exists for its child on ${thread === 1 ? 'the same' : 'another'} thread: a send waits in its mailbox, a link holds`, async () => {
+      const deadLetters = async () => (await system.stats()).threads.reduce((n, t) => n + t.deadLetters, 0);
+      const before = await deadLetters();
+      const parent = await system.spawn<typeof Nursery>(NURSERY, { args: { role: 'parent', thread }, thread: 1 });
+      const got = (await parent.call({ type: 'got' })) as string[];
+      expect(got).toHaveLength(1);
+      expect(got[0]).toMatch(/^hello from </);
+      expect(await deadLetters()).toBe(before);
+    });
+  }
 });
 
 describe('names from actors', () => {

@@ -213,12 +213,25 @@ describe('shutdown', () => {
     expect(lines(log).sort()).toEqual(['start a', 'start b', 'start c', 'stop a shutdown', 'stop b shutdown', 'stop c shutdown']);
   });
 
-  it('system.stop stops supervision trees first, each child in reverse order', async () => {
+  it('system.stop stops supervision trees first, newest tree first, each child in reverse order', async () => {
     const local = await start({ threads: 2 });
     const log = newLog();
-    await local.supervise({ children: abc(log, 'stop-tree') }, { thread: 2 });
+    for (const tree of ['x', 'y', 'z']) {
+      const children = ['1', '2'].map((n, i) => child<typeof Worker>(`${tree}${n}`, WORKER, { args: { id: `${tree}${n}`, log }, thread: i + 1 }));
+      await local.supervise({ children }, { thread: 2 });
+    }
     await local.stop();
-    expect(lines(log)).toEqual(['start a', 'start b', 'start c', 'stop c shutdown', 'stop b shutdown', 'stop a shutdown']);
+    expect(lines(log).slice(6)).toEqual(['stop z2 shutdown', 'stop z1 shutdown', 'stop y2 shutdown', 'stop y1 shutdown', 'stop x2 shutdown', 'stop x1 shutdown']);
+  });
+
+  it("a supervisor stops with its parent whatever the parent's reason, normal included, and ignores other EXITs", async () => {
+    const log = newLog();
+    const parent = await system.spawn<typeof Parent>(PARENT, { thread: 1 });
+    const supPid = await parent.call({ type: 'supervise', spec: { children: [{ id: 'kid', actor: WORKER.href, args: { id: 'kid', log } }] }, thread: 2 });
+    const { down } = system.monitor(supPid!);
+    await parent.call({ type: 'stop' });
+    expect((await down).reason).toBe('normal');
+    expect(lines(log)).toEqual(['start kid', 'stop kid shutdown']);
   });
 });
 
@@ -257,7 +270,7 @@ describe('supervisors under actors, and bad specs', () => {
     const parent = await system.spawn<typeof Parent>(PARENT, { thread: 1 });
     const spec = { children: [{ id: 'kid', actor: WORKER.href, args: { id: 'kid', log }, thread: 2 }] };
     const supPid = await parent.call({ type: 'supervise', spec, thread: 2 });
-    const { down } = system.monitor(supPid);
+    const { down } = system.monitor(supPid!);
     await parent.call({ type: 'crash' }).catch(() => undefined);
     expect(((await down).reason as Error).message).toBe('parent crashed');
     expect(lines(log)).toEqual(['start kid', 'stop kid shutdown']);

@@ -87,6 +87,39 @@ describe('a shard that dies comes back', () => {
   }
 });
 
+describe('shards that die together', () => {
+  it('two shards killed at once both come back, and the rings between them carry nothing stale', async () => {
+    const s = (system = await start({ threads: 3 }));
+    const ups: number[] = [];
+    s.on('threadUp', ({ thread }) => ups.push(thread));
+    // Traffic between shards 1 and 2 right up to the deaths, so their rings hold frames when they die.
+    const a = await s.spawn<typeof Peer>(PEER, { thread: 1 });
+    const b = await s.spawn<typeof Peer>(PEER, { thread: 2 });
+    void a.call({ type: 'stream', target: b.pid, n: 50_000 }).catch(() => undefined);
+    const [one, two] = await Promise.all([1, 2].map((thread) => s.spawn<typeof Saboteur>(SABOTEUR, { thread })));
+    one.cast('exit');
+    two.cast('exit');
+    await expect.poll(() => [...ups].sort(), { timeout: 10_000 }).toEqual([1, 2]);
+    const x = await s.spawn<typeof Peer>(PEER, { thread: 1 });
+    const y = await s.spawn<typeof Peer>(PEER, { thread: 2 });
+    const counter = await s.spawn<typeof Counter>(COUNTER, { args: 1, thread: 2 });
+    expect(await x.call({ type: 'call', target: counter.pid, msg: { type: 'add', by: 1 } })).toEqual({ ok: 2 });
+    await x.call({ type: 'stream', target: y.pid, n: 10_000 });
+    await expect.poll(async () => (await y.call({ type: 'received' })).ok, { timeout: 10_000 }).toMatchObject({ count: 10_000, outOfOrder: 0 });
+  });
+
+  it('a supervisor whose many children die with one shard counts it as one restart', async () => {
+    const s = (system = await start({ threads: 2 }));
+    const children = Array.from({ length: 6 }, (_, i) => child<typeof Counter>(`c${i}`, COUNTER, { args: i, thread: 1 }));
+    const sup = await s.supervise({ maxRestarts: 1, children }, { thread: 2 });
+    const saboteur = await s.spawn<typeof Saboteur>(SABOTEUR, { thread: 1 });
+    const before = (await sup.whichChildren()).map((c) => c.pid!.serial);
+    saboteur.cast('exit');
+    await expect.poll(async () => (await sup.whichChildren()).every((c, i) => c.pid !== null && c.pid.serial !== before[i]), { timeout: 10_000 }).toBe(true);
+    expect(await (await sup.child<typeof Counter>('c5'))!.call({ type: 'get' })).toBe(5);
+  });
+});
+
 describe('top-level supervisors', () => {
   it('one that lived on the dead shard is started again by main, with its tree, and its ref follows', async () => {
     const s = (system = await start({ threads: 2 }));

@@ -10,5 +10,6 @@ import { suite as tinyTasks } from './tiny-tasks.js';
 import { suite as roundTrip } from './round-trip.js';
 import { suite as actorStream } from './actor-stream.js';
 import { suite as crashRecovery } from './crash-recovery.js';
+import { suite as poolRun } from './pool-run.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun];

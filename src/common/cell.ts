@@ -41,6 +41,7 @@ export interface CellHost extends Router {
   buried(cell: ActorCell): void;
   /** Hands a supervision event to main, which emits it. */
   event(event: SupervisionEvent): void;
+  markTask(id: number): void;
   spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid>;
   /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
   monitorFrom(watcher: ActorCell, target: Pid): number;
@@ -129,8 +130,16 @@ export class ActorCell implements CallContext {
    */
   abandon(reason: ExitReason): void {
     this.alive = false;
+    this.deathReason = reason;
+    // Whoever reached it during init hears why it never ran: callers, and watchers.
+    for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
+      const { kind, from, ref } = this.mailbox[i];
+      if (kind === Kind.CALL && from !== NO_CALLER) this.host.replyError(from, ref, new ExitError(`actor ${this.self} exited before replying: ${describeReason(reason)}`, reason));
+    }
     this.mailbox.length = 0;
     this.mailboxHead = 0;
+    for (const [thread, mref] of this.watchers.values()) this.host.down(thread, mref, this.self.serial, reason);
+    this.watchers.clear();
     for (const pid of this.links.values()) this.host.exitSignal(pid, this.self, reason, true);
     this.links.clear();
     for (const timer of this.timers) clearTimeout(timer);
@@ -153,8 +162,25 @@ export class ActorCell implements CallContext {
   }
 
   reply<Reply>(to: ReplyTo<Reply>, value: Reply): void {
-    this.open.delete(openKey(to.thread, to.ref));
+    this.answered(to);
     this.host.reply(to.thread, to.ref, value);
+  }
+
+  /** Answers a call with an error for its caller to reject with (task runners; not on the public ctx). */
+  replyError(to: ReplyTo<unknown>, error: unknown): void {
+    this.answered(to);
+    this.host.replyError(to.thread, to.ref, error);
+  }
+
+  /** Stores the id of the task this thread runs now, 0 for none (task runners; see ring-set.ts `taskIndex`). */
+  markTask(id: number): void {
+    this.host.markTask(id);
+  }
+
+  /** `to` has its answer: no longer open, and if it is the call in hand, its handler's return answers no one. */
+  private answered(to: { thread: number; ref: number }): void {
+    this.open.delete(openKey(to.thread, to.ref));
+    if (to.thread === this.callerThread && to.ref === this.callerRef) this.callerThread = -1;
   }
 
   stop(reason: ExitReason = 'normal'): void {
@@ -171,8 +197,11 @@ export class ActorCell implements CallContext {
     return new ActorRef<A>(pid, this.host);
   }
 
+  /** Why this actor exited, once it has. */
+  private deathReason: ExitReason | undefined;
+
   async supervise(spec: SupervisorSpec, options?: SuperviseOptions): Promise<SupervisorRef> {
-    const pid = await this.host.spawnFrom(SUPERVISOR_URL, supervisorData(spec), options?.thread, options?.timeout, options?.name);
+    const pid = await this.host.spawnFrom(SUPERVISOR_URL, supervisorData(spec, this.self), options?.thread, options?.timeout, options?.name);
     this.link(pid);
     return new SupervisorRef(pid, this.host);
   }
@@ -199,6 +228,12 @@ export class ActorCell implements CallContext {
 
   link(target: ActorRef | Pid): void {
     const pid = pidOf(target);
+    if (!this.alive) {
+      // Linking from an actor that has exited (a callback still running after a kill): the other
+      // side gets the exit signal at once, as a link made just before the exit would have given it.
+      this.host.exitSignal(pid, this.self, this.deathReason ?? 'noproc', true);
+      return;
+    }
     this.links.set(openKey(pid.thread, pid.serial), pid);
     this.host.linkFrom(this, pid, true);
   }
@@ -272,7 +307,7 @@ export class ActorCell implements CallContext {
       }
     }
     return new Promise((resolve) => {
-      const timer = Number.isFinite(ms) ? setTimeout(() => done(undefined), ms) : undefined;
+      const timer = Number.isFinite(ms) ? setTimeout(() => done(undefined), ms).unref() : undefined;
       const done = (reason: ExitReason | undefined) => {
         this.exitWaiters.delete(key);
         if (timer !== undefined) clearTimeout(timer);
@@ -452,8 +487,16 @@ export class ActorCell implements CallContext {
    * The actor is done: run `terminate` (not for 'kill'), answer the call in hand and every queued
    * call with an ExitError carrying `reason`, and tell the thread's runtime.
    */
-  private async die(reason: ExitReason): Promise<void> {
-    if (!this.alive) return;
+  private die(reason: ExitReason): Promise<void> {
+    if (!this.alive) return this.ended ?? Promise.resolve();
+    this.ended = this.end(reason);
+    return this.ended;
+  }
+
+  /** Settles when the actor is wholly gone (`terminate` done, everyone told); set when it starts to die. */
+  ended: Promise<void> | undefined;
+
+  private async end(reason: ExitReason): Promise<void> {
     this.alive = false;
     const pending: Array<[thread: number, ref: number]> = [];
     if (this.callerThread !== -1) pending.push([this.callerThread, this.callerRef]);
@@ -462,9 +505,12 @@ export class ActorCell implements CallContext {
     for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
       const letter = this.mailbox[i];
       if (letter.kind === Kind.CALL && letter.from !== NO_CALLER) pending.push([letter.from, letter.ref]);
+      // An EXIT that was waiting stays known to awaitExit (a supervisor stopping that child in terminate).
+      else if (letter.kind === Kind.INFO && isExit(letter.body)) this.lateExits.set(openKey(letter.body.from.thread, letter.body.from.serial), letter.body.reason);
     }
     this.mailbox.length = 0;
     this.mailboxHead = 0;
+    this.deathReason = reason;
     this.host.exited(this, reason);
     if (reason !== 'kill' && reason !== 'killed' && this.hasStarted && this.behaviour.terminate !== undefined) {
       try {
@@ -486,9 +532,13 @@ export class ActorCell implements CallContext {
   }
 }
 
+function isExit(body: unknown): body is ExitSignal {
+  return typeof body === 'object' && body !== null && (body as ExitSignal).type === 'EXIT';
+}
+
 function isExitFrom(body: unknown, pid: Pid): boolean {
-  if (typeof body !== 'object' || body === null || (body as ExitSignal).type !== 'EXIT') return false;
-  const from = (body as ExitSignal).from;
+  if (!isExit(body)) return false;
+  const { from } = body;
   return from.thread === pid.thread && from.serial === pid.serial && from.node === pid.node;
 }
 

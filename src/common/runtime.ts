@@ -19,7 +19,7 @@ import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
 import { Kind, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
-import { heartbeatIndex, serialIndex, type RingSet } from '../shm/ring-set.js';
+import { heartbeatIndex, serialIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
 import type { MainServices } from './main-services.js';
@@ -133,7 +133,7 @@ export class ThreadRuntime implements CellHost {
       case Kind.INFO: {
         const serial = readWord(bytes, start);
         const body = decoder.decode(bytes, start + 4, end);
-        const cell = this.cells.get(serial);
+        const cell = this.live(serial);
         if (cell === undefined) this.deadLetter(serial, kind, body);
         else cell.deliver(kind, from, -1, body);
         return;
@@ -142,7 +142,7 @@ export class ThreadRuntime implements CellHost {
         const serial = readWord(bytes, start);
         const ref = readWord(bytes, start + 4);
         const body = decoder.decode(bytes, start + 8, end);
-        const cell = this.cells.get(serial);
+        const cell = this.live(serial);
         if (cell !== undefined) cell.deliver(kind, from, ref, body);
         else this.replyError(from, ref, this.missing(serial));
         return;
@@ -158,21 +158,21 @@ export class ThreadRuntime implements CellHost {
         return;
       case Kind.MONITOR: {
         const [serial, mref] = envelope as MonitorEnvelope;
-        const cell = this.cells.get(serial);
+        const cell = this.live(serial);
         if (cell !== undefined) cell.addWatcher(from, mref);
         else this.down(from, mref, serial, this.reasonOf(serial));
         return;
       }
       case Kind.DEMONITOR: {
         const [serial, mref] = envelope as MonitorEnvelope;
-        this.cells.get(serial)?.removeWatcher(from, mref);
+        this.live(serial)?.removeWatcher(from, mref);
         return;
       }
       case Kind.LINK:
       case Kind.UNLINK: {
         const [serial, fromSerial] = envelope as LinkEnvelope;
         const other = new Pid(this.node, from, fromSerial);
-        const cell = this.cells.get(serial);
+        const cell = this.live(serial);
         if (kind === Kind.UNLINK) cell?.removeLink(other);
         else if (cell !== undefined) cell.addLink(other);
         else this.exitSignal(other, new Pid(this.node, this.thread, serial), this.reasonOf(serial), true);
@@ -295,7 +295,7 @@ export class ThreadRuntime implements CellHost {
         this.signalled(serial)?.signal(from, reason, ref === 1);
         continue;
       }
-      const cell = this.cells.get(serial);
+      const cell = this.live(serial);
       if (cell !== undefined) cell.deliver(kind, this.thread, ref, body);
       else if (kind === Kind.CALL) this.replyError(this.thread, ref, this.missing(serial));
       else this.deadLetter(serial, kind, body);
@@ -347,17 +347,32 @@ export class ThreadRuntime implements CellHost {
     return this.spawnOn(target, module, args, timeout, name, replacing);
   }
 
+  markTask(id: number): void {
+    Atomics.store(this.set.words, taskIndex(this.thread), id);
+  }
+
   event(event: SupervisionEvent): void {
     this.main.event(event);
+  }
+
+  /** Keeps why actor `serial` exited, for calls and links that come after. */
+  private remember(serial: number, reason: ExitReason): void {
+    this.recentDeaths.set(serial, reason);
+    if (this.recentDeaths.size > RECENT_DEATHS) this.recentDeaths.delete(this.recentDeaths.keys().next().value!);
   }
 
   buried(cell: ActorCell): void {
     this.dying.delete(cell.self.serial);
   }
 
+  /** The actor `serial` of this thread, running or in its `init` (messages to it then wait in its mailbox). */
+  private live(serial: number): ActorCell | undefined {
+    return this.cells.get(serial) ?? this.starting.get(serial);
+  }
+
   /** The actor an exit signal for `serial` goes to: a live one, one in `init`, or one still in its `terminate`. */
   private signalled(serial: number): ActorCell | undefined {
-    return this.cells.get(serial) ?? this.starting.get(serial) ?? this.dying.get(serial);
+    return this.live(serial) ?? this.dying.get(serial);
   }
 
   /** Where `placement` puts an actor (see src/shm/placement.ts). */
@@ -371,8 +386,7 @@ export class ThreadRuntime implements CellHost {
     publishActorCount(this.set, this.thread, this.cells.size);
     // Its own monitors die with it; a DOWN still on its way finds no watcher and is dropped.
     for (const mref of [...cell.watching]) this.forgetMonitor(mref);
-    this.recentDeaths.set(cell.self.serial, reason);
-    if (this.recentDeaths.size > RECENT_DEATHS) this.recentDeaths.delete(this.recentDeaths.keys().next().value!);
+    this.remember(cell.self.serial, reason);
     this.main.exited(cell.self, cell.name, reason);
   }
 
@@ -427,7 +441,7 @@ export class ThreadRuntime implements CellHost {
       this.sendFrame(target.thread, on ? Kind.LINK : Kind.UNLINK, [target.serial, from.self.serial]);
       return;
     }
-    const cell = this.cells.get(target.serial);
+    const cell = this.live(target.serial);
     if (!on) cell?.removeLink(from.self);
     else if (cell !== undefined) cell.addLink(from.self);
     else this.exitSignal(from.self, target, this.reasonOf(target.serial), true);
@@ -461,7 +475,7 @@ export class ThreadRuntime implements CellHost {
     if (target.node !== this.node || !this.hasThread(target.thread)) {
       this.down(this.thread, mref, target.serial, 'noproc');
     } else if (target.thread === this.thread) {
-      const cell = this.cells.get(target.serial);
+      const cell = this.live(target.serial);
       if (cell !== undefined) cell.addWatcher(this.thread, mref);
       else this.down(this.thread, mref, target.serial, this.reasonOf(target.serial));
     } else {
@@ -474,7 +488,7 @@ export class ThreadRuntime implements CellHost {
     const target = this.monitorTargets.get(mref);
     if (target === undefined || this.watchersByRef.get(mref) !== watcher) return;
     this.forgetMonitor(mref);
-    if (target.thread === this.thread) this.cells.get(target.serial)?.removeWatcher(this.thread, mref);
+    if (target.thread === this.thread) this.live(target.serial)?.removeWatcher(this.thread, mref);
     else this.sendFrame(target.thread, Kind.DEMONITOR, [target.serial, mref]);
   }
 
@@ -514,7 +528,9 @@ export class ThreadRuntime implements CellHost {
 
   /** Why the actor `serial` of this thread is gone: its exit reason if remembered, else 'noproc'. */
   private reasonOf(serial: number): ExitReason {
-    return this.recentDeaths.get(serial) ?? 'noproc';
+    const reason = this.recentDeaths.get(serial);
+    if (reason !== undefined) return reason;
+    return this.previousDown !== undefined && serial < this.firstSerial ? this.previousDown : 'noproc';
   }
 
   stats(): ThreadStats {
@@ -543,6 +559,7 @@ export class ThreadRuntime implements CellHost {
 
   private async spawn(from: number, [ref, moduleUrl, args, name]: SpawnEnvelope): Promise<void> {
     try {
+      if (this.stopping) throw new SpawnError(`thread ${this.thread} is stopping; ${moduleUrl} was not started`);
       const actor = await this.load(moduleUrl);
       const pid = new Pid(this.node, this.thread, this.nextSerial);
       this.nextSerial = this.nextSerial >= 0x3fff_ffff ? 1 : this.nextSerial + 1;
@@ -557,7 +574,10 @@ export class ThreadRuntime implements CellHost {
         if (!cell.alive) throw new SpawnError(`${moduleUrl} was killed by an exit signal during its init`);
       } catch (error) {
         const failure = isWeftError(error) ? error : new SpawnError(`init of ${moduleUrl} threw: ${describeReason(error)}`, { cause: error });
-        cell.abandon(isWeftError(error) ? error : (error as ExitReason));
+        const reason = isWeftError(error) ? error : (error as ExitReason);
+        if (cell.alive) cell.abandon(reason);
+        for (const mref of [...cell.watching]) this.forgetMonitor(mref);
+        this.remember(pid.serial, reason);
         throw failure;
       } finally {
         this.starting.delete(pid.serial);
@@ -625,7 +645,8 @@ export class ThreadRuntime implements CellHost {
   /** Stops every actor (terminate runs, queued calls fail with 'shutdown'); spawns still loading are refused. */
   async stopActors(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.cells.values()].map((cell) => cell.shutdown('shutdown')));
+    // Those already exiting too: a supervisor in its terminate is still stopping its children.
+    await Promise.all([...[...this.cells.values()].map((cell) => cell.shutdown('shutdown')), ...[...this.dying.values()].map((cell) => cell.ended)]);
   }
 
   /** Rejects every reply still awaited on this thread, and stops their timers. */

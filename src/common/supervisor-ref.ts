@@ -74,12 +74,16 @@ export function supervisorChild(id: string, spec: SupervisorSpec, options: Omit<
 
 const RESTARTS: readonly string[] = ['permanent', 'transient', 'temporary'];
 
-/** A child spec as the supervisor keeps it (plain data, defaults applied); throws InvalidArgumentError. */
-export function childData(spec: ChildSpec): ChildSpecData {
+/**
+ * A child spec as the supervisor keeps it (plain data, defaults applied); throws InvalidArgumentError.
+ * `idOptional`: a child for a dynamic supervisor, which names it itself (id '').
+ */
+export function childData(spec: ChildSpec, idOptional = false): ChildSpecData {
   if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError(`expected a child spec object, got: ${describeValue(spec)}`);
-  const { id, actor, args, restart = 'permanent', type = 'worker', thread = 'local', name } = spec;
+  const { actor, args, restart = 'permanent', type = 'worker', thread = 'local', name } = spec;
+  const id = idOptional && spec.id === undefined ? '' : spec.id;
   const shutdown = spec.shutdown ?? (type === 'supervisor' ? 'infinity' : 5000);
-  if (typeof id !== 'string' || id === '') throw new InvalidArgumentError(`expected a child's \`id\` to be a non-empty string, got: ${describeValue(id)}`);
+  if (typeof id !== 'string' || (id === '' && !idOptional)) throw new InvalidArgumentError(`expected a child's \`id\` to be a non-empty string, got: ${describeValue(id)}`);
   if (!(actor instanceof URL) && typeof actor !== 'string') throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`actor\` to be a module URL, got: ${describeValue(actor)}`);
   if (!RESTARTS.includes(restart)) throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`restart\` to be 'permanent', 'transient' or 'temporary', got: ${describeValue(restart)}`);
   if (!(shutdown === 'brutal_kill' || shutdown === 'infinity' || (typeof shutdown === 'number' && shutdown >= 0 && shutdown <= 2 ** 31 - 1))) {
@@ -91,19 +95,19 @@ export function childData(spec: ChildSpec): ChildSpecData {
 }
 
 /** A supervisor spec as the supervisor gets it (plain data, defaults applied); throws InvalidArgumentError. */
-export function supervisorData(spec: SupervisorSpec): SupervisorSpecData {
+export function supervisorData(spec: SupervisorSpec, parent: Pid | null = null): SupervisorSpecData {
   if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError(`expected a supervisor spec object, got: ${describeValue(spec)}`);
   const { strategy = 'one_for_one', maxRestarts = 3, maxSeconds = 5, maxChildren = Infinity, children = [] } = spec;
   checkSupervisorFlags(strategy, maxRestarts, maxSeconds, maxChildren);
   if (!Array.isArray(children)) throw new InvalidArgumentError(`expected \`children\` to be an array of child specs, got: ${describeValue(children)}`);
   if (strategy === 'dynamic' && children.length !== 0) throw new InvalidArgumentError(`a dynamic supervisor starts with no children (add them with startChild), got: ${children.length}`);
-  const data = children.map(childData);
+  const data = children.map((child) => childData(child));
   const ids = new Set<string>();
   for (const { id } of data) {
     if (ids.has(id)) throw new InvalidArgumentError(`expected child ids to be unique, got: ${JSON.stringify(id)} twice`);
     ids.add(id);
   }
-  return { strategy, maxRestarts, maxSeconds, maxChildren, children: data };
+  return { parent, strategy, maxRestarts, maxSeconds, maxChildren, children: data };
 }
 
 /**
@@ -114,7 +118,6 @@ export function supervisorData(spec: SupervisorSpec): SupervisorSpecData {
 export class SupervisorRef {
   private ref: ActorRef<typeof Supervisor>;
   private readonly router: Router;
-  private dynamicIds = 0;
 
   constructor(pid: Pid, router: Router) {
     this.router = router;
@@ -136,19 +139,18 @@ export class SupervisorRef {
    * an `id` (it names the child itself); any other needs a fresh id.
    */
   async startChild<A extends AnyActor>(spec: ChildSpec<A> | Omit<ChildSpec<A>, 'id'>): Promise<ActorRef<A>> {
-    const withId = { ...spec, id: 'id' in spec && spec.id !== undefined ? spec.id : `child-${++this.dynamicIds}-${Date.now().toString(36)}` } as ChildSpec;
-    const pid = (await this.ask({ type: 'startChild', spec: childData(withId) })) as Pid;
+    const pid = (await this.ask({ type: 'startChild', spec: childData(spec as ChildSpec, true) }, Infinity)) as Pid;
     return new ActorRef<A>(pid, this.router);
   }
 
   /** Stops the child with `id` (as its `shutdown` says); a static supervisor keeps its spec for `restartChild`. */
   async terminateChild(id: string): Promise<void> {
-    await this.ask({ type: 'terminateChild', id });
+    await this.ask({ type: 'terminateChild', id }, Infinity);
   }
 
   /** Starts a terminated child again from its spec. */
   async restartChild<A extends AnyActor = AnyActor>(id: string): Promise<ActorRef<A>> {
-    return new ActorRef<A>((await this.ask({ type: 'restartChild', id })) as Pid, this.router);
+    return new ActorRef<A>((await this.ask({ type: 'restartChild', id }, Infinity)) as Pid, this.router);
   }
 
   /** Forgets a terminated child's spec. */
@@ -170,7 +172,10 @@ export class SupervisorRef {
     return found?.pid ? new ActorRef<A>(found.pid, this.router) : undefined;
   }
 
-  /** Stops every child (last started first), then the supervisor, with reason `'shutdown'`. */
+  /**
+   * Stops every child (last started first, each with `'shutdown'`), then the supervisor, which
+   * exits `'normal'`. Like the calls that start and stop children, it waits as long as that takes.
+   */
   async stop(): Promise<void> {
     await this.ask({ type: 'stop' }, Infinity);
   }

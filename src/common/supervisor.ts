@@ -65,6 +65,8 @@ export interface ChildSpecData {
 }
 
 export interface SupervisorSpecData {
+  /** The actor that started it (a parent supervisor, or the actor that called `ctx.supervise`); null from main. */
+  parent: Pid | null;
   strategy: Strategy;
   maxRestarts: number;
   maxSeconds: number;
@@ -124,6 +126,18 @@ interface State {
   readonly children: Child[];
   /** When each recent restart happened (ms), oldest first, for the intensity check. */
   readonly restarts: number[];
+  /** Thread deaths (`thread:incarnation`) already counted as a restart: the many children one
+   *  shard takes down with it are one fault, not one each. */
+  readonly threadDeaths: Set<string>;
+  /** Ids a dynamic supervisor gives its children. */
+  nextId: number;
+}
+
+/** `thread:incarnation` for a `{ threadDown }` reason, else undefined. */
+function threadDeath(reason: ExitReason | undefined): string | undefined {
+  if (typeof reason !== 'object' || reason === null || !('threadDown' in reason)) return undefined;
+  const cause = (reason as { threadDown: { thread?: unknown; incarnation?: unknown } }).threadDown;
+  return `${String(cause?.thread)}:${String(cause?.incarnation)}`;
 }
 
 /** Reasons that count as a normal exit for a transient child. */
@@ -137,7 +151,9 @@ function samePid(a: Pid, b: Pid): boolean {
 
 async function startChild(ctx: SupervisorContext, child: Child, replacing?: Pid): Promise<Pid> {
   const { spec } = child;
-  const options: ActorSpawnOptions<unknown> & { replacing?: Pid } = { args: spec.args, thread: spec.thread, link: true, name: spec.name ?? undefined, replacing };
+  // A child supervisor learns who its parent is, so it goes down with it (and only with it).
+  const args = spec.type === 'supervisor' ? { ...(spec.args as SupervisorSpecData), parent: ctx.self } : spec.args;
+  const options: ActorSpawnOptions<unknown> & { replacing?: Pid } = { args, thread: spec.thread, link: true, name: spec.name ?? undefined, replacing };
   const ref = await ctx.spawn(spec.actor, options);
   child.pid = ref.pid;
   return ref.pid;
@@ -154,8 +170,13 @@ async function stopChild(ctx: SupervisorContext, child: Child): Promise<void> {
     if ((await ctx.awaitExit(pid, shutdown === 'infinity' ? Infinity : shutdown)) !== undefined) return;
   }
   ctx.exit(pid, 'kill');
-  await ctx.awaitExit(pid, Infinity);
+  // A kill is not trapped: the EXIT comes unless the child's thread is stuck, and then the root
+  // supervisor ends that thread (its links fire with { threadDown }) within its hangTimeout.
+  await ctx.awaitExit(pid, KILL_WAIT_MS);
 }
+
+/** How long to wait for a killed child's EXIT before going on without it. */
+const KILL_WAIT_MS = 10_000;
 
 /** Stops `children` one after another, last started first. */
 async function stopAll(ctx: SupervisorContext, children: readonly Child[]): Promise<void> {
@@ -164,10 +185,17 @@ async function stopAll(ctx: SupervisorContext, children: readonly Child[]): Prom
 
 /**
  * Records a restart; false if it is one too many within the window (the supervisor must give up).
+ * A thread death counts once however many children it took (`reason` tells which death it was).
  */
-function allowRestart(state: State): boolean {
+function allowRestart(state: State, reason?: ExitReason): boolean {
   const now = performance.now();
   const { restarts } = state;
+  const death = threadDeath(reason);
+  if (death !== undefined) {
+    if (state.threadDeaths.has(death)) return true;
+    state.threadDeaths.add(death);
+    if (state.threadDeaths.size > 64) state.threadDeaths.delete(state.threadDeaths.values().next().value!);
+  }
   restarts.push(now);
   const windowStart = now - state.spec.maxSeconds * 1000;
   while (restarts.length !== 0 && restarts[0] < windowStart) restarts.shift();
@@ -209,7 +237,7 @@ async function onChildExit(ctx: SupervisorContext, state: State, child: Child, o
     if (restart === 'temporary' || state.spec.strategy === 'dynamic') state.children.splice(state.children.indexOf(child), 1);
     return state;
   }
-  if (!allowRestart(state)) return giveUp(ctx, state, 'shutdown');
+  if (!allowRestart(state, reason)) return giveUp(ctx, state, 'shutdown');
   const why = new Map<Child, [Pid, ExitReason]>([[child, [old, reason]]]);
   let again: Child[] = [child];
   const { strategy } = state.spec;
@@ -234,10 +262,17 @@ function findChild(state: State, id: string): Child | undefined {
 async function answer(ctx: SupervisorContext, state: State, msg: SupervisorCall): Promise<SupervisorReply> {
   switch (msg.type) {
     case 'startChild': {
-      const { spec } = msg;
+      let { spec } = msg;
       if (state.spec.strategy === 'dynamic') {
         if (state.children.length >= state.spec.maxChildren) return { ok: false, error: new MaxChildrenError(`supervisor ${ctx.self} already has its maxChildren (${state.spec.maxChildren}) children`) };
-      } else if (findChild(state, spec.id) !== undefined) {
+        if (spec.id === '') {
+          do spec = { ...spec, id: `child-${++state.nextId}` };
+          while (findChild(state, spec.id) !== undefined);
+        }
+      } else if (spec.id === '') {
+        return { ok: false, error: new ChildError(`supervisor ${ctx.self} is not dynamic: a child it starts needs an id`) };
+      }
+      if (findChild(state, spec.id) !== undefined) {
         return { ok: false, error: new ChildError(`supervisor ${ctx.self} already has a child with id ${JSON.stringify(spec.id)}`) };
       }
       const child: Child = { spec, pid: null };
@@ -278,8 +313,9 @@ async function answer(ctx: SupervisorContext, state: State, msg: SupervisorCall)
       return { ok: true, value: { specs: state.children.length, active: state.children.filter((c) => c.pid !== null).length, supervisors, workers: state.children.length - supervisors } };
     }
     case 'stop':
+      // As OTP's supervisor:stop: the children get 'shutdown', the supervisor itself ends normally.
       await stopAll(ctx, state.children);
-      ctx.stop('shutdown');
+      ctx.stop('normal');
       return { ok: true };
     default:
       return { ok: false, error: new InvalidArgumentError(`a supervisor does not answer ${describeValue(msg)}`) };
@@ -290,7 +326,7 @@ export default defineActor({
   init: async (spec: SupervisorSpecData, ctx): Promise<State> => {
     const sup = internal(ctx);
     ctx.trapExit(true);
-    const state: State = { spec, children: [], restarts: [] };
+    const state: State = { spec, children: [], restarts: [], threadDeaths: new Set(), nextId: 0 };
     for (const childSpec of spec.children) {
       const child: Child = { spec: childSpec, pid: null };
       try {
@@ -310,14 +346,16 @@ export default defineActor({
     if (typeof msg !== 'object' || msg === null || (msg as ExitSignal).type !== 'EXIT') return state;
     const { from, reason } = msg as ExitSignal;
     const child = state.children.find((c) => c.pid !== null && samePid(c.pid, from));
-    if (child !== undefined) return onChildExit(ctx as SupervisorContext, state, child, from, reason);
-    // Not a child: the parent (or another linked actor) exited. A supervisor goes with it.
-    if (reason === 'normal') return state;
-    return giveUp(ctx as SupervisorContext, state, reason);
+    if (child !== undefined) return onChildExit(internal(ctx), state, child, from, reason);
+    // Its parent exited, for whatever reason: the supervisor stops its children and goes with it,
+    // as OTP's does. An EXIT from anyone else is ignored.
+    const { parent } = state.spec;
+    if (parent !== null && samePid(parent, from)) return giveUp(internal(ctx), state, reason);
+    return state;
   },
 
   terminate: async (_reason, state: State, ctx) => {
-    await stopAll(ctx as SupervisorContext, state.children);
+    await stopAll(internal(ctx), state.children);
   },
 });
 

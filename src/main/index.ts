@@ -9,6 +9,7 @@ export { SupervisorRef, child, supervisorChild, type ChildSpec, type SupervisorS
 export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../common/supervisor.js';
 export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
+export { ThreadPool, type ThreadPoolOptions, type RunOptions } from './thread-pool.js';
 export type { Placement } from '../shm/placement.js';
 export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';
 export { RingSet, DEFAULT_RING_CAPACITY, type RingSetOptions } from '../shm/ring-set.js';
@@ -31,6 +32,10 @@ export {
   AlreadyRegisteredError,
   ChildError,
   MaxChildrenError,
+  ModuleError,
+  AbortError,
+  QueueFullError,
+  PoolClosedError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

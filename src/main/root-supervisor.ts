@@ -27,12 +27,16 @@ import { SpawnError } from '../shm/errors.js';
 import { isParked } from '../shm/endpoint.js';
 import type { ShardData } from '../shm/protocol.js';
 import { heartbeatIndex, type RingSet } from '../shm/ring-set.js';
+import { resetRing } from '../shm/ring.js';
 import type { ExitReason } from '../common/actor.js';
 
 /** Why a shard went down: `reason.threadDown` of every actor that went down with it. */
 export interface ThreadDownCause {
   thread: number;
-  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang';
+  /** Which life of the thread ended: 0 for the first, then one more per restart. */
+  incarnation: number;
+  /** `'aborted'`: main ended it to stop a task aborted while it ran (see src/main/tasks.ts). */
+  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted';
   /** What was thrown, for 'exception' and 'out_of_memory'. */
   error?: Error;
   /** The worker's exit code, for 'exit'. */
@@ -50,8 +54,11 @@ export interface ThreadRestart {
 export interface RootHost {
   /** The workerData of shard `thread`, a restarted one told why its last incarnation went down. */
   shardData(thread: number, previousDown?: ExitReason): ShardData;
-  /** Every live thread, main included, forgets `thread` (see `ThreadRuntime.threadDown`); resolves once all have. */
-  forgetThread(thread: number, reason: ExitReason): Promise<void>;
+  /**
+   * Every live thread, main included, forgets `thread` (see `ThreadRuntime.threadDown`); resolves
+   * with the shards that did not confirm in time (they are ended: a shard that cannot answer is hung).
+   */
+  forgetThread(thread: number, reason: ExitReason): Promise<number[]>;
   /** Shard `thread` is running again. */
   threadUp(thread: number): void;
   threadDownEvent(cause: ThreadDownCause): void;
@@ -69,6 +76,9 @@ export interface RootOptions {
   maxRestarts: number;
   maxSeconds: number;
 }
+
+/** Restarts kept for the 'fatal' event. */
+const HISTORY = 100;
 
 /** Resolves when `worker` is running; rejects if it fails or exits first. */
 function online(worker: Worker, thread: number): Promise<void> {
@@ -88,12 +98,15 @@ export class RootSupervisor {
   private readonly up: boolean[] = [false];
   /** The last error a worker raised before it exited (its exit event follows). */
   private readonly lastError: Array<Error | undefined> = [];
-  /** Threads the watchdog terminated, so their exit is told as a hang. */
-  private readonly hung = new Set<number>();
+  /** Threads main terminated on purpose (a hang, an aborted task), with the cause their exit is told as. */
+  private readonly ended = new Map<number, 'hang' | 'aborted'>();
   /** Per thread: the heartbeat last seen, and when it last moved (or the thread was parked). */
   private readonly beats: number[] = [];
   private readonly beatAt: number[] = [];
+  /** The last restarts (at most HISTORY), for the 'fatal' event. */
   private readonly history: ThreadRestart[] = [];
+  /** Thread-down recoveries run one at a time, in the order threads went down (see `markDown`). */
+  private recoveries: Promise<void> = Promise.resolve();
   /** When the restarts within the intensity window happened (ms), oldest first. */
   private readonly restartTimes: number[] = [];
   private restartsOf: number[] = [];
@@ -129,8 +142,16 @@ export class RootSupervisor {
     return this.up[thread] === true;
   }
 
+  /** Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as `cause`. */
+  end(thread: number, cause: 'hang' | 'aborted'): void {
+    if (!this.up[thread] || this.ended.has(thread)) return;
+    this.ended.set(thread, cause);
+    void this.workers[thread]!.terminate();
+  }
+
   /** Ends every shard for good; their exits are no longer restarts. */
   async stop(): Promise<void> {
+    await Promise.resolve(); // let a recovery that is between steps see `stopping`
     this.stopping = true;
     clearInterval(this.watchdog);
     const standby = this.standby;
@@ -158,9 +179,16 @@ export class RootSupervisor {
 
   /** The standby, given thread `thread` (and the next standby booting); else a new worker. */
   private async takeStandby(thread: number, previousDown: ExitReason): Promise<[worker: Worker, fresh: boolean]> {
-    const standby = await this.standby;
-    this.standby = this.stopping ? undefined : this.bootStandby();
-    if (standby === undefined) return [this.newWorker(thread, previousDown), true];
+    // Taken before the await, so that no two recoveries are ever handed the same worker.
+    const next = this.standby;
+    this.standby = this.bootStandby();
+    const standby = await next;
+    if (this.stopping) {
+      await standby?.terminate();
+      throw new SpawnError('the system is stopping');
+    }
+    // threadId is -1 once a worker has exited: a standby that died while it waited is no use.
+    if (standby === undefined || standby.threadId === -1) return [this.newWorker(thread, previousDown), true];
     standby.postMessage({ shard: this.host.shardData(thread, previousDown) });
     return [standby, false];
   }
@@ -170,7 +198,7 @@ export class RootSupervisor {
     this.workers[thread] = worker;
     this.lastError[thread] = undefined;
     worker.on('error', (error) => (this.lastError[thread] = error));
-    worker.on('exit', (code) => void this.down(thread, worker, code));
+    worker.on('exit', (code) => this.markDown(thread, worker, code));
     if (fresh) await online(worker, thread);
     this.beats[thread] = Atomics.load(this.options.set.words, heartbeatIndex(thread));
     this.beatAt[thread] = performance.now();
@@ -179,23 +207,55 @@ export class RootSupervisor {
 
   /** Why `thread` exited with `code`. */
   private causeOf(thread: number, code: number): ThreadDownCause {
-    if (this.hung.delete(thread)) return { thread, cause: 'hang' };
+    const incarnation = this.restartsOf[thread];
+    const ended = this.ended.get(thread);
+    if (ended !== undefined) {
+      this.ended.delete(thread);
+      return { thread, incarnation, cause: ended };
+    }
     const error = this.lastError[thread];
-    if (error === undefined) return { thread, cause: 'exit', exitCode: code };
+    if (error === undefined) return { thread, incarnation, cause: 'exit', exitCode: code };
     const outOfMemory = (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-    return { thread, cause: outOfMemory ? 'out_of_memory' : 'exception', error };
+    return { thread, incarnation, cause: outOfMemory ? 'out_of_memory' : 'exception', error };
   }
 
-  private async down(thread: number, worker: Worker, code: number): Promise<void> {
+  /**
+   * `worker`, shard `thread`, has exited: it is down from now on, and its recovery is queued behind
+   * any other in progress. One at a time, so that when two shards die together, each recovery knows
+   * which threads are dead (the rings between two dead threads are reset by main, since neither end
+   * can) and no two are handed the same standby.
+   */
+  private markDown(thread: number, worker: Worker, code: number): void {
     // An exit while stopping, or of a worker already replaced (or never up), is not a restart.
     if (this.stopping || this.workers[thread] !== worker || !this.up[thread]) return;
     this.up[thread] = false;
     const cause = this.causeOf(thread, code);
+    this.recoveries = this.recoveries.then(() => this.recover(thread, cause));
+  }
+
+  private async recover(thread: number, cause: ThreadDownCause): Promise<void> {
+    if (this.stopping) return;
     this.host.threadDownEvent(cause);
     const reason: ExitReason = { threadDown: cause };
-    await this.host.forgetThread(thread, reason);
+    const silent = await this.host.forgetThread(thread, reason);
+    // A shard that did not confirm may still reset its rings with `thread` later, under the new
+    // incarnation's feet: it is ended (and recovered in turn) before the new one starts.
+    for (const other of silent) {
+      const worker = this.workers[other];
+      if (!this.up[other] || worker === undefined) continue;
+      this.ended.set(other, 'hang');
+      this.markDown(other, worker, 1);
+      await worker.terminate();
+    }
     if (this.stopping) return;
-    this.options.set.resetThreadLine(thread);
+    const { set } = this.options;
+    for (let other = 1; other <= this.options.shards; other++) {
+      if (other === thread || this.up[other]) continue;
+      // Both ends dead: nobody else will empty these two rings before the new incarnation reads them.
+      resetRing(set.region(thread, other));
+      resetRing(set.region(other, thread));
+    }
+    set.resetThreadLine(thread);
     for (;;) {
       if (!this.allowRestart(thread, cause)) {
         this.host.fatal([...this.history]);
@@ -218,6 +278,7 @@ export class RootSupervisor {
   private allowRestart(thread: number, cause: ThreadDownCause): boolean {
     const now = performance.now();
     this.history.push({ thread, at: new Date(), cause });
+    if (this.history.length > HISTORY) this.history.shift();
     this.restartTimes.push(now);
     while (this.restartTimes.length !== 0 && this.restartTimes[0] < now - this.options.maxSeconds * 1000) this.restartTimes.shift();
     return this.restartTimes.length <= this.options.maxRestarts;
@@ -228,14 +289,13 @@ export class RootSupervisor {
     const { set, hangTimeout } = this.options;
     const now = performance.now();
     for (let thread = 1; thread <= this.options.shards; thread++) {
-      if (!this.up[thread] || this.hung.has(thread)) continue;
+      if (!this.up[thread] || this.ended.has(thread)) continue;
       const beat = Atomics.load(set.words, heartbeatIndex(thread));
       if (beat !== this.beats[thread] || isParked(set, thread)) {
         this.beats[thread] = beat;
         this.beatAt[thread] = now;
       } else if (now - this.beatAt[thread] > hangTimeout) {
-        this.hung.add(thread);
-        void this.workers[thread]!.terminate();
+        this.end(thread, 'hang');
       }
     }
   }

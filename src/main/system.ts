@@ -16,7 +16,7 @@ import { CallTimeoutError, InvalidArgumentError, NoProcError, SpawnError, System
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
 import { Kind, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
-import { RingSet } from '../shm/ring-set.js';
+import { RingSet, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, ExitReason } from '../common/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
@@ -27,6 +27,8 @@ import type { SupervisorSpecData } from '../common/supervisor.js';
 import type Supervisor from '../common/supervisor.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
+import { TaskDispatcher, type TaskHost } from './tasks.js';
+import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
 
 /** Options of `spawn`; `args` is required when the actor's `init` needs one. */
@@ -47,6 +49,8 @@ const SHARD_URL = import.meta.url.endsWith('.ts')
   ? new URL('../../dist/src/worker/shard.js', import.meta.url)
   : new URL('../worker/shard.js', import.meta.url);
 const STOP_TIMEOUT_MS = 10_000;
+/** Tasks in flight per shard for `system.run` (see src/main/tasks.ts). */
+const SYSTEM_TASK_WINDOW = 64;
 /** How long a restart waits for each live shard to forget the dead one. */
 const FORGET_TIMEOUT_MS = 2000;
 /** Drains between yields to the event loop on main, so user timers and I/O are not starved. */
@@ -130,6 +134,10 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * first, newest first; one whose thread went down is started again once the thread is back.
    */
   private readonly supervisors: Array<{ ref: SupervisorRef; spec: SupervisorSpecData; options: SuperviseOptions | undefined }> = [];
+  /** Why each shard last went down. */
+  private readonly lastDown: ThreadDownCause[] = [];
+  /** Runs `system.run`'s tasks, once the first is asked for. */
+  private tasks: TaskDispatcher | undefined;
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
 
@@ -225,6 +233,31 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     return supervisor;
   }
 
+  /**
+   * Runs `module[exportName](...args)` once on a shard and resolves with its result (see
+   * src/main/tasks.ts for the ways it can fail): `await system.run(new URL('./hash.js', import.meta.url), 'sha256', data)`.
+   */
+  run(module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.stoppedError('run'));
+    this.tasks ??= new TaskDispatcher(this.taskHost(), { window: SYSTEM_TASK_WINDOW, maxQueue: Infinity });
+    return this.tasks.run(moduleUrl(module, 'module'), exportName, args);
+  }
+
+  /** A piscina-compatible pool on this system's shards (see src/main/thread-pool.ts); stopped with the system. */
+  threadPool(options: ThreadPoolOptions): ThreadPool {
+    this.checkOpen('threadPool');
+    return new ThreadPool(options, this);
+  }
+
+  /** @internal What task dispatchers need beyond the public face. */
+  taskHost(): TaskHost {
+    return {
+      system: this,
+      taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(thread)),
+      endThread: (thread) => this.root.end(thread, 'aborted'),
+    };
+  }
+
   /** The actor registered under `name`, if any. */
   whereis<A extends AnyActor = AnyActor>(name: string): ActorRef<A> | undefined {
     const pid = this.names.whereis(name);
@@ -302,9 +335,10 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.tasks?.close();
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
-    for (const { ref } of this.supervisors.reverse()) {
+    for (const { ref } of [...this.supervisors].reverse()) {
       // Through the runtime: the system is closed to new calls by now.
       const stopped = new SupervisorRef(ref.pid, this.runtime).stop().catch(noop);
       await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref())]);
@@ -342,11 +376,17 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       return { buffer: this.set.buffer, thread, node: this.node, spinMicros, batch, callTimeout, previousDown };
     },
     forgetThread: async (thread, reason) => {
-      this.names.threadDown(thread);
+      // First what the dead thread sent before it died (a REGISTER among it), then its names.
       this.runtime.threadDown(thread, reason);
+      this.names.threadDown(thread);
       const others = this.shardNumbers().filter((other) => other !== thread && this.root.isUp(other));
-      // A shard that does not answer in time is hung itself: the watchdog will deal with it.
-      await Promise.all(others.map((other) => this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason]], FORGET_TIMEOUT_MS).catch(noop)));
+      const answers = others.map((other) =>
+        this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason]], FORGET_TIMEOUT_MS).then(
+          () => 0,
+          () => other,
+        ),
+      );
+      return (await Promise.all(answers)).filter((other) => other !== 0);
     },
     threadUp: (thread) => {
       for (const entry of this.supervisors) {
@@ -358,12 +398,18 @@ export class System extends EventEmitter<SystemEvents> implements Router {
           .then((pid) => {
             entry.ref.rebind(pid);
             void this.forgetWhenGone(entry);
-            this.emit('restart', { type: 'restart', supervisor: null, id: String(old), old, pid, reason: { threadDown: thread } });
+            this.emit('restart', { type: 'restart', supervisor: null, id: String(old), old, pid, reason: { threadDown: this.lastDown[thread] } });
           })
-          .catch((error: unknown) => this.emit('actorExit', { pid: old, name: entry.options?.name ?? null, reason: error as ExitReason }));
+          .catch(() => {
+            // It could not start again (a child failed): it stays down, as a supervisor past its intensity.
+            this.supervisors.splice(this.supervisors.indexOf(entry), 1);
+          });
       }
     },
-    threadDownEvent: (cause) => this.emit('threadDown', cause),
+    threadDownEvent: (cause) => {
+      this.lastDown[cause.thread] = cause;
+      this.emit('threadDown', cause);
+    },
     threadUpEvent: (event) => this.emit('threadUp', event),
     fatal: (history) => {
       this.emit('fatal', { history });
@@ -409,8 +455,12 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       } else if (++drains % DRAINS_PER_YIELD === 0) {
         await yieldToEventLoop();
       } else {
-        // Let the continuations of the replies just resolved run (they may send the next calls).
+        // Let the continuations of the replies just resolved run: they often send the next calls,
+        // which then go out in one publish per ring (and at most one wake-up) rather than each alone.
+        endpoint.cork();
         await null;
+        await null;
+        endpoint.uncork();
       }
     }
   }

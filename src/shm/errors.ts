@@ -27,6 +27,10 @@ export const ErrorCodes = {
   ALREADY_REGISTERED: 'WEFT_ERR_ALREADY_REGISTERED',
   CHILD: 'WEFT_ERR_CHILD',
   MAX_CHILDREN: 'WEFT_ERR_MAX_CHILDREN',
+  MODULE: 'WEFT_ERR_MODULE',
+  ABORTED: 'WEFT_ERR_ABORTED',
+  QUEUE_FULL: 'WEFT_ERR_QUEUE_FULL',
+  POOL_CLOSED: 'WEFT_ERR_POOL_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -148,6 +152,37 @@ export class MaxChildrenError extends WeftError {
   }
 }
 
+/** A task's module could not be imported, or has no function under the export name asked for. */
+export class ModuleError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.MODULE });
+  }
+}
+
+/**
+ * A task was aborted through its `AbortSignal` (queued: it never ran; running: its thread was
+ * ended). Named `AbortError`, as the DOM's and piscina's are, so `error.name === 'AbortError'` checks work.
+ */
+export class AbortError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.ABORTED });
+  }
+}
+
+/** A pool's queue is at its `maxQueue`: the task was refused, not queued. */
+export class QueueFullError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.QUEUE_FULL });
+  }
+}
+
+/** The pool was destroyed (or its system stopped) before the task ran. */
+export class PoolClosedError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.POOL_CLOSED });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -169,6 +204,10 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.ALREADY_REGISTERED]: (m) => new AlreadyRegisteredError(m),
   [ErrorCodes.CHILD]: (m) => new ChildError(m),
   [ErrorCodes.MAX_CHILDREN]: (m) => new MaxChildrenError(m),
+  [ErrorCodes.MODULE]: (m, d) => new ModuleError(m, { cause: d.cause }),
+  [ErrorCodes.ABORTED]: (m, d) => new AbortError(m, { cause: d.cause }),
+  [ErrorCodes.QUEUE_FULL]: (m) => new QueueFullError(m),
+  [ErrorCodes.POOL_CLOSED]: (m) => new PoolClosedError(m),
 };
 
 /**

@@ -13,7 +13,8 @@
  *              ROUND_ROBIN (the spawn cursor: any thread, Atomics.add)
  *  thread line: BELL, INTERRUPT (endpoint.ts), ACTORS (live actors), NEXT_SERIAL (the next pid
  *               serial, so a restarted thread never reuses one), HEARTBEAT (bumped every scheduler
- *               turn; main's watchdog reads it): all but BELL written by that thread alone
+ *               turn; main's watchdog reads it), TASK (the task running now, task-runner.ts):
+ *               all but BELL written by that thread alone
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
  *
@@ -61,6 +62,15 @@ export function serialIndex(thread: number): number {
 /** Heartbeat of `thread`: its scheduler bumps it every turn; main's watchdog sees a hung thread by it. */
 export function heartbeatIndex(thread: number): number {
   return bellIndex(thread) + 4;
+}
+
+/**
+ * The task `thread` is running right now (its id), or 0: stored by the thread's task runner around
+ * each task's synchronous part, read by main to tell an aborted task that is running (its thread
+ * must be ended: JavaScript cannot be interrupted) from one still waiting in a queue.
+ */
+export function taskIndex(thread: number): number {
+  return bellIndex(thread) + 5;
 }
 
 /**
@@ -165,7 +175,7 @@ export class RingSet {
    * the thread is gone.
    */
   resetThreadLine(thread: number): void {
-    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread)]) Atomics.store(this.words, index, 0);
+    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread)]) Atomics.store(this.words, index, 0);
   }
 
   private checkPair(from: number, to: number): void {

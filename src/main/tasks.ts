@@ -1,0 +1,305 @@
+/**
+ * Tasks: plain functions run on the shards, for `ThreadPool.run`, `system.run` and `system.map`.
+ * A dispatcher keeps one task runner actor per shard (src/common/task-runner.ts) and hands each
+ * task to the shard with the fewest in flight.
+ *
+ * Up to `window` tasks per shard are in flight at once (in its ring, or running); the rest wait
+ * here, in order, up to `maxQueue`. The window keeps a shard's ring busy, so tiny tasks flow at
+ * ring speed rather than one round trip each, and is small enough that long tasks still spread
+ * evenly (a task waits behind at most `window - 1` others on its shard).
+ *
+ * Failures, each its own: a task that throws rejects its promise with what it threw; one whose
+ * signal aborts is rejected with `AbortError` (if it was running, its shard is ended, as piscina
+ * ends its worker: JavaScript cannot be interrupted); one that takes its whole shard down rejects
+ * with `ExitError({ threadDown })`, while the tasks that were only waiting on that shard are run
+ * again elsewhere; the shard comes back and gets a new runner.
+ */
+import { AbortError, ExitError, PoolClosedError, QueueFullError } from '../shm/errors.js';
+import type { ActorRef } from '../common/actor-ref.js';
+import type Runner from '../common/task-runner.js';
+import type { TaskCall } from '../common/task-runner.js';
+import { isThreadDown, type System } from './system.js';
+
+/**
+ * The runner's module. A thread imports actor modules as JavaScript, so when this file runs as
+ * TypeScript source (the test runner loads sources), the compiled module in dist/ is used instead.
+ */
+const RUNNER_URL = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/common/task-runner.js', import.meta.url) : new URL('../common/task-runner.js', import.meta.url);
+
+export interface DispatcherOptions {
+  /** Tasks in flight per shard. */
+  window: number;
+  /** Tasks that may wait here beyond those in flight. */
+  maxQueue: number;
+}
+
+/** What `System` lends a dispatcher beyond its public face (see `System.taskRunning`, `System.endThread`). */
+export interface TaskHost {
+  readonly system: System;
+  /** The task id shard `thread` is running now, 0 if none. */
+  taskRunning(thread: number): number;
+  /** Ends shard `thread` (it restarts), to stop an aborted task running there. */
+  endThread(thread: number): void;
+}
+
+interface Job {
+  /** The function's number (see `functionNumber`). */
+  readonly fn: number;
+  readonly args: unknown[];
+  readonly signal: AbortSignal | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  /** Set once dispatched (ids run from 1 and are unique among tasks in flight). */
+  id: number;
+  shard: number;
+  /** The caller has its answer (an abort may come first; the late result is then dropped). */
+  settled: boolean;
+  onAbort: (() => void) | undefined;
+}
+
+const MAX_ID = 0x7fff_ffff;
+const NO_TIMEOUT = { timeout: Infinity };
+
+export class TaskDispatcher {
+  private readonly host: TaskHost;
+  private readonly window: number;
+  private readonly maxQueue: number;
+  /** Per shard (index 0 unused): its runner (undefined while the shard is down) and tasks in flight. */
+  private readonly runners: Array<ActorRef<typeof Runner> | undefined>;
+  private readonly inFlight: number[];
+  private readonly queue: Job[] = [];
+  private queueHead = 0;
+  /** The task each shard was running when it went down (the culprit), read before its line is reset. */
+  private readonly culprits: number[];
+  private nextId = 1;
+  /** `module#name` → its number, and back; and per shard, the numbers its runner has been told. */
+  private readonly functionNumbers = new Map<string, number>();
+  private readonly functions: Array<[module: string, name: string]> = [];
+  private readonly named: Array<Set<number>>;
+  private closed = false;
+  /** Tasks answered (resolved or rejected) since start. */
+  completed = 0;
+  private readonly ready: Promise<void>;
+
+  constructor(host: TaskHost, options: DispatcherOptions) {
+    this.host = host;
+    this.window = options.window;
+    this.maxQueue = options.maxQueue;
+    const shards = host.system.threads;
+    this.runners = new Array(shards + 1).fill(undefined);
+    this.inFlight = new Array<number>(shards + 1).fill(0);
+    this.culprits = new Array<number>(shards + 1).fill(0);
+    this.named = Array.from({ length: shards + 1 }, () => new Set<number>());
+    const { system } = host;
+    system.on('threadDown', this.onThreadDown);
+    system.on('threadUp', this.onThreadUp);
+    this.ready = Promise.all(Array.from({ length: shards }, (_, i) => this.startRunner(i + 1))).then(() => undefined);
+  }
+
+  /** Resolves once a runner is up on every shard (tasks may be queued before). */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** Tasks waiting here (not yet on a shard). */
+  get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** Runs `module[name](...args)` on a shard; see the module comment for how it can fail. */
+  run(module: string, name: string, args: unknown[], signal?: AbortSignal): Promise<unknown> {
+    return this.runFunction(this.functionNumber(module, name), args, signal);
+  }
+
+  private runFunction(fn: number, args: unknown[], signal: AbortSignal | undefined): Promise<unknown> {
+    if (this.closed) return Promise.reject(new PoolClosedError('cannot run a task: the pool has been destroyed'));
+    if (signal?.aborted) return Promise.reject(new AbortError('the task was aborted before it was queued', { cause: signal.reason }));
+    if (signal === undefined && this.queued === 0) {
+      const shard = this.pick();
+      if (shard !== -1) return this.dispatchDirect(fn, args, shard);
+    }
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<unknown>((ok, fail) => {
+      resolve = ok;
+      reject = fail;
+    });
+    const job: Job = { fn, args, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined };
+    const shard = this.queued === 0 ? this.pick() : -1;
+    if (shard !== -1) {
+      this.dispatch(job, shard);
+    } else if (this.queued >= this.maxQueue) {
+      return Promise.reject(new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`));
+    } else {
+      this.queue.push(job);
+    }
+    if (signal !== undefined) {
+      job.onAbort = () => this.abort(job);
+      signal.addEventListener('abort', job.onAbort, { once: true });
+    }
+    return promise;
+  }
+
+  /** Refuses new tasks and rejects the waiting ones; tasks already on a shard finish. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.system.off('threadDown', this.onThreadDown);
+    this.host.system.off('threadUp', this.onThreadUp);
+    for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], undefined, new PoolClosedError('the pool was destroyed before the task ran'));
+    this.queue.length = 0;
+    this.queueHead = 0;
+  }
+
+  private functionNumber(module: string, name: string): number {
+    const key = `${module}#${name}`;
+    let fn = this.functionNumbers.get(key);
+    if (fn === undefined) {
+      fn = this.functions.length;
+      this.functions.push([module, name]);
+      this.functionNumbers.set(key, fn);
+    }
+    return fn;
+  }
+
+  private async startRunner(thread: number): Promise<void> {
+    const runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread });
+    this.named[thread].clear(); // a new runner knows no function yet
+    this.runners[thread] = runner;
+    this.pump();
+  }
+
+  /** The live shard with the fewest tasks in flight, if it has room in its window; else -1. */
+  private pick(): number {
+    let best = -1;
+    let fewest = this.window;
+    for (let thread = 1; thread < this.runners.length; thread++) {
+      if (this.runners[thread] !== undefined && this.inFlight[thread] < fewest) {
+        best = thread;
+        fewest = this.inFlight[thread];
+      }
+    }
+    return best;
+  }
+
+  /** Sends task `id` (function `fn` with `args`) to shard `shard`'s runner; resolves with its answer. */
+  private send(shard: number, id: number, fn: number, args: unknown[]): Promise<unknown> {
+    this.inFlight[shard]++;
+    const named = this.named[shard];
+    let task: TaskCall;
+    if (named.has(fn)) {
+      task = [id, fn, args];
+    } else {
+      named.add(fn);
+      const [module, name] = this.functions[fn];
+      task = [id, fn, args, module, name];
+    }
+    return this.runners[shard]!.call(task, NO_TIMEOUT);
+  }
+
+  private takeId(): number {
+    const id = this.nextId;
+    this.nextId = id >= MAX_ID ? 1 : id + 1;
+    return id;
+  }
+
+  private dispatch(job: Job, shard: number): void {
+    job.id = this.takeId();
+    job.shard = shard;
+    this.send(shard, job.id, job.fn, job.args).then(
+      (value) => this.landed(job, shard, value, undefined),
+      (error: unknown) => this.landed(job, shard, undefined, error),
+    );
+  }
+
+  /**
+   * The common case, with nothing to wait for and no signal to watch: the task goes out at once and
+   * its promise is the call's, with no job record and no promise of our own around it.
+   */
+  private dispatchDirect(fn: number, args: unknown[], shard: number): Promise<unknown> {
+    const id = this.takeId();
+    return this.send(shard, id, fn, args).then(
+      (value) => {
+        this.inFlight[shard]--;
+        this.completed++;
+        if (this.queued !== 0) this.pump();
+        return value;
+      },
+      (error: unknown) => {
+        this.inFlight[shard]--;
+        if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
+        this.completed++;
+        if (this.queued !== 0) this.pump();
+        throw error;
+      },
+    );
+  }
+
+  /** True if `error` says task `id`'s shard went down under another task (then it runs again elsewhere). */
+  private runsElsewhere(error: unknown, shard: number, id: number): boolean {
+    const culprit = this.culprits[shard];
+    return error instanceof ExitError && isThreadDown(error.reason) && culprit !== 0 && id !== culprit && !this.closed;
+  }
+
+  /** A dispatched task's answer came back. */
+  private landed(job: Job, shard: number, value: unknown, error: unknown): void {
+    this.inFlight[shard]--;
+    if (!job.settled && this.runsElsewhere(error, shard, job.id)) {
+      // Its shard went down under another task: it only waited there, so it runs again elsewhere.
+      this.queue.splice(this.queueHead, 0, job);
+    } else {
+      this.finish(job, value, error);
+    }
+    this.pump();
+  }
+
+  private finish(job: Job, value: unknown, error: unknown): void {
+    if (job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
+    if (job.settled) return;
+    job.settled = true;
+    this.completed++;
+    if (error === undefined) job.resolve(value);
+    else job.reject(error);
+  }
+
+  /** Moves waiting tasks onto shards with room. */
+  private pump(): void {
+    const queue = this.queue;
+    while (this.queueHead < queue.length) {
+      const job = queue[this.queueHead];
+      if (job.settled) {
+        this.queueHead++; // aborted while it waited
+        continue;
+      }
+      const shard = this.pick();
+      if (shard === -1) break;
+      this.queueHead++;
+      this.dispatch(job, shard);
+    }
+    if (this.queueHead === queue.length) {
+      queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
+      queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private abort(job: Job): void {
+    if (job.settled) return;
+    const running = job.id !== 0 && this.host.taskRunning(job.shard) === job.id;
+    this.finish(job, undefined, new AbortError(running ? 'the task was aborted while it ran; its thread was ended' : 'the task was aborted before it ran', { cause: job.signal?.reason }));
+    if (running) this.host.endThread(job.shard);
+  }
+
+  private readonly onThreadDown = ({ thread }: { thread: number }): void => {
+    if (thread >= this.runners.length) return;
+    this.culprits[thread] = this.host.taskRunning(thread);
+    this.runners[thread] = undefined;
+  };
+
+  private readonly onThreadUp = ({ thread }: { thread: number }): void => {
+    if (thread >= this.runners.length || this.closed) return;
+    this.startRunner(thread).catch(() => undefined); // if even that fails, the thread is down again
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * `ThreadPool`: piscina's API over weft's shards, so a worker file written for piscina runs
+ * unchanged and a project moves over by changing its import:
+ *
+ * ```ts
+ * // before: import Piscina from 'piscina'; const pool = new Piscina({ filename });
+ * import { ThreadPool } from 'weft';
+ * const pool = new ThreadPool({ filename: new URL('./worker.js', import.meta.url).href });
+ * const result = await pool.run({ a: 4, b: 6 });   // the worker file's default export, on a shard
+ * ```
+ *
+ * What differs, on purpose: threads are weft shards, started once (`maxThreads` of them) and
+ * restarted by the root supervisor when one dies, not grown and shrunk (`minThreads` and
+ * `idleTimeout` are accepted and do nothing); tasks travel through the rings rather than
+ * `postMessage`. A crashing task rejects its own promise; a task that takes its thread down
+ * rejects with `ExitError({ threadDown })` and the others waiting there run elsewhere.
+ */
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
+import { InvalidArgumentError, describeValue } from '../shm/errors.js';
+import { start, type System } from './system.js';
+import { TaskDispatcher } from './tasks.js';
+
+export interface ThreadPoolOptions {
+  /** The worker file: a path or a file URL (piscina's `filename`). */
+  filename: string | URL;
+  /** The export that runs a task, unless `run` says otherwise. @default 'default' */
+  name?: string;
+  /** Threads to run tasks on (its own shards; `system.threadPool` uses the system's). @default os.availableParallelism() */
+  maxThreads?: number;
+  /** Accepted for piscina compatibility; weft's threads do not shrink. */
+  minThreads?: number;
+  /** Accepted for piscina compatibility; weft's threads do not shrink. */
+  idleTimeout?: number;
+  /** Tasks that may wait for a thread; beyond, `run` rejects with QueueFullError. `'auto'`: maxThreads². @default Infinity */
+  maxQueue?: number | 'auto';
+  /** Async tasks one thread runs at once; also sets how many tasks each thread holds in flight. @default 1 */
+  concurrentTasksPerWorker?: number;
+  /** Heap and stack limits of each thread (its own shards only). */
+  resourceLimits?: ResourceLimits;
+}
+
+export interface RunOptions {
+  /** The export to call for this task. */
+  name?: string;
+  /** Another worker file for this task. */
+  filename?: string | URL;
+  /** Aborts the task: rejected with AbortError (queued: it never runs; running: its thread is ended). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Tasks each thread holds per unit of `concurrentTasksPerWorker`: enough to keep a ring busy with
+ * tiny tasks, few enough that long ones spread evenly (see src/main/tasks.ts).
+ */
+const PIPELINE = 64;
+
+/** A worker file given as a path or a URL, as the URL string a thread imports. */
+export function moduleUrl(file: string | URL, what = 'filename'): string {
+  if (file instanceof URL) return file.href;
+  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`expected \`${what}\` to be a file path or a URL, got: ${describeValue(file)}`);
+  return /^[a-z][a-z0-9+.-]*:/i.test(file) && !/^[a-z]:[\\/]/i.test(file) ? file : pathToFileURL(file).href;
+}
+
+export class ThreadPool {
+  private readonly filename: string;
+  private readonly name: string;
+  private readonly dispatcher: Promise<TaskDispatcher>;
+  private readonly own: Promise<System> | undefined;
+  private dispatcherNow: TaskDispatcher | undefined;
+  private destroyed = false;
+  readonly options: Readonly<ThreadPoolOptions>;
+
+  /**
+   * Starts a pool on shards of its own. `system` (internal: use `system.threadPool`) runs it on a
+   * running system's shards instead.
+   */
+  constructor(options: ThreadPoolOptions, system?: System) {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected ThreadPool options, got: ${describeValue(options)}`);
+    this.options = options;
+    this.filename = moduleUrl(options.filename);
+    this.name = options.name ?? 'default';
+    const threads = options.maxThreads ?? availableParallelism();
+    const concurrency = options.concurrentTasksPerWorker ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`expected \`concurrentTasksPerWorker\` to be an integer >= 1, got: ${describeValue(concurrency)}`);
+    const maxQueue = options.maxQueue === 'auto' ? threads * threads : (options.maxQueue ?? Infinity);
+    if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) throw new InvalidArgumentError(`expected \`maxQueue\` to be an integer >= 0, 'auto' or Infinity, got: ${describeValue(options.maxQueue)}`);
+    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits }) : undefined;
+    const host = (this.own ?? Promise.resolve(system!)).then((s) => s.taskHost());
+    this.dispatcher = host.then((h) => {
+      const dispatcher = new TaskDispatcher(h, { window: concurrency * PIPELINE, maxQueue });
+      this.dispatcherNow = dispatcher;
+      return dispatcher;
+    });
+    // A pool that failed to start reports it from `run`; not as an unhandled rejection here.
+    this.dispatcher.catch(() => undefined);
+  }
+
+  /** Runs `task` with the worker file's export; resolves with what it returns (or resolves to). */
+  run(task: unknown, options?: RunOptions): Promise<unknown> {
+    const module = options?.filename === undefined ? this.filename : moduleUrl(options.filename);
+    const name = options?.name ?? this.name;
+    const now = this.dispatcherNow;
+    if (now !== undefined) return now.run(module, name, [task], options?.signal);
+    return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal));
+  }
+
+  /** Tasks waiting for a thread. */
+  get queueSize(): number {
+    return this.dispatcherNow?.queued ?? 0;
+  }
+
+  /** Tasks finished (resolved or rejected). */
+  get completed(): number {
+    return this.dispatcherNow?.completed ?? 0;
+  }
+
+  /** Refuses new tasks, rejects the waiting ones (PoolClosedError), and ends the pool's own threads. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const dispatcher = await this.dispatcher.catch(() => undefined);
+    dispatcher?.close();
+    const own = await this.own?.catch(() => undefined);
+    await own?.stop();
+  }
+}
