@@ -19,7 +19,7 @@ const IN_FLIGHT = 1024;
 
 async function startThreadPool(threads: number): Promise<PeerPool> {
   const pool = new ThreadPool({ filename: workerUrl('piscina'), maxThreads: threads });
-  await pool.run({ a: 0, b: 0 });
+  await pool.ready();
   return { add: (a, b) => pool.run({ a, b }) as Promise<number>, close: () => pool.destroy() };
 }
 

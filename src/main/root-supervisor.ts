@@ -26,7 +26,7 @@ import { Worker } from 'node:worker_threads';
 import { SpawnError } from '../shm/errors.js';
 import { isParked } from '../shm/endpoint.js';
 import type { ShardData } from '../shm/protocol.js';
-import { heartbeatIndex, type RingSet } from '../shm/ring-set.js';
+import { heartbeatIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
 import { resetRing } from '../shm/ring.js';
 import type { ExitReason } from '../common/actor.js';
 
@@ -284,14 +284,18 @@ export class RootSupervisor {
     return this.restartTimes.length <= this.options.maxRestarts;
   }
 
-  /** Terminates a shard that has work but whose scheduler has not turned for `hangTimeout`. */
+  /**
+   * Terminates a shard that has work but whose scheduler has not turned for `hangTimeout`. A shard
+   * running a task (ThreadPool, system.run) is not hung: a task may run as long as it needs, and is
+   * stopped by its AbortSignal.
+   */
   private checkHeartbeats(): void {
     const { set, hangTimeout } = this.options;
     const now = performance.now();
     for (let thread = 1; thread <= this.options.shards; thread++) {
       if (!this.up[thread] || this.ended.has(thread)) continue;
       const beat = Atomics.load(set.words, heartbeatIndex(thread));
-      if (beat !== this.beats[thread] || isParked(set, thread)) {
+      if (beat !== this.beats[thread] || isParked(set, thread) || Atomics.load(set.words, taskIndex(thread)) !== 0) {
         this.beats[thread] = beat;
         this.beatAt[thread] = now;
       } else if (now - this.beatAt[thread] > hangTimeout) {

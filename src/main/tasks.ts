@@ -72,6 +72,9 @@ export class TaskDispatcher {
   /** The task each shard was running when it went down (the culprit), read before its line is reset. */
   private readonly culprits: number[];
   private nextId = 1;
+  private runnersStarted = 0;
+  private onAllStarted!: () => void;
+  private readonly allStarted = new Promise<void>((resolve) => (this.onAllStarted = resolve));
   /** `module#name` → its number, and back; and per shard, the numbers its runner has been told. */
   private readonly functionNumbers = new Map<string, number>();
   private readonly functions: Array<[module: string, name: string]> = [];
@@ -79,7 +82,6 @@ export class TaskDispatcher {
   private closed = false;
   /** Tasks answered (resolved or rejected) since start. */
   completed = 0;
-  private readonly ready: Promise<void>;
 
   constructor(host: TaskHost, options: DispatcherOptions) {
     this.host = host;
@@ -93,12 +95,12 @@ export class TaskDispatcher {
     const { system } = host;
     system.on('threadDown', this.onThreadDown);
     system.on('threadUp', this.onThreadUp);
-    this.ready = Promise.all(Array.from({ length: shards }, (_, i) => this.startRunner(i + 1))).then(() => undefined);
+    for (let thread = 1; thread <= shards; thread++) void this.startRunner(thread);
   }
 
-  /** Resolves once a runner is up on every shard (tasks may be queued before). */
+  /** Resolves once every shard has had a runner (tasks sent before simply wait for one). */
   whenReady(): Promise<void> {
-    return this.ready;
+    return this.allStarted;
   }
 
   /** Tasks waiting here (not yet on a shard). */
@@ -162,10 +164,22 @@ export class TaskDispatcher {
     return fn;
   }
 
+  /**
+   * Starts shard `thread`'s runner; tasks wait here until one is up. If it cannot start (the
+   * system stopped meanwhile, or the shard went down again: its threadUp starts another), the
+   * shard just gets no tasks.
+   */
   private async startRunner(thread: number): Promise<void> {
-    const runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread });
+    let runner: ActorRef<typeof Runner>;
+    try {
+      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread });
+    } catch {
+      return;
+    }
+    if (this.closed) return;
     this.named[thread].clear(); // a new runner knows no function yet
     this.runners[thread] = runner;
+    if (++this.runnersStarted === this.runners.length - 1) this.onAllStarted();
     this.pump();
   }
 
@@ -287,6 +301,11 @@ export class TaskDispatcher {
 
   private abort(job: Job): void {
     if (job.settled) return;
+    if (job.id === 0) {
+      // Still waiting here: out of the queue (aborts are rare; the search is fine).
+      const at = this.queue.indexOf(job, this.queueHead);
+      if (at !== -1) this.queue.splice(at, 1);
+    }
     const running = job.id !== 0 && this.host.taskRunning(job.shard) === job.id;
     this.finish(job, undefined, new AbortError(running ? 'the task was aborted while it ran; its thread was ended' : 'the task was aborted before it ran', { cause: job.signal?.reason }));
     if (running) this.host.endThread(job.shard);
@@ -300,6 +319,6 @@ export class TaskDispatcher {
 
   private readonly onThreadUp = ({ thread }: { thread: number }): void => {
     if (thread >= this.runners.length || this.closed) return;
-    this.startRunner(thread).catch(() => undefined); // if even that fails, the thread is down again
+    void this.startRunner(thread);
   };
 }

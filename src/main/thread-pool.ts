@@ -106,6 +106,11 @@ export class ThreadPool {
     return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal));
   }
 
+  /** Resolves once every thread can take tasks (runs before that simply wait); rejects if the pool could not start. */
+  async ready(): Promise<void> {
+    await (await this.dispatcher).whenReady();
+  }
+
   /** Tasks waiting for a thread. */
   get queueSize(): number {
     return this.dispatcherNow?.queued ?? 0;
