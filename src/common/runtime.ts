@@ -630,8 +630,11 @@ export class ThreadRuntime implements CellHost {
     for (const [mref, target] of [...this.monitorTargets]) {
       if (target.thread === thread && target.node === this.node) this.deliverDown(mref, target, reason);
     }
+    // The exit signals are given here and now, not queued: this runs from a frame, never inside an
+    // actor's code, and an actor they kill tells main it exited (freeing its names) before this
+    // thread confirms to main that it forgot `thread`, so main's restarts find those names free.
     for (const cell of [...this.cells.values(), ...this.starting.values(), ...this.dying.values()]) {
-      for (const pid of cell.forgetThread(thread)) this.exitSignal(cell.self, pid, reason, true);
+      for (const pid of cell.forgetThread(thread)) cell.signal(pid, reason, true);
     }
     if (this.parked) this.endpoint.interrupt();
   }
