@@ -14,11 +14,16 @@ import { Kind } from '../shm/protocol.js';
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: unknown): void;
-  /** Makes the error a timed-out wait rejects with (only called if it times out). */
-  readonly onTimeout: () => Error;
+  /** Makes the error a timed-out wait rejects with, from `subject` (only called if it times out):
+   *  a function shared by every wait of its kind, so that a wait allocates no closure for it. */
+  readonly timedOut: (subject: unknown, timeoutMs: number) => Error;
+  readonly subject: unknown;
   /** The thread that will answer, if one: its death rejects the wait (`rejectThread`). */
   thread: number;
 }
+
+/** The `timedOut` of waits whose subject is itself the function that makes the error. */
+const callIt = (onTimeout: unknown): Error => (onTimeout as () => Error)();
 
 /** Entries a deadline queue may hold past its head before answered ones are dropped. */
 const TRIM_AT = 4096;
@@ -52,21 +57,33 @@ export class PendingReplies {
     return this.waiters.size;
   }
 
+  /** The ref of the wait `begin` made last. */
+  lastRef = 0;
+
   /**
-   * Registers a wait and returns its ref and promise. After `timeoutMs` (if finite) it rejects with
-   * `onTimeout()`; the reply, if it comes later, is dropped.
+   * Registers a wait and returns its promise; its ref is then `lastRef`. After `timeoutMs` (if
+   * finite) it rejects with `timedOut(subject, timeoutMs)`; a reply that comes later is dropped. `thread`: the
+   * thread that will answer (-1: none in particular), whose death rejects the wait. The hot path of
+   * every call: it allocates the promise and one record, nothing else.
    */
-  add<T>(timeoutMs: number, onTimeout: () => Error): { ref: number; promise: Promise<T> } {
+  begin<T>(timeoutMs: number, thread: number, timedOut: (subject: unknown, timeoutMs: number) => Error, subject: unknown): Promise<T> {
     const ref = this.nextRef;
     this.nextRef = ref >= 0x3fff_ffff ? 1 : ref + 1;
+    this.lastRef = ref;
     let waiter!: Waiter;
     const promise = new Promise<T>((resolve, reject) => {
-      waiter = { resolve: resolve as (value: unknown) => void, reject, onTimeout, thread: -1 };
+      waiter = { resolve: resolve as (value: unknown) => void, reject, timedOut, subject, thread };
     });
     this.waiters.set(ref, waiter);
     if (this.waiters.size === 1) this.onBusyChange(true);
     if (Number.isFinite(timeoutMs)) this.schedule(ref, timeoutMs);
-    return { ref, promise };
+    return promise;
+  }
+
+  /** `begin` with the timeout's error made by `onTimeout()`: returns the ref and the promise. */
+  add<T>(timeoutMs: number, onTimeout: () => Error): { ref: number; promise: Promise<T> } {
+    const promise = this.begin<T>(timeoutMs, -1, callIt, onTimeout);
+    return { ref: this.lastRef, promise };
   }
 
   /**
@@ -74,8 +91,8 @@ export class PendingReplies {
    * wait is rejected with that error instead, so the caller always gets a settled promise.
    */
   request<T>(timeoutMs: number, onTimeout: () => Error, send: (ref: number) => void, thread = -1): Promise<T> {
-    const { ref, promise } = this.add<T>(timeoutMs, onTimeout);
-    if (thread !== -1) this.waiters.get(ref)!.thread = thread;
+    const promise = this.begin<T>(timeoutMs, thread, callIt, onTimeout);
+    const ref = this.lastRef;
     try {
       send(ref);
     } catch (error) {
@@ -159,7 +176,7 @@ export class PendingReplies {
       while (queue.head < refs.length && at[queue.head] <= now) {
         const ref = refs[queue.head++];
         const waiter = this.waiters.get(ref);
-        if (waiter !== undefined) this.reject(ref, waiter.onTimeout());
+        if (waiter !== undefined) this.reject(ref, waiter.timedOut(waiter.subject, timeoutMs));
       }
       if (this.queues.get(timeoutMs) === queue) this.arm(queue, timeoutMs);
     }, delay);

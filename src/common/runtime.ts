@@ -28,6 +28,11 @@ import type { SupervisionEvent } from './supervision-events.js';
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
 export const DEFAULT_SPAWN_TIMEOUT = 30_000;
 
+/** The error of a call that timed out (its pid is the wait's subject; see PendingReplies.begin). */
+function callTimedOut(pid: unknown, ms: number): Error {
+  return new CallTimeoutError(`call to ${String(pid)} got no reply within ${ms} ms`);
+}
+
 /** Reasons kept for actors that died, so late calls learn why; oldest forgotten first. */
 const RECENT_DEATHS = 10_000;
 
@@ -236,12 +241,15 @@ export class ThreadRuntime implements CellHost {
     if (!(ms === Infinity || (typeof ms === 'number' && ms >= 0))) {
       return Promise.reject(new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0 or Infinity, got: ${describeValue(timeout)}`));
     }
-    return this.pending.request(
-      ms,
-      () => new CallTimeoutError(`call to ${pid} got no reply within ${ms} ms`),
-      (ref) => this.post(pid, Kind.CALL, ref, msg),
-      pid.thread,
-    );
+    const pending = this.pending;
+    const promise = pending.begin(ms, pid.thread, callTimedOut, pid);
+    const ref = pending.lastRef;
+    try {
+      this.post(pid, Kind.CALL, ref, msg);
+    } catch (error) {
+      pending.reject(ref, error); // the message could not travel: the caller gets why
+    }
+    return promise;
   }
 
   cast(pid: Pid, msg: unknown): void {

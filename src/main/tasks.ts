@@ -73,6 +73,8 @@ export class TaskDispatcher {
   private readonly culprits: number[];
   private nextId = 1;
   private runnersStarted = 0;
+  /** Per shard, what a direct task's answer goes through: made once, not a closure per task. */
+  private readonly answered: Array<(value: unknown) => unknown>;
   private onAllStarted!: () => void;
   private readonly allStarted = new Promise<void>((resolve) => (this.onAllStarted = resolve));
   /** `module#name` → its number, and back; and per shard, the numbers its runner has been told. */
@@ -92,6 +94,12 @@ export class TaskDispatcher {
     this.inFlight = new Array<number>(shards + 1).fill(0);
     this.culprits = new Array<number>(shards + 1).fill(0);
     this.named = Array.from({ length: shards + 1 }, () => new Set<number>());
+    this.answered = Array.from({ length: shards + 1 }, (_, shard) => (value: unknown) => {
+      this.inFlight[shard]--;
+      this.completed++;
+      if (this.queued !== 0) this.pump();
+      return value;
+    });
     const { system } = host;
     system.on('threadDown', this.onThreadDown);
     system.on('threadUp', this.onThreadUp);
@@ -113,7 +121,11 @@ export class TaskDispatcher {
     return this.runFunction(this.functionNumber(module, name), args, signal);
   }
 
-  private runFunction(fn: number, args: unknown[], signal: AbortSignal | undefined): Promise<unknown> {
+  /**
+   * Like `run`, for a function numbered once by `functionNumber` (a pool's default one): saves
+   * building and looking up its `module#name` key on every task.
+   */
+  runFunction(fn: number, args: unknown[], signal: AbortSignal | undefined): Promise<unknown> {
     if (this.closed) return Promise.reject(new PoolClosedError('cannot run a task: the pool has been destroyed'));
     if (signal?.aborted) return Promise.reject(new AbortError('the task was aborted before it was queued', { cause: signal.reason }));
     if (signal === undefined && this.queued === 0) {
@@ -153,7 +165,8 @@ export class TaskDispatcher {
     this.queueHead = 0;
   }
 
-  private functionNumber(module: string, name: string): number {
+  /** The number tasks give `module[name]` by (the same for the dispatcher's life). */
+  functionNumber(module: string, name: string): number {
     const key = `${module}#${name}`;
     let fn = this.functionNumbers.get(key);
     if (fn === undefined) {
@@ -233,12 +246,7 @@ export class TaskDispatcher {
   private dispatchDirect(fn: number, args: unknown[], shard: number): Promise<unknown> {
     const id = this.takeId();
     return this.send(shard, id, fn, args).then(
-      (value) => {
-        this.inFlight[shard]--;
-        this.completed++;
-        if (this.queued !== 0) this.pump();
-        return value;
-      },
+      this.answered[shard],
       (error: unknown) => {
         this.inFlight[shard]--;
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);

@@ -54,7 +54,7 @@ export interface RunOptions {
  * Tasks each thread holds per unit of `concurrentTasksPerWorker`: enough to keep a ring busy with
  * tiny tasks, few enough that long ones spread evenly (see src/main/tasks.ts).
  */
-const PIPELINE = 64;
+const PIPELINE = 512;
 
 /** A worker file given as a path or a URL, as the URL string a thread imports. */
 export function moduleUrl(file: string | URL, what = 'filename'): string {
@@ -69,6 +69,8 @@ export class ThreadPool {
   private readonly dispatcher: Promise<TaskDispatcher>;
   private readonly own: Promise<System> | undefined;
   private dispatcherNow: TaskDispatcher | undefined;
+  /** The number of the pool's own function (filename, name) with `dispatcherNow`. */
+  private defaultFunction = -1;
   private destroyed = false;
   readonly options: Readonly<ThreadPoolOptions>;
 
@@ -90,6 +92,7 @@ export class ThreadPool {
     const host = (this.own ?? Promise.resolve(system!)).then((s) => s.taskHost());
     this.dispatcher = host.then((h) => {
       const dispatcher = new TaskDispatcher(h, { window: concurrency * PIPELINE, maxQueue });
+      this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       return dispatcher;
     });
@@ -99,9 +102,10 @@ export class ThreadPool {
 
   /** Runs `task` with the worker file's export; resolves with what it returns (or resolves to). */
   run(task: unknown, options?: RunOptions): Promise<unknown> {
+    const now = this.dispatcherNow;
+    if (options === undefined && now !== undefined) return now.runFunction(this.defaultFunction, [task], undefined);
     const module = options?.filename === undefined ? this.filename : moduleUrl(options.filename);
     const name = options?.name ?? this.name;
-    const now = this.dispatcherNow;
     if (now !== undefined) return now.run(module, name, [task], options?.signal);
     return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal));
   }
