@@ -11,6 +11,11 @@ const MATH = fixtureUrl('tasks/math');
 /** piscina's README format, CommonJS: not compiled, so it is used from the source tree. */
 const PISCINA_FILE = new URL('./fixtures/tasks/piscina-worker.cjs', import.meta.url);
 
+/** Tasks a thread holds in flight per `concurrentTasksPerWorker` (src/main/thread-pool.ts PIPELINE). */
+const WINDOW = 512;
+/** A thread's whole window of async tasks, each taking `ms`: the next task must wait in the queue. */
+const fillWindow = (pool: ThreadPool, ms: number) => Array.from({ length: WINDOW }, (_, i) => pool.run({ value: i, ms }, { name: 'later' }));
+
 let pool: ThreadPool;
 beforeAll(() => {
   pool = new ThreadPool({ filename: MATH, maxThreads: 2 });
@@ -61,8 +66,8 @@ describe('ThreadPool', () => {
       const already = AbortSignal.abort();
       await expect(single.run({ a: 1, b: 1 }, { signal: already })).rejects.toBeInstanceOf(AbortError);
       expect(await single.run({ a: 1, b: 1 })).toBe(2); // the thread's runner is up
-      // 64 tasks fill the thread's window; the 65th waits in the queue, where the abort finds it.
-      const blockers = Array.from({ length: 64 }, () => single.run(50, { name: 'spin' }));
+      // A full window; the next task waits in the queue, where the abort finds it.
+      const blockers = fillWindow(single, 300);
       const controller = new AbortController();
       const queued = single.run({ a: 1, b: 1 }, { signal: controller.signal });
       expect(single.queueSize).toBe(1);
@@ -98,7 +103,7 @@ describe('ThreadPool', () => {
     const small = new ThreadPool({ filename: MATH, maxThreads: 1, maxQueue: 2 });
     try {
       await small.run({ a: 0, b: 0 });
-      const running = Array.from({ length: 64 }, () => small.run(20, { name: 'spin' }));
+      const running = fillWindow(small, 300);
       const queued = [small.run({ a: 1, b: 1 }), small.run({ a: 2, b: 2 })];
       await expect(small.run({ a: 3, b: 3 })).rejects.toBeInstanceOf(QueueFullError);
       expect(await Promise.all(queued)).toEqual([2, 4]);
@@ -111,7 +116,7 @@ describe('ThreadPool', () => {
   it('destroy rejects what waits with PoolClosedError, and later runs too', async () => {
     const doomed = new ThreadPool({ filename: MATH, maxThreads: 1 });
     await doomed.run({ a: 0, b: 0 });
-    const running = Array.from({ length: 64 }, () => doomed.run(30, { name: 'spin' }).catch((e: unknown) => e));
+    const running = fillWindow(doomed, 300).map((task) => task.catch((e: unknown) => e));
     const waiting = doomed.run({ a: 1, b: 1 }).catch((e: unknown) => e);
     await doomed.destroy();
     expect(await waiting).toBeInstanceOf(PoolClosedError);
