@@ -11,5 +11,6 @@ import { suite as roundTrip } from './round-trip.js';
 import { suite as actorStream } from './actor-stream.js';
 import { suite as crashRecovery } from './crash-recovery.js';
 import { suite as poolRun } from './pool-run.js';
+import { suite as cpuSpeedup } from './cpu-speedup.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup];
