@@ -53,6 +53,7 @@ import type { Pid } from '../shm/pid.js';
 import type { ActorRef, CallOptions } from './actor-ref.js';
 import type { Placement } from '../shm/placement.js';
 import type { SuperviseOptions, SupervisorRef, SupervisorSpec } from './supervisor-ref.js';
+import type { PoolRef } from './pool-ref.js';
 
 const ACTOR: unique symbol = Symbol.for('weft.actor') as never;
 const NO_REPLY: unique symbol = Symbol.for('weft.noreply') as never;
@@ -123,6 +124,12 @@ export interface ActorContext {
    * exit signal, as a parent supervisor would.
    */
   supervise(spec: SupervisorSpec, options?: SuperviseOptions): Promise<SupervisorRef>;
+  /**
+   * The pool whose manager is `pool` (a pid that came in a message, or `(await ctx.whereis(name)).pid`),
+   * as a typed handle for this actor: the pool watches this actor while it borrows, and takes back
+   * what it holds if it dies.
+   */
+  pool<W extends AnyActor>(pool: ActorRef | Pid): PoolRef<W>;
   /** `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread). */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;

@@ -11,6 +11,7 @@ import { Kind } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
+import { PoolRef } from './pool-ref.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from './supervisor-ref.js';
 import { ActorRef, type CallOptions, type Router } from './actor-ref.js';
 import {
@@ -204,6 +205,10 @@ export class ActorCell implements CallContext {
     const pid = await this.host.spawnFrom(SUPERVISOR_URL, supervisorData(spec, this.self), options?.thread, options?.timeout, options?.name);
     this.link(pid);
     return new SupervisorRef(pid, this.host);
+  }
+
+  pool<W extends AnyActor>(pool: ActorRef | Pid): PoolRef<W> {
+    return new PoolRef<W>(pidOf(pool), this.host, this);
   }
 
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>> {

@@ -10,6 +10,7 @@ export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../com
 export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
 export { ThreadPool, type ThreadPoolOptions, type RunOptions } from './thread-pool.js';
+export { PoolRef, type PoolOptions, type CheckoutOptions, type PoolStatus } from '../common/pool-ref.js';
 export type { Placement } from '../shm/placement.js';
 export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';
 export { RingSet, DEFAULT_RING_CAPACITY, type RingSetOptions } from '../shm/ring-set.js';
@@ -36,6 +37,7 @@ export {
   AbortError,
   QueueFullError,
   PoolClosedError,
+  CheckoutTimeoutError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

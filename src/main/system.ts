@@ -25,6 +25,8 @@ import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from '../common/supervisor-ref.js';
 import type { SupervisorSpecData } from '../common/supervisor.js';
 import type Supervisor from '../common/supervisor.js';
+import type Pool from '../common/pool.js';
+import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-ref.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
 import { TaskDispatcher, type TaskHost } from './tasks.js';
@@ -241,6 +243,23 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     if (this.closed) return Promise.reject(this.stoppedError('run'));
     this.tasks ??= new TaskDispatcher(this.taskHost(), { window: SYSTEM_TASK_WINDOW, maxQueue: Infinity });
     return this.tasks.run(moduleUrl(module, 'module'), exportName, args);
+  }
+
+  /**
+   * Starts a pool of `size` worker actors, poolboy's way (see src/common/pool-ref.ts), and resolves
+   * with its handle once they have started. The pool's manager runs on main; its workers on the
+   * shards (`thread`, round-robin by default).
+   *
+   * ```ts
+   * const pool = await system.pool<typeof Db>({ actor: DB_URL, args: dsn, size: 4, maxOverflow: 2 });
+   * await pool.transaction((db) => db.call({ type: 'query', sql: 'select 1' }));
+   * ```
+   */
+  async pool<A extends AnyActor>(options: PoolOptions<A>): Promise<PoolRef<A>> {
+    this.checkOpen('pool');
+    const data = poolData(options as PoolOptions<AnyActor>);
+    const manager = await this.spawn<typeof Pool>(POOL_URL, { args: data, thread: 0, name: options.name });
+    return new PoolRef<A>(manager.pid, this);
   }
 
   /** A piscina-compatible pool on this system's shards (see src/main/thread-pool.ts); stopped with the system. */

@@ -31,6 +31,7 @@ export const ErrorCodes = {
   ABORTED: 'WEFT_ERR_ABORTED',
   QUEUE_FULL: 'WEFT_ERR_QUEUE_FULL',
   POOL_CLOSED: 'WEFT_ERR_POOL_CLOSED',
+  CHECKOUT_TIMEOUT: 'WEFT_ERR_CHECKOUT_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -183,6 +184,13 @@ export class PoolClosedError extends WeftError {
   }
 }
 
+/** No pool worker came free within the checkout's timeout. */
+export class CheckoutTimeoutError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.CHECKOUT_TIMEOUT });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -208,6 +216,7 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.ABORTED]: (m, d) => new AbortError(m, { cause: d.cause }),
   [ErrorCodes.QUEUE_FULL]: (m) => new QueueFullError(m),
   [ErrorCodes.POOL_CLOSED]: (m) => new PoolClosedError(m),
+  [ErrorCodes.CHECKOUT_TIMEOUT]: (m) => new CheckoutTimeoutError(m),
 };
 
 /**

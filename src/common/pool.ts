@@ -1,0 +1,229 @@
+/**
+ * The pool manager: poolboy's server, as an actor. It starts `size` worker actors, lends them out
+ * (`checkout`), takes them back (`checkin`), grows by up to `maxOverflow` extra workers under load
+ * and lets those go when they come back with nobody waiting.
+ *
+ * It links to its workers and traps their exits, so a worker that dies is replaced (unless it was
+ * an overflow one); it monitors borrowers, so a borrowing actor that dies gives its workers back.
+ * A checkout that has to wait is answered later (`noreply`), in the order the waits began, and
+ * expires by the pool's own timer, so the pool, not the caller's clock, decides whether a worker
+ * was lent: a caller that gives up first tells the pool (`cancel`), and a worker that crossed that
+ * message on its way is checked straight back in by the client (pool-ref.ts). No worker leaks.
+ *
+ * Client side, with the API users call: src/common/pool-ref.ts.
+ */
+import { defineActor, type ActorContext, type Down, type ExitSignal, type ReplyTo } from './actor.js';
+import type { Pid } from '../shm/pid.js';
+import type { Placement } from '../shm/placement.js';
+
+/** The pool's spec as it travels to the pool actor (plain data). */
+export interface PoolSpecData {
+  actor: string;
+  args: unknown;
+  size: number;
+  maxOverflow: number;
+  strategy: 'lifo' | 'fifo';
+  /** Where workers start. */
+  thread: Placement | 'local';
+}
+
+/** `status()`, as poolboy's: `ready` while a worker is free, `overflow` while more can be made, else `full`. */
+export interface PoolStatus {
+  state: 'ready' | 'overflow' | 'full';
+  available: number;
+  overflow: number;
+  checkedOut: number;
+}
+
+export type PoolCall =
+  | { type: 'checkout'; block: boolean; timeout: number; borrower: Pid | null; ticket: number }
+  | { type: 'status' }
+  | { type: 'stop' };
+
+export type PoolCast = { type: 'checkin'; worker: Pid } | { type: 'cancel'; ticket: number; borrower: Pid | null };
+
+/** A checkout's answer: the worker, `full` (not blocking, none free), `timeout`, or `closed` (the pool stopped). */
+export type CheckoutReply = { worker: Pid } | { full: true } | { timeout: true } | { closed: true };
+
+/** Every answer of the pool: a checkout's, a status, or `true` (stop). */
+export type PoolReply = CheckoutReply | PoolStatus | true;
+
+interface Waiter {
+  readonly from: ReplyTo<CheckoutReply>;
+  readonly borrower: Pid | null;
+  readonly ticket: number;
+  readonly timer: { cancel(): boolean } | undefined;
+}
+
+interface Loan {
+  readonly worker: Pid;
+  readonly borrower: Pid | null;
+  /** Our monitor of the borrower (-1: main, not watched). */
+  readonly monitor: number;
+}
+
+interface State {
+  readonly spec: PoolSpecData;
+  /** Free workers: taken from the end (lifo) or the front (fifo), always returned to the end. */
+  readonly available: Pid[];
+  /** Lent workers by `key(worker)`. */
+  readonly loans: Map<string, Loan>;
+  readonly waiting: Waiter[];
+  /** Workers beyond `size` alive now. */
+  overflow: number;
+  /** Workers being started beyond `size` (counted in `overflow` already). */
+  stopping: boolean;
+}
+
+const key = (pid: Pid): string => `${pid.thread}.${pid.serial}`;
+const samePid = (a: Pid | null, b: Pid): boolean => a !== null && a.serial === b.serial && a.thread === b.thread && a.node === b.node;
+
+async function startWorker(ctx: ActorContext, state: State): Promise<Pid> {
+  const { spec } = state;
+  const ref = await ctx.spawn(spec.actor, { args: spec.args, thread: spec.thread, link: true });
+  return ref.pid;
+}
+
+/** Lends `worker` to a borrower (watched if it is an actor). */
+function lend(ctx: ActorContext, state: State, worker: Pid, borrower: Pid | null): void {
+  const monitor = borrower === null ? -1 : ctx.monitor(borrower);
+  state.loans.set(key(worker), { worker, borrower, monitor });
+}
+
+function takeAvailable(state: State): Pid | undefined {
+  return state.spec.strategy === 'lifo' ? state.available.pop() : state.available.shift();
+}
+
+/** A worker is free again: to the first waiter, else dismissed (overflow), else back in the pool. */
+function release(ctx: ActorContext, state: State, worker: Pid): void {
+  const waiter = state.waiting.shift();
+  if (waiter !== undefined) {
+    waiter.timer?.cancel();
+    lend(ctx, state, worker, waiter.borrower);
+    ctx.reply(waiter.from, { worker });
+    return;
+  }
+  if (state.overflow > 0) {
+    state.overflow--;
+    ctx.unlink(worker);
+    ctx.exit(worker, 'shutdown');
+    return;
+  }
+  state.available.push(worker);
+}
+
+function checkin(ctx: ActorContext, state: State, worker: Pid): void {
+  const loan = state.loans.get(key(worker));
+  if (loan === undefined) return; // not lent (a second checkin, or a worker that has died)
+  state.loans.delete(key(worker));
+  if (loan.monitor !== -1) ctx.demonitor(loan.monitor);
+  release(ctx, state, worker);
+}
+
+function status(state: State): PoolStatus {
+  const available = state.available.length;
+  const { overflow } = state;
+  const stateName = available > 0 ? 'ready' : overflow < state.spec.maxOverflow ? 'overflow' : 'full';
+  return { state: stateName, available, overflow, checkedOut: state.loans.size };
+}
+
+export default defineActor({
+  init: async (spec: PoolSpecData, ctx): Promise<State> => {
+    ctx.trapExit(true);
+    const state: State = { spec, available: [], loans: new Map(), waiting: [], overflow: 0, stopping: false };
+    for (let i = 0; i < spec.size; i++) state.available.push(await startWorker(ctx, state));
+    return state;
+  },
+
+  handleCall: async (msg: PoolCall, state: State, ctx) => {
+    switch (msg.type) {
+      case 'checkout': {
+        const free = takeAvailable(state);
+        if (free !== undefined) {
+          lend(ctx, state, free, msg.borrower);
+          return { reply: { worker: free } as PoolReply, state };
+        }
+        if (state.overflow < state.spec.maxOverflow) {
+          state.overflow++;
+          try {
+            const worker = await startWorker(ctx, state);
+            lend(ctx, state, worker, msg.borrower);
+            return { reply: { worker } as PoolReply, state };
+          } catch (error) {
+            state.overflow--;
+            throw error;
+          }
+        }
+        if (!msg.block) return { reply: { full: true } as PoolReply, state };
+        const from = ctx.from as ReplyTo<CheckoutReply>;
+        const timer = Number.isFinite(msg.timeout) ? ctx.sendAfter(msg.timeout, { type: 'expire', ticket: msg.ticket, borrower: msg.borrower }) : undefined;
+        state.waiting.push({ from, borrower: msg.borrower, ticket: msg.ticket, timer });
+        return ctx.noreply<State, PoolReply>(state);
+      }
+      case 'status':
+        return { reply: status(state) as PoolReply, state };
+      case 'stop':
+        state.stopping = true;
+        ctx.stop('normal');
+        return { reply: true as PoolReply, state };
+    }
+  },
+
+  handleCast: (msg: PoolCast, state: State, ctx) => {
+    if (msg.type === 'checkin') {
+      checkin(ctx, state, msg.worker);
+      return state;
+    }
+    // The caller gave up waiting (timeout or abort): forget its wait; if it was served meanwhile,
+    // the worker comes back by the client's checkin.
+    const at = state.waiting.findIndex((w) => w.ticket === msg.ticket && (w.borrower === null ? msg.borrower === null : msg.borrower !== null && samePid(w.borrower, msg.borrower)));
+    if (at !== -1) {
+      const [waiter] = state.waiting.splice(at, 1);
+      waiter.timer?.cancel();
+      ctx.reply(waiter.from, { timeout: true });
+    }
+    return state;
+  },
+
+  handleInfo: async (msg: unknown, state: State, ctx) => {
+    const info = msg as ExitSignal | Down | { type: 'expire'; ticket: number; borrower: Pid | null };
+    if (info.type === 'expire') {
+      const at = state.waiting.findIndex((w) => w.ticket === info.ticket);
+      if (at !== -1) ctx.reply(state.waiting.splice(at, 1)[0].from, { timeout: true });
+      return state;
+    }
+    if (info.type === 'DOWN') {
+      // A borrower died: its workers come back.
+      for (const loan of [...state.loans.values()]) if (loan.monitor === info.ref) checkin(ctx, state, loan.worker);
+      return state;
+    }
+    if (info.type !== 'EXIT' || state.stopping) return state;
+    const { from } = info;
+    const loan = state.loans.get(key(from));
+    const idle = state.available.findIndex((w) => samePid(w, from));
+    if (loan === undefined && idle === -1) return state; // a dismissed overflow worker, or not ours
+    if (loan !== undefined) {
+      state.loans.delete(key(from));
+      if (loan.monitor !== -1) ctx.demonitor(loan.monitor);
+    } else {
+      state.available.splice(idle, 1);
+    }
+    if (state.overflow > 0) {
+      state.overflow--;
+      return state;
+    }
+    // A worker of the pool's `size` died: start another in its place.
+    try {
+      release(ctx, state, await startWorker(ctx, state));
+    } catch {
+      // It would not start: the pool runs one short rather than crash its borrowers.
+    }
+    return state;
+  },
+
+  terminate: (_reason, state: State, ctx) => {
+    state.stopping = true;
+    for (const waiter of state.waiting) ctx.reply(waiter.from, { closed: true });
+    for (const worker of [...state.available, ...[...state.loans.values()].map((loan) => loan.worker)]) ctx.exit(worker, 'shutdown');
+  },
+});
