@@ -12,5 +12,6 @@ import { suite as actorStream } from './actor-stream.js';
 import { suite as crashRecovery } from './crash-recovery.js';
 import { suite as poolRun } from './pool-run.js';
 import { suite as cpuSpeedup } from './cpu-speedup.js';
+import { suite as transaction } from './transaction.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup, transaction];

@@ -137,7 +137,7 @@ export class PoolRef<A extends AnyActor = AnyActor> {
       this.watching.delete(watched);
       this.ctx!.demonitor(monitor);
     }
-    this.manager.cast({ type: 'checkin', worker: worker.pid });
+    this.manager.cast({ type: 'checkin', thread: worker.pid.thread, serial: worker.pid.serial });
   }
 
   /**

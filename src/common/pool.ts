@@ -40,7 +40,11 @@ export type PoolCall =
   | { type: 'status' }
   | { type: 'stop' };
 
-export type PoolCast = { type: 'checkin'; worker: Pid } | { type: 'cancel'; ticket: number; borrower: Pid | null };
+/**
+ * A checkin names its worker by thread and serial, not by Pid: plain numbers take the codec's
+ * compact path (the copy every same-thread message gets), where a Pid would take msgpackr's.
+ */
+export type PoolCast = { type: 'checkin'; thread: number; serial: number } | { type: 'cancel'; ticket: number; borrower: Pid | null };
 
 /** A checkout's answer: the worker, `full` (not blocking, none free), `timeout`, or `closed` (the pool stopped). */
 export type CheckoutReply = { worker: Pid } | { full: true } | { timeout: true } | { closed: true };
@@ -67,7 +71,7 @@ interface State {
   /** Free workers: taken from the end (lifo) or the front (fifo), always returned to the end. */
   readonly available: Pid[];
   /** Lent workers by `key(worker)`. */
-  readonly loans: Map<string, Loan>;
+  readonly loans: Map<number, Loan>;
   readonly waiting: Waiter[];
   /** Workers beyond `size` alive now. */
   overflow: number;
@@ -75,7 +79,9 @@ interface State {
   stopping: boolean;
 }
 
-const key = (pid: Pid): string => `${pid.thread}.${pid.serial}`;
+/** A worker's key in `loans`: exact, as threads are below 1024 (see cell.ts openKey). */
+const key = (pid: Pid): number => loanKey(pid.thread, pid.serial);
+const loanKey = (thread: number, serial: number): number => serial * 1024 + thread;
 const samePid = (a: Pid | null, b: Pid): boolean => a !== null && a.serial === b.serial && a.thread === b.thread && a.node === b.node;
 
 async function startWorker(ctx: ActorContext, state: State): Promise<Pid> {
@@ -112,12 +118,12 @@ function release(ctx: ActorContext, state: State, worker: Pid): void {
   state.available.push(worker);
 }
 
-function checkin(ctx: ActorContext, state: State, worker: Pid): void {
-  const loan = state.loans.get(key(worker));
+function checkin(ctx: ActorContext, state: State, thread: number, serial: number): void {
+  const loan = state.loans.get(loanKey(thread, serial));
   if (loan === undefined) return; // not lent (a second checkin, or a worker that has died)
-  state.loans.delete(key(worker));
+  state.loans.delete(loanKey(thread, serial));
   if (loan.monitor !== -1) ctx.demonitor(loan.monitor);
-  release(ctx, state, worker);
+  release(ctx, state, loan.worker);
 }
 
 function status(state: State): PoolStatus {
@@ -135,7 +141,9 @@ export default defineActor({
     return state;
   },
 
-  handleCall: async (msg: PoolCall, state: State, ctx) => {
+  // Synchronous unless a worker must be started: a checkout of a free worker is the hot path, and
+  // an async handler would hold the pool's mailbox for a turn of the event loop each time.
+  handleCall: (msg: PoolCall, state: State, ctx) => {
     switch (msg.type) {
       case 'checkout': {
         const free = takeAvailable(state);
@@ -145,14 +153,17 @@ export default defineActor({
         }
         if (state.overflow < state.spec.maxOverflow) {
           state.overflow++;
-          try {
-            const worker = await startWorker(ctx, state);
-            lend(ctx, state, worker, msg.borrower);
-            return { reply: { worker } as PoolReply, state };
-          } catch (error) {
-            state.overflow--;
-            throw error;
-          }
+          const borrower = msg.borrower;
+          return startWorker(ctx, state).then(
+            (worker) => {
+              lend(ctx, state, worker, borrower);
+              return { reply: { worker } as PoolReply, state };
+            },
+            (error: unknown) => {
+              state.overflow--;
+              throw error;
+            },
+          );
         }
         if (!msg.block) return { reply: { full: true } as PoolReply, state };
         const from = ctx.from as ReplyTo<CheckoutReply>;
@@ -171,7 +182,7 @@ export default defineActor({
 
   handleCast: (msg: PoolCast, state: State, ctx) => {
     if (msg.type === 'checkin') {
-      checkin(ctx, state, msg.worker);
+      checkin(ctx, state, msg.thread, msg.serial);
       return state;
     }
     // The caller gave up waiting (timeout or abort): forget its wait; if it was served meanwhile,
@@ -194,7 +205,7 @@ export default defineActor({
     }
     if (info.type === 'DOWN') {
       // A borrower died: its workers come back.
-      for (const loan of [...state.loans.values()]) if (loan.monitor === info.ref) checkin(ctx, state, loan.worker);
+      for (const loan of [...state.loans.values()]) if (loan.monitor === info.ref) checkin(ctx, state, loan.worker.thread, loan.worker.serial);
       return state;
     }
     if (info.type !== 'EXIT' || state.stopping) return state;

@@ -33,6 +33,9 @@ function callTimedOut(pid: unknown, ms: number): Error {
   return new CallTimeoutError(`call to ${String(pid)} got no reply within ${ms} ms`);
 }
 
+/** Same-thread messages a microtask runs before it lets the event loop in (see `runLocalSoon`). */
+const LOCAL_BUDGET = 1024;
+
 /** Reasons kept for actors that died, so late calls learn why; oldest forgotten first. */
 const RECENT_DEATHS = 10_000;
 
@@ -274,7 +277,7 @@ export class ThreadRuntime implements CellHost {
       return;
     }
     this.local.push(pid.serial, kind, ref, this.copy(msg));
-    if (this.parked) this.endpoint.interrupt();
+    if (this.parked) this.runLocalSoon();
   }
 
   /**
@@ -285,6 +288,34 @@ export class ThreadRuntime implements CellHost {
   copy(msg: unknown): unknown {
     return this.localDecoder.decode(this.localEncoder.encode(msg));
   }
+
+  /**
+   * A same-thread message was queued while the loop is parked (sent from a timer, an I/O callback,
+   * or main's own code): run it in a microtask rather than wake the loop, which would cost a
+   * notify (a system call) and a trip through the event loop. The loop, parked on its rings,
+   * stays parked; what the handlers send goes out in one publish per ring.
+   */
+  private runLocalSoon(): void {
+    if (this.localScheduled) return;
+    this.localScheduled = true;
+    queueMicrotask(this.runLocalNow);
+  }
+
+  private localScheduled = false;
+
+  private readonly runLocalNow = (): void => {
+    this.localScheduled = false;
+    if (!this.parked) return; // the loop is up again and runs them itself
+    const endpoint = this.endpoint;
+    endpoint.cork();
+    try {
+      this.runLocal(LOCAL_BUDGET);
+    } finally {
+      endpoint.uncork();
+    }
+    // More than a budget's worth (a chain of sends): the loop takes over, yielding to the event loop.
+    if (this.local.size !== 0) this.endpoint.interrupt();
+  };
 
   /** Runs queued same-thread messages, up to `budget`; returns how many ran. */
   runLocal(budget: number): number {
@@ -460,7 +491,7 @@ export class ThreadRuntime implements CellHost {
     if (target.thread === this.thread) {
       // Through the local queue, so it never runs inside the exiting (or signalling) actor's code.
       this.local.push(target.serial, Kind.EXIT_SIGNAL, linked ? 1 : 0, [from, reason]);
-      if (this.parked) this.endpoint.interrupt();
+      if (this.parked) this.runLocalSoon();
       return;
     }
     try {
@@ -524,7 +555,7 @@ export class ThreadRuntime implements CellHost {
     }
     // Through the local queue, like any same-thread message: never inside the exiting actor's code.
     this.local.push(watcher.self.serial, Kind.INFO, -1, { type: 'DOWN', ref: mref, pid, reason } satisfies Down);
-    if (this.parked) this.endpoint.interrupt();
+    if (this.parked) this.runLocalSoon();
   }
 
   private forgetMonitor(mref: number): void {
@@ -644,7 +675,7 @@ export class ThreadRuntime implements CellHost {
     for (const cell of [...this.cells.values(), ...this.starting.values(), ...this.dying.values()]) {
       for (const pid of cell.forgetThread(thread)) cell.signal(pid, reason, true);
     }
-    if (this.parked) this.endpoint.interrupt();
+    if (this.parked) this.runLocalSoon();
   }
 
   /** The scheduler turned: main's watchdog reads this to tell a busy thread from a hung one. */
