@@ -10,6 +10,7 @@ export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../com
 export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
 export { ThreadPool, type ThreadPoolOptions, type RunOptions } from './thread-pool.js';
+export type { MapOptions } from './map.js';
 export { PoolRef, type PoolOptions, type CheckoutOptions, type PoolStatus } from '../common/pool-ref.js';
 export type { Placement } from '../shm/placement.js';
 export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';

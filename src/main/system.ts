@@ -30,6 +30,7 @@ import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-re
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
 import { TaskDispatcher, type TaskHost } from './tasks.js';
+import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
 
@@ -241,8 +242,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    */
   run(module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('run'));
-    this.tasks ??= new TaskDispatcher(this.taskHost(), { window: SYSTEM_TASK_WINDOW, maxQueue: Infinity });
-    return this.tasks.run(moduleUrl(module, 'module'), exportName, args);
+    return this.dispatcher().run(moduleUrl(module, 'module'), exportName, args);
   }
 
   /**
@@ -262,10 +262,30 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     return new PoolRef<A>(manager.pid, this);
   }
 
+  /**
+   * Maps `module[exportName]` over `items` on the shards, as Elixir's `Task.async_stream`: an async
+   * iterable of the results, at most `maxConcurrency` in flight, taking items only as the consumer
+   * asks for results (see src/main/map.ts).
+   */
+  map(items: Iterable<unknown> | AsyncIterable<unknown>, module: string | URL, options?: MapOptions): AsyncGenerator<unknown, void, undefined> {
+    this.checkOpen('map');
+    const resolved = mapOptions(options, this.threads);
+    const url = moduleUrl(module, 'module');
+    const tasks = this.dispatcher();
+    const fn = tasks.functionNumber(url, resolved.exportName);
+    return mapItems(items, (item) => tasks.runFunction(fn, [item], undefined), resolved);
+  }
+
   /** A piscina-compatible pool on this system's shards (see src/main/thread-pool.ts); stopped with the system. */
   threadPool(options: ThreadPoolOptions): ThreadPool {
     this.checkOpen('threadPool');
     return new ThreadPool(options, this);
+  }
+
+  /** The dispatcher of `run` and `map`, started with the first of them. */
+  private dispatcher(): TaskDispatcher {
+    this.tasks ??= new TaskDispatcher(this.taskHost(), { window: SYSTEM_TASK_WINDOW, maxQueue: Infinity });
+    return this.tasks;
   }
 
   /** @internal What task dispatchers need beyond the public face. */
