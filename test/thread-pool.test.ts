@@ -11,10 +11,15 @@ const MATH = fixtureUrl('tasks/math');
 /** piscina's README format, CommonJS: not compiled, so it is used from the source tree. */
 const PISCINA_FILE = new URL('./fixtures/tasks/piscina-worker.cjs', import.meta.url);
 
-/** Tasks a thread holds in flight per `concurrentTasksPerWorker` (src/main/thread-pool.ts PIPELINE). */
-const WINDOW = 512;
-/** A thread's whole window of async tasks, each taking `ms`: the next task must wait in the queue. */
-const fillWindow = (pool: ThreadPool, ms: number) => Array.from({ length: WINDOW }, (_, i) => pool.run({ value: i, ms }, { name: 'later' }));
+/**
+ * Async tasks of `ms` each, as many as the pool's threads take in flight, and one more: that last
+ * one waits in the pool's queue (how many a thread takes varies: src/main/tasks.ts).
+ */
+function fillUntilQueued(pool: ThreadPool, ms: number): Array<Promise<unknown>> {
+  const tasks: Array<Promise<unknown>> = [];
+  while (pool.queueSize === 0) tasks.push(pool.run({ value: tasks.length, ms }, { name: 'later' }));
+  return tasks;
+}
 
 let pool: ThreadPool;
 beforeAll(() => {
@@ -66,16 +71,16 @@ describe('ThreadPool', () => {
       const already = AbortSignal.abort();
       await expect(single.run({ a: 1, b: 1 }, { signal: already })).rejects.toBeInstanceOf(AbortError);
       expect(await single.run({ a: 1, b: 1 })).toBe(2); // the thread's runner is up
-      // A full window; the next task waits in the queue, where the abort finds it.
-      const blockers = fillWindow(single, 300);
+      // Every thread busy, one task queued; the next waits in the queue too, where the abort finds it.
+      const blockers = fillUntilQueued(single, 300);
       const controller = new AbortController();
       const queued = single.run({ a: 1, b: 1 }, { signal: controller.signal });
-      expect(single.queueSize).toBe(1);
+      expect(single.queueSize).toBe(2);
       controller.abort();
       const error = await queued.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AbortError);
       expect((error as Error).name).toBe('AbortError');
-      expect(single.queueSize).toBe(0);
+      expect(single.queueSize).toBe(1);
       await Promise.all(blockers);
     } finally {
       await single.destroy();
@@ -103,10 +108,10 @@ describe('ThreadPool', () => {
     const small = new ThreadPool({ filename: MATH, maxThreads: 1, maxQueue: 2 });
     try {
       await small.run({ a: 0, b: 0 });
-      const running = fillWindow(small, 300);
-      const queued = [small.run({ a: 1, b: 1 }), small.run({ a: 2, b: 2 })];
+      const running = fillUntilQueued(small, 300); // the last of them is queued: one place left
+      const queued = [small.run({ a: 1, b: 1 })];
       await expect(small.run({ a: 3, b: 3 })).rejects.toBeInstanceOf(QueueFullError);
-      expect(await Promise.all(queued)).toEqual([2, 4]);
+      expect(await Promise.all(queued)).toEqual([2]);
       await Promise.all(running);
     } finally {
       await small.destroy();
@@ -116,7 +121,7 @@ describe('ThreadPool', () => {
   it('destroy rejects what waits with PoolClosedError, and later runs too', async () => {
     const doomed = new ThreadPool({ filename: MATH, maxThreads: 1 });
     await doomed.run({ a: 0, b: 0 });
-    const running = fillWindow(doomed, 300).map((task) => task.catch((e: unknown) => e));
+    const running = fillUntilQueued(doomed, 300).map((task) => task.catch((e: unknown) => e));
     const waiting = doomed.run({ a: 1, b: 1 }).catch((e: unknown) => e);
     await doomed.destroy();
     expect(await waiting).toBeInstanceOf(PoolClosedError);

@@ -25,15 +25,21 @@ export class Registry {
     if (this.byName.get(name) === null) this.byName.delete(name);
   }
 
+  /** Completes a reservation: the spawn that reserved `name` has started `pid`. */
+  bindReserved(name: string, pid: Pid): void {
+    this.byName.delete(name);
+    this.bind(name, pid);
+  }
+
   /**
-   * Binds `name` to `pid` (after a reservation, or directly from `register`). A name held by
-   * `replacing` (an actor that has exited, though its exit may not have reached main yet: a
-   * supervisor restarting it knows first) passes to `pid`.
+   * Binds `name` to `pid` (`register`). A name held by `replacing` (an actor that has exited,
+   * though its exit may not have reached main yet: a supervisor restarting it knows first) passes
+   * to `pid`; a name reserved by a spawn in flight is taken.
    */
   bind(name: string, pid: Pid, replacing?: Pid): void {
     const holder = this.byName.get(name);
     if (holder && replacing && holder.thread === replacing.thread && holder.serial === replacing.serial) this.unbind(name, holder);
-    else if (holder !== null) this.check(name);
+    else this.check(name);
     this.byName.set(name, pid);
     const key = pidKey(pid);
     let names = this.byPid.get(key);

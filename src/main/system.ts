@@ -202,7 +202,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     if (name !== null) this.names.reserve(name);
     try {
       const pid = await this.runtime.spawnOn(thread, module, (options as { args?: unknown } | undefined)?.args, options?.timeout ?? DEFAULT_SPAWN_TIMEOUT);
-      if (name !== null) this.names.bind(name, pid);
+      if (name !== null) this.names.bindReserved(name, pid);
       return new ActorRef<A>(pid, this);
     } catch (error) {
       if (name !== null) this.names.release(name);

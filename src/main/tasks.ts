@@ -3,10 +3,12 @@
  * A dispatcher keeps one task runner actor per shard (src/common/task-runner.ts) and hands each
  * task to the shard with the fewest in flight.
  *
- * Up to `window` tasks per shard are in flight at once (in its ring, or running); the rest wait
- * here, in order, up to `maxQueue`. The window keeps a shard's ring busy, so tiny tasks flow at
- * ring speed rather than one round trip each, and is small enough that long tasks still spread
- * evenly (a task waits behind at most `window - 1` others on its shard).
+ * Each shard holds a limited number of tasks in flight (in its ring, or running); the rest wait
+ * here, in order, up to `maxQueue`. The limit adapts to how long tasks take on that shard: about
+ * PIPELINE_MS of work, between `floor` and `window`. Tiny tasks then flow at ring speed (hundreds
+ * in flight, no round trip between them), while long ones are handed out a few at a time, so a
+ * shard that runs slower (sharing its core) is not left with a backlog while another idles, as a
+ * pool that gives each task to the next free worker would have it.
  *
  * Failures, each its own: a task that throws rejects its promise with what it threw; one whose
  * signal aborts is rejected with `AbortError` (if it was running, its shard is ended, as piscina
@@ -27,8 +29,10 @@ import { isThreadDown, type System } from './system.js';
 const RUNNER_URL = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/common/task-runner.js', import.meta.url) : new URL('../common/task-runner.js', import.meta.url);
 
 export interface DispatcherOptions {
-  /** Tasks in flight per shard. */
+  /** Most tasks in flight per shard. */
   window: number;
+  /** Fewest tasks in flight per shard, however long tasks take (a pool's `concurrentTasksPerWorker`). @default 2 */
+  floor?: number;
   /** Tasks that may wait here beyond those in flight. */
   maxQueue: number;
 }
@@ -58,6 +62,10 @@ interface Job {
 }
 
 const MAX_ID = 0x7fff_ffff;
+/** Work (ms) a shard is given ahead; see the module comment. */
+const PIPELINE_MS = 2;
+/** Answers per measurement of a shard's time per task; also the limit before the first one. */
+const SAMPLE = 8;
 const NO_TIMEOUT = { timeout: Infinity };
 
 export class TaskDispatcher {
@@ -67,6 +75,13 @@ export class TaskDispatcher {
   /** Per shard (index 0 unused): its runner (undefined while the shard is down) and tasks in flight. */
   private readonly runners: Array<ActorRef<typeof Runner> | undefined>;
   private readonly inFlight: number[];
+  /** Per shard: its current limit, answers counted, when the measurement began, and whether the
+   *  shard ran dry meanwhile (then the time is not all work, and the measurement is dropped). */
+  private readonly limit: number[];
+  private readonly answers: number[];
+  private readonly sampleStart: number[];
+  private readonly ranDry: boolean[];
+  private readonly floor: number;
   private readonly queue: Job[] = [];
   private queueHead = 0;
   /** The task each shard was running when it went down (the culprit), read before its line is reset. */
@@ -92,10 +107,15 @@ export class TaskDispatcher {
     const shards = host.system.threads;
     this.runners = new Array(shards + 1).fill(undefined);
     this.inFlight = new Array<number>(shards + 1).fill(0);
+    this.floor = Math.min(options.floor ?? 2, options.window);
+    this.limit = new Array<number>(shards + 1).fill(Math.max(this.floor, Math.min(SAMPLE, options.window)));
+    this.answers = new Array<number>(shards + 1).fill(0);
+    this.sampleStart = new Array<number>(shards + 1).fill(0);
+    this.ranDry = new Array<boolean>(shards + 1).fill(true);
     this.culprits = new Array<number>(shards + 1).fill(0);
     this.named = Array.from({ length: shards + 1 }, () => new Set<number>());
     this.answered = Array.from({ length: shards + 1 }, (_, shard) => (value: unknown) => {
-      this.inFlight[shard]--;
+      this.answer(shard);
       this.completed++;
       if (this.queued !== 0) this.pump();
       return value;
@@ -197,16 +217,34 @@ export class TaskDispatcher {
   }
 
   /** The live shard with the fewest tasks in flight, if it has room in its window; else -1. */
+  /** The live shard with the fewest tasks in flight that still has room under its limit; else -1. */
   private pick(): number {
     let best = -1;
-    let fewest = this.window;
+    let fewest = Infinity;
     for (let thread = 1; thread < this.runners.length; thread++) {
-      if (this.runners[thread] !== undefined && this.inFlight[thread] < fewest) {
+      const inFlight = this.inFlight[thread];
+      if (this.runners[thread] !== undefined && inFlight < this.limit[thread] && inFlight < fewest) {
         best = thread;
-        fewest = this.inFlight[thread];
+        fewest = inFlight;
       }
     }
     return best;
+  }
+
+  /**
+   * A task of `shard` was answered: one fewer in flight, and every SAMPLE answers a new estimate of
+   * its time per task, hence its limit (see the module comment).
+   */
+  private answer(shard: number): void {
+    if (--this.inFlight[shard] === 0) this.ranDry[shard] = true;
+    if (++this.answers[shard] % SAMPLE !== 0) return;
+    const now = performance.now();
+    if (!this.ranDry[shard]) {
+      const perTask = (now - this.sampleStart[shard]) / SAMPLE;
+      this.limit[shard] = Math.max(this.floor, Math.min(this.window, Math.round(PIPELINE_MS / Math.max(perTask, 0.0001))));
+    }
+    this.sampleStart[shard] = now;
+    this.ranDry[shard] = this.inFlight[shard] === 0;
   }
 
   /** Sends task `id` (function `fn` with `args`) to shard `shard`'s runner; resolves with its answer. */
@@ -248,7 +286,7 @@ export class TaskDispatcher {
     return this.send(shard, id, fn, args).then(
       this.answered[shard],
       (error: unknown) => {
-        this.inFlight[shard]--;
+        this.answer(shard);
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
         this.completed++;
         if (this.queued !== 0) this.pump();
@@ -265,7 +303,7 @@ export class TaskDispatcher {
 
   /** A dispatched task's answer came back. */
   private landed(job: Job, shard: number, value: unknown, error: unknown): void {
-    this.inFlight[shard]--;
+    this.answer(shard);
     if (!job.settled && this.runsElsewhere(error, shard, job.id)) {
       // Its shard went down under another task: it only waited there, so it runs again elsewhere.
       this.queue.splice(this.queueHead, 0, job);

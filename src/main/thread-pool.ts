@@ -51,8 +51,8 @@ export interface RunOptions {
 }
 
 /**
- * Tasks each thread holds per unit of `concurrentTasksPerWorker`: enough to keep a ring busy with
- * tiny tasks, few enough that long ones spread evenly (see src/main/tasks.ts).
+ * The most tasks a thread holds per unit of `concurrentTasksPerWorker`, for tiny tasks: enough to
+ * keep a ring busy. Long tasks are held a few at a time (the dispatcher adapts, src/main/tasks.ts).
  */
 const PIPELINE = 512;
 
@@ -91,7 +91,7 @@ export class ThreadPool {
     this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits }) : undefined;
     const host = (this.own ?? Promise.resolve(system!)).then((s) => s.taskHost());
     this.dispatcher = host.then((h) => {
-      const dispatcher = new TaskDispatcher(h, { window: concurrency * PIPELINE, maxQueue });
+      const dispatcher = new TaskDispatcher(h, { window: concurrency * PIPELINE, floor: Math.max(2, concurrency), maxQueue });
       this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       return dispatcher;
