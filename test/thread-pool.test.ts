@@ -45,6 +45,16 @@ describe('ThreadPool', () => {
     expect(await pool.run({ a: 1, b: 1 }, { filename: PISCINA_FILE })).toBe(2);
   });
 
+  it('shares a SharedArrayBuffer with the tasks (Atomics across threads), and moves what transferList names', async () => {
+    const counter = new Int32Array(new SharedArrayBuffer(4));
+    const done = await Promise.all(Array.from({ length: 8 }, () => pool.run({ counter, times: 1000 }, { name: 'bump' })));
+    expect(Atomics.load(counter, 0)).toBe(8000);
+    expect(Math.max(...(done as number[]))).toBe(8000);
+    const bytes = new Uint8Array([1, 2, 3, 4]);
+    expect(await pool.run(bytes.buffer, { name: 'sum', transferList: [bytes.buffer] })).toBe(10);
+    expect(bytes.byteLength).toBe(0); // moved, not copied
+  });
+
   it('rejects with what the task threw or rejected with, and the pool goes on', async () => {
     const thrown = await pool.run('bad input', { name: 'fail' }).catch((e: unknown) => e);
     expect(thrown).toBeInstanceOf(RangeError);

@@ -10,6 +10,7 @@
  * with is what the caller's promise rejects with: the runner itself never crashes on a task.
  */
 import { ModuleError } from '../shm/errors.js';
+import { isThenable, taskFunction, type TaskFunction } from './task-functions.js';
 import { defineActor, type ActorContext, type CallContext, type ReplyTo } from './actor.js';
 
 /**
@@ -18,8 +19,6 @@ import { defineActor, type ActorContext, type CallContext, type ReplyTo } from '
  * later ones send only its number: a module URL costs more to encode and decode than a tiny task.
  */
 export type TaskCall = [id: number, fn: number, args: unknown[]] | [id: number, fn: number, args: unknown[], module: string, name: string];
-
-type TaskFunction = (...args: unknown[]) => unknown;
 
 /** The context's runner-only parts (implemented by the actor cell, not part of the public ctx). */
 interface RunnerContext extends CallContext {
@@ -35,37 +34,6 @@ function internal(ctx: ActorContext): RunnerContext {
 interface State {
   /** Function number (main's) → the function, once imported. */
   readonly functions: Map<number, TaskFunction>;
-  /** module → its namespace, importing or imported. */
-  readonly modules: Map<string, Promise<Record<string, unknown>>>;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-/** The function a piscina-style worker file offers under `name` (`'default'`: the module's main export). */
-async function exported(state: State, module: string, name: string): Promise<TaskFunction> {
-  let loading = state.modules.get(module);
-  if (loading === undefined) {
-    loading = import(module) as Promise<Record<string, unknown>>;
-    state.modules.set(module, loading);
-  }
-  let namespace: Record<string, unknown>;
-  try {
-    namespace = await loading;
-  } catch (error) {
-    state.modules.delete(module);
-    throw new ModuleError(`cannot import task module ${module}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-  }
-  // `module.exports = fn` and `export default fn` arrive as `default`; either may be a promise
-  // (a worker file that sets itself up first), and a CommonJS object's functions are its keys.
-  let main = namespace.default;
-  if (isThenable(main)) main = await main;
-  const candidate = name === 'default' ? (typeof main === 'function' ? main : (main as Record<string, unknown> | undefined)?.default) : (namespace[name] ?? (main as Record<string, unknown> | undefined)?.[name]);
-  if (typeof candidate !== 'function') {
-    throw new ModuleError(`task module ${module} has no function ${name === 'default' ? 'as its default export' : `exported as ${JSON.stringify(name)}`}`);
-  }
-  return candidate as TaskFunction;
 }
 
 /** Runs `fn` for the call in hand and answers it now (sync) or when it settles (async). */
@@ -90,7 +58,7 @@ function run(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall)
 }
 
 export default defineActor({
-  init: (): State => ({ functions: new Map(), modules: new Map() }),
+  init: (): State => ({ functions: new Map() }),
   handleCall: (task: TaskCall, state: State, ctx) => {
     const runner = internal(ctx);
     const fn = state.functions.get(task[1]);
@@ -101,7 +69,7 @@ export default defineActor({
       runner.replyError(from, new ModuleError(`task function ${task[1]} was never named to this runner`));
       return ctx.noreply(state);
     }
-    return exported(state, task[3], task[4]).then(
+    return taskFunction(task[3], task[4]).then(
       (loaded) => {
         state.functions.set(task[1], loaded);
         return run(runner, state, loaded, task);

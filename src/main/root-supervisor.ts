@@ -22,7 +22,7 @@
  * worker is kept booted and waiting (shard.ts); a restart hands it the dead shard's index and
  * boots the next standby in the background. Measured by the crash-recovery benchmark.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type Transferable } from 'node:worker_threads';
 import { SpawnError } from '../shm/errors.js';
 import { isParked } from '../shm/endpoint.js';
 import type { ShardData } from '../shm/protocol.js';
@@ -65,6 +65,8 @@ export interface RootHost {
   threadUpEvent(event: { thread: number; restarts: number }): void;
   /** Restarts ran past their intensity: the system must stop. */
   fatal(history: ThreadRestart[]): void;
+  /** A message shard `thread` posted on its port (side tasks' answers). */
+  workerMessage(thread: number, message: unknown): void;
 }
 
 export interface RootOptions {
@@ -142,6 +144,13 @@ export class RootSupervisor {
     return this.up[thread] === true;
   }
 
+  /** Posts `message` to shard `thread`'s worker, moving `transferList` (throws if it cannot be cloned, or the shard is down). */
+  post(thread: number, message: unknown, transferList: readonly Transferable[]): void {
+    const worker = this.workers[thread];
+    if (!this.up[thread] || worker === undefined) throw new SpawnError(`shard ${thread} is down; the task was not sent`);
+    worker.postMessage(message, transferList);
+  }
+
   /** Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as `cause`. */
   end(thread: number, cause: 'hang' | 'aborted'): void {
     if (!this.up[thread] || this.ended.has(thread)) return;
@@ -199,6 +208,7 @@ export class RootSupervisor {
     this.lastError[thread] = undefined;
     worker.on('error', (error) => (this.lastError[thread] = error));
     worker.on('exit', (code) => this.markDown(thread, worker, code));
+    worker.on('message', (message: unknown) => this.host.workerMessage(thread, message));
     if (fresh) await online(worker, thread);
     this.beats[thread] = Atomics.load(this.options.set.words, heartbeatIndex(thread));
     this.beatAt[thread] = performance.now();

@@ -30,6 +30,7 @@ import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-re
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
 import { TaskDispatcher, type TaskHost } from './tasks.js';
+import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
@@ -137,6 +138,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * first, newest first; one whose thread went down is started again once the thread is back.
    */
   private readonly supervisors: Array<{ ref: SupervisorRef; spec: SupervisorSpecData; options: SuperviseOptions | undefined }> = [];
+  /** Tasks that travel beside the rings (transferables, SharedArrayBuffers): src/main/side-tasks.ts. */
+  private readonly side = new SideTasks((thread, message, transferList) => this.root.post(thread, message, transferList));
   /** Why each shard last went down. */
   private readonly lastDown: ThreadDownCause[] = [];
   /** Runs `system.run`'s tasks, once the first is asked for. */
@@ -293,6 +296,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     return {
       system: this,
       taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(thread)),
+      runBeside: (thread, id, module, name, args, transferList) => this.side.run(thread, id, module, name, args, transferList),
       endThread: (thread) => this.root.end(thread, 'aborted'),
     };
   }
@@ -388,6 +392,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
     this.runtime.abandonWaits(() => this.stoppedError('call'));
+    this.side.close();
     await this.root.stop();
     this.finished = true;
     this.runtime.endpoint.interrupt();
@@ -417,6 +422,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     forgetThread: async (thread, reason) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
       this.runtime.threadDown(thread, reason);
+      this.side.threadDown(thread, reason);
       this.names.threadDown(thread);
       const others = this.shardNumbers().filter((other) => other !== thread && this.root.isUp(other));
       const answers = others.map((other) =>
@@ -450,6 +456,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       this.emit('threadDown', cause);
     },
     threadUpEvent: (event) => this.emit('threadUp', event),
+    workerMessage: (_thread, message) => {
+      this.side.answered(message);
+    },
     fatal: (history) => {
       this.emit('fatal', { history });
       void this.stop();

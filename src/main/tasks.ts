@@ -16,7 +16,8 @@
  * with `ExitError({ threadDown })`, while the tasks that were only waiting on that shard are run
  * again elsewhere; the shard comes back and gets a new runner.
  */
-import { AbortError, ExitError, PoolClosedError, QueueFullError } from '../shm/errors.js';
+import type { Transferable } from 'node:worker_threads';
+import { AbortError, EncodeError, ExitError, PoolClosedError, QueueFullError } from '../shm/errors.js';
 import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
 import type { TaskCall } from '../common/task-runner.js';
@@ -44,12 +45,16 @@ export interface TaskHost {
   taskRunning(thread: number): number;
   /** Ends shard `thread` (it restarts), to stop an aborted task running there. */
   endThread(thread: number): void;
+  /** Runs a task beside the rings, on shard `thread`'s port (src/main/side-tasks.ts). */
+  runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown>;
 }
 
 interface Job {
   /** The function's number (see `functionNumber`). */
   readonly fn: number;
   readonly args: unknown[];
+  /** Set: the task goes beside the rings, moving these (see `send`). */
+  transfer: readonly Transferable[] | undefined;
   readonly signal: AbortSignal | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -62,6 +67,13 @@ interface Job {
 }
 
 const MAX_ID = 0x7fff_ffff;
+/** A side-path task that moves nothing (it shares a SharedArrayBuffer, say). */
+const NOTHING_TO_MOVE: readonly Transferable[] = Object.freeze([]);
+
+/** The codec refused a SharedArrayBuffer (or a view of one): the task can go beside the rings. */
+function needsSidePath(error: unknown): boolean {
+  return error instanceof EncodeError && error.message.includes('SharedArrayBuffer');
+}
 /** Work (ms) a shard is given ahead; see the module comment. */
 const PIPELINE_MS = 2;
 /** Answers per measurement of a shard's time per task; also the limit before the first one. */
@@ -137,18 +149,18 @@ export class TaskDispatcher {
   }
 
   /** Runs `module[name](...args)` on a shard; see the module comment for how it can fail. */
-  run(module: string, name: string, args: unknown[], signal?: AbortSignal): Promise<unknown> {
-    return this.runFunction(this.functionNumber(module, name), args, signal);
+  run(module: string, name: string, args: unknown[], signal?: AbortSignal, transferList?: readonly Transferable[]): Promise<unknown> {
+    return this.runFunction(this.functionNumber(module, name), args, signal, transferList);
   }
 
   /**
    * Like `run`, for a function numbered once by `functionNumber` (a pool's default one): saves
    * building and looking up its `module#name` key on every task.
    */
-  runFunction(fn: number, args: unknown[], signal: AbortSignal | undefined): Promise<unknown> {
+  runFunction(fn: number, args: unknown[], signal: AbortSignal | undefined, transfer?: readonly Transferable[]): Promise<unknown> {
     if (this.closed) return Promise.reject(new PoolClosedError('cannot run a task: the pool has been destroyed'));
     if (signal?.aborted) return Promise.reject(new AbortError('the task was aborted before it was queued', { cause: signal.reason }));
-    if (signal === undefined && this.queued === 0) {
+    if (signal === undefined && transfer === undefined && this.queued === 0) {
       const shard = this.pick();
       if (shard !== -1) return this.dispatchDirect(fn, args, shard);
     }
@@ -158,7 +170,7 @@ export class TaskDispatcher {
       resolve = ok;
       reject = fail;
     });
-    const job: Job = { fn, args, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined };
+    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined };
     const shard = this.queued === 0 ? this.pick() : -1;
     if (shard !== -1) {
       this.dispatch(job, shard);
@@ -247,9 +259,16 @@ export class TaskDispatcher {
     this.ranDry[shard] = this.inFlight[shard] === 0;
   }
 
-  /** Sends task `id` (function `fn` with `args`) to shard `shard`'s runner; resolves with its answer. */
-  private send(shard: number, id: number, fn: number, args: unknown[]): Promise<unknown> {
+  /**
+   * Sends task `id` (function `fn` with `args`) to shard `shard`'s runner, or beside the rings when
+   * `transfer` is set (its data holds what a ring cannot carry); resolves with its answer.
+   */
+  private send(shard: number, id: number, fn: number, args: unknown[], transfer?: readonly Transferable[]): Promise<unknown> {
     this.inFlight[shard]++;
+    if (transfer !== undefined) {
+      const [module, name] = this.functions[fn];
+      return this.host.runBeside(shard, id, module, name, args, transfer);
+    }
     const named = this.named[shard];
     let task: TaskCall;
     if (named.has(fn)) {
@@ -271,7 +290,7 @@ export class TaskDispatcher {
   private dispatch(job: Job, shard: number): void {
     job.id = this.takeId();
     job.shard = shard;
-    this.send(shard, job.id, job.fn, job.args).then(
+    this.send(shard, job.id, job.fn, job.args, job.transfer).then(
       (value) => this.landed(job, shard, value, undefined),
       (error: unknown) => this.landed(job, shard, undefined, error),
     );
@@ -288,6 +307,7 @@ export class TaskDispatcher {
       (error: unknown) => {
         this.answer(shard);
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
+        if (needsSidePath(error)) return this.runFunction(fn, args, undefined, NOTHING_TO_MOVE);
         this.completed++;
         if (this.queued !== 0) this.pump();
         throw error;
@@ -304,7 +324,11 @@ export class TaskDispatcher {
   /** A dispatched task's answer came back. */
   private landed(job: Job, shard: number, value: unknown, error: unknown): void {
     this.answer(shard);
-    if (!job.settled && this.runsElsewhere(error, shard, job.id)) {
+    if (!job.settled && job.transfer === undefined && needsSidePath(error)) {
+      // Its data holds a SharedArrayBuffer, which a ring cannot carry: again, beside the rings.
+      job.transfer = NOTHING_TO_MOVE;
+      this.queue.splice(this.queueHead, 0, job);
+    } else if (!job.settled && this.runsElsewhere(error, shard, job.id)) {
       // Its shard went down under another task: it only waited there, so it runs again elsewhere.
       this.queue.splice(this.queueHead, 0, job);
     } else {

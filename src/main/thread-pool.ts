@@ -17,7 +17,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import type { ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, Transferable } from 'node:worker_threads';
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { start, type System } from './system.js';
 import { TaskDispatcher } from './tasks.js';
@@ -48,6 +48,8 @@ export interface RunOptions {
   filename?: string | URL;
   /** Aborts the task: rejected with AbortError (queued: it never runs; running: its thread is ended). */
   signal?: AbortSignal;
+  /** ArrayBuffers, MessagePorts… in the task to move to the thread rather than copy (piscina's `transferList`). */
+  transferList?: readonly Transferable[];
 }
 
 /**
@@ -106,8 +108,8 @@ export class ThreadPool {
     if (options === undefined && now !== undefined) return now.runFunction(this.defaultFunction, [task], undefined);
     const module = options?.filename === undefined ? this.filename : moduleUrl(options.filename);
     const name = options?.name ?? this.name;
-    if (now !== undefined) return now.run(module, name, [task], options?.signal);
-    return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal));
+    if (now !== undefined) return now.run(module, name, [task], options?.signal, options?.transferList);
+    return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal, options?.transferList));
   }
 
   /** Resolves once every thread can take tasks (runs before that simply wait); rejects if the pool could not start. */

@@ -19,6 +19,7 @@ import { RingSet } from '../shm/ring-set.js';
 import { ThreadRuntime } from '../common/runtime.js';
 import type { ExitReason } from '../common/actor.js';
 import { RemoteMain } from './remote-main.js';
+import { isSideTask, runSideTask } from './side-tasks.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
 
@@ -45,8 +46,11 @@ const runtime = new ThreadRuntime({
 });
 const endpoint = runtime.endpoint;
 
-// Keeps the thread alive between frames (a parked waitAsync does not) and lets main end it.
-port.on('message', () => {});
+// Tasks whose data cannot travel in a ring come on the port (side-tasks.ts); the listener also
+// keeps the thread alive between frames (a parked waitAsync does not).
+port.on('message', (message: unknown) => {
+  if (isSideTask(message)) void runSideTask(port, message, (id) => runtime.markTask(id));
+});
 
 for (;;) {
   runtime.beat();
