@@ -157,3 +157,14 @@ export async function runRoundTrips(pool: PeerPool, roundTrips: number): Promise
   await guarded(pool, work, () => completed, () => inFlight, `runRoundTrips(${roundTrips})`);
   return { medianUs: median(samples) * 1000, p99Us: percentile(samples, 99) * 1000 };
 }
+
+/** A pool started afresh, warmed up with a few thousand tasks, then measured on `tasks` with `inFlight` outstanding, and closed. */
+export async function measureTinyTasks(startPool: () => Promise<PeerPool>, tasks: number, inFlight: number): Promise<{ tasksPerSec: number }> {
+  const pool = await startPool();
+  try {
+    await runTinyTasks(pool, Math.min(tasks, 20_000), inFlight); // warm-up
+    return await runTinyTasks(pool, tasks, inFlight);
+  } finally {
+    await pool.close();
+  }
+}

@@ -10,7 +10,7 @@ import { poolifierPeer } from '../peers/poolifier.js';
 import { tinypoolPeer } from '../peers/tinypool.js';
 import { workerpoolPeer } from '../peers/workerpool.js';
 import { workerUrl } from '../peers/common.js';
-import { runTinyTasks, type PeerPool } from '../peers/index.js';
+import { measureTinyTasks, type PeerPool } from '../peers/index.js';
 import type { Metrics, Suite } from '../harness.js';
 
 const THREADS = 2;
@@ -23,16 +23,6 @@ async function startThreadPool(threads: number): Promise<PeerPool> {
   return { add: (a, b) => pool.run({ a, b }) as Promise<number>, close: () => pool.destroy() };
 }
 
-async function measure(startPool: () => Promise<PeerPool>, tasks: number): Promise<Metrics> {
-  const pool = await startPool();
-  try {
-    await runTinyTasks(pool, Math.min(tasks, 20_000), IN_FLIGHT); // warm-up
-    return await runTinyTasks(pool, tasks, IN_FLIGHT);
-  } finally {
-    await pool.close();
-  }
-}
-
 export const suite: Suite = {
   name: 'pool-run',
   title: `piscina's run() API: tiny tasks with ${IN_FLIGHT} in flight, ${THREADS} threads, weft's ThreadPool on piscina's own worker file`,
@@ -43,11 +33,11 @@ export const suite: Suite = {
     log(`${tasks.toLocaleString('en-US')} tasks per library`);
     const results: Record<string, Metrics> = {};
     const config: Record<string, Record<string, unknown>> = {};
-    results.weft = await measure(() => startThreadPool(THREADS), tasks);
+    results.weft = await measureTinyTasks(() => startThreadPool(THREADS), tasks, IN_FLIGHT);
     config.weft = { api: 'ThreadPool.run', threads: THREADS, workerFile: 'bench/workers/peer-piscina.ts (piscina format)' };
     log(`weft: ${Math.round(results.weft.tasksPerSec).toLocaleString('en-US')} tasks/s`);
     for (const peer of [piscinaPeer, tinypoolPeer, poolifierPeer, workerpoolPeer]) {
-      results[peer.name] = await measure(() => peer.start(THREADS), tasks);
+      results[peer.name] = await measureTinyTasks(() => peer.start(THREADS), tasks, IN_FLIGHT);
       config[peer.name] = peer.config(THREADS);
       log(`${peer.name}: ${Math.round(results[peer.name].tasksPerSec).toLocaleString('en-US')} tasks/s`);
     }

@@ -4,23 +4,13 @@
  * keeps IN_FLIGHT calls outstanding and checks every result. weft runs it as `call`s to adder
  * actors spread over its shards; each peer in its fastest configuration (see bench/peers/README.md).
  */
-import { peers, runTinyTasks, type PeerPool } from '../peers/index.js';
+import { measureTinyTasks, peers } from '../peers/index.js';
 import type { Metrics, Suite } from '../harness.js';
 import { startWeftPool, weftConfig } from './weft-pool.js';
 
 const THREADS = 2;
 const TASKS = { full: 200_000, quick: 20_000 };
 const IN_FLIGHT = 1024;
-
-async function measure(startPool: () => Promise<PeerPool>, tasks: number): Promise<Metrics> {
-  const pool = await startPool();
-  try {
-    await runTinyTasks(pool, Math.min(tasks, 20_000), IN_FLIGHT); // warm-up
-    return await runTinyTasks(pool, tasks, IN_FLIGHT);
-  } finally {
-    await pool.close();
-  }
-}
 
 export const suite: Suite = {
   name: 'tiny-tasks',
@@ -32,11 +22,11 @@ export const suite: Suite = {
     log(`${tasks.toLocaleString('en-US')} tasks per library`);
     const results: Record<string, Metrics> = {};
     const config: Record<string, Record<string, unknown>> = {};
-    results.weft = await measure(() => startWeftPool(THREADS), tasks);
+    results.weft = await measureTinyTasks(() => startWeftPool(THREADS), tasks, IN_FLIGHT);
     config.weft = weftConfig(THREADS);
     log(`weft: ${Math.round(results.weft.tasksPerSec).toLocaleString('en-US')} tasks/s`);
     for (const peer of peers) {
-      results[peer.name] = await measure(() => peer.start(THREADS), tasks);
+      results[peer.name] = await measureTinyTasks(() => peer.start(THREADS), tasks, IN_FLIGHT);
       config[peer.name] = peer.config(THREADS);
       log(`${peer.name}: ${Math.round(results[peer.name].tasksPerSec).toLocaleString('en-US')} tasks/s`);
     }

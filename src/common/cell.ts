@@ -139,6 +139,11 @@ export class ActorCell implements CallContext {
     }
     this.mailbox.length = 0;
     this.mailboxHead = 0;
+    this.tellEveryone(reason);
+  }
+
+  /** The actor is gone with `reason`: its watchers get a DOWN, its links the exit signal; its timers stop. */
+  private tellEveryone(reason: ExitReason): void {
     for (const [thread, mref] of this.watchers.values()) this.host.down(thread, mref, this.self.serial, reason);
     this.watchers.clear();
     for (const pid of this.links.values()) this.host.exitSignal(pid, this.self, reason, true);
@@ -527,12 +532,7 @@ export class ActorCell implements CallContext {
     for (const [thread, ref] of pending) {
       this.host.replyError(thread, ref, new ExitError(`actor ${this.self} exited before replying: ${describeReason(reason)}`, reason));
     }
-    for (const [thread, mref] of this.watchers.values()) this.host.down(thread, mref, this.self.serial, reason);
-    this.watchers.clear();
-    for (const pid of this.links.values()) this.host.exitSignal(pid, this.self, reason, true);
-    this.links.clear();
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.tellEveryone(reason);
     this.host.buried(this);
   }
 }
