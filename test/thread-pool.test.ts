@@ -55,6 +55,39 @@ describe('ThreadPool', () => {
     expect(bytes.byteLength).toBe(0); // moved, not copied
   });
 
+  it('a fresh pool whose first task holds a SharedArrayBuffer runs plain tasks after it on the same thread', async () => {
+    const fresh = new ThreadPool({ filename: MATH, maxThreads: 1 });
+    try {
+      await fresh.ready();
+      expect(await fresh.run({ counter: new Int32Array(new SharedArrayBuffer(4)), times: 2 }, { name: 'bump' })).toBe(2);
+      expect(await fresh.run({ a: 1, b: 2 })).toBe(3);
+    } finally {
+      await fresh.destroy();
+    }
+  });
+
+  it('concurrentTasksPerWorker (default 1): async tasks on one thread do not overlap; with 3 they do', async () => {
+    for (const concurrency of [1, 3]) {
+      const limited = new ThreadPool({ filename: MATH, maxThreads: 1, concurrentTasksPerWorker: concurrency });
+      try {
+        await limited.ready();
+        const spans = (await Promise.all(Array.from({ length: 6 }, () => limited.run(30, { name: 'span' })))) as Array<[number, number]>;
+        const overlap = Math.max(...spans.map(([start]) => spans.filter(([a, b]) => a <= start && start < b).length));
+        if (concurrency === 1) expect(overlap).toBe(1);
+        else expect(overlap).toBeGreaterThan(1);
+      } finally {
+        await limited.destroy();
+      }
+    }
+  });
+
+  it('a task that throws what cannot travel (a class instance) still rejects, with what it said', async () => {
+    const error = await pool.run('odd', { name: 'throwOdd' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(String((error as Error).message)).toMatch(/odd/);
+    expect(await pool.run({ a: 2, b: 2 })).toBe(4);
+  });
+
   it('rejects with what the task threw or rejected with, and the pool goes on', async () => {
     const thrown = await pool.run('bad input', { name: 'fail' }).catch((e: unknown) => e);
     expect(thrown).toBeInstanceOf(RangeError);

@@ -113,6 +113,11 @@ export class PendingReplies {
     return waiter !== undefined;
   }
 
+  /** Drops wait `ref` without settling it (its request was never sent, and the caller was told so). */
+  forget(ref: number): void {
+    this.take(ref);
+  }
+
   /** Rejects every wait (e.g. the system stopped), with `error(ref)`. */
   rejectAll(error: () => Error): void {
     for (const ref of [...this.waiters.keys()]) this.reject(ref, error());

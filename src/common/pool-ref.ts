@@ -54,8 +54,8 @@ export interface CheckoutOptions {
   signal?: AbortSignal;
 }
 
-/** Margin over a checkout's timeout for the pool's own answer to arrive (the pool decides; see pool.ts). */
-const ANSWER_MARGIN_MS = 5000;
+/** The longest a Node timer waits. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Checks `system.pool`'s options and gives the pool actor its plain-data spec. */
 export function poolData(options: PoolOptions<AnyActor>): PoolSpecData {
@@ -94,11 +94,15 @@ export class PoolRef<A extends AnyActor = AnyActor> {
   checkout(options: CheckoutOptions & { block: false }): Promise<ActorRef<A> | 'full'>;
   checkout(options?: CheckoutOptions): Promise<ActorRef<A>>;
   async checkout(options: CheckoutOptions = {}): Promise<ActorRef<A> | 'full'> {
-    const { block = true, timeout = 5000, signal } = options;
+    const { block = true, signal } = options;
+    let { timeout = 5000 } = options;
     if (!(timeout === Infinity || (typeof timeout === 'number' && timeout >= 0))) throw new InvalidArgumentError(`expected \`timeout\` to be ms >= 0 or Infinity, got: ${describeValue(timeout)}`);
+    if (timeout > MAX_TIMER_MS) timeout = Infinity; // longer than a timer can wait: as good as forever
     if (signal?.aborted) throw new AbortError('the checkout was aborted before it began', { cause: signal.reason });
     const ticket = this.nextTicket++;
-    const asked = this.manager.call({ type: 'checkout', block, timeout, borrower: this.borrower, ticket }, { timeout: timeout + ANSWER_MARGIN_MS }) as Promise<CheckoutReply>;
+    // No call timeout: the pool's own timer answers a wait that runs out, so the pool alone decides
+    // whether a worker was lent (a client-side timeout could leave one lent to nobody).
+    const asked = this.manager.call({ type: 'checkout', block, timeout, borrower: this.borrower, ticket }, { timeout: Infinity }) as Promise<CheckoutReply>;
     let reply: CheckoutReply;
     if (signal === undefined) {
       reply = await asked;
@@ -126,6 +130,7 @@ export class PoolRef<A extends AnyActor = AnyActor> {
     }
     if ('full' in reply) return 'full';
     if ('closed' in reply) throw new PoolClosedError('the pool stopped before a worker came free');
+    if ('failed' in reply) throw reply.failed;
     throw new CheckoutTimeoutError(`no worker of pool ${this.pid} came free within ${timeout} ms`);
   }
 

@@ -47,7 +47,7 @@ export type PoolCall =
 export type PoolCast = { type: 'checkin'; thread: number; serial: number } | { type: 'cancel'; ticket: number; borrower: Pid | null };
 
 /** A checkout's answer: the worker, `full` (not blocking, none free), `timeout`, or `closed` (the pool stopped). */
-export type CheckoutReply = { worker: Pid } | { full: true } | { timeout: true } | { closed: true };
+export type CheckoutReply = { worker: Pid } | { full: true } | { timeout: true } | { closed: true } | { failed: unknown };
 
 /** Every answer of the pool: a checkout's, a status, or `true` (stop). */
 export type PoolReply = CheckoutReply | PoolStatus | true;
@@ -75,7 +75,7 @@ interface State {
   readonly waiting: Waiter[];
   /** Workers beyond `size` alive now. */
   overflow: number;
-  /** Workers being started beyond `size` (counted in `overflow` already). */
+  /** The pool is stopping: exits of its workers are expected, not replaced. */
   stopping: boolean;
 }
 
@@ -160,8 +160,9 @@ export default defineActor({
               return { reply: { worker } as PoolReply, state };
             },
             (error: unknown) => {
+              // The worker would not start: that caller hears why; the pool and its loans go on.
               state.overflow--;
-              throw error;
+              return { reply: { failed: error } as PoolReply, state };
             },
           );
         }
@@ -219,11 +220,12 @@ export default defineActor({
     } else {
       state.available.splice(idle, 1);
     }
-    if (state.overflow > 0) {
+    if (state.overflow > 0 && state.waiting.length === 0) {
       state.overflow--;
       return state;
     }
-    // A worker of the pool's `size` died: start another in its place.
+    // A worker of the pool's `size` died, or someone waits: start another in its place (as poolboy
+    // does, an overflow worker is replaced too while there is a waiter, keeping the count).
     try {
       release(ctx, state, await startWorker(ctx, state));
     } catch {

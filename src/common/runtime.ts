@@ -233,8 +233,22 @@ export class ThreadRuntime implements CellHost {
 
   replyError(thread: number, ref: number, error: unknown): void {
     if (thread < 0) return;
-    if (thread === this.thread) this.pending.reject(ref, error);
-    else this.sendFrame(thread, Kind.REPLY_ERROR, [ref, error]);
+    if (thread === this.thread) {
+      this.pending.reject(ref, error);
+      return;
+    }
+    try {
+      this.sendFrame(thread, Kind.REPLY_ERROR, [ref, error]);
+    } catch (failure) {
+      if (!(failure instanceof EncodeError)) throw failure;
+      // What was thrown cannot travel (a class instance, say): the caller still learns what it said.
+      const stand = new Error(describeReason(error), { cause: failure });
+      if (error instanceof Error) {
+        stand.name = error.name;
+        stand.stack = error.stack;
+      }
+      this.sendFrame(thread, Kind.REPLY_ERROR, [ref, stand]);
+    }
   }
 
   // ── Router: refs made on this thread (ctx.ref, ctx.spawn) send through here ────────────────────
@@ -251,6 +265,23 @@ export class ThreadRuntime implements CellHost {
       this.post(pid, Kind.CALL, ref, msg);
     } catch (error) {
       pending.reject(ref, error); // the message could not travel: the caller gets why
+    }
+    return promise;
+  }
+
+  /**
+   * A call with no timeout whose message, if it cannot be sent (an EncodeError), throws here and
+   * now rather than rejecting later: for a sender with another way to send it (tasks: src/main/tasks.ts).
+   */
+  callOrThrow(pid: Pid, msg: unknown): Promise<unknown> {
+    const pending = this.pending;
+    const promise = pending.begin(Infinity, pid.thread, callTimedOut, pid);
+    const ref = pending.lastRef;
+    try {
+      this.post(pid, Kind.CALL, ref, msg);
+    } catch (error) {
+      pending.forget(ref);
+      throw error;
     }
     return promise;
   }

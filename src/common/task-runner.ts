@@ -20,6 +20,9 @@ import { defineActor, type ActorContext, type CallContext, type ReplyTo } from '
  */
 export type TaskCall = [id: number, fn: number, args: unknown[]] | [id: number, fn: number, args: unknown[], module: string, name: string];
 
+/** The task that ends a runner (its dispatcher closed): fn -1. */
+export const STOP_TASK: TaskCall = [0, -1, []];
+
 /** The context's runner-only parts (implemented by the actor cell, not part of the public ctx). */
 interface RunnerContext extends CallContext {
   replyError(to: ReplyTo<unknown>, error: unknown): void;
@@ -34,33 +37,71 @@ function internal(ctx: ActorContext): RunnerContext {
 interface State {
   /** Function number (main's) → the function, once imported. */
   readonly functions: Map<number, TaskFunction>;
+  /** Async tasks pending at once, at most (piscina's `concurrentTasksPerWorker`). */
+  readonly concurrency: number;
+  /** Async tasks pending now, and tasks held back until one settles. */
+  pending: number;
+  readonly held: Array<[fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown>]>;
 }
 
-/** Runs `fn` for the call in hand and answers it now (sync) or when it settles (async). */
+/**
+ * Runs `fn` for the call in hand and answers it now (sync) or when it settles (async). With
+ * `concurrency` async tasks pending, it waits its turn (held) and runs when one settles.
+ */
 function run(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall) {
-  const from = ctx.from;
+  if (state.pending >= state.concurrency) {
+    state.held.push([fn, task, ctx.from]);
+    return ctx.noreply(state);
+  }
+  const result = start(ctx, state, fn, task, ctx.from);
+  return result === NOTHING ? ctx.noreply(state) : { reply: result, state };
+}
+
+const NOTHING = Symbol('answered later');
+
+/** Calls `fn`; returns a sync result to reply with, or NOTHING when the answer goes (or went) by ctx.reply. */
+function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown>): unknown {
   let result: unknown;
   ctx.markTask(task[0]);
   try {
     result = fn(...task[2]);
   } catch (error) {
     ctx.replyError(from, error);
-    return ctx.noreply(state);
+    return NOTHING;
   } finally {
     ctx.markTask(0);
   }
-  if (!isThenable(result)) return { reply: result, state };
+  if (!isThenable(result)) return result;
+  state.pending++;
+  const settled = () => {
+    state.pending--;
+    const next = state.held.shift();
+    if (next === undefined) return;
+    const [heldFn, heldTask, heldFrom] = next;
+    const value = start(ctx, state, heldFn, heldTask, heldFrom);
+    if (value !== NOTHING) ctx.reply(heldFrom, value);
+  };
   result.then(
-    (value) => ctx.reply(from, value),
-    (error: unknown) => ctx.replyError(from, error),
+    (value) => {
+      ctx.reply(from, value);
+      settled();
+    },
+    (error: unknown) => {
+      ctx.replyError(from, error);
+      settled();
+    },
   );
-  return ctx.noreply(state);
+  return NOTHING;
 }
 
 export default defineActor({
-  init: (): State => ({ functions: new Map() }),
+  init: (args: { concurrency: number } | undefined): State => ({ functions: new Map(), concurrency: args?.concurrency ?? Infinity, pending: 0, held: [] }),
   handleCall: (task: TaskCall, state: State, ctx) => {
     const runner = internal(ctx);
+    if (task[1] === STOP_TASK[1]) {
+      ctx.stop('normal');
+      return { reply: null, state };
+    }
     const fn = state.functions.get(task[1]);
     if (fn !== undefined) return run(runner, state, fn, task);
     // First task for this function on this thread: import it (the runner waits, once).

@@ -29,7 +29,7 @@ import type Pool from '../common/pool.js';
 import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-ref.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
-import { TaskDispatcher, type TaskHost } from './tasks.js';
+import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
@@ -142,6 +142,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly side = new SideTasks((thread, message, transferList) => this.root.post(thread, message, transferList));
   /** Why each shard last went down. */
   private readonly lastDown: ThreadDownCause[] = [];
+  /** Every open task dispatcher (closed with the system), and the ids their tasks share. */
+  private readonly dispatchers = new Set<TaskDispatcher>();
+  private nextTaskId = 1;
   /** Runs `system.run`'s tasks, once the first is asked for. */
   private tasks: TaskDispatcher | undefined;
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
@@ -287,16 +290,29 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   /** The dispatcher of `run` and `map`, started with the first of them. */
   private dispatcher(): TaskDispatcher {
-    this.tasks ??= new TaskDispatcher(this.taskHost(), { window: SYSTEM_TASK_WINDOW, maxQueue: Infinity });
+    this.tasks ??= this.taskDispatcher({ window: SYSTEM_TASK_WINDOW, maxQueue: Infinity });
     return this.tasks;
   }
 
-  /** @internal What task dispatchers need beyond the public face. */
-  taskHost(): TaskHost {
+  /** @internal A task dispatcher on this system's shards, closed with it (ThreadPool, run, map). */
+  taskDispatcher(options: DispatcherOptions): TaskDispatcher {
+    const dispatcher = new TaskDispatcher(this.taskHost(), options);
+    this.dispatchers.add(dispatcher);
+    return dispatcher;
+  }
+
+  private taskHost(): TaskHost {
     return {
       system: this,
       taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(thread)),
       runBeside: (thread, id, module, name, args, transferList) => this.side.run(thread, id, module, name, args, transferList),
+      callRunner: (runner, task) => this.runtime.callOrThrow(runner, task),
+      takeId: () => {
+        const id = this.nextTaskId;
+        this.nextTaskId = id >= 0x7fff_ffff ? 1 : id + 1;
+        return id;
+      },
+      closed: (dispatcher) => this.dispatchers.delete(dispatcher),
       endThread: (thread) => this.root.end(thread, 'aborted'),
     };
   }
@@ -378,7 +394,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    this.tasks?.close();
+    for (const dispatcher of [...this.dispatchers]) dispatcher.close();
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
     for (const { ref } of [...this.supervisors].reverse()) {

@@ -17,10 +17,11 @@
  * again elsewhere; the shard comes back and gets a new runner.
  */
 import type { Transferable } from 'node:worker_threads';
-import { AbortError, EncodeError, ExitError, PoolClosedError, QueueFullError } from '../shm/errors.js';
+import { AbortError, EncodeError, ExitError, ModuleError, PoolClosedError, QueueFullError } from '../shm/errors.js';
+import type { Pid } from '../shm/pid.js';
 import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
-import type { TaskCall } from '../common/task-runner.js';
+import { STOP_TASK, type TaskCall } from '../common/task-runner.js';
 import { isThreadDown, type System } from './system.js';
 
 /**
@@ -36,6 +37,8 @@ export interface DispatcherOptions {
   floor?: number;
   /** Tasks that may wait here beyond those in flight. */
   maxQueue: number;
+  /** Async tasks a runner keeps pending at once (piscina's `concurrentTasksPerWorker`). @default Infinity */
+  concurrency?: number;
 }
 
 /** What `System` lends a dispatcher beyond its public face (see `System.taskRunning`, `System.endThread`). */
@@ -47,6 +50,12 @@ export interface TaskHost {
   endThread(thread: number): void;
   /** Runs a task beside the rings, on shard `thread`'s port (src/main/side-tasks.ts). */
   runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown>;
+  /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
+  callRunner(runner: Pid, task: TaskCall): Promise<unknown>;
+  /** The next task id: one counter for all of a system's dispatchers, since the shards' TASK words are shared. */
+  takeId(): number;
+  /** Forget this dispatcher (it was closed). */
+  closed(dispatcher: TaskDispatcher): void;
 }
 
 interface Job {
@@ -66,19 +75,12 @@ interface Job {
   onAbort: (() => void) | undefined;
 }
 
-const MAX_ID = 0x7fff_ffff;
-/** A side-path task that moves nothing (it shares a SharedArrayBuffer, say). */
+/** A side-path task that moves nothing (it shares a SharedArrayBuffer, or holds a class instance). */
 const NOTHING_TO_MOVE: readonly Transferable[] = Object.freeze([]);
-
-/** The codec refused a SharedArrayBuffer (or a view of one): the task can go beside the rings. */
-function needsSidePath(error: unknown): boolean {
-  return error instanceof EncodeError && error.message.includes('SharedArrayBuffer');
-}
 /** Work (ms) a shard is given ahead; see the module comment. */
 const PIPELINE_MS = 2;
 /** Answers per measurement of a shard's time per task; also the limit before the first one. */
 const SAMPLE = 8;
-const NO_TIMEOUT = { timeout: Infinity };
 
 export class TaskDispatcher {
   private readonly host: TaskHost;
@@ -98,7 +100,6 @@ export class TaskDispatcher {
   private queueHead = 0;
   /** The task each shard was running when it went down (the culprit), read before its line is reset. */
   private readonly culprits: number[];
-  private nextId = 1;
   private runnersStarted = 0;
   /** Per shard, what a direct task's answer goes through: made once, not a closure per task. */
   private readonly answered: Array<(value: unknown) => unknown>;
@@ -135,8 +136,11 @@ export class TaskDispatcher {
     const { system } = host;
     system.on('threadDown', this.onThreadDown);
     system.on('threadUp', this.onThreadUp);
+    this.concurrency = options.concurrency ?? Infinity;
     for (let thread = 1; thread <= shards; thread++) void this.startRunner(thread);
   }
+
+  private readonly concurrency: number;
 
   /** Resolves once every shard has had a runner (tasks sent before simply wait for one). */
   whenReady(): Promise<void> {
@@ -190,8 +194,12 @@ export class TaskDispatcher {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.host.closed(this);
     this.host.system.off('threadDown', this.onThreadDown);
     this.host.system.off('threadUp', this.onThreadUp);
+    // The runners end after the tasks already in their rings; async ones still pending there are
+    // answered with ExitError('normal'), which nobody waits for any more.
+    for (const runner of this.runners) if (runner !== undefined) this.host.callRunner(runner.pid, STOP_TASK).catch(() => undefined);
     for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], undefined, new PoolClosedError('the pool was destroyed before the task ran'));
     this.queue.length = 0;
     this.queueHead = 0;
@@ -217,11 +225,14 @@ export class TaskDispatcher {
   private async startRunner(thread: number): Promise<void> {
     let runner: ActorRef<typeof Runner>;
     try {
-      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread });
+      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread, args: { concurrency: this.concurrency } });
     } catch {
       return;
     }
-    if (this.closed) return;
+    if (this.closed) {
+      this.host.callRunner(runner.pid, STOP_TASK).catch(() => undefined);
+      return;
+    }
     this.named[thread].clear(); // a new runner knows no function yet
     this.runners[thread] = runner;
     if (++this.runnersStarted === this.runners.length - 1) this.onAllStarted();
@@ -265,30 +276,31 @@ export class TaskDispatcher {
    */
   private send(shard: number, id: number, fn: number, args: unknown[], transfer?: readonly Transferable[]): Promise<unknown> {
     this.inFlight[shard]++;
-    if (transfer !== undefined) {
-      const [module, name] = this.functions[fn];
-      return this.host.runBeside(shard, id, module, name, args, transfer);
-    }
+    const [module, name] = this.functions[fn];
+    if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer);
     const named = this.named[shard];
-    let task: TaskCall;
-    if (named.has(fn)) {
-      task = [id, fn, args];
-    } else {
+    const runner = this.runners[shard]!.pid;
+    try {
+      if (named.has(fn)) return this.host.callRunner(runner, [id, fn, args]);
+      // The first task of `fn` on this runner names it; tasks sent after it in the same ring find it.
+      const answer = this.host.callRunner(runner, [id, fn, args, module, name]);
       named.add(fn);
-      const [module, name] = this.functions[fn];
-      task = [id, fn, args, module, name];
+      return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
+    } catch (error) {
+      // Not plain data (a SharedArrayBuffer, a class instance): structured clone carries it, beside the rings.
+      if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE);
+      return Promise.reject(error);
     }
-    return this.runners[shard]!.call(task, NO_TIMEOUT);
   }
 
-  private takeId(): number {
-    const id = this.nextId;
-    this.nextId = id >= MAX_ID ? 1 : id + 1;
-    return id;
+  /** The task that named `fn` to `shard`'s runner failed: name it again next time (the import may work then). */
+  private namingFailed(shard: number, fn: number, error: unknown): never {
+    if (error instanceof ModuleError) this.named[shard].delete(fn);
+    throw error;
   }
 
   private dispatch(job: Job, shard: number): void {
-    job.id = this.takeId();
+    job.id = this.host.takeId();
     job.shard = shard;
     this.send(shard, job.id, job.fn, job.args, job.transfer).then(
       (value) => this.landed(job, shard, value, undefined),
@@ -301,13 +313,12 @@ export class TaskDispatcher {
    * its promise is the call's, with no job record and no promise of our own around it.
    */
   private dispatchDirect(fn: number, args: unknown[], shard: number): Promise<unknown> {
-    const id = this.takeId();
+    const id = this.host.takeId();
     return this.send(shard, id, fn, args).then(
       this.answered[shard],
       (error: unknown) => {
         this.answer(shard);
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
-        if (needsSidePath(error)) return this.runFunction(fn, args, undefined, NOTHING_TO_MOVE);
         this.completed++;
         if (this.queued !== 0) this.pump();
         throw error;
@@ -324,11 +335,7 @@ export class TaskDispatcher {
   /** A dispatched task's answer came back. */
   private landed(job: Job, shard: number, value: unknown, error: unknown): void {
     this.answer(shard);
-    if (!job.settled && job.transfer === undefined && needsSidePath(error)) {
-      // Its data holds a SharedArrayBuffer, which a ring cannot carry: again, beside the rings.
-      job.transfer = NOTHING_TO_MOVE;
-      this.queue.splice(this.queueHead, 0, job);
-    } else if (!job.settled && this.runsElsewhere(error, shard, job.id)) {
+    if (!job.settled && this.runsElsewhere(error, shard, job.id)) {
       // Its shard went down under another task: it only waited there, so it runs again elsewhere.
       this.queue.splice(this.queueHead, 0, job);
     } else {

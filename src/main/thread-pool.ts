@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { start, type System } from './system.js';
-import { TaskDispatcher } from './tasks.js';
+import type { TaskDispatcher } from './tasks.js';
 
 export interface ThreadPoolOptions {
   /** The worker file: a path or a file URL (piscina's `filename`). */
@@ -90,10 +90,10 @@ export class ThreadPool {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`expected \`concurrentTasksPerWorker\` to be an integer >= 1, got: ${describeValue(concurrency)}`);
     const maxQueue = options.maxQueue === 'auto' ? threads * threads : (options.maxQueue ?? Infinity);
     if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) throw new InvalidArgumentError(`expected \`maxQueue\` to be an integer >= 0, 'auto' or Infinity, got: ${describeValue(options.maxQueue)}`);
-    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits }) : undefined;
-    const host = (this.own ?? Promise.resolve(system!)).then((s) => s.taskHost());
-    this.dispatcher = host.then((h) => {
-      const dispatcher = new TaskDispatcher(h, { window: concurrency * PIPELINE, floor: Math.max(2, concurrency), maxQueue });
+    // Its own threads are replaced however often they die, as piscina replaces its workers.
+    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
+    this.dispatcher = (this.own ?? Promise.resolve(system!)).then((s) => {
+      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: Math.max(2, concurrency), maxQueue, concurrency });
       this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       return dispatcher;
