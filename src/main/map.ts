@@ -17,7 +17,8 @@
  * Failures: a task that throws ends the iteration with its error (as a crashed task takes its
  * caller down in Elixir). An item over `timeout` ms either ends it with CallTimeoutError
  * (`onTimeout: 'throw'`, the default) or is left out (`'skip'`); its task is not stopped (a task
- * stops only by its thread ending: see ThreadPool's AbortSignal), its result is dropped.
+ * stops only by its thread ending: see ThreadPool's AbortSignal), its result is dropped, and it no
+ * longer counts against `maxConcurrency`: items that never finish keep their threads busy.
  */
 import { CallTimeoutError, InvalidArgumentError, describeValue } from '../shm/errors.js';
 

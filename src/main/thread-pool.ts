@@ -33,7 +33,11 @@ export interface ThreadPoolOptions {
   minThreads?: number;
   /** Accepted for piscina compatibility; weft's threads do not shrink. */
   idleTimeout?: number;
-  /** Tasks that may wait for a thread; beyond, `run` rejects with QueueFullError. `'auto'`: maxThreads². @default Infinity */
+  /**
+   * Tasks that may wait in the pool's queue; beyond, `run` rejects with QueueFullError. Unlike
+   * piscina's, the tasks each thread holds in flight (up to hundreds of tiny ones) are not counted.
+   * `'auto'`: maxThreads². @default Infinity
+   */
   maxQueue?: number | 'auto';
   /** Async tasks one thread runs at once; also sets how many tasks each thread holds in flight. @default 1 */
   concurrentTasksPerWorker?: number;
@@ -46,7 +50,11 @@ export interface RunOptions {
   name?: string;
   /** Another worker file for this task. */
   filename?: string | URL;
-  /** Aborts the task: rejected with AbortError (queued: it never runs; running: its thread is ended). */
+  /**
+   * Aborts the task: it rejects with AbortError at once. Still in the pool's queue: it never runs.
+   * Running: its thread is ended (and restarted). Sent to a thread but not started yet: it runs
+   * there and its result is dropped.
+   */
   signal?: AbortSignal;
   /** ArrayBuffers, MessagePorts… in the task to move to the thread rather than copy (piscina's `transferList`). */
   transferList?: readonly Transferable[];
