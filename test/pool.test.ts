@@ -4,7 +4,7 @@
  * dies or gives up, and `status()` at each step.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, CheckoutTimeoutError, ExitError, PoolClosedError, start, type ActorRef, type PoolRef, type System } from '../src/main/index.js';
+import { AbortError, CheckoutTimeoutError, ExitError, PoolClosedError, start, type PoolRef, type System } from '../src/main/index.js';
 import type { Pid } from '../src/shm/pid.js';
 import { fixtureUrl } from './helpers.js';
 import type Worker from './fixtures/actors/worker.js';
@@ -21,7 +21,6 @@ afterAll(() => system.stop());
 
 const newPool = (size: number, maxOverflow: number, strategy: 'lifo' | 'fifo' = 'lifo') =>
   system.pool<typeof Worker>({ actor: WORKER, args: { id: 'w' }, size, maxOverflow, strategy });
-const serials = (refs: Array<ActorRef | Pid>) => refs.map((r) => ('pid' in r ? r.pid : r).serial);
 
 describe('checkout and checkin', () => {
   it('lends workers spread over the shards, and takes them back; status follows each step', async () => {

@@ -12,9 +12,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { CallTimeoutError, InvalidArgumentError, NoProcError, SpawnError, SystemStoppedError, describeValue } from '../shm/errors.js';
+import { InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope, type ShardData } from '../shm/protocol.js';
+import { Kind, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, ExitReason } from '../common/actor.js';
