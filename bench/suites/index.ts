@@ -13,5 +13,6 @@ import { suite as crashRecovery } from './crash-recovery.js';
 import { suite as poolRun } from './pool-run.js';
 import { suite as cpuSpeedup } from './cpu-speedup.js';
 import { suite as transaction } from './transaction.js';
+import { suite as fuseAsk } from './fuse-ask.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup, transaction];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup, transaction, fuseAsk];

@@ -54,6 +54,9 @@ import type { ActorRef, CallOptions } from './actor-ref.js';
 import type { Placement } from '../shm/placement.js';
 import type { SuperviseOptions, SupervisorRef, SupervisorSpec } from './supervisor-ref.js';
 import type { PoolRef } from './pool-ref.js';
+import type { Fuse } from './fuse.js';
+
+export { fuse, type Fuse } from './fuse.js';
 
 const ACTOR: unique symbol = Symbol.for('weft.actor') as never;
 const NO_REPLY: unique symbol = Symbol.for('weft.noreply') as never;
@@ -130,6 +133,8 @@ export interface ActorContext {
    * what it holds if it dies.
    */
   pool<W extends AnyActor>(pool: ActorRef | Pid): PoolRef<W>;
+  /** The fuse `name`, installed on main with `system.fuse` (see src/common/fuse.ts); FuseError if there is none. */
+  fuse(name: string): Fuse;
   /** `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread). */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;

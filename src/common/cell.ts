@@ -12,6 +12,7 @@ import type { Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import { PoolRef } from './pool-ref.js';
+import type { Fuse } from './fuse.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from './supervisor-ref.js';
 import { ActorRef, type CallOptions, type Router } from './actor-ref.js';
 import {
@@ -43,6 +44,7 @@ export interface CellHost extends Router {
   /** Hands a supervision event to main, which emits it. */
   event(event: SupervisionEvent): void;
   markTask(id: number): void;
+  fuse(name: string): Fuse;
   spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid>;
   /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
   monitorFrom(watcher: ActorCell, target: Pid): number;
@@ -210,6 +212,10 @@ export class ActorCell implements CallContext {
     const pid = await this.host.spawnFrom(SUPERVISOR_URL, supervisorData(spec, this.self), options?.thread, options?.timeout, options?.name);
     this.link(pid);
     return new SupervisorRef(pid, this.host);
+  }
+
+  fuse(name: string): Fuse {
+    return this.host.fuse(name);
   }
 
   pool<W extends AnyActor>(pool: ActorRef | Pid): PoolRef<W> {

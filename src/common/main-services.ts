@@ -7,6 +7,7 @@
 import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from './actor.js';
 import type { SupervisionEvent } from './supervision-events.js';
+import type { FuseNotice } from './fuse.js';
 
 export interface MainServices {
   /** An actor is gone: its name, if it had one, is freed. */
@@ -20,6 +21,8 @@ export interface MainServices {
   register(pid: Pid, name: string, replacing?: Pid): Promise<void>;
   /** Something main emits as an event (a supervisor's restart). */
   event(event: SupervisionEvent): void;
+  /** A fuse blew (main emits 'blown' and heals it later), or is to be removed. */
+  fuse(notice: FuseNotice): void;
   unregister(pid: Pid, name: string): void;
   whereis(name: string): Promise<Pid | undefined>;
 }

@@ -13,7 +13,7 @@
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
-import { CallTimeoutError, EncodeError, ExitError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
+import { CallTimeoutError, EncodeError, ExitError, FuseError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
 import { PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
@@ -23,6 +23,8 @@ import { heartbeatIndex, serialIndex, taskIndex, type RingSet } from '../shm/rin
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
 import type { MainServices } from './main-services.js';
+import { Fuse, setThreadFuses } from './fuse.js';
+import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
 
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
@@ -60,6 +62,8 @@ export interface RuntimeOptions {
   main: (runtime: ThreadRuntime) => MainServices;
   /** A restarted shard: why its previous incarnation went down (`{ threadDown }`). */
   previousDown?: ExitReason;
+  /** The fuse table every thread shares. */
+  fuses: FuseTable;
   /** Main only: the kinds main alone serves (EXITED, REGISTER, …); returns false for a kind it does not know. */
   serve?: (from: number, kind: number, envelope: unknown[]) => boolean;
 }
@@ -125,6 +129,23 @@ export class ThreadRuntime implements CellHost {
       this.decoders.push(new MessageDecoder());
     }
     this.main = options.main(this);
+    this.fuses = options.fuses;
+    setThreadFuses((name) => this.fuse(name));
+  }
+
+  private readonly fuses: FuseTable;
+  /** Handles made on this thread, by name. */
+  private readonly fuseHandles = new Map<string, Fuse>();
+
+  /** The fuse `name` (installed on main); FuseError if there is none. */
+  fuse(name: string): Fuse {
+    const known = this.fuseHandles.get(name);
+    if (known !== undefined && known.isCurrent()) return known;
+    const found = this.fuses.find(name);
+    if (found === undefined) throw new FuseError(`no fuse is installed as ${JSON.stringify(name)}; install it on main with system.fuse(name, options)`);
+    const handle = new Fuse(this.fuses, name, found.slot, found.generation, (notice) => this.main.fuse(notice));
+    this.fuseHandles.set(name, handle);
+    return handle;
   }
 
   /** Replies awaited on this thread. */

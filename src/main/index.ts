@@ -11,6 +11,8 @@ export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
 export { ThreadPool, type ThreadPoolOptions, type RunOptions } from './thread-pool.js';
 export type { MapOptions } from './map.js';
+export { Fuse } from '../common/fuse.js';
+export type { FuseInstallOptions } from './fuse-options.js';
 export { PoolRef, type PoolOptions, type CheckoutOptions, type PoolStatus } from '../common/pool-ref.js';
 export type { Placement } from '../shm/placement.js';
 export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';
@@ -39,6 +41,7 @@ export {
   QueueFullError,
   PoolClosedError,
   CheckoutTimeoutError,
+  FuseError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

@@ -59,6 +59,11 @@ export interface StartOptions {
    * @default { maxRestarts: 5, maxSeconds: 10 }
    */
   threadRestarts?: { maxRestarts?: number; maxSeconds?: number };
+  /**
+   * Fuses the shared fuse table holds (`system.fuse`); the table is allocated at start.
+   * @default 64
+   */
+  fuses?: number;
 }
 
 export interface ResolvedStartOptions {
@@ -71,6 +76,7 @@ export interface ResolvedStartOptions {
   hangTimeout: number;
   resourceLimits: ResourceLimits | undefined;
   threadRestarts: { maxRestarts: number; maxSeconds: number };
+  fuses: number;
 }
 
 export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
@@ -82,6 +88,7 @@ export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
   hangTimeout: 2000,
   resourceLimits: undefined,
   threadRestarts: { maxRestarts: 5, maxSeconds: 10 },
+  fuses: 64,
 };
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
@@ -121,6 +128,7 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     hangTimeout: o.hangTimeout === Infinity ? Infinity : numberIn('hangTimeout', o.hangTimeout, 10, 2 ** 31 - 1),
     resourceLimits: resourceLimits(o.resourceLimits),
     threadRestarts: threadRestarts(o.threadRestarts),
+    fuses: integerIn('fuses', o.fuses, 0, 65_536),
   };
 }
 

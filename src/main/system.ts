@@ -12,7 +12,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
+import { FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
+import { FuseTable } from '../shm/fuse-table.js';
+import type { Fuse, FuseNotice } from '../common/fuse.js';
+import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
 import { Kind, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
@@ -109,6 +112,9 @@ export interface SystemEvents {
   threadUp: [event: { thread: number; restarts: number }];
   /** Shards went down more often than `threadRestarts` allows: the system is stopping. */
   fatal: [event: { history: ThreadRestart[] }];
+  /** A fuse blew (every thread's `ask()` now says 'blown'), and healed. */
+  blown: [event: { name: string }];
+  healed: [event: { name: string }];
 }
 
 /** True for an exit reason `{ threadDown }`: the actor went down with its thread. */
@@ -127,6 +133,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   /** Starts the shards, and restarts one that goes down. */
   private readonly root: RootSupervisor;
   private readonly names = new Registry();
+  /** The fuses every thread shares (src/shm/fuse-table.ts). */
+  private readonly fuseTable: FuseTable;
   /** Holds the process open while a reply is awaited (the parked receive loop does not). */
   private readonly hold = setInterval(noop, 2 ** 31 - 1).unref();
   private stopping: Promise<void> | undefined;
@@ -156,6 +164,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     this.options = options;
     this.threads = options.threads;
     this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
+    this.fuseTable = FuseTable.create(options.fuses);
     this.runtime = new ThreadRuntime({
       set: this.set,
       thread: 0,
@@ -166,6 +175,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       onBusyChange: (busy) => (busy ? this.hold.ref() : this.hold.unref()),
       main: () => this.services,
       serve: this.serve,
+      fuses: this.fuseTable,
     });
     const { hangTimeout, resourceLimits, threadRestarts } = options;
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
@@ -317,6 +327,46 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     };
   }
 
+  /**
+   * Installs the fuse `name` in the table every thread shares (see src/common/fuse.ts) and returns
+   * it; `ctx.fuse(name)` and `fuse(name)` on any thread get the same fuse. Installing a name again
+   * with the same options returns it; with other options, or with the table full, FuseError.
+   *
+   * ```ts
+   * const geo = system.fuse('geo-api', { strategy: { standard: { maxR: 5, maxT: 10_000 } }, reset: 30_000 });
+   * system.on('blown', ({ name }) => log.warn(`${name} is failing: falling back`));
+   * ```
+   */
+  fuse(name: string, options: FuseInstallOptions): Fuse {
+    this.checkOpen('fuse');
+    const wanted = fuseOptions(name, options);
+    const found = this.fuseTable.find(name);
+    if (found !== undefined) {
+      const have = this.fuseTable.options(found.slot);
+      if (JSON.stringify(have) !== JSON.stringify(wanted)) {
+        throw new FuseError(`fuse ${JSON.stringify(name)} is installed with other options: ${JSON.stringify(have)}, got: ${JSON.stringify(wanted)}`);
+      }
+      return this.runtime.fuse(name);
+    }
+    if (this.fuseTable.install(name, wanted) === -1) throw new FuseError(`the fuse table is full (${this.fuseTable.slots} fuses; raise start({ fuses }))`);
+    return this.runtime.fuse(name);
+  }
+
+  /** A thread's fuse notice: a blow (emit, and heal after `reset`), or a removal. */
+  private fuseNotice(notice: FuseNotice): void {
+    const found = this.fuseTable.find(notice.name);
+    if (notice.type === 'fuseRemove') {
+      if (found !== undefined) this.fuseTable.remove(found.slot);
+      return;
+    }
+    if (found === undefined || found.generation !== notice.generation) return;
+    this.emit('blown', { name: notice.name });
+    const { reset } = this.fuseTable.options(notice.slot);
+    setTimeout(() => {
+      if (this.fuseTable.heal(notice.slot, notice.generation, notice.blownAt)) this.emit('healed', { name: notice.name });
+    }, reset).unref();
+  }
+
   /** The actor registered under `name`, if any. */
   whereis<A extends AnyActor = AnyActor>(name: string): ActorRef<A> | undefined {
     const pid = this.names.whereis(name);
@@ -362,11 +412,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * Figures per thread (main first, then each shard): live actors, mailbox depth, messages in and
    * out, parks and notifies, overflowed frames, dead letters; and the replies main awaits.
    */
-  async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[] }> {
+  async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[]; fuses: Array<{ name: string; state: 'ok' | 'blown'; melts: number; blows: number; heals: number }> }> {
     this.checkOpen('stats');
     const main = this.runtime.stats();
     const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.request<ThreadStats>(thread, 'stats', (ref) => [Kind.STATS, [ref]])));
-    return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards] };
+    return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed() };
   }
 
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
@@ -433,7 +483,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly rootHost: RootHost = {
     shardData: (thread, previousDown) => {
       const { spinMicros, batch, callTimeout } = this.options;
-      return { buffer: this.set.buffer, thread, node: this.node, spinMicros, batch, callTimeout, previousDown };
+      return { buffer: this.set.buffer, thread, node: this.node, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer };
     },
     forgetThread: async (thread, reason) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
@@ -541,6 +591,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     },
     register: async (pid, name, replacing) => this.names.bind(name, pid, replacing),
     event: (event) => this.emit('restart', event),
+    fuse: (notice) => this.fuseNotice(notice),
     unregister: (pid, name) => this.names.unbind(name, pid),
     whereis: async (name) => this.names.whereis(name),
   };
@@ -573,6 +624,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         this.services.unregister(new Pid(this.node, from, serial), name);
         return true;
       }
+      case Kind.FUSE:
+        this.services.fuse((envelope as [FuseNotice])[0]);
+        return true;
       case Kind.EVENT:
         this.services.event((envelope as EventEnvelope)[0] as SupervisionEvent);
         return true;

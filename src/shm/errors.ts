@@ -32,6 +32,7 @@ export const ErrorCodes = {
   QUEUE_FULL: 'WEFT_ERR_QUEUE_FULL',
   POOL_CLOSED: 'WEFT_ERR_POOL_CLOSED',
   CHECKOUT_TIMEOUT: 'WEFT_ERR_CHECKOUT_TIMEOUT',
+  FUSE: 'WEFT_ERR_FUSE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -191,6 +192,16 @@ export class CheckoutTimeoutError extends WeftError {
   }
 }
 
+/**
+ * A fuse that does not exist (never installed, or removed), a second install under a name with
+ * other options, a full fuse table, or a blown fuse's answer to `run` (given to its fallback).
+ */
+export class FuseError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.FUSE });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -217,6 +228,7 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.QUEUE_FULL]: (m) => new QueueFullError(m),
   [ErrorCodes.POOL_CLOSED]: (m) => new PoolClosedError(m),
   [ErrorCodes.CHECKOUT_TIMEOUT]: (m) => new CheckoutTimeoutError(m),
+  [ErrorCodes.FUSE]: (m) => new FuseError(m),
 };
 
 /**

@@ -36,6 +36,7 @@
  * | STOPPED     | shard → main     | [ref]                                                |
  * | EVENT       | shard → main     | [event]                  (a supervisor restarted a child) |
  * | THREAD_DOWN | main → shard     | [ref, thread, reason]    (reset rings with it; REPLY true) |
+ * | FUSE        | shard → main     | [notice]                 (a fuse blew, or is to go)   |
  *
  * A caller's `ref` is unique on its thread, so a reply finds its waiting caller without naming it.
  */
@@ -67,6 +68,7 @@ export const Kind = {
   STATS: 23,
   EVENT: 24,
   THREAD_DOWN: 25,
+  FUSE: 26,
 } as const;
 
 export type ReplyEnvelope = [ref: number, body: unknown];
@@ -132,4 +134,6 @@ export interface ShardData {
   callTimeout: number;
   /** A restarted shard: why its previous incarnation went down. */
   previousDown?: unknown;
+  /** The fuse table's SharedArrayBuffer (src/shm/fuse-table.ts). */
+  fuses: SharedArrayBuffer;
 }

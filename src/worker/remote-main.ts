@@ -9,6 +9,7 @@ import type { ExitReason } from '../common/actor.js';
 import { describeReason } from '../common/cell.js';
 import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
+import type { FuseNotice } from '../common/fuse.js';
 import type { ThreadRuntime } from '../common/runtime.js';
 
 export class RemoteMain implements MainServices {
@@ -47,6 +48,10 @@ export class RemoteMain implements MainServices {
 
   unregister(pid: Pid, name: string): void {
     this.runtime.sendFrame(0, Kind.UNREGISTER, [0, pid.serial, name]);
+  }
+
+  fuse(notice: FuseNotice): void {
+    this.runtime.sendFrame(0, Kind.FUSE, [notice]);
   }
 
   async whereis(name: string): Promise<Pid | undefined> {

@@ -16,6 +16,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
+import { FuseTable } from '../shm/fuse-table.js';
 import { ThreadRuntime } from '../common/runtime.js';
 import type { ExitReason } from '../common/actor.js';
 import { RemoteMain } from './remote-main.js';
@@ -42,6 +43,7 @@ const runtime = new ThreadRuntime({
   keepAlive: true,
   callTimeout: data.callTimeout,
   previousDown: data.previousDown as ExitReason | undefined,
+  fuses: FuseTable.attach(data.fuses),
   main: (self) => new RemoteMain(self),
 });
 const endpoint = runtime.endpoint;
