@@ -8,7 +8,8 @@
  */
 import { ExitError, InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { Kind } from '../shm/protocol.js';
-import type { Pid } from '../shm/pid.js';
+import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
+import { isThenable } from './thenable.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import { PoolRef } from './pool-ref.js';
@@ -89,14 +90,14 @@ export class ActorCell implements CallContext {
   /** The call being handled: who asked, for `ctx.from` and for the crash reply. */
   private callerThread = -1;
   private callerRef = -1;
-  /** Calls left open with `noreply` and not answered yet, keyed by `openKey`: they get an
+  /** Calls left open with `noreply` and not answered yet, keyed by `threadKey`: they get an
    *  ExitError if the actor exits first, so no caller is left waiting for nothing. */
   private readonly open = new Map<number, [thread: number, ref: number]>();
   /** Who watches this actor: (thread, monitor ref) pairs, keyed as `open` is. */
   private readonly watchers = new Map<number, [thread: number, mref: number]>();
   /** Monitor refs this actor holds on others (so they can be dropped when it exits). */
   readonly watching = new Set<number>();
-  /** Actors linked with this one, keyed by `openKey(thread, serial)`. */
+  /** Actors linked with this one, keyed by `threadKey(thread, serial)`. */
   private readonly links = new Map<number, Pid>();
   private trapping = false;
   /** Pending `sendAfter` timers; cleared when the actor exits. */
@@ -105,7 +106,7 @@ export class ActorCell implements CallContext {
   private hasStarted = false;
   /** Exits of linked actors that came during `terminate` with no `awaitExit` for them yet. */
   private readonly lateExits = new Map<number, ExitReason>();
-  /** `awaitExit` waits, by `openKey` of the pid waited for. */
+  /** `awaitExit` waits, by `threadKey` of the pid waited for. */
   private readonly exitWaiters = new Map<number, (reason: ExitReason) => void>();
 
   /**
@@ -187,7 +188,7 @@ export class ActorCell implements CallContext {
 
   /** `to` has its answer: no longer open, and if it is the call in hand, its handler's return answers no one. */
   private answered(to: { thread: number; ref: number }): void {
-    this.open.delete(openKey(to.thread, to.ref));
+    this.open.delete(threadKey(to.thread, to.ref));
     if (to.thread === this.callerThread && to.ref === this.callerRef) this.callerThread = -1;
   }
 
@@ -250,13 +251,13 @@ export class ActorCell implements CallContext {
       this.host.exitSignal(pid, this.self, this.deathReason ?? 'noproc', true);
       return;
     }
-    this.links.set(openKey(pid.thread, pid.serial), pid);
+    this.links.set(threadKey(pid.thread, pid.serial), pid);
     this.host.linkFrom(this, pid, true);
   }
 
   unlink(target: ActorRef | Pid): void {
     const pid = pidOf(target);
-    this.links.delete(openKey(pid.thread, pid.serial));
+    this.links.delete(threadKey(pid.thread, pid.serial));
     this.host.linkFrom(this, pid, false);
   }
 
@@ -309,7 +310,7 @@ export class ActorCell implements CallContext {
    * Resolves with undefined after `ms` (if finite) when no EXIT has come.
    */
   awaitExit(pid: Pid, ms: number): Promise<ExitReason | undefined> {
-    const key = openKey(pid.thread, pid.serial);
+    const key = threadKey(pid.thread, pid.serial);
     if (this.lateExits.has(key)) {
       const reason = this.lateExits.get(key);
       this.lateExits.delete(key);
@@ -340,11 +341,11 @@ export class ActorCell implements CallContext {
 
   /** The other side of a link (another actor linked to this one). */
   addLink(pid: Pid): void {
-    if (this.alive) this.links.set(openKey(pid.thread, pid.serial), pid);
+    if (this.alive) this.links.set(threadKey(pid.thread, pid.serial), pid);
   }
 
   removeLink(pid: Pid): void {
-    this.links.delete(openKey(pid.thread, pid.serial));
+    this.links.delete(threadKey(pid.thread, pid.serial));
   }
 
   /**
@@ -353,7 +354,7 @@ export class ActorCell implements CallContext {
    * 'normal' is ignored and any other reason kills this actor with that reason.
    */
   signal(from: Pid, reason: ExitReason, linked: boolean): void {
-    const key = openKey(from.thread, from.serial);
+    const key = threadKey(from.thread, from.serial);
     const waiter = this.exitWaiters.get(key);
     if (waiter !== undefined && linked) {
       if (this.alive) this.links.delete(key);
@@ -366,7 +367,7 @@ export class ActorCell implements CallContext {
       if (linked) this.lateExits.set(key, reason);
       return;
     }
-    if (linked) this.links.delete(openKey(from.thread, from.serial));
+    if (linked) this.links.delete(threadKey(from.thread, from.serial));
     if (reason === 'kill' && !linked) {
       void this.die('killed');
     } else if (this.trapping) {
@@ -395,11 +396,11 @@ export class ActorCell implements CallContext {
 
   /** Another thread's (or this one's) watcher asks for a DOWN when this actor exits. */
   addWatcher(thread: number, mref: number): void {
-    this.watchers.set(openKey(thread, mref), [thread, mref]);
+    this.watchers.set(threadKey(thread, mref), [thread, mref]);
   }
 
   removeWatcher(thread: number, mref: number): void {
-    this.watchers.delete(openKey(thread, mref));
+    this.watchers.delete(threadKey(thread, mref));
   }
 
   // ── delivery ────────────────────────────────────────────────────────────────────────────────────
@@ -466,7 +467,7 @@ export class ActorCell implements CallContext {
       const answer = this.callerThread !== -1;
       if (isNoReply(result)) {
         this.state = result.state;
-        if (answer) this.open.set(openKey(from, ref), [from, ref]);
+        if (answer) this.open.set(threadKey(from, ref), [from, ref]);
       } else if (typeof result === 'object' && result !== null && 'reply' in result && 'state' in result) {
         this.state = (result as { state: unknown }).state;
         if (answer) this.host.reply(from, ref, (result as { reply: unknown }).reply);
@@ -522,7 +523,7 @@ export class ActorCell implements CallContext {
       const letter = this.mailbox[i];
       if (letter.kind === Kind.CALL && letter.from !== NO_CALLER) pending.push([letter.from, letter.ref]);
       // An EXIT that was waiting stays known to awaitExit (a supervisor stopping that child in terminate).
-      else if (letter.kind === Kind.INFO && isExit(letter.body)) this.lateExits.set(openKey(letter.body.from.thread, letter.body.from.serial), letter.body.reason);
+      else if (letter.kind === Kind.INFO && isExit(letter.body)) this.lateExits.set(threadKey(letter.body.from.thread, letter.body.from.serial), letter.body.reason);
     }
     this.mailbox.length = 0;
     this.mailboxHead = 0;
@@ -548,9 +549,7 @@ function isExit(body: unknown): body is ExitSignal {
 }
 
 function isExitFrom(body: unknown, pid: Pid): boolean {
-  if (!isExit(body)) return false;
-  const { from } = body;
-  return from.thread === pid.thread && from.serial === pid.serial && from.node === pid.node;
+  return isExit(body) && pidEquals(body.from, pid);
 }
 
 /** The `from` of a queued call whose caller's thread died: handled, answered to no one. */
@@ -561,14 +560,6 @@ function pidOf(target: ActorRef | Pid): Pid {
   return target instanceof ActorRef ? target.pid : target;
 }
 
-/** Refs are below 2^30 and threads below 1024, so this is unique and exact. */
-function openKey(thread: number, ref: number): number {
-  return ref * 1024 + thread;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
 
 /** A short, safe description of a value for an error message. */
 function preview(value: unknown): string {

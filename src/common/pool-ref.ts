@@ -14,7 +14,7 @@
  * (pool.ts), reached by calls; see there for who decides what.
  */
 import { AbortError, CheckoutTimeoutError, InvalidArgumentError, PoolClosedError, describeValue } from '../shm/errors.js';
-import type { Pid } from '../shm/pid.js';
+import { threadKey, type Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 import type { ActorContext, AnyActor, ArgsOf } from './actor.js';
 import { ActorRef, type Router } from './actor-ref.js';
@@ -75,8 +75,8 @@ export class PoolRef<A extends AnyActor = AnyActor> {
   /** The borrowing actor, watched by the pool; null from main. */
   private readonly borrower: Pid | null;
   private readonly ctx: ActorContext | undefined;
-  /** An actor's monitors of the workers it holds (by `thread.serial`), so it gets a DOWN if one dies. */
-  private readonly watching = new Map<string, number>();
+  /** An actor's monitors of the workers it holds (by `threadKey`), so it gets a DOWN if one dies. */
+  private readonly watching = new Map<number, number>();
   private nextTicket = 1;
 
   constructor(pid: Pid, router: Router, borrower?: ActorContext) {
@@ -125,7 +125,7 @@ export class PoolRef<A extends AnyActor = AnyActor> {
     }
     if ('worker' in reply) {
       // An actor that borrows watches what it holds: if the worker dies, its handleInfo gets a DOWN.
-      if (this.ctx !== undefined) this.watching.set(`${reply.worker.thread}.${reply.worker.serial}`, this.ctx.monitor(reply.worker));
+      if (this.ctx !== undefined) this.watching.set(threadKey(reply.worker.thread, reply.worker.serial), this.ctx.monitor(reply.worker));
       return new ActorRef<A>(reply.worker, this.router);
     }
     if ('full' in reply) return 'full';
@@ -136,7 +136,7 @@ export class PoolRef<A extends AnyActor = AnyActor> {
 
   /** Gives a worker back. Checking in one twice, or one that has died, does nothing. */
   checkin(worker: ActorRef<A>): void {
-    const watched = `${worker.pid.thread}.${worker.pid.serial}`;
+    const watched = threadKey(worker.pid.thread, worker.pid.serial);
     const monitor = this.watching.get(watched);
     if (monitor !== undefined) {
       this.watching.delete(watched);

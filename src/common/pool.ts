@@ -13,7 +13,7 @@
  * Client side, with the API users call: src/common/pool-ref.ts.
  */
 import { defineActor, type ActorContext, type Down, type ExitSignal, type ReplyTo } from './actor.js';
-import type { Pid } from '../shm/pid.js';
+import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 
 /** The pool's spec as it travels to the pool actor (plain data). */
@@ -79,10 +79,8 @@ interface State {
   stopping: boolean;
 }
 
-/** A worker's key in `loans`: exact, as threads are below 1024 (see cell.ts openKey). */
-const key = (pid: Pid): number => loanKey(pid.thread, pid.serial);
-const loanKey = (thread: number, serial: number): number => serial * 1024 + thread;
-const samePid = (a: Pid | null, b: Pid): boolean => a !== null && a.serial === b.serial && a.thread === b.thread && a.node === b.node;
+/** A worker's key in `loans`. */
+const key = (pid: Pid): number => threadKey(pid.thread, pid.serial);
 
 async function startWorker(ctx: ActorContext, state: State): Promise<Pid> {
   const { spec } = state;
@@ -119,9 +117,9 @@ function release(ctx: ActorContext, state: State, worker: Pid): void {
 }
 
 function checkin(ctx: ActorContext, state: State, thread: number, serial: number): void {
-  const loan = state.loans.get(loanKey(thread, serial));
+  const loan = state.loans.get(threadKey(thread, serial));
   if (loan === undefined) return; // not lent (a second checkin, or a worker that has died)
-  state.loans.delete(loanKey(thread, serial));
+  state.loans.delete(threadKey(thread, serial));
   if (loan.monitor !== -1) ctx.demonitor(loan.monitor);
   release(ctx, state, loan.worker);
 }
@@ -188,7 +186,7 @@ export default defineActor({
     }
     // The caller gave up waiting (timeout or abort): forget its wait; if it was served meanwhile,
     // the worker comes back by the client's checkin.
-    const at = state.waiting.findIndex((w) => w.ticket === msg.ticket && (w.borrower === null ? msg.borrower === null : msg.borrower !== null && samePid(w.borrower, msg.borrower)));
+    const at = state.waiting.findIndex((w) => w.ticket === msg.ticket && (w.borrower === null ? msg.borrower === null : msg.borrower !== null && pidEquals(w.borrower, msg.borrower)));
     if (at !== -1) {
       const [waiter] = state.waiting.splice(at, 1);
       waiter.timer?.cancel();
@@ -212,7 +210,7 @@ export default defineActor({
     if (info.type !== 'EXIT' || state.stopping) return state;
     const { from } = info;
     const loan = state.loans.get(key(from));
-    const idle = state.available.findIndex((w) => samePid(w, from));
+    const idle = state.available.findIndex((w) => pidEquals(w, from));
     if (loan === undefined && idle === -1) return state; // a dismissed overflow worker, or not ours
     if (loan !== undefined) {
       state.loans.delete(key(from));

@@ -40,7 +40,7 @@
  *   to `maxChildren`; each restarts on its own, as with `one_for_one`.
  */
 import { ChildError, InvalidArgumentError, MaxChildrenError, SpawnError, describeValue } from '../shm/errors.js';
-import type { Pid } from '../shm/pid.js';
+import { pidEquals, type Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 import { defineActor, type ActorContext, type ActorSpawnOptions, type ExitReason, type ExitSignal } from './actor.js';
 import type { SupervisionEvent } from './supervision-events.js';
@@ -143,10 +143,6 @@ function threadDeath(reason: ExitReason | undefined): string | undefined {
 /** Reasons that count as a normal exit for a transient child. */
 function isNormal(reason: ExitReason): boolean {
   return reason === 'normal' || reason === 'shutdown' || (typeof reason === 'object' && reason !== null && 'shutdown' in reason);
-}
-
-function samePid(a: Pid, b: Pid): boolean {
-  return a.serial === b.serial && a.thread === b.thread && a.node === b.node;
 }
 
 async function startChild(ctx: SupervisorContext, child: Child, replacing?: Pid): Promise<Pid> {
@@ -345,12 +341,12 @@ export default defineActor({
   handleInfo: async (msg: unknown, state: State, ctx) => {
     if (typeof msg !== 'object' || msg === null || (msg as ExitSignal).type !== 'EXIT') return state;
     const { from, reason } = msg as ExitSignal;
-    const child = state.children.find((c) => c.pid !== null && samePid(c.pid, from));
+    const child = state.children.find((c) => c.pid !== null && pidEquals(c.pid, from));
     if (child !== undefined) return onChildExit(internal(ctx), state, child, from, reason);
     // Its parent exited, for whatever reason: the supervisor stops its children and goes with it,
     // as OTP's does. An EXIT from anyone else is ignored.
     const { parent } = state.spec;
-    if (parent !== null && samePid(parent, from)) return giveUp(internal(ctx), state, reason);
+    if (parent !== null && pidEquals(parent, from)) return giveUp(internal(ctx), state, reason);
     return state;
   },
 

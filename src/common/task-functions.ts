@@ -4,15 +4,12 @@
  * worker file that sets itself up first). Each module is imported once per thread.
  */
 import { ModuleError } from '../shm/errors.js';
+import { isThenable } from './thenable.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
 /** This thread's imports, by module URL. */
 const modules = new Map<string, Promise<Record<string, unknown>>>();
-
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
 
 /** The function `module` offers under `name` (`'default'`: the module's main export); ModuleError if none. */
 export async function taskFunction(module: string, name: string): Promise<TaskFunction> {

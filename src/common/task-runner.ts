@@ -10,7 +10,8 @@
  * with is what the caller's promise rejects with: the runner itself never crashes on a task.
  */
 import { ModuleError } from '../shm/errors.js';
-import { isThenable, taskFunction, type TaskFunction } from './task-functions.js';
+import { taskFunction, type TaskFunction } from './task-functions.js';
+import { isThenable } from './thenable.js';
 import { defineActor, type ActorContext, type CallContext, type ReplyTo } from './actor.js';
 
 /**

@@ -4,15 +4,15 @@
  * actor exists so two spawns cannot both take it.
  */
 import { AlreadyRegisteredError, InvalidArgumentError, describeValue } from '../shm/errors.js';
-import type { Pid } from '../shm/pid.js';
+import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 
-const pidKey = (pid: Pid): string => `${pid.thread}.${pid.serial}`;
+const pidKey = (pid: Pid): number => threadKey(pid.thread, pid.serial);
 
 export class Registry {
   /** name → pid, or null while a spawn holds the name. */
   private readonly byName = new Map<string, Pid | null>();
   /** pid → its names, to free them all when it exits. */
-  private readonly byPid = new Map<string, Set<string>>();
+  private readonly byPid = new Map<number, Set<string>>();
 
   /** Holds `name` for a spawn in flight; throws if it is taken or not a name. */
   reserve(name: string): void {
@@ -38,7 +38,7 @@ export class Registry {
    */
   bind(name: string, pid: Pid, replacing?: Pid): void {
     const holder = this.byName.get(name);
-    if (holder && replacing && holder.thread === replacing.thread && holder.serial === replacing.serial) this.unbind(name, holder);
+    if (holder && replacing && pidEquals(holder, replacing)) this.unbind(name, holder);
     else this.check(name);
     this.byName.set(name, pid);
     const key = pidKey(pid);
@@ -50,7 +50,7 @@ export class Registry {
   /** Frees `name` if `pid` holds it. */
   unbind(name: string, pid: Pid): void {
     const holder = this.byName.get(name);
-    if (holder && holder.thread === pid.thread && holder.serial === pid.serial) {
+    if (holder && pidEquals(holder, pid)) {
       this.byName.delete(name);
       this.byPid.get(pidKey(pid))?.delete(name);
     }

@@ -29,3 +29,11 @@ export const LOCAL_NODE = 'local';
 export function pidEquals(a: Pid, b: Pid): boolean {
   return a.serial === b.serial && a.thread === b.thread && a.node === b.node;
 }
+
+/**
+ * A number that names `(thread, serial)` (or `(thread, ref)`) exactly, for Map keys on one node:
+ * threads are below 1024 and serials and refs below 2^30, so the product stays an exact integer.
+ */
+export function threadKey(thread: number, serial: number): number {
+  return serial * 1024 + thread;
+}

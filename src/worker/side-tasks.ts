@@ -6,7 +6,8 @@
  * task is on its own.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { isThenable, taskFunction } from '../common/task-functions.js';
+import { taskFunction } from '../common/task-functions.js';
+import { isThenable } from '../common/thenable.js';
 
 /** What main posts (src/main/side-tasks.ts). */
 export interface SideTask {
