@@ -70,6 +70,18 @@ function sequentialOptions(): ConstructorParameters<typeof Packr>[0] {
   return { useRecords: true, sequential: true, moreTypes: true, maxOwnStructures: MAX_SHAPES, useToJSON: false };
 }
 
+/** A sequential msgpackr candidate around `packr`, with the unpackr paired to it (primed with `message`'s shape). */
+function sequentialPair(packr: Packr, message: unknown): ReturnType<Candidate['prepare']> {
+  const unpackr = new Unpackr({ ...sequentialOptions(), int64AsType: 'bigint', copyBuffers: true });
+  unpackr.unpack(packr.pack(message));
+  const frame = new Uint8Array(packr.pack(message));
+  return {
+    encode: () => packr.pack(message, REUSE_BUFFER_MODE),
+    decode: () => unpackr.unpack(frame),
+    roundTrip: () => unpackr.unpack(packr.pack(message)),
+  };
+}
+
 const HOOK_FAILURE = new Error('rejected by a hook');
 
 const candidates: Candidate[] = [
@@ -111,17 +123,7 @@ const candidates: Candidate[] = [
   },
   {
     name: 'msgpackr-seq',
-    prepare(message) {
-      const packr = new Packr(sequentialOptions());
-      const unpackr = new Unpackr({ ...sequentialOptions(), int64AsType: 'bigint', copyBuffers: true });
-      unpackr.unpack(packr.pack(message));
-      const frame = new Uint8Array(packr.pack(message));
-      return {
-        encode: () => packr.pack(message, REUSE_BUFFER_MODE),
-        decode: () => unpackr.unpack(frame),
-        roundTrip: () => unpackr.unpack(packr.pack(message)),
-      };
-    },
+    prepare: (message) => sequentialPair(new Packr(sequentialOptions()), message),
   },
   {
     name: 'msgpackr-seq+hooks',
@@ -138,14 +140,7 @@ const candidates: Candidate[] = [
           throw HOOK_FAILURE;
         },
       });
-      const unpackr = new Unpackr({ ...sequentialOptions(), int64AsType: 'bigint', copyBuffers: true });
-      unpackr.unpack(packr.pack(message));
-      const frame = new Uint8Array(packr.pack(message));
-      return {
-        encode: () => packr.pack(message, REUSE_BUFFER_MODE),
-        decode: () => unpackr.unpack(frame),
-        roundTrip: () => unpackr.unpack(packr.pack(message)),
-      };
+      return sequentialPair(packr, message);
     },
   },
 ];

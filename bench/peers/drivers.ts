@@ -158,13 +158,37 @@ export async function runRoundTrips(pool: PeerPool, roundTrips: number): Promise
   return { medianUs: median(samples) * 1000, p99Us: percentile(samples, 99) * 1000 };
 }
 
-/** A pool started afresh, warmed up with a few thousand tasks, then measured on `tasks` with `inFlight` outstanding, and closed. */
-export async function measureTinyTasks(startPool: () => Promise<PeerPool>, tasks: number, inFlight: number): Promise<{ tasksPerSec: number }> {
-  const pool = await startPool();
-  try {
-    await runTinyTasks(pool, Math.min(tasks, 20_000), inFlight); // warm-up
-    return await runTinyTasks(pool, tasks, inFlight);
-  } finally {
-    await pool.close();
+/** One library for `compareTinyTasks`: a peer, or weft in the suite's own way. */
+export interface TinyTasksEntrant {
+  name: string;
+  start(threads: number): Promise<PeerPool>;
+  config(threads: number): Record<string, unknown>;
+}
+
+/**
+ * The tiny-task comparison both tiny-tasks and pool-run make: each library in turn, in a pool
+ * started afresh with `threads` threads, warmed up, then measured on `tasks` with `inFlight`
+ * outstanding, and closed; its rate and settings recorded under its name.
+ */
+export async function compareTinyTasks(
+  entrants: readonly TinyTasksEntrant[],
+  threads: number,
+  tasks: number,
+  inFlight: number,
+  log: (line: string) => void,
+): Promise<{ results: Record<string, { tasksPerSec: number }>; config: Record<string, Record<string, unknown>> }> {
+  const results: Record<string, { tasksPerSec: number }> = {};
+  const config: Record<string, Record<string, unknown>> = {};
+  for (const entrant of entrants) {
+    const pool = await entrant.start(threads);
+    try {
+      await runTinyTasks(pool, Math.min(tasks, 20_000), inFlight); // warm-up
+      results[entrant.name] = await runTinyTasks(pool, tasks, inFlight);
+    } finally {
+      await pool.close();
+    }
+    config[entrant.name] = entrant.config(threads);
+    log(`${entrant.name}: ${Math.round(results[entrant.name].tasksPerSec).toLocaleString('en-US')} tasks/s`);
   }
+  return { results, config };
 }

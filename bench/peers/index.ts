@@ -26,6 +26,6 @@ import type { PeerSpec } from './types.js';
 import { workerpoolPeer } from './workerpool.js';
 
 export type { PeerName, PeerPool, PeerSpec } from './types.js';
-export { measureTinyTasks, runRoundTrips, runTinyTasks, STALL_MS } from './drivers.js';
+export { compareTinyTasks, runRoundTrips, runTinyTasks, STALL_MS, type TinyTasksEntrant } from './drivers.js';
 
 export const peers: readonly PeerSpec[] = Object.freeze([piscinaPeer, tinypoolPeer, poolifierPeer, workerpoolPeer, comlinkPeer, postMessagePeer]);

@@ -10,8 +10,8 @@ import { poolifierPeer } from '../peers/poolifier.js';
 import { tinypoolPeer } from '../peers/tinypool.js';
 import { workerpoolPeer } from '../peers/workerpool.js';
 import { workerUrl } from '../peers/common.js';
-import { measureTinyTasks, type PeerPool } from '../peers/index.js';
-import type { Metrics, Suite } from '../harness.js';
+import { compareTinyTasks, type PeerPool } from '../peers/index.js';
+import type { Suite } from '../harness.js';
 
 const THREADS = 2;
 const TASKS = { full: 200_000, quick: 20_000 };
@@ -31,16 +31,7 @@ export const suite: Suite = {
   async run({ quick, log }) {
     const tasks = quick ? TASKS.quick : TASKS.full;
     log(`${tasks.toLocaleString('en-US')} tasks per library`);
-    const results: Record<string, Metrics> = {};
-    const config: Record<string, Record<string, unknown>> = {};
-    results.weft = await measureTinyTasks(() => startThreadPool(THREADS), tasks, IN_FLIGHT);
-    config.weft = { api: 'ThreadPool.run', threads: THREADS, workerFile: 'bench/workers/peer-piscina.ts (piscina format)' };
-    log(`weft: ${Math.round(results.weft.tasksPerSec).toLocaleString('en-US')} tasks/s`);
-    for (const peer of [piscinaPeer, tinypoolPeer, poolifierPeer, workerpoolPeer]) {
-      results[peer.name] = await measureTinyTasks(() => peer.start(THREADS), tasks, IN_FLIGHT);
-      config[peer.name] = peer.config(THREADS);
-      log(`${peer.name}: ${Math.round(results[peer.name].tasksPerSec).toLocaleString('en-US')} tasks/s`);
-    }
-    return { results, config };
+    const weft = { name: 'weft', start: startThreadPool, config: (threads: number) => ({ api: 'ThreadPool.run', threads, workerFile: 'bench/workers/peer-piscina.ts (piscina format)' }) };
+    return compareTinyTasks([weft, piscinaPeer, tinypoolPeer, poolifierPeer, workerpoolPeer], THREADS, tasks, IN_FLIGHT, log);
   },
 };

@@ -4,8 +4,8 @@
  * keeps IN_FLIGHT calls outstanding and checks every result. weft runs it as `call`s to adder
  * actors spread over its shards; each peer in its fastest configuration (see bench/peers/README.md).
  */
-import { measureTinyTasks, peers } from '../peers/index.js';
-import type { Metrics, Suite } from '../harness.js';
+import { compareTinyTasks, peers } from '../peers/index.js';
+import type { Suite } from '../harness.js';
 import { startWeftPool, weftConfig } from './weft-pool.js';
 
 const THREADS = 2;
@@ -20,16 +20,7 @@ export const suite: Suite = {
   async run({ quick, log }) {
     const tasks = quick ? TASKS.quick : TASKS.full;
     log(`${tasks.toLocaleString('en-US')} tasks per library`);
-    const results: Record<string, Metrics> = {};
-    const config: Record<string, Record<string, unknown>> = {};
-    results.weft = await measureTinyTasks(() => startWeftPool(THREADS), tasks, IN_FLIGHT);
-    config.weft = weftConfig(THREADS);
-    log(`weft: ${Math.round(results.weft.tasksPerSec).toLocaleString('en-US')} tasks/s`);
-    for (const peer of peers) {
-      results[peer.name] = await measureTinyTasks(() => peer.start(THREADS), tasks, IN_FLIGHT);
-      config[peer.name] = peer.config(THREADS);
-      log(`${peer.name}: ${Math.round(results[peer.name].tasksPerSec).toLocaleString('en-US')} tasks/s`);
-    }
-    return { results, config };
+    const weft = { name: 'weft', start: (threads: number) => startWeftPool(threads), config: (threads: number) => weftConfig(threads) };
+    return compareTinyTasks([weft, ...peers], THREADS, tasks, IN_FLIGHT, log);
   },
 };

@@ -279,15 +279,11 @@ export class ThreadRuntime implements CellHost {
     if (!(ms === Infinity || (typeof ms === 'number' && ms >= 0))) {
       return Promise.reject(new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0 or Infinity, got: ${describeValue(timeout)}`));
     }
-    const pending = this.pending;
-    const promise = pending.begin(ms, pid.thread, callTimedOut, pid);
-    const ref = pending.lastRef;
     try {
-      this.post(pid, Kind.CALL, ref, msg);
+      return this.startCall(pid, msg, ms);
     } catch (error) {
-      pending.reject(ref, error); // the message could not travel: the caller gets why
+      return Promise.reject(error); // the message could not travel: the caller gets why
     }
-    return promise;
   }
 
   /**
@@ -295,8 +291,13 @@ export class ThreadRuntime implements CellHost {
    * now rather than rejecting later: for a sender with another way to send it (tasks: src/main/tasks.ts).
    */
   callOrThrow(pid: Pid, msg: unknown): Promise<unknown> {
+    return this.startCall(pid, msg, Infinity);
+  }
+
+  /** Registers the wait and sends the CALL; if it cannot be sent, drops the wait and throws. */
+  private startCall(pid: Pid, msg: unknown, ms: number): Promise<unknown> {
     const pending = this.pending;
-    const promise = pending.begin(Infinity, pid.thread, callTimedOut, pid);
+    const promise = pending.begin(ms, pid.thread, callTimedOut, pid);
     const ref = pending.lastRef;
     try {
       this.post(pid, Kind.CALL, ref, msg);
