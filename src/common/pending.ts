@@ -80,14 +80,8 @@ export class PendingReplies {
     return promise;
   }
 
-  /** `begin` with the timeout's error made by `onTimeout()`: returns the ref and the promise. */
-  add<T>(timeoutMs: number, onTimeout: () => Error): { ref: number; promise: Promise<T> } {
-    const promise = this.begin<T>(timeoutMs, -1, callIt, onTimeout);
-    return { ref: this.lastRef, promise };
-  }
-
   /**
-   * `add`, then `send(ref)` the request; if sending throws (an EncodeError, an unknown thread), the
+   * `begin` (the timeout's error made by `onTimeout()`), then `send(ref)` the request; if sending throws (an EncodeError, an unknown thread), the
    * wait is rejected with that error instead, so the caller always gets a settled promise.
    */
   request<T>(timeoutMs: number, onTimeout: () => Error, send: (ref: number) => void, thread = -1): Promise<T> {

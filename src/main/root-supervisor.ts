@@ -27,7 +27,6 @@ import { SpawnError } from '../shm/errors.js';
 import { isParked } from '../shm/endpoint.js';
 import type { ShardData } from '../shm/protocol.js';
 import { heartbeatIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
-import { resetRing } from '../shm/ring.js';
 import type { ExitReason } from '../common/actor.js';
 
 /** Why a shard went down: `reason.threadDown` of every actor that went down with it. */
@@ -262,8 +261,7 @@ export class RootSupervisor {
     for (let other = 1; other <= this.options.shards; other++) {
       if (other === thread || this.up[other]) continue;
       // Both ends dead: nobody else will empty these two rings before the new incarnation reads them.
-      resetRing(set.region(thread, other));
-      resetRing(set.region(other, thread));
+      set.resetPair(thread, other);
     }
     set.resetThreadLine(thread);
     for (;;) {

@@ -63,7 +63,7 @@ interface Job {
   readonly fn: number;
   readonly args: unknown[];
   /** Set: the task goes beside the rings, moving these (see `send`). */
-  transfer: readonly Transferable[] | undefined;
+  readonly transfer: readonly Transferable[] | undefined;
   readonly signal: AbortSignal | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -100,7 +100,6 @@ export class TaskDispatcher {
   private queueHead = 0;
   /** The task each shard was running when it went down (the culprit), read before its line is reset. */
   private readonly culprits: number[];
-  private runnersStarted = 0;
   /** Per shard, what a direct task's answer goes through: made once, not a closure per task. */
   private readonly answered: Array<(value: unknown) => unknown>;
   private onAllStarted!: () => void;
@@ -142,7 +141,7 @@ export class TaskDispatcher {
 
   private readonly concurrency: number;
 
-  /** Resolves once every shard has had a runner (tasks sent before simply wait for one). */
+  /** Resolves once every shard has a runner at the same time (tasks sent before simply wait for one). */
   whenReady(): Promise<void> {
     return this.allStarted;
   }
@@ -235,7 +234,7 @@ export class TaskDispatcher {
     }
     this.named[thread].clear(); // a new runner knows no function yet
     this.runners[thread] = runner;
-    if (++this.runnersStarted === this.runners.length - 1) this.onAllStarted();
+    if (this.runners.every((other, shard) => shard === 0 || other !== undefined)) this.onAllStarted();
     this.pump();
   }
 

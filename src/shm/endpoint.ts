@@ -31,7 +31,7 @@
  */
 import { InvalidArgumentError, describeValue } from './errors.js';
 import type { MessageEncoder } from './codec.js';
-import { resetRing, type FrameHandler, type RingConsumer, type RingProducer } from './ring.js';
+import type { FrameHandler, RingConsumer, RingProducer } from './ring.js';
 import { KIND_MASK } from './ring-layout.js';
 import { bellIndex, interruptIndex, type RingSet } from './ring-set.js';
 
@@ -314,8 +314,7 @@ export class Endpoint {
       // A frame cut short by the death (a chunked message half written): the rest is dropped.
     }
     this.backedUp.delete(peer);
-    resetRing(this.set.region(this.self, peer));
-    resetRing(this.set.region(peer, this.self));
+    this.set.resetPair(this.self, peer);
     const producer = this.set.producer(this.self, peer, { maxFramePayload: this.outbound[peer]!.maxFramePayload });
     producer.corked = this.corked;
     this.outbound[peer] = producer;

@@ -158,15 +158,13 @@ export class RingSet {
   }
 
   /**
-   * Empties every ring into and out of `thread`, for a thread that is being restarted. Only while
-   * that thread is gone and the other ends hold no consumer or producer state for those rings.
+   * Empties the two rings between threads `a` and `b`, for a thread that died: only by a thread
+   * that holds no producer or consumer for them any more (a live end renews its own, see
+   * `Endpoint.resetPeer`), and only while the dead end is gone.
    */
-  resetThread(thread: number): void {
-    for (let other = 0; other < this.threads; other++) {
-      if (other === thread) continue;
-      resetRing(this.region(thread, other));
-      resetRing(this.region(other, thread));
-    }
+  resetPair(a: number, b: number): void {
+    resetRing(this.region(a, b));
+    resetRing(this.region(b, a));
   }
 
   /**
