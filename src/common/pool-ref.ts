@@ -14,6 +14,7 @@
  * (pool.ts), reached by calls; see there for who decides what.
  */
 import { AbortError, CheckoutTimeoutError, InvalidArgumentError, PoolClosedError, describeValue } from '../shm/errors.js';
+import { compiledModule } from './compiled-module.js';
 import { threadKey, type Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 import type { ActorContext, AnyActor, ArgsOf } from './actor.js';
@@ -23,11 +24,8 @@ import type { CheckoutReply, PoolSpecData, PoolStatus } from './pool.js';
 
 export type { PoolStatus } from './pool.js';
 
-/**
- * The pool manager's module. A thread imports actor modules as JavaScript, so when this file runs
- * as TypeScript source (the test runner loads sources), the compiled module in dist/ is used instead.
- */
-export const POOL_URL = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/common/pool.js', import.meta.url).href : new URL('./pool.js', import.meta.url).href;
+/** The pool manager's module, for the thread that hosts it. */
+export const POOL_URL = compiledModule('common/pool.js').href;
 
 /** What `system.pool` takes. `args` is required when the worker's `init` needs one. */
 export type PoolOptions<A extends AnyActor> = {

@@ -4,6 +4,7 @@
  * `ctx.supervise` return. The supervisor itself is an actor (supervisor.ts), reached by calls.
  */
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
+import { compiledModule } from './compiled-module.js';
 import type { Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 import type { AnyActor, ArgsOf } from './actor.js';
@@ -11,13 +12,8 @@ import { ActorRef, type Router } from './actor-ref.js';
 import type Supervisor from './supervisor.js';
 import { checkSupervisorFlags, type ChildCounts, type ChildInfo, type ChildSpecData, type Restart, type Shutdown, type Strategy, type SupervisorCall, type SupervisorReply, type SupervisorSpecData } from './supervisor.js';
 
-/**
- * The supervisor's module. A thread imports actor modules as JavaScript, so when this file runs as
- * TypeScript source (the test runner loads sources), the compiled module in dist/ is used instead.
- */
-export const SUPERVISOR_URL = import.meta.url.endsWith('.ts')
-  ? new URL('../../dist/src/common/supervisor.js', import.meta.url).href
-  : new URL('./supervisor.js', import.meta.url).href;
+/** The supervisor's module, for the thread that hosts it. */
+export const SUPERVISOR_URL = compiledModule('common/supervisor.js').href;
 
 /** One child of a supervisor: what to start, and how to treat its exits. Build it with `child()`. */
 export interface ChildSpec<A extends AnyActor = AnyActor> {

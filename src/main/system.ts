@@ -11,6 +11,7 @@
  * names and the dead-letter event, which shards reach through frames (`serve`).
  */
 import { EventEmitter } from 'node:events';
+import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { FuseTable } from '../shm/fuse-table.js';
@@ -48,13 +49,8 @@ export type SpawnOptions<Args> = {
   timeout?: number;
 } & (undefined extends Args ? { args?: Args } : { args: Args });
 
-/**
- * The shard's entry. A worker thread runs JavaScript, so when this file itself runs as TypeScript
- * source (the test runner loads sources), the compiled shard in dist/ is used instead.
- */
-const SHARD_URL = import.meta.url.endsWith('.ts')
-  ? new URL('../../dist/src/worker/shard.js', import.meta.url)
-  : new URL('../worker/shard.js', import.meta.url);
+/** The shard's entry, for each worker thread. */
+const SHARD_URL = compiledModule('worker/shard.js');
 const STOP_TIMEOUT_MS = 10_000;
 /** Tasks in flight per shard for `system.run` (see src/main/tasks.ts). */
 const SYSTEM_TASK_WINDOW = 64;

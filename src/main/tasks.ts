@@ -17,6 +17,7 @@
  * again elsewhere; the shard comes back and gets a new runner.
  */
 import type { Transferable } from 'node:worker_threads';
+import { compiledModule } from '../common/compiled-module.js';
 import { AbortError, EncodeError, ExitError, ModuleError, PoolClosedError, QueueFullError } from '../shm/errors.js';
 import type { Pid } from '../shm/pid.js';
 import type { ActorRef } from '../common/actor-ref.js';
@@ -24,11 +25,8 @@ import type Runner from '../common/task-runner.js';
 import { STOP_TASK, type TaskCall } from '../common/task-runner.js';
 import { isThreadDown, type System } from './system.js';
 
-/**
- * The runner's module. A thread imports actor modules as JavaScript, so when this file runs as
- * TypeScript source (the test runner loads sources), the compiled module in dist/ is used instead.
- */
-const RUNNER_URL = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/common/task-runner.js', import.meta.url) : new URL('../common/task-runner.js', import.meta.url);
+/** The task runner's module, for the shards to import. */
+const RUNNER_URL = compiledModule('common/task-runner.js');
 
 export interface DispatcherOptions {
   /** Most tasks in flight per shard. */
