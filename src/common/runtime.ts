@@ -547,12 +547,7 @@ export class ThreadRuntime implements CellHost {
       if (this.parked) this.runLocalSoon();
       return;
     }
-    try {
-      this.sendFrame(target.thread, Kind.EXIT_SIGNAL, [target.serial, from.serial, reason, linked]);
-    } catch (error) {
-      if (!(error instanceof EncodeError)) throw error;
-      this.sendFrame(target.thread, Kind.EXIT_SIGNAL, [target.serial, from.serial, describeReason(reason), linked]);
-    }
+    this.sendWithReason(target.thread, Kind.EXIT_SIGNAL, [target.serial, from.serial, reason, linked], 2);
   }
 
   // ── monitors ────────────────────────────────────────────────────────────────────────────────────
@@ -589,12 +584,7 @@ export class ThreadRuntime implements CellHost {
       this.deliverDown(mref, new Pid(this.node, this.thread, serial), reason);
       return;
     }
-    try {
-      this.sendFrame(thread, Kind.DOWN, [mref, serial, reason]);
-    } catch (error) {
-      if (!(error instanceof EncodeError)) throw error;
-      this.sendFrame(thread, Kind.DOWN, [mref, serial, describeReason(reason)]);
-    }
+    this.sendWithReason(thread, Kind.DOWN, [mref, serial, reason], 2);
   }
 
   /** Hands a DOWN to the actor on this thread that holds monitor `mref`, as a message to its handleInfo. */
@@ -630,6 +620,20 @@ export class ThreadRuntime implements CellHost {
     for (const cell of this.cells.values()) mailboxDepth += cell.depth;
     const { messagesReceived, messagesSent, parks, notifies, overflowed } = this.endpoint.stats;
     return { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters };
+  }
+
+  /**
+   * `sendFrame` for an envelope holding an exit reason at `at`: a reason that cannot travel (a
+   * class instance given to ctx.stop, say) goes as its description, so the news still arrives.
+   */
+  sendWithReason(to: number, kind: number, envelope: unknown[], at: number): void {
+    try {
+      this.sendFrame(to, kind, envelope);
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error;
+      envelope[at] = describeReason(envelope[at]);
+      this.sendFrame(to, kind, envelope);
+    }
   }
 
   /** A frame of kind `kind` with `envelope` to thread `to` (never this thread: it has no ring to itself). */

@@ -20,13 +20,7 @@ export class RemoteMain implements MainServices {
   }
 
   exited(pid: Pid, name: string | null, reason: ExitReason): void {
-    try {
-      this.runtime.sendFrame(0, Kind.EXITED, [pid.serial, name, reason]);
-    } catch (error) {
-      if (!(error instanceof EncodeError)) throw error;
-      // A reason that cannot travel (a class instance given to ctx.stop) still tells main who left.
-      this.runtime.sendFrame(0, Kind.EXITED, [pid.serial, name, describeReason(reason)]);
-    }
+    this.runtime.sendWithReason(0, Kind.EXITED, [pid.serial, name, reason], 2);
   }
 
   deadLetter(pid: Pid, kind: number, body: unknown): void {
