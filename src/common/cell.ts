@@ -97,17 +97,17 @@ export class ActorCell implements CallContext {
   private readonly watchers = new Map<number, [thread: number, mref: number]>();
   /** Monitor refs this actor holds on others (so they can be dropped when it exits). */
   readonly watching = new Set<number>();
-  /** Actors linked with this one, keyed by `threadKey(thread, serial)`. */
-  private readonly links = new Map<number, Pid>();
+  /** Actors linked with this one, keyed by `keyOf(pid)`. */
+  private readonly links = new Map<number | string, Pid>();
   private trapping = false;
   /** Pending `sendAfter` timers; cleared when the actor exits. */
   private readonly timers = new Set<NodeJS.Timeout>();
   /** `init` has returned (a kill during `init` skips `terminate`: there is no state to end). */
   private hasStarted = false;
   /** Exits of linked actors that came during `terminate` with no `awaitExit` for them yet. */
-  private readonly lateExits = new Map<number, ExitReason>();
+  private readonly lateExits = new Map<number | string, ExitReason>();
   /** `awaitExit` waits, by `threadKey` of the pid waited for. */
-  private readonly exitWaiters = new Map<number, (reason: ExitReason) => void>();
+  private readonly exitWaiters = new Map<number | string, (reason: ExitReason) => void>();
 
   /**
    * A cell starts busy, with no state: `init` runs with it as its context, and whatever reaches it
@@ -251,13 +251,13 @@ export class ActorCell implements CallContext {
       this.host.exitSignal(pid, this.self, this.deathReason ?? 'noproc', true);
       return;
     }
-    this.links.set(threadKey(pid.thread, pid.serial), pid);
+    this.links.set(this.keyOf(pid), pid);
     this.host.linkFrom(this, pid, true);
   }
 
   unlink(target: ActorRef | Pid): void {
     const pid = pidOf(target);
-    this.links.delete(threadKey(pid.thread, pid.serial));
+    this.links.delete(this.keyOf(pid));
     this.host.linkFrom(this, pid, false);
   }
 
@@ -310,7 +310,7 @@ export class ActorCell implements CallContext {
    * Resolves with undefined after `ms` (if finite) when no EXIT has come.
    */
   awaitExit(pid: Pid, ms: number): Promise<ExitReason | undefined> {
-    const key = threadKey(pid.thread, pid.serial);
+    const key = this.keyOf(pid);
     if (this.lateExits.has(key)) {
       const reason = this.lateExits.get(key);
       this.lateExits.delete(key);
@@ -341,11 +341,11 @@ export class ActorCell implements CallContext {
 
   /** The other side of a link (another actor linked to this one). */
   addLink(pid: Pid): void {
-    if (this.alive) this.links.set(threadKey(pid.thread, pid.serial), pid);
+    if (this.alive) this.links.set(this.keyOf(pid), pid);
   }
 
   removeLink(pid: Pid): void {
-    this.links.delete(threadKey(pid.thread, pid.serial));
+    this.links.delete(this.keyOf(pid));
   }
 
   /**
@@ -354,7 +354,7 @@ export class ActorCell implements CallContext {
    * 'normal' is ignored and any other reason kills this actor with that reason.
    */
   signal(from: Pid, reason: ExitReason, linked: boolean): void {
-    const key = threadKey(from.thread, from.serial);
+    const key = this.keyOf(from);
     const waiter = this.exitWaiters.get(key);
     if (waiter !== undefined && linked) {
       if (this.alive) this.links.delete(key);
@@ -367,7 +367,7 @@ export class ActorCell implements CallContext {
       if (linked) this.lateExits.set(key, reason);
       return;
     }
-    if (linked) this.links.delete(threadKey(from.thread, from.serial));
+    if (linked) this.links.delete(this.keyOf(from));
     if (reason === 'kill' && !linked) {
       void this.die('killed');
     } else if (this.trapping) {
@@ -391,7 +391,12 @@ export class ActorCell implements CallContext {
       const letter = this.mailbox[i];
       if (letter.kind === Kind.CALL && letter.from === thread) this.mailbox[i] = { ...letter, from: NO_CALLER };
     }
-    return [...this.links.values()].filter((pid) => pid.thread === thread);
+    return [...this.links.values()].filter((pid) => pid.thread === thread && pid.node === this.self.node && pid.creation === this.self.creation);
+  }
+
+  /** A map key for another actor: a number for one of this node, its printed form with creation for one elsewhere. */
+  private keyOf(pid: Pid): number | string {
+    return pid.node === this.self.node && pid.creation === this.self.creation ? threadKey(pid.thread, pid.serial) : `${String(pid)}#${pid.creation}`;
   }
 
   /** Another thread's (or this one's) watcher asks for a DOWN when this actor exits. */
@@ -523,7 +528,7 @@ export class ActorCell implements CallContext {
       const letter = this.mailbox[i];
       if (letter.kind === Kind.CALL && letter.from !== NO_CALLER) pending.push([letter.from, letter.ref]);
       // An EXIT that was waiting stays known to awaitExit (a supervisor stopping that child in terminate).
-      else if (letter.kind === Kind.INFO && isExit(letter.body)) this.lateExits.set(threadKey(letter.body.from.thread, letter.body.from.serial), letter.body.reason);
+      else if (letter.kind === Kind.INFO && isExit(letter.body)) this.lateExits.set(this.keyOf(letter.body.from), letter.body.reason);
     }
     this.mailbox.length = 0;
     this.mailboxHead = 0;

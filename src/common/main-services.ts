@@ -1,6 +1,6 @@
 /**
  * What a thread's actor runtime asks of main, which keeps the node-wide state: the registry of
- * names and the dead-letter event. On main itself the `System` answers directly; a shard asks
+ * names, the dead-letter event, and the way to other nodes. On main itself the `System` answers directly; a shard asks
  * over its ring to main (`src/worker/remote-main.ts`). The runtime cannot tell the difference,
  * which is what lets the same runtime host actors on both.
  */
@@ -8,6 +8,7 @@ import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from './actor.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import type { FuseNotice } from './fuse.js';
+import type { RemoteEnvelope } from '../shm/protocol.js';
 
 export interface MainServices {
   /** An actor is gone: its name, if it had one, is freed. */
@@ -25,4 +26,9 @@ export interface MainServices {
   fuse(notice: FuseNotice): void;
   unregister(pid: Pid, name: string): void;
   whereis(name: string): Promise<Pid | undefined>;
+  /**
+   * Something for an actor on another node (a message, a call, a link, an exit signal, a monitor):
+   * main's cluster carries it (src/main/cluster). Throws `EncodeError` for a body that cannot travel.
+   */
+  remote(envelope: RemoteEnvelope): void;
 }

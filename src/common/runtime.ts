@@ -18,7 +18,7 @@ import { PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
-import { Kind, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
+import { Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
 import { heartbeatIndex, serialIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
@@ -50,6 +50,8 @@ export interface RuntimeOptions {
   /** 0 for main, 1..N for a shard. */
   thread: number;
   node: string;
+  /** The node's creation (0 outside a cluster): see Pid. */
+  creation: number;
   /** How long the thread spins before it parks (Endpoint option). */
   spinMicros: number;
   /** Whether a parked wait holds the thread's event loop open (shards: yes; main: no). */
@@ -71,6 +73,7 @@ export interface RuntimeOptions {
 export class ThreadRuntime implements CellHost {
   readonly thread: number;
   readonly node: string;
+  readonly creation: number;
   readonly endpoint: Endpoint;
   readonly callTimeout: number;
   private readonly set: RingSet;
@@ -114,6 +117,7 @@ export class ThreadRuntime implements CellHost {
   constructor(options: RuntimeOptions) {
     this.thread = options.thread;
     this.node = options.node;
+    this.creation = options.creation;
     this.set = options.set;
     this.callTimeout = options.callTimeout;
     this.endpoint = new Endpoint(options.set, options.thread, { spinMicros: options.spinMicros, keepAlive: options.keepAlive });
@@ -200,21 +204,17 @@ export class ThreadRuntime implements CellHost {
       case Kind.LINK:
       case Kind.UNLINK: {
         const [serial, fromSerial] = envelope as LinkEnvelope;
-        const other = new Pid(this.node, from, fromSerial);
-        const cell = this.live(serial);
-        if (kind === Kind.UNLINK) cell?.removeLink(other);
-        else if (cell !== undefined) cell.addLink(other);
-        else this.exitSignal(other, new Pid(this.node, this.thread, serial), this.reasonOf(serial), true);
+        this.linked(serial, this.sender(from, fromSerial), kind === Kind.LINK);
         return;
       }
       case Kind.EXIT_SIGNAL: {
         const [serial, fromSerial, reason, linked] = envelope as ExitSignalEnvelope;
-        this.signalled(serial)?.signal(new Pid(this.node, from, fromSerial), reason as ExitReason, linked);
+        this.signalled(serial)?.signal(this.sender(from, fromSerial), reason as ExitReason, linked);
         return;
       }
       case Kind.DOWN: {
         const [mref, serial, reason] = envelope as DownEnvelope;
-        this.deliverDown(mref, new Pid(this.node, from, serial), reason as ExitReason);
+        this.deliverDown(mref, this.sender(from, serial), reason as ExitReason);
         return;
       }
       case Kind.STOP:
@@ -297,10 +297,13 @@ export class ThreadRuntime implements CellHost {
   /** Registers the wait and sends the CALL; if it cannot be sent, drops the wait and throws. */
   private startCall(pid: Pid, msg: unknown, ms: number): Promise<unknown> {
     const pending = this.pending;
-    const promise = pending.begin(ms, pid.thread, callTimedOut, pid);
+    const remote = !this.isLocal(pid);
+    // A remote callee's thread is not one of ours: main's cluster rejects the wait if its node goes down.
+    const promise = pending.begin(ms, remote ? -1 : pid.thread, callTimedOut, pid);
     const ref = pending.lastRef;
     try {
-      this.post(pid, Kind.CALL, ref, msg);
+      if (remote) this.main.remote([RemoteOp.CALL, pid, ref, ms, msg]);
+      else this.post(pid, Kind.CALL, ref, msg);
     } catch (error) {
       pending.forget(ref);
       throw error;
@@ -323,7 +326,10 @@ export class ThreadRuntime implements CellHost {
    * either, so a message that could not cross threads is still refused, as it would be elsewhere.
    */
   private post(pid: Pid, kind: number, ref: number, msg: unknown): void {
-    if (pid.node !== this.node) throw new NoProcError(`no actor ${pid}: node ${JSON.stringify(pid.node)} is not connected`);
+    if (!this.isLocal(pid)) {
+      this.main.remote([kind === Kind.CAST ? RemoteOp.CAST : RemoteOp.SEND, pid, msg]);
+      return;
+    }
     if (pid.thread !== this.thread) {
       if (!this.hasThread(pid.thread)) throw new NoProcError(`no actor ${pid}: this system has threads 0 to ${this.set.threads - 1}`);
       this.endpoint.sendMessage(pid.thread, kind, msg, this.encoders[pid.thread], pid.serial, kind === Kind.CALL ? ref : NO_WORD);
@@ -420,7 +426,7 @@ export class ThreadRuntime implements CellHost {
       },
       target,
     );
-    const pid = new Pid(this.node, target, serial);
+    const pid = this.pid(target, serial);
     if (name !== undefined) {
       try {
         await this.main.register(pid, name, replacing);
@@ -488,7 +494,7 @@ export class ThreadRuntime implements CellHost {
    */
   private deadLetter(serial: number, kind: number, body: unknown): void {
     this.deadLetters++;
-    this.main.deadLetter(new Pid(this.node, this.thread, serial), kind, body);
+    this.main.deadLetter(this.pid(this.thread, serial), kind, body);
   }
 
   // ── names (main keeps them) ────────────────────────────────────────────────────────────────────
@@ -498,7 +504,7 @@ export class ThreadRuntime implements CellHost {
   }
 
   unregister(serial: number, name: string): void {
-    this.main.unregister(new Pid(this.node, this.thread, serial), name);
+    this.main.unregister(this.pid(this.thread, serial), name);
   }
 
   whereis(name: string): Promise<Pid | undefined> {
@@ -525,29 +531,67 @@ export class ThreadRuntime implements CellHost {
   // ── links and exit signals ─────────────────────────────────────────────────────────────────────
 
   linkFrom(from: ActorCell, target: Pid, on: boolean): void {
-    if (target.node !== this.node || !this.hasThread(target.thread)) {
-      if (on) this.exitSignal(from.self, target, 'noproc', true);
+    this.link(target, from.self, on);
+  }
+
+  /**
+   * Links (or unlinks) `target` to `from`, on `target`'s side; `from` has already noted it. `from`
+   * is an actor of this thread, or (on main, for main's cluster) of another node.
+   */
+  link(target: Pid, from: Pid, on: boolean): void {
+    if (!this.isLocal(target)) {
+      this.main.remote([on ? RemoteOp.LINK : RemoteOp.UNLINK, target, from]);
       return;
     }
-    if (target.thread !== this.thread) {
-      this.sendFrame(target.thread, on ? Kind.LINK : Kind.UNLINK, [target.serial, from.self.serial]);
+    if (!this.hasThread(target.thread)) {
+      if (on) this.exitSignal(from, target, 'noproc', true);
       return;
     }
-    const cell = this.live(target.serial);
-    if (!on) cell?.removeLink(from.self);
-    else if (cell !== undefined) cell.addLink(from.self);
-    else this.exitSignal(from.self, target, this.reasonOf(target.serial), true);
+    if (target.thread !== this.thread) this.sendFrame(target.thread, on ? Kind.LINK : Kind.UNLINK, [target.serial, this.wireSender(from)]);
+    else this.linked(target.serial, from, on);
+  }
+
+  /** `target` (an actor of this thread) is asked to link to `other`, or to unlink. */
+  private linked(serial: number, other: Pid, on: boolean): void {
+    const cell = this.live(serial);
+    if (!on) cell?.removeLink(other);
+    else if (cell !== undefined) cell.addLink(other);
+    else this.exitSignal(other, this.pid(this.thread, serial), this.reasonOf(serial), true);
   }
 
   exitSignal(target: Pid, from: Pid, reason: ExitReason, linked = false): void {
-    if (target.node !== this.node || !this.hasThread(target.thread)) return;
+    if (!this.isLocal(target)) {
+      this.main.remote([RemoteOp.EXIT, target, from, reason, linked]);
+      return;
+    }
+    if (!this.hasThread(target.thread)) return;
     if (target.thread === this.thread) {
       // Through the local queue, so it never runs inside the exiting (or signalling) actor's code.
       this.local.push(target.serial, Kind.EXIT_SIGNAL, linked ? 1 : 0, [from, reason]);
       if (this.parked) this.runLocalSoon();
       return;
     }
-    this.sendWithReason(target.thread, Kind.EXIT_SIGNAL, [target.serial, from.serial, reason, linked], 2);
+    this.sendWithReason(target.thread, Kind.EXIT_SIGNAL, [target.serial, this.wireSender(from), reason, linked], 2);
+  }
+
+  /** True for a pid of this node's present life (any thread). */
+  isLocal(pid: Pid): boolean {
+    return pid.node === this.node && pid.creation === this.creation;
+  }
+
+  /** The pid of actor `serial` on `thread` of this node. */
+  pid(thread: number, serial: number): Pid {
+    return new Pid(this.node, thread, serial, this.creation);
+  }
+
+  /** How a frame names its sender actor `pid`: by serial when it is on this thread, else whole. */
+  private wireSender(pid: Pid): number | Pid {
+    return pid.thread === this.thread && this.isLocal(pid) ? pid.serial : pid;
+  }
+
+  /** The sender actor a frame from thread `from` names (see wireSender). */
+  private sender(from: number, named: number | Pid): Pid {
+    return typeof named === 'number' ? this.pid(from, named) : named;
   }
 
   // ── monitors ────────────────────────────────────────────────────────────────────────────────────
@@ -559,7 +603,9 @@ export class ThreadRuntime implements CellHost {
     this.watchersByRef.set(mref, watcher);
     this.monitorTargets.set(mref, target);
     if (watcher instanceof ActorCell) watcher.watching.add(mref);
-    if (target.node !== this.node || !this.hasThread(target.thread)) {
+    if (!this.isLocal(target)) {
+      this.main.remote([RemoteOp.MONITOR, target, mref]);
+    } else if (!this.hasThread(target.thread)) {
       this.down(this.thread, mref, target.serial, 'noproc');
     } else if (target.thread === this.thread) {
       const cell = this.live(target.serial);
@@ -575,16 +621,23 @@ export class ThreadRuntime implements CellHost {
     const target = this.monitorTargets.get(mref);
     if (target === undefined || this.watchersByRef.get(mref) !== watcher) return;
     this.forgetMonitor(mref);
-    if (target.thread === this.thread) this.live(target.serial)?.removeWatcher(this.thread, mref);
+    if (!this.isLocal(target)) this.main.remote([RemoteOp.DEMONITOR, target, mref]);
+    else if (target.thread === this.thread) this.live(target.serial)?.removeWatcher(this.thread, mref);
     else this.sendFrame(target.thread, Kind.DEMONITOR, [target.serial, mref]);
   }
 
   down(thread: number, mref: number, serial: number, reason: ExitReason): void {
     if (thread === this.thread) {
-      this.deliverDown(mref, new Pid(this.node, this.thread, serial), reason);
+      this.deliverDown(mref, this.pid(this.thread, serial), reason);
       return;
     }
     this.sendWithReason(thread, Kind.DOWN, [mref, serial, reason], 2);
+  }
+
+  /** Main's cluster: a DOWN for monitor `mref` of `thread` (here or a shard), of `pid` on another node. */
+  downFromAfar(thread: number, mref: number, pid: Pid, reason: ExitReason): void {
+    if (thread === this.thread) this.deliverDown(mref, pid, reason);
+    else if (this.hasThread(thread)) this.sendWithReason(thread, Kind.DOWN, [mref, pid, reason], 2);
   }
 
   /** Hands a DOWN to the actor on this thread that holds monitor `mref`, as a message to its handleInfo. */
@@ -642,7 +695,7 @@ export class ThreadRuntime implements CellHost {
   }
 
   private missing(serial: number): Error {
-    const pid = new Pid(this.node, this.thread, serial);
+    const pid = this.pid(this.thread, serial);
     if (this.recentDeaths.has(serial)) {
       const reason = this.recentDeaths.get(serial);
       return new ExitError(`actor ${pid} exited before replying: ${describeReason(reason)}`, reason);
@@ -657,7 +710,7 @@ export class ThreadRuntime implements CellHost {
     try {
       if (this.stopping) throw new SpawnError(`thread ${this.thread} is stopping; ${moduleUrl} was not started`);
       const actor = await this.load(moduleUrl);
-      const pid = new Pid(this.node, this.thread, this.nextSerial);
+      const pid = this.pid(this.thread, this.nextSerial);
       this.nextSerial = this.nextSerial >= 0x3fff_ffff ? 1 : this.nextSerial + 1;
       Atomics.store(this.set.words, serialIndex(this.thread), this.nextSerial);
       // init gets the cell as its context; exit signals reach it meanwhile (see `signalled`).
@@ -724,7 +777,7 @@ export class ThreadRuntime implements CellHost {
     this.decoders[thread] = new MessageDecoder();
     this.pending.rejectThread(thread, () => new ExitError(`thread ${thread} went down before replying: ${describeReason(reason)}`, reason));
     for (const [mref, target] of [...this.monitorTargets]) {
-      if (target.thread === thread && target.node === this.node) this.deliverDown(mref, target, reason);
+      if (target.thread === thread && this.isLocal(target)) this.deliverDown(mref, target, reason);
     }
     // The exit signals are given here and now, not queued: this runs from a frame, never inside an
     // actor's code, and an actor they kill tells main it exited (freeing its names) before this

@@ -7,6 +7,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shm/ring-set.js';
 import { isValidCapacity } from '../shm/ring.js';
+import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './cluster/node-options.js';
 
 export interface StartOptions {
   /**
@@ -64,6 +65,12 @@ export interface StartOptions {
    * @default 64
    */
   fuses?: number;
+  /**
+   * Makes this system a node of a cluster, reached by others through a NATS server (see
+   * src/main/cluster). Without it nothing about NATS is loaded.
+   * @example start({ node: { name: 'a', nats: { servers: 'nats://127.0.0.1:4222' } } })
+   */
+  node?: NodeOptions;
 }
 
 export interface ResolvedStartOptions {
@@ -77,6 +84,7 @@ export interface ResolvedStartOptions {
   resourceLimits: ResourceLimits | undefined;
   threadRestarts: { maxRestarts: number; maxSeconds: number };
   fuses: number;
+  node: ResolvedNodeOptions | undefined;
 }
 
 export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
@@ -89,6 +97,7 @@ export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
   resourceLimits: undefined,
   threadRestarts: { maxRestarts: 5, maxSeconds: 10 },
   fuses: 64,
+  node: undefined,
 };
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
@@ -129,6 +138,7 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     resourceLimits: resourceLimits(o.resourceLimits),
     threadRestarts: threadRestarts(o.threadRestarts),
     fuses: integerIn('fuses', o.fuses, 0, 65_536),
+    node: o.node === undefined ? undefined : resolveNodeOptions(o.node),
   };
 }
 

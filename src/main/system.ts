@@ -13,12 +13,12 @@
 import { EventEmitter } from 'node:events';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
+import { AlreadyRegisteredError, CallTimeoutError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { FuseTable } from '../shm/fuse-table.js';
 import type { Fuse, FuseNotice } from '../common/fuse.js';
 import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type ThreadStats, type WhereisEnvelope } from '../shm/protocol.js';
+import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type ThreadStats, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, ExitReason } from '../common/actor.js';
@@ -38,6 +38,9 @@ import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
+// Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
+import type { Cluster, ClusterHost, RemoteName } from './cluster/cluster.js';
+import type { NodeDownWhy } from './cluster/membership.js';
 
 /** Options of `spawn`; `args` is required when the actor's `init` needs one. */
 export type SpawnOptions<Args> = {
@@ -47,6 +50,18 @@ export type SpawnOptions<Args> = {
   thread?: Placement;
   /** Milliseconds to wait for the module to load and `init` to return. @default 30000 */
   timeout?: number;
+  /**
+   * The node to start it on (a cluster node's name; see `start({ node })`). The module URL must
+   * name the module on that node's machine.
+   * @default this node
+   */
+  node?: string;
+  /**
+   * With `name`: the name is the cluster's, not this node's: unique across every node
+   * (`AlreadyRegisteredError` if any node's actor holds it), found with `whereisGlobal(name)`
+   * from any node, and freed when the actor or its node goes down.
+   */
+  global?: boolean;
 } & (undefined extends Args ? { args?: Args } : { args: Args });
 
 /** The shard's entry, for each worker thread. */
@@ -68,13 +83,22 @@ export async function start(options?: StartOptions): Promise<System> {
   return system;
 }
 
-/** A `cast` or `send` that reached no actor (it had exited, or never existed). */
+/**
+ * A `cast` or `send` that reached no actor (it had exited, or never existed, or its node is
+ * down), or (`kind: 'foreign'`, `to: null`) a message from NATS that was not weft's or not of
+ * this cluster, dropped.
+ */
 export interface DeadLetter {
   /** Who it was for. */
-  to: Pid;
-  kind: 'cast' | 'send';
+  to: Pid | RemoteName | null;
+  kind: 'cast' | 'send' | 'foreign';
   message: unknown;
 }
+
+export type { RemoteName };
+
+/** Why a node is down: no heartbeat for `downAfter` ms, it said goodbye, or it came back as a new life. */
+export type { NodeDownWhy };
 
 /** A watch on one actor from main, made by `system.monitor`. */
 export interface Monitor {
@@ -111,6 +135,10 @@ export interface SystemEvents {
   /** A fuse blew (every thread's `ask()` now says 'blown'), and healed. */
   blown: [event: { name: string }];
   healed: [event: { name: string }];
+  /** A node joined the cluster (or came back as a new life). */
+  nodeup: [event: { node: string }];
+  /** A node left the cluster: its actors' monitors fired with 'noconnection', calls to it rejected with NodeDownError. */
+  nodedown: [event: { node: string; why: NodeDownWhy }];
 }
 
 /** True for an exit reason `{ threadDown }`: the actor went down with its thread. */
@@ -121,7 +149,10 @@ export function isThreadDown(reason: unknown): reason is { threadDown: ThreadDow
 export class System extends EventEmitter<SystemEvents> implements Router {
   /** Shards (worker threads) running actors; main is thread 0 besides them. */
   readonly threads: number;
-  readonly node = LOCAL_NODE;
+  /** This node's name (`'local'` outside a cluster); pids of its actors carry it. */
+  readonly node: string;
+  /** This life of the node (0 outside a cluster): see Pid. */
+  readonly creation: number;
   private readonly options: ResolvedStartOptions;
   private readonly set: RingSet;
   /** Main's actor runtime: thread 0's actors, and every call, spawn and monitor made from main. */
@@ -151,6 +182,10 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private nextTaskId = 1;
   /** Runs `system.run`'s tasks, once the first is asked for. */
   private tasks: TaskDispatcher | undefined;
+  /** The way to other nodes, once joined (`start({ node })`). */
+  private cluster: Cluster | undefined;
+  /** Actors of this node holding a global name: freed when they exit. */
+  private readonly globalNames = new Map<string, { name: string; pid: Pid }>();
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
 
@@ -159,25 +194,28 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     super();
     this.options = options;
     this.threads = options.threads;
+    this.node = options.node?.name ?? LOCAL_NODE;
+    this.creation = options.node === undefined ? 0 : 1 + Math.floor(Math.random() * (2 ** 31 - 2));
     this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
     this.fuseTable = FuseTable.create(options.fuses);
     this.runtime = new ThreadRuntime({
       set: this.set,
       thread: 0,
       node: this.node,
+      creation: this.creation,
       spinMicros: options.mainSpinMicros,
       keepAlive: false,
       callTimeout: options.callTimeout,
       onBusyChange: (busy) => (busy ? this.hold.ref() : this.hold.unref()),
       main: () => this.services,
-      serve: this.serve,
+      serve: this.serveFrame,
       fuses: this.fuseTable,
     });
     const { hangTimeout, resourceLimits, threadRestarts } = options;
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
   }
 
-  /** Starts the shards and the receive loop. */
+  /** Starts the shards and the receive loop, then joins the cluster if there is one. */
   async ready(): Promise<void> {
     void this.receive();
     this.hold.ref(); // the shards are unref'd; hold the process until they are up
@@ -190,6 +228,14 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       throw error;
     } finally {
       if (this.runtime.awaiting === 0) this.hold.unref();
+    }
+    if (this.options.node === undefined) return;
+    try {
+      const { Cluster } = await import('./cluster/cluster.js');
+      this.cluster = await Cluster.join(this.options.node, this.clusterHost());
+    } catch (error) {
+      await this.stop();
+      throw error;
     }
   }
 
@@ -208,12 +254,24 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    */
   async spawn<A extends AnyActor>(module: URL | string, ...[options]: undefined extends ArgsOf<A> ? [SpawnOptions<ArgsOf<A>>?] : [SpawnOptions<ArgsOf<A>>]): Promise<ActorRef<A>> {
     this.checkOpen('spawn');
+    const args = (options as { args?: unknown } | undefined)?.args;
+    const timeout = options?.timeout ?? DEFAULT_SPAWN_TIMEOUT;
+    const node = options?.node;
+    if (node !== undefined && node !== this.node) {
+      const url = module instanceof URL ? module.href : String(module);
+      const pid = await this.joined('spawn on another node').spawn(node, url, args, options?.name ?? null, options?.global === true, options?.thread, timeout);
+      return new ActorRef<A>(pid, this);
+    }
+    if (options?.global === true) {
+      if (options.name === undefined) throw new InvalidArgumentError('`global: true` is for a `name`; got no name');
+      return new ActorRef<A>(await this.spawnGlobal(module, args, options.name, options.thread, timeout), this);
+    }
     const thread = this.runtime.place(options?.thread);
     const name = options?.name ?? null;
     // Reserved before the spawn, so two spawns of one name cannot both start an actor.
     if (name !== null) this.names.reserve(name);
     try {
-      const pid = await this.runtime.spawnOn(thread, module, (options as { args?: unknown } | undefined)?.args, options?.timeout ?? DEFAULT_SPAWN_TIMEOUT);
+      const pid = await this.runtime.spawnOn(thread, module, args, timeout);
       if (name !== null) this.names.bindReserved(name, pid);
       return new ActorRef<A>(pid, this);
     } catch (error) {
@@ -373,9 +431,10 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * Sends `msg` to an actor's `handleInfo`, by name, ref or pid, without waiting. A name nobody
    * holds is a `NoProcError` (as Erlang's `name ! msg` raises `badarg`); a dead pid is dropped.
    */
-  send(to: string | ActorRef | Pid, msg: unknown): void {
+  send(to: string | ActorRef | Pid | RemoteName, msg: unknown): void {
     this.checkOpen('send');
-    this.runtime.send(this.resolve(to), msg);
+    if (isRemoteName(to, this.node)) this.joined('send').postNamed(to, 'send', msg);
+    else this.runtime.send(this.resolve(to), msg);
   }
 
   /**
@@ -404,6 +463,118 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     };
   }
 
+  // ── many machines (start({ node })) ──────────────────────────────────────────────────────────
+
+  /** The nodes of the cluster that are up, this one first (`[this.node]` outside a cluster). */
+  nodes(): string[] {
+    return this.cluster?.nodes() ?? [this.node];
+  }
+
+  /** Resolves once `node` is up; rejects with ClusterError after `timeout` ms (default: the cluster's `downAfter`). */
+  awaitNode(node: string, timeout?: number): Promise<void> {
+    const cluster = this.joined('awaitNode');
+    return cluster.reach(node, timeout ?? this.options.node!.downAfter);
+  }
+
+  /**
+   * Calls `onDown(why)` once when `node` goes down (at once, in a microtask, if it is not up), as
+   * Erlang's `monitor_node`. Returns a function that cancels the watch.
+   *
+   * ```ts
+   * const cancel = system.monitorNode('a', (why) => console.warn(`node a is down: ${why}`));
+   * ```
+   */
+  monitorNode(node: string, onDown: (why: NodeDownWhy | 'noconnection') => void): () => void {
+    const cluster = this.joined('monitorNode');
+    let watching = true;
+    const listener = (event: { node: string; why: NodeDownWhy }): void => {
+      if (event.node !== node) return;
+      this.off('nodedown', listener);
+      if (watching) onDown(event.why);
+      watching = false;
+    };
+    if (!cluster.isUp(node)) queueMicrotask(() => watching && onDown('noconnection'));
+    else this.on('nodedown', listener);
+    return () => {
+      watching = false;
+      this.off('nodedown', listener);
+    };
+  }
+
+  /** The actor holding the cluster-wide name `name` (`spawn(…, { name, global: true })`), on any node. */
+  whereisGlobal<A extends AnyActor = AnyActor>(name: string): ActorRef<A> | undefined {
+    const pid = this.joined('whereisGlobal').names().whereis(name);
+    return pid === undefined ? undefined : new ActorRef<A>(pid, this);
+  }
+
+  /** The actor registered as `name` on node `node` (Erlang's `rpc:call(Node, erlang, whereis, [Name])`). */
+  async whereisOn<A extends AnyActor = AnyActor>(name: string, node: string): Promise<ActorRef<A> | undefined> {
+    if (node === this.node) return this.whereis<A>(name);
+    const pid = await this.joined('whereisOn').whereis(node, name, this.options.callTimeout);
+    return pid === undefined ? undefined : new ActorRef<A>(pid, this);
+  }
+
+  /**
+   * Takes tasks of `module` from the cluster: `runOn('any', …)` on any node may now run them
+   * here (NATS queue groups spread them over every node serving the module). `as` names the
+   * module across machines, where its URL may differ. Returns a function that stops serving.
+   *
+   * ```ts
+   * system.serve(new URL('./hash.js', import.meta.url), { as: 'hash' });
+   * await other.runOn('any', 'hash', 'sha256', data);
+   * ```
+   */
+  serve(module: string | URL, options?: { as?: string }): () => void {
+    const cluster = this.joined('serve');
+    const url = moduleUrl(module, 'module');
+    const as = options?.as ?? url;
+    if (typeof as !== 'string' || as.length === 0) throw new InvalidArgumentError(`expected \`as\` to be a non-empty string, got: ${describeValue(as)}`);
+    cluster.serve(url, as);
+    return () => cluster.unserve(as);
+  }
+
+  /**
+   * Runs `module[exportName](...args)` on `where`: a node's name, or `'any'` for whichever node
+   * serving the module NATS picks (see `serve`). `module` is what the serving nodes gave as `as`
+   * (by default the module's URL). Rejects with NodeDownError if the node running it goes down,
+   * ClusterError if no node serves it.
+   */
+  runOn(where: string, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.stoppedError('runOn'));
+    const as = module instanceof URL ? module.href : module;
+    if (where === this.node && this.served(as)) return this.run(this.served(as)!, exportName, ...args);
+    return this.joined('runOn').run(where, as, exportName, args, this.options.callTimeout === Infinity ? 2 ** 31 - 1 : Math.max(this.options.callTimeout, 60_000));
+  }
+
+  private served(as: string): string | undefined {
+    return this.cluster?.servedModule(as);
+  }
+
+  /** The cluster, or a ClusterError for a system started without `node`. */
+  private joined(what: string): Cluster {
+    this.checkOpen(what);
+    if (this.cluster === undefined) throw new ClusterError(`cannot ${what}: this system is not a cluster node (start it with { node: { name, nats } })`);
+    return this.cluster;
+  }
+
+  /** Starts an actor here and gives it the cluster-wide `name`; if a live actor holds it, the new one is killed. */
+  private async spawnGlobal(module: URL | string, args: unknown, name: string, thread: Placement | undefined, timeout: number): Promise<Pid> {
+    const cluster = this.joined('spawn with a global name');
+    const names = cluster.names();
+    if (names.whereis(name) !== undefined && cluster.holderAlive(names.whereis(name)!)) {
+      throw new AlreadyRegisteredError(`the global name ${JSON.stringify(name)} is taken by ${names.whereis(name)}`);
+    }
+    const pid = await this.runtime.spawnOn(this.runtime.place(thread), module, args, timeout);
+    try {
+      await names.register(name, pid, (holder) => cluster.holderAlive(holder));
+    } catch (error) {
+      this.runtime.exitSignal(pid, pid, 'kill');
+      throw error;
+    }
+    this.globalNames.set(String(pid), { name, pid });
+    return pid;
+  }
+
   /**
    * Figures per thread (main first, then each shard): live actors, mailbox depth, messages in and
    * out, parks and notifies, overflowed frames, dead letters; and the replies main awaits.
@@ -417,14 +588,26 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
 
-  call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
+  /**
+   * Calls an actor by pid, or by `{ name, node }` (the name is looked up on that node, at each
+   * call, as Erlang's `gen_server:call({Name, Node}, Msg)` does). Prefer a typed `ActorRef`'s
+   * `call`; this form is for names on other nodes.
+   */
+  call(to: Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('call'));
-    return this.runtime.call(pid, msg, timeout);
+    if (!isRemoteName(to, this.node)) return this.runtime.call(this.localPid(to), msg, timeout);
+    const ms = timeout ?? this.options.callTimeout;
+    return new Promise((resolve, reject) => {
+      this.joined('call').call(to.node, to.name, ms, msg, (ok, value) => (ok ? resolve(value) : reject(value)));
+      if (ms !== Infinity) setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms).unref();
+    });
   }
 
-  cast(pid: Pid, msg: unknown): void {
+  /** Casts to an actor by pid, or by `{ name, node }` (see `call`). */
+  cast(to: Pid | RemoteName, msg: unknown): void {
     this.checkOpen('cast');
-    this.runtime.cast(pid, msg);
+    if (isRemoteName(to, this.node)) this.joined('cast').postNamed(to, 'cast', msg);
+    else this.runtime.cast(this.localPid(to), msg);
   }
 
   // ── stop ──────────────────────────────────────────────────────────────────────────────────────
@@ -453,6 +636,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       .filter((thread) => this.root.isUp(thread))
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
+    await this.cluster?.stop();
     this.runtime.abandonWaits(() => this.stoppedError('call'));
     this.side.close();
     await this.root.stop();
@@ -479,11 +663,12 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly rootHost: RootHost = {
     shardData: (thread, previousDown) => {
       const { spinMicros, batch, callTimeout } = this.options;
-      return { buffer: this.set.buffer, thread, node: this.node, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer };
+      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer };
     },
     forgetThread: async (thread, reason) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
       this.runtime.threadDown(thread, reason);
+      this.cluster?.threadDown(thread, reason);
       this.side.threadDown(thread, reason);
       this.names.threadDown(thread);
       const others = this.shardNumbers().filter((other) => other !== thread && this.root.isUp(other));
@@ -538,6 +723,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     throw new InvalidArgumentError(`expected a name, an ActorRef or a Pid, got: ${describeValue(to)}`);
   }
 
+  /** A pid, or the pid of `{ name, node }` on this node (NoProcError if none holds the name). */
+  private localPid(to: Pid | RemoteName): Pid {
+    return isName(to) ? this.resolve(to.name) : to;
+  }
+
   private checkOpen(what: string): void {
     if (this.closed) throw this.stoppedError(what);
   }
@@ -579,6 +769,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly services: MainServices = {
     exited: (pid, name, reason) => {
       this.names.exited(pid);
+      const global = this.globalNames.get(String(pid));
+      if (global !== undefined) {
+        this.globalNames.delete(String(pid));
+        this.cluster?.globals?.unregister(global.name, pid);
+      }
       if (this.listenerCount('actorExit') !== 0) this.emit('actorExit', { pid, name, reason });
     },
     deadLetter: (pid, kind, message) => {
@@ -590,25 +785,78 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     fuse: (notice) => this.fuseNotice(notice),
     unregister: (pid, name) => this.names.unbind(name, pid),
     whereis: async (name) => this.names.whereis(name),
+    remote: (envelope) => this.remote(0, envelope),
   };
 
+  /**
+   * A thread's message (call, link, monitor…) for an actor on another node: the cluster carries
+   * it. Outside a cluster no node is reachable: a call or send from main throws NoProcError (from
+   * a shard: its call rejects with it, its send is a dead letter), a link gets the exit
+   * 'noconnection' and a monitor its DOWN.
+   */
+  private remote(thread: number, envelope: RemoteEnvelope): void {
+    if (this.cluster !== undefined) {
+      this.cluster.fromThread(thread, envelope);
+      return;
+    }
+    const target = envelope[1];
+    const error = (): NoProcError => new NoProcError(`no actor ${target}: node ${JSON.stringify(target.node)} is not connected (this system is ${target.node === this.node ? 'that node, in another life' : 'not in a cluster'})`);
+    switch (envelope[0]) {
+      case RemoteOp.CALL:
+        if (thread === 0) throw error();
+        this.runtime.replyError(thread, envelope[2], error());
+        return;
+      case RemoteOp.CAST:
+      case RemoteOp.SEND:
+        if (thread === 0) throw error();
+        this.services.deadLetter(target, envelope[0] === RemoteOp.CAST ? Kind.CAST : Kind.INFO, envelope[2]);
+        return;
+      case RemoteOp.LINK:
+        this.runtime.exitSignal(envelope[2], target, 'noconnection', true);
+        return;
+      case RemoteOp.MONITOR:
+        this.runtime.downFromAfar(thread, envelope[2], target, 'noconnection');
+        return;
+      default:
+    }
+  }
+
+  /** What the cluster asks of this system. */
+  private clusterHost(): ClusterHost {
+    return {
+      runtime: this.runtime,
+      spawn: async (module, args, name, global, thread, timeout) => {
+        if (global && name !== null) return this.spawnGlobal(module, args, name, thread, timeout);
+        return (await this.spawn(module, { args, name: name ?? undefined, thread, timeout })).pid;
+      },
+      whereis: (name) => this.names.whereis(name),
+      run: (module, exportName, args) => this.run(module, exportName, ...args),
+      deadLetter: (to, kind, message) => {
+        this.deadLetters++;
+        this.emit('deadLetter', { to, kind, message });
+      },
+      nodeUp: (node) => this.emit('nodeup', { node }),
+      nodeDown: (node, why) => this.emit('nodedown', { node, why }),
+    };
+  }
+
   /** The same services, asked by shards in frames (see src/worker/remote-main.ts). */
-  private readonly serve = (from: number, kind: number, envelope: unknown[]): boolean => {
+  private readonly serveFrame = (from: number, kind: number, envelope: unknown[]): boolean => {
     switch (kind) {
       case Kind.DEAD_LETTER: {
         const [serial, letterKind, message] = envelope as DeadLetterEnvelope;
-        this.services.deadLetter(new Pid(this.node, from, serial), letterKind, message);
+        this.services.deadLetter(this.runtime.pid(from, serial), letterKind, message);
         return true;
       }
       case Kind.EXITED: {
         const [serial, name, reason] = envelope as ExitedEnvelope;
-        this.services.exited(new Pid(this.node, from, serial), name, reason as ExitReason);
+        this.services.exited(this.runtime.pid(from, serial), name, reason as ExitReason);
         return true;
       }
       case Kind.REGISTER: {
         const [ref, serial, name, thread, replacing] = envelope as RegisterEnvelope;
         try {
-          this.names.bind(name, new Pid(this.node, thread ?? from, serial), replacing ?? undefined);
+          this.names.bind(name, this.runtime.pid(thread ?? from, serial), replacing ?? undefined);
           this.runtime.reply(from, ref, true);
         } catch (error) {
           this.runtime.replyError(from, ref, error);
@@ -617,7 +865,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       }
       case Kind.UNREGISTER: {
         const [, serial, name] = envelope as RegisterEnvelope;
-        this.services.unregister(new Pid(this.node, from, serial), name);
+        this.services.unregister(this.runtime.pid(from, serial), name);
         return true;
       }
       case Kind.FUSE:
@@ -631,8 +879,21 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         this.runtime.reply(from, ref, this.names.whereis(name) ?? null);
         return true;
       }
+      case Kind.REMOTE:
+        this.remote(from, envelope as RemoteEnvelope);
+        return true;
       default:
         return false;
     }
   };
+}
+
+/** True for `{ name, node }`. */
+function isName(to: unknown): to is RemoteName {
+  return typeof to === 'object' && to !== null && !(to instanceof Pid) && typeof (to as RemoteName).name === 'string' && typeof (to as RemoteName).node === 'string';
+}
+
+/** True for `{ name, node }` naming an actor on another node than `self`. */
+function isRemoteName(to: unknown, self: string): to is RemoteName {
+  return isName(to) && to.node !== self;
 }

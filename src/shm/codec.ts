@@ -142,7 +142,7 @@ export const MAX_SHAPES = 1024;
  *  ones are decoded where they are (the copy would not pay for itself). */
 const SCRATCH_LIMIT = 64 * 1024;
 
-/** msgpackr extension type of a `Pid`: `[node, thread, serial]`. */
+/** msgpackr extension type of a `Pid`: `[node, thread, serial]`, and `creation` when it is not 0. */
 export const PID_EXTENSION = 0x50;
 
 /** msgpackr extension type of a `Wire`: `[kind, ...fields]`. */
@@ -193,12 +193,22 @@ addExtension({
   Class: Pid,
   type: PID_EXTENSION,
   // a node name with a lone surrogate would lose it as a msgpack string, like any other string
-  write: (pid: Pid) => [isWellFormed(pid.node) ? pid.node : stringWire(pid.node), pid.thread, pid.serial],
+  write: (pid: Pid) => {
+    const node = isWellFormed(pid.node) ? pid.node : stringWire(pid.node);
+    return pid.creation === 0 ? [node, pid.thread, pid.serial] : [node, pid.thread, pid.serial, pid.creation];
+  },
   read: (fields: unknown) => {
-    if (!Array.isArray(fields) || fields.length !== 3 || typeof fields[0] !== 'string' || typeof fields[1] !== 'number' || typeof fields[2] !== 'number') {
-      throw new Error(`a pid extension holds [node, thread, serial], got: ${describeValue(fields)}`);
+    if (
+      !Array.isArray(fields) ||
+      (fields.length !== 3 && fields.length !== 4) ||
+      typeof fields[0] !== 'string' ||
+      typeof fields[1] !== 'number' ||
+      typeof fields[2] !== 'number' ||
+      (fields.length === 4 && typeof fields[3] !== 'number')
+    ) {
+      throw new Error(`a pid extension holds [node, thread, serial, creation?], got: ${describeValue(fields)}`);
     }
-    return new Pid(fields[0], fields[1], fields[2]);
+    return new Pid(fields[0], fields[1], fields[2], fields[3] ?? 0);
   },
 });
 

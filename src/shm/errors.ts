@@ -33,6 +33,8 @@ export const ErrorCodes = {
   POOL_CLOSED: 'WEFT_ERR_POOL_CLOSED',
   CHECKOUT_TIMEOUT: 'WEFT_ERR_CHECKOUT_TIMEOUT',
   FUSE: 'WEFT_ERR_FUSE',
+  NODE_DOWN: 'WEFT_ERR_NODE_DOWN',
+  CLUSTER: 'WEFT_ERR_CLUSTER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -202,6 +204,37 @@ export class FuseError extends WeftError {
   }
 }
 
+/**
+ * The node a call (or spawn, or task) went to went down before it answered: its heartbeats
+ * stopped, it said goodbye, or it came back as a new incarnation. As Erlang's `noconnection`: the
+ * request may or may not have been handled there. `cause` is `{ nodeDown: { node, why } }`.
+ */
+export class NodeDownError extends WeftError {
+  constructor(message: string, node: string, why: string) {
+    super(message, { code: ErrorCodes.NODE_DOWN, cause: { nodeDown: { node, why } } });
+  }
+
+  /** The exit reason Erlang gives for a lost node, as monitors and links of its actors see it. */
+  get reason(): 'noconnection' {
+    return 'noconnection';
+  }
+
+  /** The node that went down. */
+  get node(): string {
+    return (this.cause as { nodeDown?: { node?: string } } | undefined)?.nodeDown?.node ?? '';
+  }
+}
+
+/**
+ * The cluster could not do what was asked: the NATS server refused or could not be reached, the
+ * node's name is taken, no node serves a task module, or the system is not part of a cluster.
+ */
+export class ClusterError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.CLUSTER });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -229,6 +262,11 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.POOL_CLOSED]: (m) => new PoolClosedError(m),
   [ErrorCodes.CHECKOUT_TIMEOUT]: (m) => new CheckoutTimeoutError(m),
   [ErrorCodes.FUSE]: (m) => new FuseError(m),
+  [ErrorCodes.NODE_DOWN]: (m, d) => {
+    const down = (d.cause as { nodeDown?: { node?: unknown; why?: unknown } } | undefined)?.nodeDown;
+    return new NodeDownError(m, String(down?.node ?? ''), String(down?.why ?? ''));
+  },
+  [ErrorCodes.CLUSTER]: (m, d) => new ClusterError(m, { cause: d.cause }),
 };
 
 /**

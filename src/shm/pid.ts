@@ -1,5 +1,6 @@
 /**
- * A pid names one actor for the whole life of a node: `(node, thread, serial)`.
+ * A pid names one actor for the whole life of a node: `(node, thread, serial)`, and the node's
+ * `creation` when it is part of a cluster.
  *
  * The serial is never reused within a node's life, so a message addressed to a dead actor can never
  * reach a newer one that happens to live on the same thread. Pids are plain values: they compare
@@ -12,11 +13,17 @@ export class Pid {
   readonly thread: number;
   /** Unique within `(node, thread)` for the node's life. */
   readonly serial: number;
+  /**
+   * Which life of the node: a node restarted under the same name has a new creation (as Erlang's
+   * pids carry one), so its old pids never reach the new incarnation's actors. 0 outside a cluster.
+   */
+  readonly creation: number;
 
-  constructor(node: string, thread: number, serial: number) {
+  constructor(node: string, thread: number, serial: number, creation = 0) {
     this.node = node;
     this.thread = thread;
     this.serial = serial;
+    this.creation = creation;
   }
 
   toString(): string {
@@ -27,7 +34,7 @@ export class Pid {
 export const LOCAL_NODE = 'local';
 
 export function pidEquals(a: Pid, b: Pid): boolean {
-  return a.serial === b.serial && a.thread === b.thread && a.node === b.node;
+  return a.serial === b.serial && a.thread === b.thread && a.node === b.node && a.creation === b.creation;
 }
 
 /**

@@ -37,6 +37,11 @@
  * | EVENT       | shard → main     | [event]                  (a supervisor restarted a child) |
  * | THREAD_DOWN | main → shard     | [ref, thread, reason]    (reset rings with it; REPLY true) |
  * | FUSE        | shard → main     | [notice]                 (a fuse blew, or is to go)   |
+ * | REMOTE      | shard → main     | RemoteEnvelope           (for an actor on another node: main's cluster carries it) |
+ *
+ * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
+ * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
+ * another thread) the slot holds its whole `Pid` instead.
  *
  * A caller's `ref` is unique on its thread, so a reply finds its waiting caller without naming it.
  */
@@ -69,7 +74,33 @@ export const Kind = {
   EVENT: 24,
   THREAD_DOWN: 25,
   FUSE: 26,
+  REMOTE: 27,
 } as const;
+
+/** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */
+export const RemoteOp = {
+  CAST: 1,
+  SEND: 2,
+  /** The caller is the frame's sender thread, waiting under `ref`. */
+  CALL: 3,
+  LINK: 4,
+  UNLINK: 5,
+  EXIT: 6,
+  /** The watcher is the frame's sender thread, under monitor ref `mref`. */
+  MONITOR: 7,
+  DEMONITOR: 8,
+} as const;
+
+export type RemoteEnvelope =
+  | [op: typeof RemoteOp.CAST | typeof RemoteOp.SEND, to: Pid, body: unknown]
+  | [op: typeof RemoteOp.CALL, to: Pid, ref: number, timeout: number, body: unknown]
+  | [op: typeof RemoteOp.LINK | typeof RemoteOp.UNLINK, target: Pid, from: Pid]
+  | [op: typeof RemoteOp.EXIT, target: Pid, from: Pid, reason: unknown, linked: boolean]
+  | [op: typeof RemoteOp.MONITOR | typeof RemoteOp.DEMONITOR, target: Pid, mref: number];
+
+/** Where the body sits in a RemoteEnvelope of a cast, send (2) or call (4), for `rebaseOntoBody`. */
+export const REMOTE_POST_BODY = 2;
+export const REMOTE_CALL_BODY = 4;
 
 export type ReplyEnvelope = [ref: number, body: unknown];
 export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null];
@@ -80,13 +111,13 @@ export type ExitedEnvelope = [serial: number, name: string | null, reason: unkno
 export type StopEnvelope = [ref: number];
 export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
 export type MonitorEnvelope = [serial: number, mref: number];
-export type DownEnvelope = [mref: number, serial: number, reason: unknown];
+export type DownEnvelope = [mref: number, serial: number | Pid, reason: unknown];
 export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number, replacing?: Pid | null];
 export type EventEnvelope = [event: unknown];
 export type ThreadDownEnvelope = [ref: number, thread: number, reason: unknown];
 export type WhereisEnvelope = [ref: number, name: string];
-export type LinkEnvelope = [serial: number, fromSerial: number];
-export type ExitSignalEnvelope = [serial: number, fromSerial: number, reason: unknown, linked: boolean];
+export type LinkEnvelope = [serial: number, fromSerial: number | Pid];
+export type ExitSignalEnvelope = [serial: number, fromSerial: number | Pid, reason: unknown, linked: boolean];
 
 /**
  * An EncodeError raised while encoding an envelope names the path inside the envelope
@@ -127,6 +158,8 @@ export interface ShardData {
   /** This shard's thread number, 1..N. */
   thread: number;
   node: string;
+  /** The node's creation (0 outside a cluster): see Pid. */
+  creation: number;
   spinMicros: number;
   /** Messages a shard handles before it yields to its event loop. */
   batch: number;

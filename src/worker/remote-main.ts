@@ -1,9 +1,9 @@
 /**
- * A shard's way to main's services (the registry, dead letters): frames on the shard's ring to
+ * A shard's way to main's services (the registry, dead letters, other nodes): frames on the shard's ring to
  * main, answered, where an answer is due, by a REPLY that the runtime's pending replies settle.
  */
 import { EncodeError } from '../shm/errors.js';
-import { Kind } from '../shm/protocol.js';
+import { Kind, REMOTE_CALL_BODY, REMOTE_POST_BODY, RemoteOp, rebaseOntoBody, type RemoteEnvelope } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from '../common/actor.js';
 import { describeReason } from '../common/cell.js';
@@ -46,6 +46,19 @@ export class RemoteMain implements MainServices {
 
   fuse(notice: FuseNotice): void {
     this.runtime.sendFrame(0, Kind.FUSE, [notice]);
+  }
+
+  remote(envelope: RemoteEnvelope): void {
+    const op = envelope[0];
+    if (op === RemoteOp.EXIT) {
+      this.runtime.sendWithReason(0, Kind.REMOTE, envelope, 3);
+      return;
+    }
+    try {
+      this.runtime.sendFrame(0, Kind.REMOTE, envelope);
+    } catch (error) {
+      throw rebaseOntoBody(error, op === RemoteOp.CALL ? REMOTE_CALL_BODY : REMOTE_POST_BODY);
+    }
   }
 
   async whereis(name: string): Promise<Pid | undefined> {

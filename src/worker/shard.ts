@@ -39,6 +39,7 @@ const runtime = new ThreadRuntime({
   set: RingSet.attach(data.buffer),
   thread: data.thread,
   node: data.node,
+  creation: data.creation,
   spinMicros: data.spinMicros,
   keepAlive: true,
   callTimeout: data.callTimeout,

@@ -1,0 +1,661 @@
+/**
+ * Main's way to other nodes: one NATS connection, through which this node's threads reach actors
+ * on other nodes and other nodes reach actors here. Main is the gateway: a shard's message for a
+ * remote pid comes to main in a REMOTE frame, goes out in main's batch for that node (outbox.ts),
+ * and the node at the other end hands it to the actor's thread through its own rings, as if it
+ * had been sent there. Calls are proxied: main on the far side makes the call itself and sends
+ * the reply back; a shard's caller waits on its own thread, and main answers it.
+ *
+ * Subjects (`<p>` is `weft.<cluster>`):
+ * - `<p>.hb`: heartbeats (membership.ts).
+ * - `<p>.n.<node>`: batches of ops for one node (wire.ts).
+ * - `<p>.t.<module>.any` (queue group) and `<p>.t.<module>.<node>`: tasks for nodes serving a module.
+ *
+ * What NATS delivers is never trusted: a batch of another cluster, a malformed batch, an op of an
+ * unknown shape, a message for a pid of an earlier life of this node: each is counted as a dead
+ * letter and dropped, and nothing throws out of a subscription.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { ClusterError, EncodeError, NoProcError, NodeDownError, describeValue } from '../../shm/errors.js';
+import { Pid } from '../../shm/pid.js';
+import { RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
+import type { Placement } from '../../shm/placement.js';
+import type { ExitReason } from '../../common/actor.js';
+import { describeReason } from '../../common/cell.js';
+import type { ThreadRuntime } from '../../common/runtime.js';
+import type { ResolvedNodeOptions } from './node-options.js';
+import { Membership, type NodeDownWhy } from './membership.js';
+import { Outbox } from './outbox.js';
+import { RemoteCalls, type Settle } from './remote-calls.js';
+import { RemoteWatches } from './remote-watches.js';
+import { GlobalNames } from './global-names.js';
+import { WireOp, readBatch, type BatchHeader } from './wire.js';
+
+/** What the cluster asks of its system. */
+export interface ClusterHost {
+  /** Main's runtime: it delivers what comes from afar and makes the calls other nodes ask for. */
+  readonly runtime: ThreadRuntime;
+  spawn(module: string, args: unknown, name: string | null, global: boolean, thread: Placement | undefined, timeout: number): Promise<Pid>;
+  whereis(name: string): Pid | undefined;
+  run(module: string, exportName: string, args: unknown[]): Promise<unknown>;
+  /** A cast or send for an actor that is not there, or (to: null) a message that is not weft's. */
+  deadLetter(to: Pid | { name: string; node: string } | null, kind: 'cast' | 'send' | 'foreign', message: unknown): void;
+  nodeUp(node: string): void;
+  nodeDown(node: string, why: NodeDownWhy): void;
+}
+
+/** Where a remote name lives: `{ name, node }`, Erlang's `{Name, Node}`. */
+export interface RemoteName {
+  name: string;
+  node: string;
+}
+
+/** How long a newly started node listens for the others before `start` returns. */
+const JOIN_MS = 150;
+
+export class Cluster {
+  readonly name: string;
+  readonly cluster: string;
+  readonly creation: number;
+  private readonly prefix: string;
+  private readonly nc: NatsConnection;
+  private readonly options: ResolvedNodeOptions;
+  private readonly host: ClusterHost;
+  private readonly runtime: ThreadRuntime;
+  private readonly membership: Membership;
+  private readonly outbox: Outbox;
+  private readonly calls = new RemoteCalls();
+  private readonly watches = new RemoteWatches();
+  private readonly subscriptions: Subscription[] = [];
+  /** Modules this node serves tasks of, by their subject token. */
+  private readonly served = new Map<string, { module: string; subscriptions: Subscription[] }>();
+  private readonly upWaiters = new Map<string, Set<() => void>>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
+  private namesake: number | undefined;
+  private stopped = false;
+  globals: GlobalNames | undefined;
+  /** Why global names are unavailable, if they are. */
+  private globalsError: Error | undefined;
+  /** Messages from NATS that were not weft's, or not for this node's life. */
+  foreign = 0;
+
+  /** Connects to NATS, joins the cluster, and opens the global-names bucket. Rejects with ClusterError. */
+  static async join(options: ResolvedNodeOptions, host: ClusterHost): Promise<Cluster> {
+    const { connect } = await import('@nats-io/transport-node');
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ name: `weft:${options.cluster}:${options.name}`, ...options.nats });
+    } catch (error) {
+      throw new ClusterError(`node ${JSON.stringify(options.name)} cannot connect to NATS (${describeServers(options.nats.servers)}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const cluster = new Cluster(nc, options, host);
+    try {
+      await cluster.start();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  private constructor(nc: NatsConnection, options: ResolvedNodeOptions, host: ClusterHost) {
+    this.nc = nc;
+    this.options = options;
+    this.host = host;
+    this.runtime = host.runtime;
+    this.name = options.name;
+    this.cluster = options.cluster;
+    this.creation = host.runtime.creation;
+    this.prefix = `weft.${options.cluster}`;
+    const self = { cluster: options.cluster, node: options.name, creation: this.creation };
+    this.outbox = new Outbox(self, (subject, bytes) => this.publish(subject, bytes));
+    this.membership = new Membership(
+      { ...self, heartbeat: options.heartbeat, downAfter: options.downAfter },
+      {
+        publish: (bytes) => this.publish(`${this.prefix}.hb`, bytes),
+        up: (node) => this.up(node),
+        down: (node, creation, why) => this.down(node, creation, why),
+        foreign: () => this.dropForeign(),
+        namesake: (creation) => (this.namesake ??= creation),
+      },
+    );
+    this.sweeper = setInterval(() => this.calls.sweep(Date.now()), Math.min(options.heartbeat, 250)).unref();
+  }
+
+  /** A creation for a new node life: never 0 (0 means "not in a cluster"). */
+  static newCreation(): number {
+    return randomInt(1, 2 ** 31 - 1);
+  }
+
+  private async start(): Promise<void> {
+    this.subscriptions.push(
+      this.nc.subscribe(`${this.prefix}.hb`, { callback: (_error, message) => this.membership.heard(message.data) }),
+      this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: (_error, message) => this.received(message.data) }),
+    );
+    await this.nc.flush(); // the subscriptions are in place before anyone is told we are here
+    this.membership.start();
+    if (this.options.globalNames) {
+      try {
+        this.globals = await GlobalNames.open(this.nc, this.cluster);
+      } catch (error) {
+        this.globalsError = error as Error;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, JOIN_MS));
+    if (this.namesake !== undefined) {
+      throw new ClusterError(`a node named ${JSON.stringify(this.name)} is already running in cluster ${JSON.stringify(this.cluster)}; node names are unique while their nodes run`);
+    }
+    this.globals?.freeOldLives(this.name, this.creation);
+  }
+
+  // ── membership ────────────────────────────────────────────────────────────────────────────────
+
+  /** The nodes up now, this one first. */
+  nodes(): string[] {
+    return [this.name, ...[...this.membership.nodes().keys()].sort()];
+  }
+
+  isUp(node: string): boolean {
+    return node === this.name || this.membership.creationOf(node) !== undefined;
+  }
+
+  /** Resolves once `node` is up (at once if it is); rejects with ClusterError after `timeout` ms. */
+  reach(node: string, timeout: number): Promise<void> {
+    if (this.isUp(node)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let waiters = this.upWaiters.get(node);
+      if (waiters === undefined) this.upWaiters.set(node, (waiters = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(done);
+        reject(new ClusterError(`node ${JSON.stringify(node)} is not up in cluster ${JSON.stringify(this.cluster)} (waited ${timeout} ms); up: ${this.nodes().join(', ')}`));
+      }, timeout);
+      waiters.add(done);
+    });
+  }
+
+  private up(node: string): void {
+    this.host.nodeUp(node);
+    const waiters = this.upWaiters.get(node);
+    this.upWaiters.delete(node);
+    for (const done of waiters ?? []) done();
+  }
+
+  /** A node went down: everything that waited on it or watched it hears, as Erlang's nodedown. */
+  private down(node: string, creation: number, why: NodeDownWhy): void {
+    this.outbox.drop(this.inbox(node));
+    this.calls.nodeDown(node, creation, why);
+    const { downs, watchedFrom, links } = this.watches.nodeDown(node, creation);
+    for (const { thread, mref, target } of downs) this.runtime.downFromAfar(thread, mref, target, 'noconnection');
+    for (const { ref, listener } of watchedFrom) this.runtime.demonitorFrom(listener, ref);
+    for (const [local, remote] of links) this.runtime.exitSignal(local, remote, 'noconnection', true);
+    this.globals?.freeNode(node, creation);
+    this.host.nodeDown(node, why);
+  }
+
+  /** A thread of this node went down: the other nodes' side of its actors' links and monitors. */
+  threadDown(thread: number, reason: ExitReason): void {
+    const { unwatched, links } = this.watches.threadDown(thread);
+    for (const [id, target] of unwatched) this.toNode(target.node, [WireOp.DEMONITOR, target, id]);
+    for (const [local, remote] of links) this.sendExit(remote, local, reason, true);
+  }
+
+  // ── from this node's threads (Kind.REMOTE, or main's own runtime) ─────────────────────────────
+
+  /**
+   * A thread of this node sent something to an actor on another node. From main (thread 0) an
+   * op that cannot travel throws (the caller's call rejects with it); from a shard it already
+   * travelled once, and any failure goes back to the caller as its call's rejection.
+   */
+  fromThread(thread: number, envelope: RemoteEnvelope): void {
+    try {
+      this.route(thread, envelope);
+    } catch (error) {
+      if (thread === 0) throw error;
+      if (envelope[0] === RemoteOp.CALL) this.runtime.replyError(thread, envelope[2], error);
+      else if (envelope[0] === RemoteOp.CAST || envelope[0] === RemoteOp.SEND) this.host.deadLetter(envelope[1], envelope[0] === RemoteOp.CAST ? 'cast' : 'send', envelope[2]);
+    }
+  }
+
+  private route(thread: number, envelope: RemoteEnvelope): void {
+    switch (envelope[0]) {
+      case RemoteOp.CAST:
+      case RemoteOp.SEND: {
+        const [op, to, body] = envelope;
+        if (!this.reachable(to)) this.host.deadLetter(to, op === RemoteOp.CAST ? 'cast' : 'send', body);
+        else this.toNode(to.node, [op === RemoteOp.CAST ? WireOp.CAST : WireOp.SEND, to, body]);
+        return;
+      }
+      case RemoteOp.CALL: {
+        const [, to, ref, timeout, body] = envelope;
+        const runtime = this.runtime;
+        this.call(to.node, to, timeout, body, (ok, value) => (ok ? runtime.reply(thread, ref, value) : runtime.replyError(thread, ref, value)));
+        return;
+      }
+      case RemoteOp.LINK: {
+        const [, target, from] = envelope;
+        if (!this.reachable(target)) {
+          this.runtime.exitSignal(from, target, 'noconnection', true);
+          return;
+        }
+        this.watches.link(from, target);
+        this.toNode(target.node, [WireOp.LINK, target, from]);
+        return;
+      }
+      case RemoteOp.UNLINK: {
+        const [, target, from] = envelope;
+        this.watches.unlink(from, target);
+        if (this.reachable(target)) this.toNode(target.node, [WireOp.UNLINK, target, from]);
+        return;
+      }
+      case RemoteOp.EXIT: {
+        const [, target, from, reason, linked] = envelope;
+        if (linked) this.watches.unlink(from, target);
+        this.sendExit(target, from, reason as ExitReason, linked);
+        return;
+      }
+      case RemoteOp.MONITOR: {
+        const [, target, mref] = envelope;
+        if (!this.reachable(target)) {
+          this.runtime.downFromAfar(thread, mref, target, 'noconnection');
+          return;
+        }
+        this.toNode(target.node, [WireOp.MONITOR, target, this.watches.watchOut(thread, mref, target)]);
+        return;
+      }
+      case RemoteOp.DEMONITOR: {
+        const [, target, mref] = envelope;
+        const id = this.watches.unwatchOut(thread, mref);
+        if (id !== undefined && this.reachable(target)) this.toNode(target.node, [WireOp.DEMONITOR, target, id]);
+        return;
+      }
+    }
+  }
+
+  // ── main's API ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A call to `to` (a pid, or a name) on `node`; `settle` gets the reply or the error. A node that
+   * is not up (or a pid of an earlier life of it) fails at once with NodeDownError, as a call to a
+   * lost node does in Erlang (`noconnection`). Throws EncodeError for a body that cannot travel.
+   */
+  call(node: string, to: Pid | string, timeout: number, body: unknown, settle: Settle): void {
+    const creation = this.membership.creationOf(node);
+    if (creation === undefined || (to instanceof Pid && to.creation !== creation)) {
+      settle(false, this.unreachable(node, to));
+      return;
+    }
+    const id = this.calls.add(node, creation, timeout, settle, `a call to ${describeTarget(to, node)}`);
+    try {
+      this.toNode(node, [WireOp.CALL, to, id, timeout, body]);
+    } catch (error) {
+      this.calls.forget(id);
+      throw error;
+    }
+  }
+
+  /** A cast or send to the actor named `name` on `node` (dropped, and counted, if it is not up). */
+  postNamed(to: RemoteName, kind: 'cast' | 'send', body: unknown): void {
+    if (!this.isUp(to.node)) this.host.deadLetter(to, kind, body);
+    else this.toNode(to.node, [kind === 'cast' ? WireOp.CAST : WireOp.SEND, to.name, body]);
+  }
+
+  /** Starts an actor on `node` and resolves with its pid. */
+  async spawn(node: string, module: string, args: unknown, name: string | null, global: boolean, thread: Placement | undefined, timeout: number): Promise<Pid> {
+    await this.reach(node, this.options.downAfter);
+    return (await this.request(node, timeout, `a spawn of ${module} on node ${JSON.stringify(node)}`, (id) => [WireOp.SPAWN, id, module, args, name, thread ?? null, timeout, global])) as Pid;
+  }
+
+  /** The pid registered as `name` on `node`, if any. */
+  async whereis(node: string, name: string, timeout: number): Promise<Pid | undefined> {
+    await this.reach(node, this.options.downAfter);
+    const pid = await this.request(node, timeout, `whereis(${JSON.stringify(name)}) on node ${JSON.stringify(node)}`, (id) => [WireOp.WHEREIS, id, name]);
+    return (pid as Pid | null) ?? undefined;
+  }
+
+  private request(node: string, timeout: number, what: string, op: (id: number) => unknown[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const creation = this.membership.creationOf(node);
+      if (creation === undefined) {
+        reject(this.unreachable(node, undefined));
+        return;
+      }
+      const id = this.calls.add(node, creation, timeout, (ok, value) => (ok ? resolve(value) : reject(value)), what);
+      try {
+        this.toNode(node, op(id));
+      } catch (error) {
+        this.calls.forget(id);
+        reject(error);
+      }
+    });
+  }
+
+  /** Takes tasks of `module` (under the key `as`) from every node: joins its queue group. */
+  serve(module: string, as: string): void {
+    const token = taskToken(as);
+    if (this.served.has(token)) return;
+    const subject = `${this.prefix}.t.${token}`;
+    const callback = (_error: unknown, message: { data: Uint8Array }): void => this.receivedTask(message.data, module);
+    this.served.set(token, {
+      module,
+      subscriptions: [this.nc.subscribe(`${subject}.any`, { queue: 'weft', callback }), this.nc.subscribe(`${subject}.${this.name}`, { callback })],
+    });
+  }
+
+  /** The module this node serves as `as`, if it does. */
+  servedModule(as: string): string | undefined {
+    return this.served.get(taskToken(as))?.module;
+  }
+
+  /** Stops taking tasks of `as`; tasks already taken finish. */
+  unserve(as: string): void {
+    const token = taskToken(as);
+    for (const subscription of this.served.get(token)?.subscriptions ?? []) subscription.unsubscribe();
+    this.served.delete(token);
+  }
+
+  /**
+   * Runs a task of the module served as `as` on `where` (a node, or 'any': NATS gives it to one of
+   * the nodes serving it, spreading the load). Rejects with ClusterError if no node takes it within
+   * `downAfter`, NodeDownError if the node that took it goes down first.
+   */
+  async run(where: string, as: string, exportName: string, args: unknown[], timeout: number): Promise<unknown> {
+    if (where !== 'any') await this.reach(where, this.options.downAfter);
+    return new Promise((resolve, reject) => {
+      const what = `a task of ${JSON.stringify(as)} (${exportName}) on ${where === 'any' ? 'any node' : `node ${JSON.stringify(where)}`}`;
+      const id = this.calls.add(undefined, 0, timeout, (ok, value) => (ok ? resolve(value) : reject(value)), what, this.options.downAfter);
+      try {
+        this.outbox.add(`${this.prefix}.t.${taskToken(as)}.${where}`, 0, [WireOp.TASK, id, exportName, args]);
+        if (where === 'any') this.outbox.flush(); // one task a message: the queue group spreads messages, not ops
+      } catch (error) {
+        this.calls.forget(id);
+        reject(error);
+      }
+    });
+  }
+
+  // ── from other nodes ──────────────────────────────────────────────────────────────────────────
+
+  /** A batch on this node's inbox. */
+  private received(bytes: Uint8Array): void {
+    let from: BatchHeader | undefined;
+    try {
+      readBatch(
+        bytes,
+        (header) => {
+          if (header.cluster !== this.cluster) {
+            this.dropForeign();
+            return false;
+          }
+          from = header;
+          return true;
+        },
+        (op) => this.handle(from!, op),
+      );
+    } catch {
+      this.dropForeign();
+    }
+  }
+
+  /** A batch on a task subject this node serves: each op is a task of `module`. */
+  private receivedTask(bytes: Uint8Array, module: string): void {
+    try {
+      let from: BatchHeader | undefined;
+      readBatch(
+        bytes,
+        (header) => {
+          from = header;
+          return header.cluster === this.cluster || (this.dropForeign(), false);
+        },
+        (op) => {
+          const [kind, id, exportName, args] = op;
+          if (kind !== WireOp.TASK || typeof id !== 'number' || typeof exportName !== 'string' || !Array.isArray(args)) return this.dropForeign();
+          const caller = from!;
+          this.toInbox(caller.from, caller.fromCreation, [WireOp.ACCEPTED, id]);
+          this.host.run(module, exportName, args).then(
+            (value) => this.answer(caller, id, true, value),
+            (error: unknown) => this.answer(caller, id, false, error),
+          );
+        },
+      );
+    } catch {
+      this.dropForeign();
+    }
+  }
+
+  /** One op of a batch from node `from`. */
+  private handle(from: BatchHeader, op: unknown[]): void {
+    const runtime = this.runtime;
+    switch (op[0]) {
+      case WireOp.CAST:
+      case WireOp.SEND: {
+        const [kind, to, body] = op;
+        const pid = this.target(to);
+        const what = kind === WireOp.CAST ? 'cast' : 'send';
+        if (pid === undefined) {
+          this.host.deadLetter(typeof to === 'string' ? { name: to, node: this.name } : to instanceof Pid ? to : null, what, body);
+          return;
+        }
+        try {
+          if (kind === WireOp.CAST) runtime.cast(pid, body);
+          else runtime.send(pid, body);
+        } catch {
+          this.host.deadLetter(pid, what, body); // a thread number this node does not have
+        }
+        return;
+      }
+      case WireOp.CALL: {
+        const [, to, id, timeout, body] = op;
+        if (typeof id !== 'number' || typeof timeout !== 'number') return this.dropForeign();
+        const pid = this.target(to);
+        if (pid === undefined) {
+          this.answer(from, id, false, new NoProcError(`no actor ${describeTarget(to, this.name)}: ${typeof to === 'string' ? 'no actor has that name here' : 'it is not of this node, or of its present life'}`));
+          return;
+        }
+        runtime.call(pid, body, timeout).then(
+          (value) => this.answer(from, id, true, value),
+          (error: unknown) => this.answer(from, id, false, error),
+        );
+        return;
+      }
+      case WireOp.REPLY:
+      case WireOp.REPLY_ERROR:
+        if (from.toCreation === this.creation && typeof op[1] === 'number') this.calls.settle(op[1], op[0] === WireOp.REPLY, op[2]);
+        return;
+      case WireOp.ACCEPTED:
+        if (from.toCreation === this.creation && typeof op[1] === 'number') this.calls.accepted(op[1], from.from, from.fromCreation);
+        return;
+      case WireOp.LINK:
+      case WireOp.UNLINK: {
+        const [kind, target, other] = op;
+        if (!(target instanceof Pid) || !(other instanceof Pid)) return this.dropForeign();
+        if (kind === WireOp.UNLINK) {
+          this.watches.unlink(target, other);
+          if (runtime.isLocal(target)) runtime.link(target, other, false);
+        } else if (!runtime.isLocal(target)) {
+          this.sendExit(other, target, 'noproc', true);
+        } else {
+          this.watches.link(target, other);
+          runtime.link(target, other, true);
+        }
+        return;
+      }
+      case WireOp.EXIT: {
+        const [, target, other, reason, linked] = op;
+        if (!(target instanceof Pid) || !(other instanceof Pid)) return this.dropForeign();
+        if (linked === true) this.watches.unlink(target, other);
+        if (runtime.isLocal(target)) runtime.exitSignal(target, other, reason as ExitReason, linked === true);
+        return;
+      }
+      case WireOp.MONITOR: {
+        const [, target, watchId] = op;
+        if (!(target instanceof Pid) || typeof watchId !== 'number') return this.dropForeign();
+        if (!runtime.isLocal(target)) {
+          this.toInbox(from.from, from.fromCreation, [WireOp.DOWN, watchId, target, 'noproc']);
+          return;
+        }
+        const listener = ({ pid, reason }: { pid: Pid; reason: unknown }): void => {
+          this.watches.unwatchIn(from.from, from.fromCreation, watchId);
+          this.sendDown(from, watchId, pid, reason);
+        };
+        this.watches.watchIn({ node: from.from, creation: from.fromCreation, watchId, listener, ref: 0 });
+        const watch = { node: from.from, creation: from.fromCreation, watchId, listener, ref: runtime.monitorFrom(listener, target) };
+        // monitorFrom may have answered at once ('noproc'): only a watch still open is kept
+        if (this.watches.unwatchIn(from.from, from.fromCreation, watchId) !== undefined) this.watches.watchIn(watch);
+        return;
+      }
+      case WireOp.DEMONITOR: {
+        const [, , watchId] = op;
+        if (typeof watchId !== 'number') return this.dropForeign();
+        const watch = this.watches.unwatchIn(from.from, from.fromCreation, watchId);
+        if (watch !== undefined) runtime.demonitorFrom(watch.listener, watch.ref);
+        return;
+      }
+      case WireOp.DOWN: {
+        const [, watchId, pid, reason] = op;
+        if (from.toCreation !== this.creation || typeof watchId !== 'number' || !(pid instanceof Pid)) return;
+        const watch = this.watches.downOut(watchId);
+        if (watch !== undefined) runtime.downFromAfar(watch.thread, watch.mref, pid, reason as ExitReason);
+        return;
+      }
+      case WireOp.SPAWN: {
+        const [, id, module, args, name, thread, timeout, global] = op;
+        if (typeof id !== 'number' || typeof module !== 'string' || typeof timeout !== 'number') return this.dropForeign();
+        this.host.spawn(module, args, typeof name === 'string' ? name : null, global === true, (thread ?? undefined) as Placement | undefined, timeout).then(
+          (pid) => this.answer(from, id, true, pid),
+          (error: unknown) => this.answer(from, id, false, error),
+        );
+        return;
+      }
+      case WireOp.WHEREIS: {
+        const [, id, name] = op;
+        if (typeof id !== 'number' || typeof name !== 'string') return this.dropForeign();
+        this.answer(from, id, true, this.host.whereis(name) ?? null);
+        return;
+      }
+      default:
+        this.dropForeign();
+    }
+  }
+
+  /** The local actor an op names: a pid of this node's present life, or a registered name. */
+  private target(to: unknown): Pid | undefined {
+    if (typeof to === 'string') return this.host.whereis(to);
+    return to instanceof Pid && this.runtime.isLocal(to) ? to : undefined;
+  }
+
+  // ── sending ───────────────────────────────────────────────────────────────────────────────────
+
+  /** Sends a reply (or the error) to the node that asked; a reply that cannot travel becomes its EncodeError. */
+  private answer(to: BatchHeader, id: number, ok: boolean, value: unknown): void {
+    try {
+      this.toInbox(to.from, to.fromCreation, [ok ? WireOp.REPLY : WireOp.REPLY_ERROR, id, value]);
+    } catch (error) {
+      if (!(error instanceof EncodeError)) throw error;
+      if (!ok) this.toInbox(to.from, to.fromCreation, [WireOp.REPLY_ERROR, id, new Error(describeReason(value), { cause: error })]);
+      else this.toInbox(to.from, to.fromCreation, [WireOp.REPLY_ERROR, id, error]);
+    }
+  }
+
+  private sendDown(to: BatchHeader, watchId: number, pid: Pid, reason: unknown): void {
+    try {
+      this.toInbox(to.from, to.fromCreation, [WireOp.DOWN, watchId, pid, reason]);
+    } catch {
+      this.toInbox(to.from, to.fromCreation, [WireOp.DOWN, watchId, pid, describeReason(reason)]);
+    }
+  }
+
+  private sendExit(target: Pid, from: Pid, reason: ExitReason, linked: boolean): void {
+    if (!this.reachable(target)) return;
+    try {
+      this.toNode(target.node, [WireOp.EXIT, target, from, reason, linked]);
+    } catch {
+      this.toNode(target.node, [WireOp.EXIT, target, from, describeReason(reason), linked]);
+    }
+  }
+
+  /** An op for node `node` as it lives now. */
+  private toNode(node: string, op: unknown[]): void {
+    this.outbox.add(this.inbox(node), this.membership.creationOf(node) ?? 0, op);
+  }
+
+  private toInbox(node: string, creation: number, op: unknown[]): void {
+    if (this.stopped) return;
+    this.outbox.add(this.inbox(node), creation, op);
+  }
+
+  private inbox(node: string): string {
+    return `${this.prefix}.n.${node}`;
+  }
+
+  /** True when `pid`'s node is up in the life the pid is from. */
+  private reachable(pid: Pid): boolean {
+    return this.membership.creationOf(pid.node) === pid.creation;
+  }
+
+  /** True while `holder`'s node (in its life) is up, or may be: right after start this node may not have heard everyone yet. */
+  holderAlive(holder: Pid): boolean {
+    if (holder.node === this.name) return holder.creation === this.creation;
+    return this.reachable(holder) || (this.membership.creationOf(holder.node) === undefined && Date.now() - this.startedAt < this.options.downAfter);
+  }
+
+  private unreachable(node: string, to: Pid | string | undefined): NodeDownError {
+    const why = to instanceof Pid && this.membership.creationOf(node) !== undefined ? 'restarted' : 'timeout';
+    const what = to === undefined ? '' : ` for ${describeTarget(to, node)}`;
+    return new NodeDownError(`node ${JSON.stringify(node)} is not up${what} (${why}); up: ${this.nodes().join(', ')}`, node, why);
+  }
+
+  private publish(subject: string, bytes: Uint8Array): void {
+    if (this.nc.isClosed()) return;
+    this.nc.publish(subject, bytes);
+  }
+
+  private dropForeign(): void {
+    this.foreign++;
+    this.host.deadLetter(null, 'foreign', undefined);
+  }
+
+  /** Global names, or why there are none. */
+  names(): GlobalNames {
+    if (this.globals !== undefined) return this.globals;
+    throw new ClusterError(this.globalsError === undefined ? 'global names are off (node.globalNames: false)' : this.globalsError.message, { cause: this.globalsError });
+  }
+
+  // ── stop ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** Says goodbye, sends what is waiting, and closes the connection. Waits still open reject. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.sweeper);
+    this.membership.stop();
+    this.outbox.flush();
+    this.globals?.stop();
+    this.calls.rejectAll(() => new ClusterError(`node ${JSON.stringify(this.name)} left the cluster before the answer came`));
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close().catch(() => {});
+    }
+  }
+}
+
+/** A module key as a NATS subject token. */
+function taskToken(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 24);
+}
+
+function describeTarget(to: unknown, node: string): string {
+  if (typeof to === 'string') return `${JSON.stringify(to)} on node ${JSON.stringify(node)}`;
+  return to instanceof Pid ? String(to) : describeValue(to);
+}
+
+function describeServers(servers: string | string[] | undefined): string {
+  if (servers === undefined) return 'the default server, 127.0.0.1:4222';
+  return Array.isArray(servers) ? servers.join(', ') : servers;
+}

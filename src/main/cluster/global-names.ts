@@ -1,0 +1,155 @@
+/**
+ * Names unique across the cluster (`spawn(…, { name, global: true })`, `whereisGlobal`), kept in a
+ * NATS KV bucket (`weft_<cluster>_names`, JetStream). Taking a name is `create`, which the server
+ * does only if the key is absent: two nodes racing for a name cannot both win. Every node watches
+ * the bucket, so `whereisGlobal` is a map read. A name is freed by its node when the actor exits,
+ * and by every surviving node when the owner's node goes down (a delete on the revision they saw:
+ * whoever comes second changes nothing); a dead owner's name may also be taken over, by revision.
+ */
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { KV } from '@nats-io/kv';
+import { AlreadyRegisteredError, ClusterError } from '../../shm/errors.js';
+import { Pid, pidEquals } from '../../shm/pid.js';
+
+interface Entry {
+  pid: Pid;
+  revision: number;
+}
+
+interface Stored {
+  node: string;
+  creation: number;
+  thread: number;
+  serial: number;
+}
+
+export class GlobalNames {
+  private readonly entries = new Map<string, Entry>();
+  private stopped = false;
+
+  private constructor(private readonly kv: KV) {}
+
+  /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
+  static async open(nc: NatsConnection, cluster: string): Promise<GlobalNames> {
+    const { Kvm } = await import('@nats-io/kv');
+    let kv: KV;
+    try {
+      kv = await new Kvm(nc).create(`weft_${cluster}_names`, { history: 1 });
+    } catch (error) {
+      throw new ClusterError(`cannot open the global-names bucket: is JetStream on (nats-server -js)? ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const names = new GlobalNames(kv);
+    const watch = await kv.watch({ key: '>' });
+    void names.follow(watch);
+    return names;
+  }
+
+  whereis(name: string): Pid | undefined {
+    return this.entries.get(name)?.pid;
+  }
+
+  /** Every name held, with its pid. */
+  all(): Map<string, Pid> {
+    return new Map([...this.entries].map(([name, entry]) => [name, entry.pid]));
+  }
+
+  /**
+   * Takes `name` for `pid`; rejects with AlreadyRegisteredError if a live actor holds it
+   * (`alive` says whether a holder's node and creation are still up).
+   */
+  async register(name: string, pid: Pid, alive: (holder: Pid) => boolean): Promise<void> {
+    const key = keyOf(name);
+    const value = JSON.stringify({ node: pid.node, creation: pid.creation, thread: pid.thread, serial: pid.serial } satisfies Stored);
+    let refusal: unknown;
+    try {
+      this.entries.set(name, { pid, revision: await this.kv.create(key, value) });
+      return;
+    } catch (error) {
+      refusal = error;
+    }
+    const held = await this.kv.get(key).catch(() => null);
+    if (held === null) {
+      throw new ClusterError(`cannot register the global name ${JSON.stringify(name)}: ${refusal instanceof Error ? refusal.message : String(refusal)}`, { cause: refusal });
+    }
+    const holder = held.operation === 'PUT' ? pidOf(held.string()) : undefined;
+    if (holder === undefined || !alive(holder)) {
+      // Freed meanwhile, or its holder's node is gone before anyone freed it: take it, by revision.
+      try {
+        this.entries.set(name, { pid, revision: await this.kv.update(key, value, held.revision) });
+        return;
+      } catch {
+        // another node was quicker
+      }
+    }
+    const now = this.entries.get(name)?.pid ?? holder;
+    throw new AlreadyRegisteredError(`the global name ${JSON.stringify(name)} is taken${now === undefined ? '' : ` by ${now}`}`);
+  }
+
+  /** Frees `name` if `pid` still holds it. */
+  unregister(name: string, pid: Pid): void {
+    const entry = this.entries.get(name);
+    if (entry === undefined || !pidEquals(entry.pid, pid)) return;
+    this.entries.delete(name);
+    this.kv.delete(keyOf(name), { previousSeq: entry.revision }).catch(() => {});
+  }
+
+  /** Frees every name held by actors of `node`'s life `creation` (it went down). */
+  freeNode(node: string, creation: number): void {
+    this.freeWhere((pid) => pid.node === node && pid.creation === creation);
+  }
+
+  /** Frees names left by an earlier life of this node (`node`, any creation but `creation`). */
+  freeOldLives(node: string, creation: number): void {
+    this.freeWhere((pid) => pid.node === node && pid.creation !== creation);
+  }
+
+  private freeWhere(gone: (pid: Pid) => boolean): void {
+    for (const [name, entry] of [...this.entries]) {
+      if (!gone(entry.pid)) continue;
+      this.entries.delete(name);
+      this.kv.delete(keyOf(name), { previousSeq: entry.revision }).catch(() => {});
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async follow(watch: AsyncIterable<{ key: string; operation: string; revision: number; string(): string }> & { stop(): void }): Promise<void> {
+    try {
+      for await (const change of watch) {
+        if (this.stopped) break;
+        const name = nameOf(change.key);
+        if (name === undefined) continue;
+        const pid = change.operation === 'PUT' ? pidOf(change.string()) : undefined;
+        if (pid === undefined) this.entries.delete(name);
+        else this.entries.set(name, { pid, revision: change.revision });
+      }
+    } catch {
+      // the connection closed: the node is stopping
+    } finally {
+      watch.stop();
+    }
+  }
+}
+
+/** Any name as a KV key: `n.` and the name in base64url (KV keys allow few characters). */
+function keyOf(name: string): string {
+  return `n.${Buffer.from(name, 'utf8').toString('base64url') || '_'}`;
+}
+
+function nameOf(key: string): string | undefined {
+  if (!key.startsWith('n.')) return undefined;
+  const encoded = key.slice(2);
+  return encoded === '_' ? '' : Buffer.from(encoded, 'base64url').toString('utf8');
+}
+
+function pidOf(text: string): Pid | undefined {
+  try {
+    const stored = JSON.parse(text) as Partial<Stored>;
+    if (typeof stored.node !== 'string' || typeof stored.creation !== 'number' || typeof stored.thread !== 'number' || typeof stored.serial !== 'number') return undefined;
+    return new Pid(stored.node, stored.thread, stored.serial, stored.creation);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Who is in the cluster: every node publishes a heartbeat on `weft.<cluster>.hb` every `heartbeat`
+ * ms, says hello when it joins (the others answer with a beat at once, so a new node learns the
+ * cluster in one round trip) and goodbye when it stops. A node not heard from for `downAfter` ms
+ * is down; one heard with a new creation after its old life fell silent was restarted (the old
+ * life is down, the new one up). A second node started under a live node's name hears that node
+ * answer its hello and refuses to start.
+ *
+ * Heartbeats are small JSON: they are rare, and a person reading the subject with `nats sub` can
+ * follow them.
+ */
+export type NodeDownWhy = 'timeout' | 'goodbye' | 'restarted';
+
+interface Beat {
+  weft: 1;
+  cluster: string;
+  node: string;
+  creation: number;
+  kind: 'hello' | 'beat' | 'bye';
+}
+
+interface Member {
+  creation: number;
+  lastSeen: number;
+}
+
+export interface MembershipHost {
+  publish(bytes: Uint8Array): void;
+  up(node: string, creation: number): void;
+  down(node: string, creation: number, why: NodeDownWhy): void;
+  /** A heartbeat that is not one of weft's (garbage, another version): counted and dropped. */
+  foreign(): void;
+  /** Another live node has this node's name (a second `start` under a taken name). */
+  namesake(creation: number): void;
+}
+
+export class Membership {
+  private readonly members = new Map<string, Member>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+
+  constructor(
+    private readonly self: { cluster: string; node: string; creation: number; heartbeat: number; downAfter: number },
+    private readonly host: MembershipHost,
+  ) {}
+
+  start(): void {
+    this.say('hello');
+    this.timer = setInterval(() => this.tick(), this.self.heartbeat).unref();
+  }
+
+  /** Says goodbye: the others declare this node down at once rather than after `downAfter`. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.say('bye');
+  }
+
+  /** The nodes up now (this one not included), with their creations. */
+  nodes(): Map<string, number> {
+    return new Map([...this.members].map(([name, member]) => [name, member.creation]));
+  }
+
+  creationOf(node: string): number | undefined {
+    return this.members.get(node)?.creation;
+  }
+
+  /** A message on the heartbeat subject. */
+  heard(bytes: Uint8Array): void {
+    let beat: Beat;
+    try {
+      beat = JSON.parse(this.decoder.decode(bytes)) as Beat;
+    } catch {
+      this.host.foreign();
+      return;
+    }
+    if (!isBeat(beat) || beat.cluster !== this.self.cluster) {
+      this.host.foreign();
+      return;
+    }
+    if (beat.node === this.self.node) {
+      // Our own beat, or a namesake's: it hears ours in answer to its hello, and refuses to start.
+      if (beat.creation === this.self.creation || beat.kind === 'bye') return;
+      this.host.namesake(beat.creation);
+      if (beat.kind === 'hello') this.say('beat');
+      return;
+    }
+    const known = this.members.get(beat.node);
+    if (beat.kind === 'bye') {
+      if (known !== undefined && known.creation === beat.creation) this.lose(beat.node, known, 'goodbye');
+      return;
+    }
+    if (known !== undefined && known.creation !== beat.creation) {
+      // A new life under a known name. While the old one still beats, it is a namesake trying to
+      // start (it hears the old one and gives up), not a restart: ignore it.
+      if (Date.now() - known.lastSeen < 2 * this.self.heartbeat) return;
+      this.lose(beat.node, known, 'restarted');
+    }
+    if (known === undefined || known.creation !== beat.creation) {
+      this.members.set(beat.node, { creation: beat.creation, lastSeen: Date.now() });
+      this.host.up(beat.node, beat.creation);
+    } else {
+      known.lastSeen = Date.now();
+    }
+    if (beat.kind === 'hello') this.say('beat');
+  }
+
+  private tick(): void {
+    this.say('beat');
+    const now = Date.now();
+    for (const [node, member] of [...this.members]) if (now - member.lastSeen > this.self.downAfter) this.lose(node, member, 'timeout');
+  }
+
+  private lose(node: string, member: Member, why: NodeDownWhy): void {
+    this.members.delete(node);
+    this.host.down(node, member.creation, why);
+  }
+
+  private say(kind: Beat['kind']): void {
+    const { cluster, node, creation } = this.self;
+    this.host.publish(this.encoder.encode(JSON.stringify({ weft: 1, cluster, node, creation, kind } satisfies Beat)));
+  }
+}
+
+function isBeat(value: unknown): value is Beat {
+  if (typeof value !== 'object' || value === null) return false;
+  const beat = value as Partial<Beat>;
+  return beat.weft === 1 && typeof beat.cluster === 'string' && typeof beat.node === 'string' && typeof beat.creation === 'number' && (beat.kind === 'hello' || beat.kind === 'beat' || beat.kind === 'bye');
+}

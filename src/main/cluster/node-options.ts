@@ -1,0 +1,88 @@
+/**
+ * `start({ node })`: what makes a system one node of a cluster. Only the types of the NATS client
+ * are named here; the client itself is imported when a system with `node` starts, so a system
+ * without it loads nothing of NATS.
+ */
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { InvalidArgumentError, describeValue } from '../../shm/errors.js';
+
+export interface NodeOptions {
+  /**
+   * This node's name, unique in its cluster while it runs; pids of its actors carry it. Letters,
+   * digits, `_` and `-` (it is a NATS subject token).
+   * @example 'a'
+   */
+  name: string;
+  /**
+   * The NATS connection, passed to `@nats-io/transport-node`'s `connect` as it is: `servers`,
+   * `user`/`pass`, `token`, `authenticator` (nkeys, creds), `tls`, reconnect settings. Reconnects are
+   * the client's. weft sets only `name` (to `weft:<cluster>:<node>`) where you did not.
+   * @example { servers: 'nats://127.0.0.1:4222' }
+   */
+  nats: NodeConnectionOptions;
+  /**
+   * Nodes talk only to nodes of the same cluster: its name prefixes every subject weft uses
+   * (`weft.<cluster>.…`). Letters, digits, `_` and `-`.
+   * @default 'weft'
+   */
+  cluster?: string;
+  /**
+   * How often this node tells the others it is alive, ms.
+   * @default 500
+   */
+  heartbeat?: number;
+  /**
+   * A node not heard from for this long (ms) is down: calls to it reject with `NodeDownError`,
+   * monitors of its actors fire with `'noconnection'`, links to them deliver the exit.
+   * @default 2500
+   */
+  downAfter?: number;
+  /**
+   * Keep cluster-wide names (`spawn(…, { name, global: true })`, `whereisGlobal`) in a NATS KV
+   * bucket, which needs JetStream on the server (`nats-server -js`). `false`: no global names.
+   * @default true
+   */
+  globalNames?: boolean;
+}
+
+export interface ResolvedNodeOptions {
+  name: string;
+  cluster: string;
+  nats: NodeConnectionOptions;
+  heartbeat: number;
+  downAfter: number;
+  globalNames: boolean;
+}
+
+/** A NATS subject token, and a KV bucket name piece. */
+const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected \`node\` to be an object { name, nats, cluster? }, got: ${describeValue(options)}`);
+  const o = options as Partial<NodeOptions> & Record<string, unknown>;
+  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames'];
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) throw new InvalidArgumentError(`unknown option \`node.${key}\`; accepted: ${known.join(', ')}, got: ${describeValue(o[key])}`);
+  }
+  const name = token('node.name', o.name);
+  const cluster = o.cluster === undefined ? 'weft' : token('node.cluster', o.cluster);
+  if (typeof o.nats !== 'object' || o.nats === null) throw new InvalidArgumentError(`expected \`node.nats\` to be the NATS connection options ({ servers, … }), got: ${describeValue(o.nats)}`);
+  const heartbeat = milliseconds('node.heartbeat', o.heartbeat ?? 500, 10);
+  const downAfter = milliseconds('node.downAfter', o.downAfter ?? 2500, 2 * heartbeat);
+  if (o.globalNames !== undefined && typeof o.globalNames !== 'boolean') throw new InvalidArgumentError(`expected \`node.globalNames\` to be a boolean, got: ${describeValue(o.globalNames)}`);
+  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true };
+}
+
+function token(what: string, value: unknown): string {
+  if (typeof value !== 'string' || !TOKEN.test(value)) {
+    throw new InvalidArgumentError(`expected \`${what}\` to be 1 to 64 letters, digits, \`_\` or \`-\` (a NATS subject token), got: ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function milliseconds(what: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > 2 ** 31 - 1) {
+    throw new InvalidArgumentError(`expected \`${what}\` to be a number of ms from ${min} to ${2 ** 31 - 1}, got: ${describeValue(value)}`);
+  }
+  return value;
+}

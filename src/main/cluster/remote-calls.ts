@@ -1,0 +1,97 @@
+/**
+ * The requests this node has sent to others and not yet had answered: calls (from any thread of
+ * this node: main's cluster answers the waiting thread), spawns, name look-ups and tasks. Each
+ * has a `callId`, unique in this node's life, that comes back in the REPLY.
+ *
+ * Every entry ends: with its reply; with `NodeDownError` when the node it went to goes down; past
+ * its deadline (a thread's caller has its own timer, which fired by then); or, for a
+ * task sent to `{ node: 'any' }` that no node took within `acceptWithin`, with a ClusterError.
+ */
+import { CallTimeoutError, ClusterError, NodeDownError } from '../../shm/errors.js';
+import type { NodeDownWhy } from './membership.js';
+
+export type Settle = (ok: boolean, value: unknown) => void;
+
+interface Request {
+  /** The node answering, once known (a task to 'any' learns it from ACCEPTED). */
+  node: string | undefined;
+  creation: number;
+  settle: Settle;
+  /** When the entry may be dropped (Infinity: only by reply or node down). */
+  deadline: number;
+  /** For a task to 'any' not yet accepted: when to give up; else Infinity. */
+  acceptBy: number;
+  /** What it is, for error messages. */
+  what: string;
+}
+
+/** Added to a call's own timeout before its entry is dropped: a reply just past it still finds the entry. */
+const GRACE_MS = 1000;
+
+export class RemoteCalls {
+  private readonly requests = new Map<number, Request>();
+  private nextId = 1 + Math.floor(Math.random() * 0x3fff_0000);
+
+  get size(): number {
+    return this.requests.size;
+  }
+
+  /** Registers a request to `node` (undefined: not known until a node accepts it) and returns its id. */
+  add(node: string | undefined, creation: number, timeoutMs: number, settle: Settle, what: string, acceptWithin = Infinity): number {
+    const id = this.nextId;
+    this.nextId = id >= 0x7fff_fff0 ? 1 : id + 1;
+    const now = Date.now();
+    this.requests.set(id, { node, creation, settle, deadline: now + timeoutMs + GRACE_MS, acceptBy: now + acceptWithin, what });
+    return id;
+  }
+
+  /** The request could not be sent after all. */
+  forget(id: number): void {
+    this.requests.delete(id);
+  }
+
+  settle(id: number, ok: boolean, value: unknown): void {
+    const request = this.requests.get(id);
+    if (request === undefined) return; // timed out, or its node was declared down first
+    this.requests.delete(id);
+    request.settle(ok, value);
+  }
+
+  /** Node `node` took task `id`: its going down now fails the task. */
+  accepted(id: number, node: string, creation: number): void {
+    const request = this.requests.get(id);
+    if (request === undefined) return;
+    request.node = node;
+    request.creation = creation;
+    request.acceptBy = Infinity;
+  }
+
+  /** Fails every request the node was to answer. */
+  nodeDown(node: string, creation: number, why: NodeDownWhy): void {
+    for (const [id, request] of [...this.requests]) {
+      if (request.node !== node || request.creation !== creation) continue;
+      this.requests.delete(id);
+      request.settle(false, new NodeDownError(`node ${JSON.stringify(node)} went down (${why}) before it answered ${request.what}`, node, why));
+    }
+  }
+
+  /** Drops requests past their deadline and fails tasks nobody took. */
+  sweep(now: number): void {
+    for (const [id, request] of [...this.requests]) {
+      if (request.acceptBy < now) {
+        this.requests.delete(id);
+        request.settle(false, new ClusterError(`no node took ${request.what}: no node of the cluster serves it (see system.serve), or none answered in time`));
+      } else if (request.deadline < now) {
+        this.requests.delete(id);
+        request.settle(false, new CallTimeoutError(`${request.what} got no answer in time`));
+      }
+    }
+  }
+
+  /** Fails every request (the node is stopping). */
+  rejectAll(error: () => Error): void {
+    const all = [...this.requests.values()];
+    this.requests.clear();
+    for (const request of all) request.settle(false, error());
+  }
+}

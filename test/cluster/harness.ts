@@ -1,0 +1,171 @@
+/**
+ * Real servers and real processes for the cluster tests: a `nats-server` (Debian's package) on a
+ * free loopback port, with JetStream in a temporary store where global names need it, and weft
+ * nodes in child processes (test/fixtures/cluster/node.ts), driven over their IPC channel.
+ */
+import { spawn, fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pid } from '../../src/shm/pid.js';
+import type { StartOptions } from '../../src/main/options.js';
+import { fixtureUrl } from '../helpers.js';
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  /** Kills the server (SIGKILL with `hard`) and waits for it to exit. */
+  kill(hard?: boolean): Promise<void>;
+  /** Starts it again on the same port and store. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `nats-server` on a free loopback port; `config` is the text of a config file (auth tests). */
+export async function startNatsServer(options: { jetstream?: boolean; config?: string } = {}): Promise<NatsServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'weft-nats-'));
+  const args = ['-a', '127.0.0.1', '-p', String(port)];
+  if (options.jetstream !== false) args.push('-js', '-sd', dir);
+  if (options.config !== undefined) {
+    const file = join(dir, 'server.conf');
+    writeFileSync(file, options.config);
+    args.push('-c', file);
+  }
+  let child: ChildProcess | undefined;
+  const run = async (): Promise<void> => {
+    child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`nats-server exited (${code}) before it was ready:\n${log}`))));
+    await Promise.race([waitForPort(port, 10_000), exited]);
+  };
+  await run();
+  const kill = async (hard = false): Promise<void> => {
+    const current = child;
+    if (current === undefined || current.exitCode !== null || current.signalCode !== null) return;
+    const gone = new Promise((resolve) => current.once('exit', resolve));
+    current.kill(hard ? 'SIGKILL' : 'SIGTERM');
+    await gone;
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    kill,
+    restart: run,
+    stop: async () => {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForPort(port: number, timeout: number): Promise<void> {
+  const until = Date.now() + timeout;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > until) throw new Error(`nothing listens on port ${port} after ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+type PlainPid = { node: string; thread: number; serial: number; creation: number };
+
+/** A weft node in a child process. */
+export interface NodeProcess {
+  name: string;
+  creation: number;
+  child: ChildProcess;
+  /** Asks the node to do something (see the fixture); rejects with the error it got. */
+  ask<T = unknown>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  spawn(module: URL, options?: Record<string, unknown>): Promise<Pid>;
+  /** SIGKILL: no goodbye, no cleanup. */
+  kill(): Promise<void>;
+  /** A clean stop (goodbye to the cluster), then the process exits. */
+  stop(): Promise<void>;
+}
+
+export function toPid(plain: PlainPid): Pid {
+  return new Pid(plain.node, plain.thread, plain.serial, plain.creation);
+}
+
+export function plainPid(pid: Pid): PlainPid {
+  return { node: pid.node, thread: pid.thread, serial: pid.serial, creation: pid.creation };
+}
+
+/** Starts a node process joined to `nats` (a URL), and resolves once it has joined. */
+export async function startNode(name: string, nats: string, options: Omit<StartOptions, 'node'> & { node?: Partial<NonNullable<StartOptions['node']>> } = {}): Promise<NodeProcess> {
+  const { node, ...rest } = options;
+  const config: StartOptions = { threads: 1, ...rest, node: { name, nats: { servers: nats }, heartbeat: 200, downAfter: 1000, ...node } };
+  const child = fork(fileURLToPath(fixtureUrl('cluster/node')), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waits = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  let nextId = 1;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<number>((resolve, reject) => {
+    child.on('message', (message: { ready?: boolean; creation?: number; id?: number; ok?: boolean; value?: unknown; error?: { name: string; message: string; code?: string } }) => {
+      if (message.ready === true) return resolve(message.creation!);
+      const wait = waits.get(message.id!);
+      if (wait === undefined) return;
+      waits.delete(message.id!);
+      if (message.ok === true) wait.resolve(message.value);
+      else wait.reject(Object.assign(new Error(message.error!.message), { name: message.error!.name, code: message.error!.code }));
+    });
+    void exited.then(() => {
+      reject(new Error(`node ${name} exited before it was ready`));
+      for (const wait of waits.values()) wait.reject(new Error(`node ${name} exited`));
+      waits.clear();
+    });
+  });
+  const creation = await ready;
+  const ask = <T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = nextId++;
+      waits.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      child.send({ id, cmd, ...args });
+    });
+  return {
+    name,
+    creation,
+    child,
+    ask,
+    spawn: async (module, spawnOptions = {}) => toPid(await ask<PlainPid>('spawn', { module: module.href, options: spawnOptions })),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) await ask('stop').catch(() => {});
+      await exited;
+    },
+  };
+}
+
+/** Polls `check` until it returns true, or throws after `timeout` ms. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeout = 10_000, what = 'a condition'): Promise<void> {
+  const until = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
