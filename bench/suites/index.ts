@@ -14,5 +14,8 @@ import { suite as poolRun } from './pool-run.js';
 import { suite as cpuSpeedup } from './cpu-speedup.js';
 import { suite as transaction } from './transaction.js';
 import { suite as fuseAsk } from './fuse-ask.js';
+import { suite as remoteCall } from './remote-call.js';
+import { suite as remoteCast } from './remote-cast.js';
+import { suite as remoteRun } from './remote-run.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup, transaction, fuseAsk];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun];

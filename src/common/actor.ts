@@ -75,6 +75,11 @@ export interface ActorSpawnOptions<Args> {
   link?: boolean;
   /** Register the new actor under this name once started. */
   name?: string;
+  /**
+   * Start it on another node of the cluster (its name); `thread` then places it among that node's
+   * threads (`'local'`: round-robin there). `name` registers it on that node.
+   */
+  node?: string;
 }
 
 /** Who is waiting for a reply: keep it to answer later with `ctx.reply` (see `noreply`). */

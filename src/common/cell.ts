@@ -47,6 +47,8 @@ export interface CellHost extends Router {
   markTask(id: number): void;
   fuse(name: string): Fuse;
   spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid>;
+  /** `ctx.spawn` with `node`: main's cluster starts it there. */
+  spawnElsewhere(node: string, module: URL | string, args: unknown, thread: Placement | undefined, timeout: number | undefined, name?: string): Promise<Pid>;
   /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
   monitorFrom(watcher: ActorCell, target: Pid): number;
   demonitorFrom(watcher: ActorCell, mref: number): void;
@@ -201,7 +203,11 @@ export class ActorCell implements CallContext {
   }
 
   async spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>> {
-    const pid = await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
+    const node = options?.node;
+    const pid =
+      node !== undefined && node !== this.self.node
+        ? await this.host.spawnElsewhere(node, module, options?.args, options?.thread === 'local' ? undefined : options?.thread, options?.timeout, options?.name)
+        : await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
     if (options?.link === true) this.link(pid);
     return new ActorRef<A>(pid, this.host);
   }

@@ -36,6 +36,9 @@ class DeadlineQueue {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** The `thread` of a wait that another node answers (through main's cluster, not a ring). */
+export const AFAR = -2;
+
 export class PendingReplies {
   private readonly waiters = new Map<number, Waiter>();
   private readonly queues = new Map<number, DeadlineQueue>();
@@ -57,13 +60,16 @@ export class PendingReplies {
     return this.waiters.size;
   }
 
+  /** Waits another node is to answer (`thread` AFAR): their replies come through NATS, not a ring. */
+  afar = 0;
+
   /** The ref of the wait `begin` made last. */
   lastRef = 0;
 
   /**
    * Registers a wait and returns its promise; its ref is then `lastRef`. After `timeoutMs` (if
    * finite) it rejects with `timedOut(subject, timeoutMs)`; a reply that comes later is dropped. `thread`: the
-   * thread that will answer (-1: none in particular), whose death rejects the wait. The hot path of
+   * thread that will answer (-1: none in particular; AFAR: another node), whose death rejects the wait. The hot path of
    * every call: it allocates the promise and one record, nothing else.
    */
   begin<T>(timeoutMs: number, thread: number, timedOut: (subject: unknown, timeoutMs: number) => Error, subject: unknown): Promise<T> {
@@ -75,6 +81,7 @@ export class PendingReplies {
       waiter = { resolve: resolve as (value: unknown) => void, reject, timedOut, subject, thread };
     });
     this.waiters.set(ref, waiter);
+    if (thread === AFAR) this.afar++;
     if (this.waiters.size === 1) this.onBusyChange(true);
     if (Number.isFinite(timeoutMs)) this.schedule(ref, timeoutMs);
     return promise;
@@ -126,6 +133,7 @@ export class PendingReplies {
     const waiter = this.waiters.get(ref);
     if (waiter === undefined) return undefined;
     this.waiters.delete(ref);
+    if (waiter.thread === AFAR) this.afar--;
     // Timers are left to fire and find nothing: clearing and re-creating them whenever the count
     // touches zero would cost a timer per call when calls run one at a time.
     if (this.waiters.size === 0) this.onBusyChange(false);

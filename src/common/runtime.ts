@@ -14,7 +14,7 @@
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
 import { CallTimeoutError, EncodeError, ExitError, FuseError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
-import { PendingReplies, settleReply } from './pending.js';
+import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
@@ -155,6 +155,11 @@ export class ThreadRuntime implements CellHost {
   /** Replies awaited on this thread. */
   get awaiting(): number {
     return this.pending.size;
+  }
+
+  /** Replies awaited on this thread that come through a ring (not from another node). */
+  get awaitingRings(): number {
+    return this.pending.size - this.pending.afar;
   }
 
   /** The drain handler: one frame from thread `from`. */
@@ -299,7 +304,7 @@ export class ThreadRuntime implements CellHost {
     const pending = this.pending;
     const remote = !this.isLocal(pid);
     // A remote callee's thread is not one of ours: main's cluster rejects the wait if its node goes down.
-    const promise = pending.begin(ms, remote ? -1 : pid.thread, callTimedOut, pid);
+    const promise = pending.begin(ms, remote ? AFAR : pid.thread, callTimedOut, pid);
     const ref = pending.lastRef;
     try {
       if (remote) this.main.remote([RemoteOp.CALL, pid, ref, ms, msg]);
@@ -437,6 +442,18 @@ export class ThreadRuntime implements CellHost {
       }
     }
     return pid;
+  }
+
+  /** `ctx.spawn` with `node`: asks main's cluster to start it on that node, and waits for its pid. */
+  spawnElsewhere(node: string, module: URL | string, args: unknown, thread: Placement | undefined, timeout: number | undefined, name?: string): Promise<Pid> {
+    const url = module instanceof URL ? module.href : String(module);
+    const ms = timeout ?? DEFAULT_SPAWN_TIMEOUT;
+    return this.pending.request<Pid>(
+      ms,
+      () => new CallTimeoutError(`spawn of ${url} on node ${JSON.stringify(node)} did not finish within ${ms} ms`),
+      (ref) => this.main.remote([RemoteOp.SPAWN, ref, node, url, args, name ?? null, thread ?? null, ms]),
+      AFAR,
+    );
   }
 
   /** `ctx.spawn`: `'local'` is this thread; anything else is placed as `system.spawn` places. */

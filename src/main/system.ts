@@ -471,9 +471,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   }
 
   /** Resolves once `node` is up; rejects with ClusterError after `timeout` ms (default: the cluster's `downAfter`). */
-  awaitNode(node: string, timeout?: number): Promise<void> {
-    const cluster = this.joined('awaitNode');
-    return cluster.reach(node, timeout ?? this.options.node!.downAfter);
+  async awaitNode(node: string, timeout?: number): Promise<void> {
+    await this.joined('awaitNode').reach(node, timeout ?? this.options.node!.downAfter);
   }
 
   /**
@@ -539,15 +538,12 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * (by default the module's URL). Rejects with NodeDownError if the node running it goes down,
    * ClusterError if no node serves it.
    */
-  runOn(where: string, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
-    if (this.closed) return Promise.reject(this.stoppedError('runOn'));
+  async runOn(where: string, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
+    const cluster = this.joined('runOn');
     const as = module instanceof URL ? module.href : module;
-    if (where === this.node && this.served(as)) return this.run(this.served(as)!, exportName, ...args);
-    return this.joined('runOn').run(where, as, exportName, args, this.options.callTimeout === Infinity ? 2 ** 31 - 1 : Math.max(this.options.callTimeout, 60_000));
-  }
-
-  private served(as: string): string | undefined {
-    return this.cluster?.servedModule(as);
+    const served = cluster.servedModule(as);
+    if (where === this.node && served !== undefined) return this.run(served, exportName, ...args);
+    return cluster.run(where, as, exportName, args);
   }
 
   /** The cluster, or a ClusterError for a system started without `node`. */
@@ -598,8 +594,17 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     if (!isRemoteName(to, this.node)) return this.runtime.call(this.localPid(to), msg, timeout);
     const ms = timeout ?? this.options.callTimeout;
     return new Promise((resolve, reject) => {
-      this.joined('call').call(to.node, to.name, ms, msg, (ok, value) => (ok ? resolve(value) : reject(value)));
-      if (ms !== Infinity) setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms).unref();
+      const timer = ms === Infinity ? undefined : setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms);
+      try {
+        this.joined('call').call(to.node, to.name, ms, msg, (ok, value) => {
+          clearTimeout(timer);
+          if (ok) resolve(value);
+          else reject(value);
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        throw error;
+      }
     });
   }
 
@@ -747,10 +752,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       handled += runtime.runLocal(this.options.batch);
       endpoint.uncork();
       if (handled === 0) {
-        // Spin only while a reply is awaited: with nothing expected, spinning would only block
-        // main's event loop.
+        // Spin only while a reply is awaited from a thread: with nothing expected, spinning would
+        // only block main's event loop.
         runtime.parked = true;
-        await endpoint.wait(runtime.awaiting === 0 ? 0 : this.options.mainSpinMicros);
+        // A reply from another node comes through NATS, which spinning would only delay.
+        await endpoint.wait(runtime.awaitingRings === 0 ? 0 : this.options.mainSpinMicros);
         runtime.parked = false;
       } else if (++drains % DRAINS_PER_YIELD === 0) {
         await yieldToEventLoop();
@@ -799,6 +805,12 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       this.cluster.fromThread(thread, envelope);
       return;
     }
+    if (envelope[0] === RemoteOp.SPAWN) {
+      const error = new ClusterError(`cannot spawn on node ${JSON.stringify(envelope[2])}: this system is not a cluster node (start it with { node: { name, nats } })`);
+      if (thread === 0) throw error;
+      this.runtime.replyError(thread, envelope[1], error);
+      return;
+    }
     const target = envelope[1];
     const error = (): NoProcError => new NoProcError(`no actor ${target}: node ${JSON.stringify(target.node)} is not connected (this system is ${target.node === this.node ? 'that node, in another life' : 'not in a cluster'})`);
     switch (envelope[0]) {
@@ -829,7 +841,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         if (global && name !== null) return this.spawnGlobal(module, args, name, thread, timeout);
         return (await this.spawn(module, { args, name: name ?? undefined, thread, timeout })).pid;
       },
-      whereis: (name) => this.names.whereis(name),
+      // `{ name, node }` from afar finds this node's names, then the global names its actors hold
+      whereis: (name) => {
+        const global = this.cluster?.globals?.whereis(name);
+        return this.names.whereis(name) ?? (global !== undefined && this.runtime.isLocal(global) ? global : undefined);
+      },
       run: (module, exportName, args) => this.run(module, exportName, ...args),
       deadLetter: (to, kind, message) => {
         this.deadLetters++;

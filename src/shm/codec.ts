@@ -781,6 +781,8 @@ export class MessageEncoder {
    *  straight to msgpackr instead of walking the compact path a second time. */
   private skipCompactOnce = false;
   private packr = createPackr();
+  /** Whether `packr` has encoded anything since it was made (see `startOver`). */
+  private packed = false;
   private scratchBytes: Uint8Array = new Uint8Array(0);
   private scratchBegin = 0;
   /** The msgpackr buffer `wholeView` views; msgpackr moves to a new one every few KB. */
@@ -847,7 +849,21 @@ export class MessageEncoder {
     return this.scratchBegin;
   }
 
+  /**
+   * Starts a new stream for a new decoder (a fresh MessageDecoder): what the old one learned is
+   * not assumed. Cheaper than a new encoder, whose compact shape writers would be compiled again.
+   */
+  startOver(): void {
+    this.compact.forgetShapes();
+    this.skipCompactOnce = false;
+    if (this.packed) {
+      this.packr = createPackr();
+      this.packed = false;
+    }
+  }
+
   private pack(message: unknown): ReusedBuffer {
+    this.packed = true;
     // saved and restored in case a getter in an outer message encodes while that message is walked
     const outerWireNeeded = wireNeeded;
     wireNeeded = false;

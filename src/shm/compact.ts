@@ -109,6 +109,8 @@ export class CompactWriter {
   private nextShapeId = 0;
   /** Shapes given an id during the current `write`; forgotten again if it gives up. */
   private readonly fresh: ShapeNode[] = [];
+  /** Shapes the reader has been told of (ids below `nextShapeId`), for `forgetShapes`. */
+  private readonly known: ShapeNode[] = [];
   private readonly f64 = new Float64Array(1);
   private readonly f64Bytes = new Uint8Array(this.f64.buffer);
 
@@ -160,8 +162,22 @@ export class CompactWriter {
       return false;
     }
     // Setting an array's length is a runtime call; most writes define no shape, so skip it then.
-    if (this.fresh.length !== 0) this.fresh.length = 0;
+    if (this.fresh.length !== 0) {
+      for (const node of this.fresh) this.known.push(node);
+      this.fresh.length = 0;
+    }
     return true;
+  }
+
+  /**
+   * Starts a new stream for a new reader: shapes are defined again at their next use, as to a
+   * fresh writer, but the trie and its compiled shape writers are kept (they cost more to build
+   * than the frames they write).
+   */
+  forgetShapes(): void {
+    for (const node of this.known) node.id = -1;
+    this.known.length = 0;
+    this.nextShapeId = 0;
   }
 
   /** Writes one value. Public only for the generated shape writers. */

@@ -236,6 +236,17 @@ export class Endpoint {
     for (const peer of this.peers) this.outbound[peer]!.corked = true;
   }
 
+  /** Runs `sends` corked (unless already corked: then the outer uncork publishes), then publishes. */
+  corkedAround(sends: () => void): void {
+    const corkedHere = !this.corked;
+    if (corkedHere) this.cork();
+    try {
+      sends();
+    } finally {
+      if (corkedHere) this.uncork();
+    }
+  }
+
   /** Publishes everything sent while corked and wakes the peers that need it. */
   uncork(): void {
     this.corked = false;

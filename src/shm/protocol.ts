@@ -47,6 +47,7 @@
  */
 import { EncodeError } from './errors.js';
 import type { Pid } from './pid.js';
+import type { Placement } from './placement.js';
 
 export const Kind = {
   CAST: 1,
@@ -89,6 +90,8 @@ export const RemoteOp = {
   /** The watcher is the frame's sender thread, under monitor ref `mref`. */
   MONITOR: 7,
   DEMONITOR: 8,
+  /** The spawner is the frame's sender thread, waiting under `ref` for the pid. */
+  SPAWN: 9,
 } as const;
 
 export type RemoteEnvelope =
@@ -96,11 +99,14 @@ export type RemoteEnvelope =
   | [op: typeof RemoteOp.CALL, to: Pid, ref: number, timeout: number, body: unknown]
   | [op: typeof RemoteOp.LINK | typeof RemoteOp.UNLINK, target: Pid, from: Pid]
   | [op: typeof RemoteOp.EXIT, target: Pid, from: Pid, reason: unknown, linked: boolean]
-  | [op: typeof RemoteOp.MONITOR | typeof RemoteOp.DEMONITOR, target: Pid, mref: number];
+  | [op: typeof RemoteOp.MONITOR | typeof RemoteOp.DEMONITOR, target: Pid, mref: number]
+  | [op: typeof RemoteOp.SPAWN, ref: number, node: string, moduleUrl: string, args: unknown, name: string | null, thread: Placement | null, timeout: number];
 
 /** Where the body sits in a RemoteEnvelope of a cast, send (2) or call (4), for `rebaseOntoBody`. */
 export const REMOTE_POST_BODY = 2;
 export const REMOTE_CALL_BODY = 4;
+/** Where a remote spawn's `args` sit in its RemoteEnvelope. */
+export const REMOTE_SPAWN_ARGS = 4;
 
 export type ReplyEnvelope = [ref: number, body: unknown];
 export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null];

@@ -3,7 +3,7 @@
  * main, answered, where an answer is due, by a REPLY that the runtime's pending replies settle.
  */
 import { EncodeError } from '../shm/errors.js';
-import { Kind, REMOTE_CALL_BODY, REMOTE_POST_BODY, RemoteOp, rebaseOntoBody, type RemoteEnvelope } from '../shm/protocol.js';
+import { Kind, REMOTE_CALL_BODY, REMOTE_POST_BODY, REMOTE_SPAWN_ARGS, RemoteOp, rebaseOntoBody, type RemoteEnvelope } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from '../common/actor.js';
 import { describeReason } from '../common/cell.js';
@@ -57,7 +57,7 @@ export class RemoteMain implements MainServices {
     try {
       this.runtime.sendFrame(0, Kind.REMOTE, envelope);
     } catch (error) {
-      throw rebaseOntoBody(error, op === RemoteOp.CALL ? REMOTE_CALL_BODY : REMOTE_POST_BODY);
+      throw op === RemoteOp.SPAWN ? rebaseOntoBody(error, REMOTE_SPAWN_ARGS) : rebaseOntoBody(error, op === RemoteOp.CALL ? REMOTE_CALL_BODY : REMOTE_POST_BODY);
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { start, type System, type DeadLetter } from '../../src/main/index.js';
+import { ActorRef, start, type System, type DeadLetter } from '../../src/main/index.js';
 import { ClusterError, EncodeError, NodeDownError } from '../../src/shm/errors.js';
 import { Pid } from '../../src/shm/pid.js';
 import type Wanderer from '../fixtures/actors/wanderer.js';
@@ -17,6 +17,8 @@ const WHERE = fixtureUrl('tasks/where');
 let nats: NatsServer;
 let system: System;
 const nodes: NodeProcess[] = [];
+/** A typed ref on node a's main for a pid an actor returned. */
+const ctx = (pid: unknown): ActorRef<typeof Wanderer> => new ActorRef<typeof Wanderer>(pid as Pid, system);
 
 async function node(name: string, options: Parameters<typeof startNode>[2] = {}): Promise<NodeProcess> {
   const started = await startNode(name, nats.url, options);
@@ -33,6 +35,8 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.kill()));
+  // the next test's nodes may take the same names: let these lives be declared down first
+  await eventually(() => system.nodes().length === 1, 10_000, 'the killed nodes to be declared down');
 });
 
 afterAll(async () => {
@@ -93,6 +97,13 @@ describe('two nodes', () => {
     const news = await watcher.call({ type: 'news' });
     expect(news).toContainEqual({ down: { pid: String(remote.pid), reason: 'done' } });
     expect(news).toContainEqual({ exit: { from: String(remote.pid), reason: 'done' } });
+    // an actor spawns on another node (ctx.spawn with node), linked
+    const child = ctx(await watcher.call({ type: 'spawnAt', node: 'b', module: WANDERER.href }));
+    expect(child.pid.node).toBe('b');
+    expect(((await child.call({ type: 'where' })) as { node: string }).node).toBe('b');
+    child.cast({ type: 'stop', reason: 'child done' });
+    await eventually(async () => ((await watcher.call({ type: 'news' })) as unknown[]).length === 3, 5000, "the child's EXIT");
+    expect(await watcher.call({ type: 'news' })).toContainEqual({ exit: { from: String(child.pid), reason: 'child done' } });
     // a link from b's side to an actor here: when ours exits, b's actor hears it
     const other = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
     const mine = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });

@@ -71,6 +71,7 @@ export class Cluster {
   /** Modules this node serves tasks of, by their subject token. */
   private readonly served = new Map<string, { module: string; subscriptions: Subscription[] }>();
   private readonly upWaiters = new Map<string, Set<() => void>>();
+  private readonly inboxes = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private namesake: number | undefined;
@@ -218,6 +219,7 @@ export class Cluster {
     } catch (error) {
       if (thread === 0) throw error;
       if (envelope[0] === RemoteOp.CALL) this.runtime.replyError(thread, envelope[2], error);
+      else if (envelope[0] === RemoteOp.SPAWN) this.runtime.replyError(thread, envelope[1], error);
       else if (envelope[0] === RemoteOp.CAST || envelope[0] === RemoteOp.SEND) this.host.deadLetter(envelope[1], envelope[0] === RemoteOp.CAST ? 'cast' : 'send', envelope[2]);
     }
   }
@@ -228,7 +230,7 @@ export class Cluster {
       case RemoteOp.SEND: {
         const [op, to, body] = envelope;
         if (!this.reachable(to)) this.host.deadLetter(to, op === RemoteOp.CAST ? 'cast' : 'send', body);
-        else this.toNode(to.node, [op === RemoteOp.CAST ? WireOp.CAST : WireOp.SEND, to, body]);
+        else this.toNode(to.node, [op === RemoteOp.CAST ? WireOp.CAST : WireOp.SEND, to.thread, to.serial, body]);
         return;
       }
       case RemoteOp.CALL: {
@@ -274,6 +276,15 @@ export class Cluster {
         if (id !== undefined && this.reachable(target)) this.toNode(target.node, [WireOp.DEMONITOR, target, id]);
         return;
       }
+      case RemoteOp.SPAWN: {
+        const [, ref, node, module, args, name, placement, timeout] = envelope;
+        const runtime = this.runtime;
+        this.spawn(node, module, args, name, false, placement ?? undefined, timeout).then(
+          (pid) => runtime.reply(thread, ref, pid),
+          (error: unknown) => runtime.replyError(thread, ref, error),
+        );
+        return;
+      }
     }
   }
 
@@ -292,7 +303,7 @@ export class Cluster {
     }
     const id = this.calls.add(node, creation, timeout, settle, `a call to ${describeTarget(to, node)}`);
     try {
-      this.toNode(node, [WireOp.CALL, to, id, timeout, body]);
+      this.toNode(node, to instanceof Pid ? [WireOp.CALL, to.thread, to.serial, id, timeout, body] : [WireOp.CALL, to, 0, id, timeout, body]);
     } catch (error) {
       this.calls.forget(id);
       throw error;
@@ -302,7 +313,7 @@ export class Cluster {
   /** A cast or send to the actor named `name` on `node` (dropped, and counted, if it is not up). */
   postNamed(to: RemoteName, kind: 'cast' | 'send', body: unknown): void {
     if (!this.isUp(to.node)) this.host.deadLetter(to, kind, body);
-    else this.toNode(to.node, [kind === 'cast' ? WireOp.CAST : WireOp.SEND, to.name, body]);
+    else this.toNode(to.node, [kind === 'cast' ? WireOp.CAST : WireOp.SEND, to.name, 0, body]);
   }
 
   /** Starts an actor on `node` and resolves with its pid. */
@@ -364,11 +375,12 @@ export class Cluster {
    * the nodes serving it, spreading the load). Rejects with ClusterError if no node takes it within
    * `downAfter`, NodeDownError if the node that took it goes down first.
    */
-  async run(where: string, as: string, exportName: string, args: unknown[], timeout: number): Promise<unknown> {
+  async run(where: string, as: string, exportName: string, args: unknown[]): Promise<unknown> {
     if (where !== 'any') await this.reach(where, this.options.downAfter);
     return new Promise((resolve, reject) => {
       const what = `a task of ${JSON.stringify(as)} (${exportName}) on ${where === 'any' ? 'any node' : `node ${JSON.stringify(where)}`}`;
-      const id = this.calls.add(undefined, 0, timeout, (ok, value) => (ok ? resolve(value) : reject(value)), what, this.options.downAfter);
+      // No deadline: a task runs as long as it runs (as system.run's do); its node's death ends the wait.
+      const id = this.calls.add(undefined, 0, Infinity, (ok, value) => (ok ? resolve(value) : reject(value)), what, this.options.downAfter);
       try {
         this.outbox.add(`${this.prefix}.t.${taskToken(as)}.${where}`, 0, [WireOp.TASK, id, exportName, args]);
         if (where === 'any') this.outbox.flush(); // one task a message: the queue group spreads messages, not ops
@@ -381,25 +393,27 @@ export class Cluster {
 
   // ── from other nodes ──────────────────────────────────────────────────────────────────────────
 
-  /** A batch on this node's inbox. */
+  /** A batch on this node's inbox. What it sends to this node's threads goes out in one publish per ring. */
   private received(bytes: Uint8Array): void {
-    let from: BatchHeader | undefined;
-    try {
-      readBatch(
-        bytes,
-        (header) => {
-          if (header.cluster !== this.cluster) {
-            this.dropForeign();
-            return false;
-          }
-          from = header;
-          return true;
-        },
-        (op) => this.handle(from!, op),
-      );
-    } catch {
-      this.dropForeign();
-    }
+    this.runtime.endpoint.corkedAround(() => {
+      let from: BatchHeader | undefined;
+      try {
+        readBatch(
+          bytes,
+          (header) => {
+            if (header.cluster !== this.cluster) {
+              this.dropForeign();
+              return false;
+            }
+            from = header;
+            return true;
+          },
+          (op) => this.handle(from!, op),
+        );
+      } catch {
+        this.dropForeign();
+      }
+    });
   }
 
   /** A batch on a task subject this node serves: each op is a task of `module`. */
@@ -434,11 +448,11 @@ export class Cluster {
     switch (op[0]) {
       case WireOp.CAST:
       case WireOp.SEND: {
-        const [kind, to, body] = op;
-        const pid = this.target(to);
+        const [kind, to, serial, body] = op;
+        const pid = this.target(from, to, serial);
         const what = kind === WireOp.CAST ? 'cast' : 'send';
         if (pid === undefined) {
-          this.host.deadLetter(typeof to === 'string' ? { name: to, node: this.name } : to instanceof Pid ? to : null, what, body);
+          this.host.deadLetter(typeof to === 'string' ? { name: to, node: this.name } : new Pid(this.name, Number(to), Number(serial), from.toCreation), what, body);
           return;
         }
         try {
@@ -450,11 +464,12 @@ export class Cluster {
         return;
       }
       case WireOp.CALL: {
-        const [, to, id, timeout, body] = op;
+        const [, to, serial, id, timeout, body] = op;
         if (typeof id !== 'number' || typeof timeout !== 'number') return this.dropForeign();
-        const pid = this.target(to);
+        const pid = this.target(from, to, serial);
         if (pid === undefined) {
-          this.answer(from, id, false, new NoProcError(`no actor ${describeTarget(to, this.name)}: ${typeof to === 'string' ? 'no actor has that name here' : 'it is not of this node, or of its present life'}`));
+          const what = typeof to === 'string' ? `${JSON.stringify(to)} on node ${JSON.stringify(this.name)}: no actor has that name here` : `<${this.name}.${String(to)}.${String(serial)}>: it is not of this node's present life`;
+          this.answer(from, id, false, new NoProcError(`no actor ${what}`));
           return;
         }
         runtime.call(pid, body, timeout).then(
@@ -543,10 +558,14 @@ export class Cluster {
     }
   }
 
-  /** The local actor an op names: a pid of this node's present life, or a registered name. */
-  private target(to: unknown): Pid | undefined {
+  /**
+   * The local actor a message op names: a registered name, or `(thread, serial)` of this node's
+   * present life (the batch was sent to it: its `toCreation` is this node's creation).
+   */
+  private target(from: BatchHeader, to: unknown, serial: unknown): Pid | undefined {
     if (typeof to === 'string') return this.host.whereis(to);
-    return to instanceof Pid && this.runtime.isLocal(to) ? to : undefined;
+    if (typeof to !== 'number' || typeof serial !== 'number' || from.toCreation !== this.creation) return undefined;
+    return this.runtime.pid(to, serial);
   }
 
   // ── sending ───────────────────────────────────────────────────────────────────────────────────
@@ -589,8 +608,11 @@ export class Cluster {
     this.outbox.add(this.inbox(node), creation, op);
   }
 
+  /** Node `node`'s subject (kept: a string made afresh would be hashed afresh by every Map lookup). */
   private inbox(node: string): string {
-    return `${this.prefix}.n.${node}`;
+    let subject = this.inboxes.get(node);
+    if (subject === undefined) this.inboxes.set(node, (subject = `${this.prefix}.n.${node}`));
+    return subject;
   }
 
   /** True when `pid`'s node is up in the life the pid is from. */
@@ -611,7 +633,7 @@ export class Cluster {
   }
 
   private publish(subject: string, bytes: Uint8Array): void {
-    if (this.nc.isClosed()) return;
+    if (this.nc.isClosed() || this.nc.isDraining()) return; // stopping: what is left goes nowhere, as to a lost node
     this.nc.publish(subject, bytes);
   }
 

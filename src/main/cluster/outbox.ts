@@ -8,13 +8,24 @@
  * order of one connection's messages on one subject, so a sender's messages to one actor arrive
  * in order (Erlang's guarantee across nodes).
  */
-import { BatchWriter, type BatchHeader } from './wire.js';
+import { BatchWriter } from './wire.js';
 
 /** A batch this big is published at once rather than at the end of the turn. */
 const FLUSH_BYTES = 256 * 1024;
 
+interface Batch {
+  writer: BatchWriter;
+  /** The creation of the node the batch is for, as its header says. */
+  toCreation: number;
+  /** Whether the writer holds ops not yet published. */
+  filling: boolean;
+}
+
 export class Outbox {
-  private readonly batches = new Map<string, { writer: BatchWriter; subject: string }>();
+  /** By subject; a writer is kept after its batch is published and reused for the next. */
+  private readonly batches = new Map<string, Batch>();
+  private readonly filling: Batch[] = [];
+  private readonly subjects = new Map<Batch, string>();
   private scheduled = false;
 
   constructor(
@@ -25,32 +36,49 @@ export class Outbox {
   /** Adds `op` to the batch for `subject` (a node's inbox, or a task subject). Throws EncodeError for an op that cannot travel. */
   add(subject: string, toCreation: number, op: unknown[]): void {
     let batch = this.batches.get(subject);
+    if (batch !== undefined && batch.filling && batch.toCreation !== toCreation) this.send(batch); // the node came back as a new life meanwhile
     if (batch === undefined) {
-      const header: BatchHeader = { cluster: this.self.cluster, from: this.self.node, fromCreation: this.self.creation, toCreation };
-      batch = { writer: new BatchWriter(header), subject };
+      batch = { writer: new BatchWriter(this.header(toCreation)), toCreation, filling: false };
       this.batches.set(subject, batch);
+      this.subjects.set(batch, subject);
+    }
+    if (!batch.filling) {
+      if (batch.writer.count !== 0 || batch.toCreation !== toCreation) batch.writer.reset(this.header(toCreation));
+      batch.toCreation = toCreation;
+      batch.filling = true;
+      this.filling.push(batch);
     }
     batch.writer.add(op);
-    if (batch.writer.size >= FLUSH_BYTES) {
-      this.batches.delete(subject);
-      this.publish(subject, batch.writer.bytes());
-    } else if (!this.scheduled) {
+    if (batch.writer.size >= FLUSH_BYTES) this.send(batch);
+    else if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flush);
     }
   }
 
-  /** Drops what is waiting for `subject` (its node went down). */
+  /** Forgets `subject` and what waits for it (its node went down). */
   drop(subject: string): void {
+    const batch = this.batches.get(subject);
+    if (batch === undefined) return;
     this.batches.delete(subject);
+    this.subjects.delete(batch);
+    batch.filling = false;
   }
 
-  /** Publishes every waiting batch now. */
+  /** Publishes every batch being filled, now. */
   readonly flush = (): void => {
     this.scheduled = false;
-    for (const [subject, batch] of this.batches) {
-      if (batch.writer.count !== 0) this.publish(subject, batch.writer.bytes());
-    }
-    this.batches.clear();
+    for (const batch of this.filling) if (batch.filling) this.send(batch);
+    this.filling.length = 0;
   };
+
+  private send(batch: Batch): void {
+    batch.filling = false;
+    const subject = this.subjects.get(batch);
+    if (subject !== undefined && batch.writer.count !== 0) this.publish(subject, batch.writer.bytes());
+  }
+
+  private header(toCreation: number): { cluster: string; from: string; fromCreation: number; toCreation: number } {
+    return { cluster: this.self.cluster, from: this.self.node, fromCreation: this.self.creation, toCreation };
+  }
 }

@@ -17,11 +17,14 @@ const VERSION = 1;
 
 /** The ops nodes send each other. Positions, as in src/shm/protocol.ts. */
 export const WireOp = {
-  /** [op, to: Pid | name, body] */
+  /**
+   * [op, thread, serial, body], or [op, name, 0, body]. A pid goes as its thread and serial (plain
+   * numbers keep the op on the codec's fast path); its node's creation is the batch's `toCreation`.
+   */
   CAST: 1,
-  /** [op, to: Pid | name, body] */
+  /** as CAST */
   SEND: 2,
-  /** [op, to: Pid | name, callId, timeoutMs, body] → REPLY or REPLY_ERROR */
+  /** [op, thread | name, serial, callId, timeoutMs, body] → REPLY or REPLY_ERROR */
   CALL: 3,
   /** [op, callId, value] */
   REPLY: 4,
@@ -55,7 +58,10 @@ export interface BatchHeader {
   toCreation: number;
 }
 
-/** One batch being filled. `add` throws EncodeError for an op that cannot travel, and then the batch is as it was. */
+/**
+ * One batch being filled, then (after `reset`) the next. `add` throws EncodeError for an op that
+ * cannot travel, and then the batch is as it was.
+ */
 export class BatchWriter {
   private readonly encoder = new MessageEncoder();
   private buffer = new Uint8Array(1024);
@@ -64,8 +70,16 @@ export class BatchWriter {
   count = 0;
 
   constructor(header: BatchHeader) {
+    this.reset(header);
+  }
+
+  /** Empties the writer for a new batch (its bytes were taken), keeping what the encoder compiled. */
+  reset(header: BatchHeader): void {
+    this.encoder.startOver();
     this.buffer[0] = MAGIC;
     this.buffer[1] = VERSION;
+    this.length = 2;
+    this.count = 0;
     this.frame([header.cluster, header.from, header.fromCreation, header.toCreation]);
   }
 

@@ -1,0 +1,51 @@
+/**
+ * The other process of the cluster suites (started by ./peers.ts), in one of three roles:
+ *
+ *   weft <name> <natsUrl> [fibModule]   a weft node hosting `adder` and `sink` on its shard, and
+ *                                       serving tasks of fibModule as 'fib' when given
+ *   nats-echo <natsUrl>                 bare NATS: answers requests on bench.echo with a + b
+ *   nats-sink <natsUrl>                 bare NATS: counts messages on bench.cast, tells the count on bench.count
+ *
+ * It says 'ready' over IPC once it can be used, and exits when its parent goes away.
+ */
+import { connect } from '@nats-io/transport-node';
+import { pack, unpack } from 'msgpackr';
+import { start } from '../../src/main/index.js';
+
+const [role, ...args] = process.argv.slice(2);
+process.on('disconnect', () => process.exit(0));
+
+if (role === 'weft') {
+  const [name, servers, fibModule] = args;
+  const system = await start({ threads: 1, node: { name: name!, nats: { servers: servers! }, globalNames: false } });
+  await system.spawn(new URL('../actors/adder.js', import.meta.url), { name: 'adder', thread: 1 });
+  await system.spawn(new URL('../actors/stream-sink.js', import.meta.url), { name: 'sink', thread: 1 });
+  if (fibModule !== undefined) system.serve(fibModule, { as: 'fib' });
+} else if (role === 'nats-echo' || role === 'nats-sink') {
+  const nc = await connect({ servers: args[0]! });
+  if (role === 'nats-echo') {
+    nc.subscribe('bench.echo', {
+      callback: (_error, message) => {
+        const { a, b } = unpack(message.data) as { a: number; b: number };
+        message.respond(pack(a + b));
+      },
+    });
+  } else {
+    let count = 0;
+    nc.subscribe('bench.cast', {
+      callback: (_error, message) => {
+        unpack(message.data);
+        count++;
+      },
+    });
+    nc.subscribe('bench.count', {
+      callback: (_error, message) => {
+        message.respond(pack(count));
+      },
+    });
+  }
+  await nc.flush();
+} else {
+  throw new Error(`unknown role ${role}`);
+}
+process.send!('ready');

@@ -1,0 +1,46 @@
+/**
+ * What the cluster suites share: a nats-server of their own (the one the tests use), and the other
+ * processes (./peer.ts), each ready before the measuring starts and ended after.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startNatsServer, type NatsServer } from '../../test/cluster/nats-server.js';
+
+export { startNatsServer, type NatsServer };
+
+const PEER = fileURLToPath(new URL('./peer.js', import.meta.url));
+
+export interface Peer {
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts ./peer.ts in `role` and resolves once it says it is ready. */
+export async function startPeer(role: string, ...args: string[]): Promise<Peer> {
+  const child = fork(PEER, [role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    void exited.then(() => reject(new Error(`bench peer ${role} exited before it was ready`)));
+  });
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Runs `body` with a nats-server and the peers `roles` started, and stops them all after. */
+export async function withCluster<T>(roles: Array<(url: string) => [role: string, ...args: string[]]>, body: (url: string) => Promise<T>): Promise<T> {
+  const nats = await startNatsServer({ jetstream: false });
+  const peers: Peer[] = [];
+  try {
+    for (const role of roles) peers.push(await startPeer(...role(nats.url)));
+    return await body(nats.url);
+  } finally {
+    await Promise.all(peers.map((peer) => peer.stop()));
+    await nats.stop();
+  }
+}

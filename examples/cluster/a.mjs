@@ -1,0 +1,11 @@
+// Node a: holds the cluster-wide name 'cache', and serves hash tasks.
+import { start } from 'weft';
+
+process.env.NODE_NAME = 'a';
+const system = await start({ threads: 2, node: { name: 'a', nats: { servers: 'nats://127.0.0.1:4222' } } });
+await system.spawn(new URL('./cache.mjs', import.meta.url), { name: 'cache', global: true });
+system.serve(new URL('./hash.mjs', import.meta.url), { as: 'hash' });
+system.on('nodeup', ({ node }) => console.log(`a: ${node} joined; nodes: ${system.nodes().join(', ')}`));
+system.on('nodedown', ({ node, why }) => console.log(`a: ${node} left (${why})`));
+console.log('a: up; press Ctrl-C to stop');
+process.on('SIGINT', () => void system.stop().then(() => process.exit(0)));

@@ -1,0 +1,29 @@
+/** Single-machine use needs no NATS: without `node`, nothing of the NATS client is loaded. */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { start } from '../../src/main/index.js';
+import { ClusterError } from '../../src/shm/errors.js';
+import { fixtureUrl } from '../helpers.js';
+
+describe('a system without `node`', () => {
+  it('loads nothing of NATS', () => {
+    const report = JSON.parse(execFileSync(process.execPath, [fileURLToPath(fixtureUrl('cluster/lone'))], { encoding: 'utf8' })) as { before: boolean; after: boolean; nodes: string[] };
+    expect(report).toEqual({ before: false, after: true, nodes: ['local'] });
+  });
+
+  it('answers cluster calls with ClusterError, and bad node options with InvalidArgumentError', async () => {
+    const system = await start({ threads: 1 });
+    try {
+      expect(() => system.whereisGlobal('x')).toThrow(ClusterError);
+      expect(() => system.serve(fixtureUrl('tasks/where'))).toThrow(ClusterError);
+      await expect(system.runOn('any', 'where', 'where')).rejects.toBeInstanceOf(ClusterError);
+      await expect(system.spawn(fixtureUrl('actors/counter'), { args: 0, node: 'elsewhere' } as never)).rejects.toBeInstanceOf(ClusterError);
+    } finally {
+      await system.stop();
+    }
+    await expect(start({ threads: 1, node: { name: 'has.dot', nats: {} } })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
+    await expect(start({ threads: 1, node: { name: 'a' } as never })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, downAfter: 5, heartbeat: 100 } })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
+  });
+});
