@@ -8,11 +8,13 @@ import { ActorRef, start, type System, type DeadLetter } from '../../src/main/in
 import { ClusterError, EncodeError, NodeDownError } from '../../src/shm/errors.js';
 import { Pid } from '../../src/shm/pid.js';
 import type Wanderer from '../fixtures/actors/wanderer.js';
+import type Saboteur from '../fixtures/actors/saboteur.js';
 import { fixtureUrl } from '../helpers.js';
 import { eventually, plainPid, startNatsServer, startNode, toPid, type NatsServer, type NodeProcess } from './harness.js';
 
 const WANDERER = fixtureUrl('actors/wanderer');
 const WHERE = fixtureUrl('tasks/where');
+const SABOTEUR = fixtureUrl('actors/saboteur');
 
 let nats: NatsServer;
 let system: System;
@@ -111,6 +113,25 @@ describe('two nodes', () => {
     mine.cast({ type: 'stop', reason: 'bye' });
     await eventually(async () => ((await other.call({ type: 'news' })) as unknown[]).length === 1, 5000, 'the EXIT on b');
     expect(await other.call({ type: 'news' })).toEqual([{ exit: { from: String(mine.pid), reason: 'bye' } }]);
+  });
+
+  it("a shard of this node goes down: another node's actors linked to or monitoring its actors hear it", async () => {
+    await node('b');
+    const mine = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
+    const theirs = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
+    await theirs.call({ type: 'link', pid: mine.pid });
+    await theirs.call({ type: 'monitor', pid: mine.pid });
+    await mine.call({ type: 'monitor', pid: theirs.pid }); // a watch held on the dying shard: dropped, not misdelivered
+    const saboteur = await system.spawn<typeof Saboteur>(SABOTEUR, { thread: 1 });
+    const up = new Promise((resolve) => system.once('threadUp', resolve));
+    saboteur.cast('exit');
+    await up;
+    await eventually(async () => ((await theirs.call({ type: 'news' })) as unknown[]).length === 2, 5000, 'the EXIT and the DOWN on b');
+    const news = (await theirs.call({ type: 'news' })) as Array<{ exit?: { reason: string }; down?: { reason: string } }>;
+    for (const item of news) expect((item.exit ?? item.down)!.reason).toContain('threadDown');
+    // the restarted shard's actors reach b as before
+    const fresh = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
+    expect(await fresh.call({ type: 'callOther', pid: theirs.pid, msg: { type: 'echo', value: 'again' } })).toBe('again');
   });
 
   it('keeps the order of 10,000 casts from one sender to one actor on another node', async () => {
