@@ -500,7 +500,7 @@ export class ThreadRuntime implements CellHost {
     this.dying.set(cell.self.serial, cell);
     publishActorCount(this.set, this.thread, this.cells.size);
     // Its own monitors die with it; a DOWN still on its way finds no watcher and is dropped.
-    for (const mref of [...cell.watching]) this.forgetMonitor(mref);
+    for (const mref of [...cell.watching]) this.dropMonitor(mref);
     this.remember(cell.self.serial, reason);
     this.main.exited(cell.self, cell.name, reason);
   }
@@ -671,6 +671,13 @@ export class ThreadRuntime implements CellHost {
     if (this.parked) this.runLocalSoon();
   }
 
+  /** Forgets monitor `mref` of a watcher that is gone; one of another node's actor is demonitored there too (or main's cluster would keep it). */
+  private dropMonitor(mref: number): void {
+    const target = this.monitorTargets.get(mref);
+    this.forgetMonitor(mref);
+    if (target !== undefined && !this.isLocal(target)) this.main.remote([RemoteOp.DEMONITOR, target, mref]);
+  }
+
   private forgetMonitor(mref: number): void {
     const watcher = this.watchersByRef.get(mref);
     if (watcher instanceof ActorCell) watcher.watching.delete(mref);
@@ -742,7 +749,7 @@ export class ThreadRuntime implements CellHost {
         const failure = isWeftError(error) ? error : new SpawnError(`init of ${moduleUrl} threw: ${describeReason(error)}`, { cause: error });
         const reason = isWeftError(error) ? error : (error as ExitReason);
         if (cell.alive) cell.abandon(reason);
-        for (const mref of [...cell.watching]) this.forgetMonitor(mref);
+        for (const mref of [...cell.watching]) this.dropMonitor(mref);
         this.remember(pid.serial, reason);
         throw failure;
       } finally {

@@ -2,7 +2,8 @@
  * weft's public entry (`import … from 'weft'`): start a system, spawn actors and talk to them; and,
  * below that, the message path itself (rings, endpoints, codec) for those who build on it.
  */
-export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor } from './system.js';
+export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor, type RemoteName, type ClusterStats, type NodeDownWhy } from './system.js';
+export type { NodeOptions } from './cluster/node-options.js';
 export type { ThreadDownCause, ThreadRestart } from './root-supervisor.js';
 export { ActorRef, type CallOptions } from '../common/actor-ref.js';
 export { SupervisorRef, child, supervisorChild, type ChildSpec, type SupervisorSpec, type SuperviseOptions } from '../common/supervisor-ref.js';
@@ -42,6 +43,8 @@ export {
   PoolClosedError,
   CheckoutTimeoutError,
   FuseError,
+  NodeDownError,
+  ClusterError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

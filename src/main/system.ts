@@ -39,7 +39,7 @@ import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
-import type { Cluster, ClusterHost, RemoteName } from './cluster/cluster.js';
+import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
 
 /** Options of `spawn`; `args` is required when the actor's `init` needs one. */
@@ -95,7 +95,7 @@ export interface DeadLetter {
   message: unknown;
 }
 
-export type { RemoteName };
+export type { RemoteName, ClusterStats };
 
 /** Why a node is down: no heartbeat for `downAfter` ms, it said goodbye, or it came back as a new life. */
 export type { NodeDownWhy };
@@ -434,7 +434,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   send(to: string | ActorRef | Pid | RemoteName, msg: unknown): void {
     this.checkOpen('send');
     if (isRemoteName(to, this.node)) this.joined('send').postNamed(to, 'send', msg);
-    else this.runtime.send(this.resolve(to), msg);
+    else this.runtime.send(isName(to) ? this.resolve(to.name) : this.resolve(to), msg);
   }
 
   /**
@@ -575,11 +575,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * Figures per thread (main first, then each shard): live actors, mailbox depth, messages in and
    * out, parks and notifies, overflowed frames, dead letters; and the replies main awaits.
    */
-  async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[]; fuses: Array<{ name: string; state: 'ok' | 'blown'; melts: number; blows: number; heals: number }> }> {
+  async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[]; fuses: Array<{ name: string; state: 'ok' | 'blown'; melts: number; blows: number; heals: number }>; cluster?: ClusterStats }> {
     this.checkOpen('stats');
     const main = this.runtime.stats();
     const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.request<ThreadStats>(thread, 'stats', (ref) => [Kind.STATS, [ref]])));
-    return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed() };
+    return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
   }
 
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
@@ -674,6 +674,12 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
       this.runtime.threadDown(thread, reason);
       this.cluster?.threadDown(thread, reason);
+      // Actors that die with their thread send no EXITED: free their global names here.
+      for (const [key, { name, pid }] of [...this.globalNames]) {
+        if (pid.thread !== thread) continue;
+        this.globalNames.delete(key);
+        this.cluster?.globals?.unregister(name, pid);
+      }
       this.side.threadDown(thread, reason);
       this.names.threadDown(thread);
       const others = this.shardNumbers().filter((other) => other !== thread && this.root.isUp(other));

@@ -76,6 +76,8 @@ describe('two nodes', () => {
     const ref = system.whereis('x') ?? (await system.whereisOn<typeof Wanderer>('x', 'b'));
     expect(ref).toBeUndefined();
     await expect(system.call(pid, { type: 'echo', value: () => 1 })).rejects.toBeInstanceOf(EncodeError);
+    // a node spawns only modules on its own disk
+    await expect(system.spawn('data:text/javascript,export default 1', { node: 'b' })).rejects.toMatchObject({ code: 'WEFT_ERR_SPAWN' });
     // the pair is still in step: the next call goes through
     expect(await system.call(pid, { type: 'echo', value: 'after' })).toBe('after');
   });
@@ -106,6 +108,14 @@ describe('two nodes', () => {
     child.cast({ type: 'stop', reason: 'child done' });
     await eventually(async () => ((await watcher.call({ type: 'news' })) as unknown[]).length === 3, 5000, "the child's EXIT");
     expect(await watcher.call({ type: 'news' })).toContainEqual({ exit: { from: String(child.pid), reason: 'child done' } });
+    // a watcher that exits takes its monitors of other nodes' actors with it, on both nodes
+    const before = (await system.stats()).cluster!;
+    const brief = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
+    const watched = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
+    await brief.call({ type: 'monitor', pid: watched.pid });
+    expect((await system.stats()).cluster!.monitorsOut).toBe(before.monitorsOut + 1);
+    brief.cast({ type: 'stop', reason: 'normal' });
+    await eventually(async () => (await system.stats()).cluster!.monitorsOut === before.monitorsOut, 5000, 'the monitor to be dropped');
     // a link from b's side to an actor here: when ours exits, b's actor hears it
     const other = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
     const mine = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
@@ -122,6 +132,8 @@ describe('two nodes', () => {
     await theirs.call({ type: 'link', pid: mine.pid });
     await theirs.call({ type: 'monitor', pid: mine.pid });
     await mine.call({ type: 'monitor', pid: theirs.pid }); // a watch held on the dying shard: dropped, not misdelivered
+    const named = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1, name: 'shard-bound', global: true });
+    await eventually(async () => toPid((await nodes[0]!.ask('whereisGlobal', { name: 'shard-bound' }))!).serial === named.pid.serial, 5000, 'b to see the global name');
     const saboteur = await system.spawn<typeof Saboteur>(SABOTEUR, { thread: 1 });
     const up = new Promise((resolve) => system.once('threadUp', resolve));
     saboteur.cast('exit');
@@ -129,6 +141,8 @@ describe('two nodes', () => {
     await eventually(async () => ((await theirs.call({ type: 'news' })) as unknown[]).length === 2, 5000, 'the EXIT and the DOWN on b');
     const news = (await theirs.call({ type: 'news' })) as Array<{ exit?: { reason: string }; down?: { reason: string } }>;
     for (const item of news) expect((item.exit ?? item.down)!.reason).toContain('threadDown');
+    // its global name is freed, on every node
+    await eventually(async () => system.whereisGlobal('shard-bound') === undefined && (await nodes[0]!.ask('whereisGlobal', { name: 'shard-bound' })) === null, 5000, 'the global name to be freed');
     // the restarted shard's actors reach b as before
     const fresh = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
     expect(await fresh.call({ type: 'callOther', pid: theirs.pid, msg: { type: 'echo', value: 'again' } })).toBe('again');

@@ -17,7 +17,7 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { ClusterError, EncodeError, NoProcError, NodeDownError, describeValue } from '../../shm/errors.js';
+import { ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
 import { Pid } from '../../shm/pid.js';
 import { RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
 import type { Placement } from '../../shm/placement.js';
@@ -43,6 +43,25 @@ export interface ClusterHost {
   deadLetter(to: Pid | { name: string; node: string } | null, kind: 'cast' | 'send' | 'foreign', message: unknown): void;
   nodeUp(node: string): void;
   nodeDown(node: string, why: NodeDownWhy): void;
+}
+
+/** `system.stats().cluster`. */
+export interface ClusterStats {
+  node: string;
+  creation: number;
+  /** Nodes up, this one first. */
+  nodes: string[];
+  /** Calls, spawns, look-ups and tasks sent to other nodes and not answered yet. */
+  pendingRequests: number;
+  /** Monitors held here on other nodes' actors, and by other nodes on actors here. */
+  monitorsOut: number;
+  monitorsIn: number;
+  /** Links between an actor here and one on another node. */
+  links: number;
+  /** Messages from NATS dropped as not weft's, not this cluster's, or not for this life of the node. */
+  foreign: number;
+  /** Batches the NATS client refused to publish. */
+  publishFailures: number;
 }
 
 /** Where a remote name lives: `{ name, node }`, Erlang's `{Name, Node}`. */
@@ -111,7 +130,7 @@ export class Cluster {
     this.creation = host.runtime.creation;
     this.prefix = `weft.${options.cluster}`;
     const self = { cluster: options.cluster, node: options.name, creation: this.creation };
-    this.outbox = new Outbox(self, (subject, bytes) => this.publish(subject, bytes));
+    this.outbox = new Outbox(self, (subject, bytes) => this.publish(subject, bytes), nc.info?.max_payload ?? 1024 * 1024);
     this.membership = new Membership(
       { ...self, heartbeat: options.heartbeat, downAfter: options.downAfter },
       {
@@ -122,7 +141,8 @@ export class Cluster {
         namesake: (creation) => (this.namesake ??= creation),
       },
     );
-    this.sweeper = setInterval(() => this.calls.sweep(Date.now()), Math.min(options.heartbeat, 250)).unref();
+    const isUp = (node: string, creation: number): boolean => this.membership.creationOf(node) === creation;
+    this.sweeper = setInterval(() => this.calls.sweep(Date.now(), isUp, options.downAfter), Math.min(options.heartbeat, 250)).unref();
   }
 
   /** A creation for a new node life: never 0 (0 means "not in a cluster"). */
@@ -165,6 +185,7 @@ export class Cluster {
   /** Resolves once `node` is up (at once if it is); rejects with ClusterError after `timeout` ms. */
   reach(node: string, timeout: number): Promise<void> {
     if (this.isUp(node)) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new ClusterError(`node ${JSON.stringify(this.name)} has left the cluster`));
     return new Promise((resolve, reject) => {
       let waiters = this.upWaiters.get(node);
       if (waiters === undefined) this.upWaiters.set(node, (waiters = new Set()));
@@ -174,8 +195,9 @@ export class Cluster {
       };
       const timer = setTimeout(() => {
         waiters.delete(done);
+        if (waiters.size === 0 && this.upWaiters.get(node) === waiters) this.upWaiters.delete(node);
         reject(new ClusterError(`node ${JSON.stringify(node)} is not up in cluster ${JSON.stringify(this.cluster)} (waited ${timeout} ms); up: ${this.nodes().join(', ')}`));
-      }, timeout);
+      }, Math.min(timeout, 2 ** 31 - 1));
       waiters.add(done);
     });
   }
@@ -201,6 +223,7 @@ export class Cluster {
 
   /** A thread of this node went down: the other nodes' side of its actors' links and monitors. */
   threadDown(thread: number, reason: ExitReason): void {
+    this.calls.forgetThread(thread);
     const { unwatched, links } = this.watches.threadDown(thread);
     for (const [id, target] of unwatched) this.toNode(target.node, [WireOp.DEMONITOR, target, id]);
     for (const [local, remote] of links) this.sendExit(remote, local, reason, true);
@@ -236,7 +259,7 @@ export class Cluster {
       case RemoteOp.CALL: {
         const [, to, ref, timeout, body] = envelope;
         const runtime = this.runtime;
-        this.call(to.node, to, timeout, body, (ok, value) => (ok ? runtime.reply(thread, ref, value) : runtime.replyError(thread, ref, value)));
+        this.call(to.node, to, timeout, body, (ok, value) => (ok ? runtime.reply(thread, ref, value) : runtime.replyError(thread, ref, value)), thread);
         return;
       }
       case RemoteOp.LINK: {
@@ -295,13 +318,13 @@ export class Cluster {
    * is not up (or a pid of an earlier life of it) fails at once with NodeDownError, as a call to a
    * lost node does in Erlang (`noconnection`). Throws EncodeError for a body that cannot travel.
    */
-  call(node: string, to: Pid | string, timeout: number, body: unknown, settle: Settle): void {
+  call(node: string, to: Pid | string, timeout: number, body: unknown, settle: Settle, thread = -1): void {
     const creation = this.membership.creationOf(node);
     if (creation === undefined || (to instanceof Pid && to.creation !== creation)) {
       settle(false, this.unreachable(node, to));
       return;
     }
-    const id = this.calls.add(node, creation, timeout, settle, `a call to ${describeTarget(to, node)}`);
+    const id = this.calls.add(node, creation, thread, timeout, settle, `a call to ${describeTarget(to, node)}`);
     try {
       this.toNode(node, to instanceof Pid ? [WireOp.CALL, to.thread, to.serial, id, timeout, body] : [WireOp.CALL, to, 0, id, timeout, body]);
     } catch (error) {
@@ -336,7 +359,7 @@ export class Cluster {
         reject(this.unreachable(node, undefined));
         return;
       }
-      const id = this.calls.add(node, creation, timeout, (ok, value) => (ok ? resolve(value) : reject(value)), what);
+      const id = this.calls.add(node, creation, -1, timeout, (ok, value) => (ok ? resolve(value) : reject(value)), what);
       try {
         this.toNode(node, op(id));
       } catch (error) {
@@ -380,7 +403,9 @@ export class Cluster {
     return new Promise((resolve, reject) => {
       const what = `a task of ${JSON.stringify(as)} (${exportName}) on ${where === 'any' ? 'any node' : `node ${JSON.stringify(where)}`}`;
       // No deadline: a task runs as long as it runs (as system.run's do); its node's death ends the wait.
-      const id = this.calls.add(undefined, 0, Infinity, (ok, value) => (ok ? resolve(value) : reject(value)), what, this.options.downAfter);
+      // To a named node, its going down fails the task even before it is taken.
+      const node = where === 'any' ? undefined : where;
+      const id = this.calls.add(node, node === undefined ? 0 : (this.membership.creationOf(node) ?? 0), -1, Infinity, (ok, value) => (ok ? resolve(value) : reject(value)), what, this.options.downAfter);
       try {
         this.outbox.add(`${this.prefix}.t.${taskToken(as)}.${where}`, 0, [WireOp.TASK, id, exportName, args]);
         if (where === 'any') this.outbox.flush(); // one task a message: the queue group spreads messages, not ops
@@ -393,7 +418,11 @@ export class Cluster {
 
   // ── from other nodes ──────────────────────────────────────────────────────────────────────────
 
-  /** A batch on this node's inbox. What it sends to this node's threads goes out in one publish per ring. */
+  /**
+   * A batch on this node's inbox. Only batches of this cluster sent to this life of the node are
+   * read (a namesake that failed to start, or this node's next life, hears the old life's traffic
+   * and must not act on it). What it sends to this node's threads goes out in one publish per ring.
+   */
   private received(bytes: Uint8Array): void {
     this.runtime.endpoint.corkedAround(() => {
       let from: BatchHeader | undefined;
@@ -401,19 +430,28 @@ export class Cluster {
         readBatch(
           bytes,
           (header) => {
-            if (header.cluster !== this.cluster) {
+            if (header.cluster !== this.cluster || header.toCreation !== this.creation) {
               this.dropForeign();
               return false;
             }
             from = header;
             return true;
           },
-          (op) => this.handle(from!, op),
+          (op) => this.handleSafely(from!, op),
         );
       } catch {
         this.dropForeign();
       }
     });
+  }
+
+  /** One op; whatever it throws (a listener of an event it emits, say) ends only that op. */
+  private handleSafely(from: BatchHeader, op: unknown[]): void {
+    try {
+      this.handle(from, op);
+    } catch {
+      this.dropForeign();
+    }
   }
 
   /** A batch on a task subject this node serves: each op is a task of `module`. */
@@ -435,6 +473,7 @@ export class Cluster {
             (value) => this.answer(caller, id, true, value),
             (error: unknown) => this.answer(caller, id, false, error),
           );
+          this.outbox.flush(); // the ACCEPTED now: the caller learns who took it before the work is done
         },
       );
     } catch {
@@ -480,15 +519,20 @@ export class Cluster {
       }
       case WireOp.REPLY:
       case WireOp.REPLY_ERROR:
-        if (from.toCreation === this.creation && typeof op[1] === 'number') this.calls.settle(op[1], op[0] === WireOp.REPLY, op[2]);
+        if (typeof op[1] === 'number') this.calls.settle(op[1], op[0] === WireOp.REPLY, op[2], from.from);
         return;
       case WireOp.ACCEPTED:
-        if (from.toCreation === this.creation && typeof op[1] === 'number') this.calls.accepted(op[1], from.from, from.fromCreation);
+        if (typeof op[1] === 'number') this.calls.accepted(op[1], from.from, from.fromCreation);
         return;
       case WireOp.LINK:
       case WireOp.UNLINK: {
         const [kind, target, other] = op;
-        if (!(target instanceof Pid) || !(other instanceof Pid)) return this.dropForeign();
+        if (!(target instanceof Pid) || !(other instanceof Pid) || other.node !== from.from || other.creation !== from.fromCreation) return this.dropForeign();
+        if (kind === WireOp.LINK && !this.heard(from)) {
+          // a life this node does not know to be up would never be declared down here: refuse
+          this.toInbox(from.from, from.fromCreation, [WireOp.EXIT, other, target, 'noconnection', true]);
+          return;
+        }
         if (kind === WireOp.UNLINK) {
           this.watches.unlink(target, other);
           if (runtime.isLocal(target)) runtime.link(target, other, false);
@@ -510,8 +554,8 @@ export class Cluster {
       case WireOp.MONITOR: {
         const [, target, watchId] = op;
         if (!(target instanceof Pid) || typeof watchId !== 'number') return this.dropForeign();
-        if (!runtime.isLocal(target)) {
-          this.toInbox(from.from, from.fromCreation, [WireOp.DOWN, watchId, target, 'noproc']);
+        if (!runtime.isLocal(target) || !this.heard(from)) {
+          this.toInbox(from.from, from.fromCreation, [WireOp.DOWN, watchId, target, runtime.isLocal(target) ? 'noconnection' : 'noproc']);
           return;
         }
         const listener = ({ pid, reason }: { pid: Pid; reason: unknown }): void => {
@@ -533,14 +577,19 @@ export class Cluster {
       }
       case WireOp.DOWN: {
         const [, watchId, pid, reason] = op;
-        if (from.toCreation !== this.creation || typeof watchId !== 'number' || !(pid instanceof Pid)) return;
-        const watch = this.watches.downOut(watchId);
+        if (typeof watchId !== 'number' || !(pid instanceof Pid) || pid.node !== from.from) return this.dropForeign();
+        const watch = this.watches.downOut(watchId, pid);
         if (watch !== undefined) runtime.downFromAfar(watch.thread, watch.mref, pid, reason as ExitReason);
         return;
       }
       case WireOp.SPAWN: {
         const [, id, module, args, name, thread, timeout, global] = op;
         if (typeof id !== 'number' || typeof module !== 'string' || typeof timeout !== 'number') return this.dropForeign();
+        if (!module.startsWith('file:')) {
+          // Only modules on this machine's disk: a data: or http: URL from the wire would be code from anyone who can publish.
+          this.answer(from, id, false, new SpawnError(`node ${JSON.stringify(this.name)} spawns only file: modules, got: ${describeValue(module)}`));
+          return;
+        }
         this.host.spawn(module, args, typeof name === 'string' ? name : null, global === true, (thread ?? undefined) as Placement | undefined, timeout).then(
           (pid) => this.answer(from, id, true, pid),
           (error: unknown) => this.answer(from, id, false, error),
@@ -571,14 +620,25 @@ export class Cluster {
   // ── sending ───────────────────────────────────────────────────────────────────────────────────
 
   /** Sends a reply (or the error) to the node that asked; a reply that cannot travel becomes its EncodeError. */
+  /**
+   * Sends a reply (or the error) to the node that asked. A reply that cannot travel (EncodeError,
+   * or larger than the server takes) becomes that error; an error that cannot travel, its description.
+   */
   private answer(to: BatchHeader, id: number, ok: boolean, value: unknown): void {
     try {
       this.toInbox(to.from, to.fromCreation, [ok ? WireOp.REPLY : WireOp.REPLY_ERROR, id, value]);
     } catch (error) {
-      if (!(error instanceof EncodeError)) throw error;
-      if (!ok) this.toInbox(to.from, to.fromCreation, [WireOp.REPLY_ERROR, id, new Error(describeReason(value), { cause: error })]);
-      else this.toInbox(to.from, to.fromCreation, [WireOp.REPLY_ERROR, id, error]);
+      try {
+        this.toInbox(to.from, to.fromCreation, [WireOp.REPLY_ERROR, id, ok && isWeftError(error) ? error : new Error(describeReason(ok ? error : value))]);
+      } catch {
+        // nothing more can be said: the caller's timeout, or its node's view of ours, ends its wait
+      }
     }
+  }
+
+  /** True when the sender of a batch is a node life this node knows to be up. */
+  private heard(from: BatchHeader): boolean {
+    return this.membership.creationOf(from.from) === from.fromCreation;
   }
 
   private sendDown(to: BatchHeader, watchId: number, pid: Pid, reason: unknown): void {
@@ -634,12 +694,26 @@ export class Cluster {
 
   private publish(subject: string, bytes: Uint8Array): void {
     if (this.nc.isClosed() || this.nc.isDraining()) return; // stopping: what is left goes nowhere, as to a lost node
-    this.nc.publish(subject, bytes);
+    try {
+      this.nc.publish(subject, bytes);
+    } catch {
+      // The client refused it (it is closing, or reconnecting with a full buffer): as a message to a
+      // lost node, it is gone; calls in it end by their timeout or their node's nodedown.
+      this.publishFailures++;
+    }
   }
+
+  /** Batches the NATS client refused to publish. */
+  publishFailures = 0;
 
   private dropForeign(): void {
     this.foreign++;
     this.host.deadLetter(null, 'foreign', undefined);
+  }
+
+  /** What this node holds toward the others, for `system.stats()`. */
+  stats(): ClusterStats {
+    return { node: this.name, creation: this.creation, nodes: this.nodes(), pendingRequests: this.calls.size, ...this.watches.counts(), foreign: this.foreign, publishFailures: this.publishFailures };
   }
 
   /** Global names, or why there are none. */

@@ -9,6 +9,8 @@
  * Heartbeats are small JSON: they are rare, and a person reading the subject with `nats sub` can
  * follow them.
  */
+import { TOKEN } from './node-options.js';
+
 export type NodeDownWhy = 'timeout' | 'goodbye' | 'restarted';
 
 interface Beat {
@@ -37,6 +39,7 @@ export interface MembershipHost {
 export class Membership {
   private readonly members = new Map<string, Member>();
   private timer: NodeJS.Timeout | undefined;
+  private lastTick = Date.now();
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
 
@@ -108,6 +111,13 @@ export class Membership {
   private tick(): void {
     this.say('beat');
     const now = Date.now();
+    const late = now - this.lastTick > 2 * this.self.heartbeat;
+    this.lastTick = now;
+    if (late) {
+      // This thread was blocked: the beats it missed may be waiting unread. Silence is not news yet.
+      for (const member of this.members.values()) member.lastSeen = Math.max(member.lastSeen, now - this.self.heartbeat);
+      return;
+    }
     for (const [node, member] of [...this.members]) if (now - member.lastSeen > this.self.downAfter) this.lose(node, member, 'timeout');
   }
 
@@ -125,5 +135,5 @@ export class Membership {
 function isBeat(value: unknown): value is Beat {
   if (typeof value !== 'object' || value === null) return false;
   const beat = value as Partial<Beat>;
-  return beat.weft === 1 && typeof beat.cluster === 'string' && typeof beat.node === 'string' && typeof beat.creation === 'number' && (beat.kind === 'hello' || beat.kind === 'beat' || beat.kind === 'bye');
+  return beat.weft === 1 && typeof beat.cluster === 'string' && typeof beat.node === 'string' && TOKEN.test(beat.node) && typeof beat.creation === 'number' && (beat.kind === 'hello' || beat.kind === 'beat' || beat.kind === 'bye');
 }

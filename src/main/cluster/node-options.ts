@@ -54,8 +54,8 @@ export interface ResolvedNodeOptions {
   globalNames: boolean;
 }
 
-/** A NATS subject token, and a KV bucket name piece. */
-const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
+/** A NATS subject token, and a KV bucket name piece: what node and cluster names may be. */
+export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected \`node\` to be an object { name, nats, cluster? }, got: ${describeValue(options)}`);

@@ -10,7 +10,7 @@
  */
 import { BatchWriter } from './wire.js';
 
-/** A batch this big is published at once rather than at the end of the turn. */
+/** A batch this big is published at once rather than at the end of the turn (or half the server's max_payload, if less). */
 const FLUSH_BYTES = 256 * 1024;
 
 interface Batch {
@@ -28,17 +28,26 @@ export class Outbox {
   private readonly subjects = new Map<Batch, string>();
   private scheduled = false;
 
+  private readonly flushBytes: number;
+
+  /** `maxBytes`: the server's max_payload, which no batch may exceed. */
   constructor(
     private readonly self: { cluster: string; node: string; creation: number },
     private readonly publish: (subject: string, bytes: Uint8Array) => void,
-  ) {}
+    private readonly maxBytes: number,
+  ) {
+    this.flushBytes = Math.min(FLUSH_BYTES, Math.floor(maxBytes / 2));
+  }
 
-  /** Adds `op` to the batch for `subject` (a node's inbox, or a task subject). Throws EncodeError for an op that cannot travel. */
+  /**
+   * Adds `op` to the batch for `subject` (a node's inbox, or a task subject). Throws EncodeError for
+   * an op that cannot travel, ClusterError for one larger than the server takes; the batch is then as it was.
+   */
   add(subject: string, toCreation: number, op: unknown[]): void {
     let batch = this.batches.get(subject);
     if (batch !== undefined && batch.filling && batch.toCreation !== toCreation) this.send(batch); // the node came back as a new life meanwhile
     if (batch === undefined) {
-      batch = { writer: new BatchWriter(this.header(toCreation)), toCreation, filling: false };
+      batch = { writer: new BatchWriter(this.header(toCreation), this.maxBytes), toCreation, filling: false };
       this.batches.set(subject, batch);
       this.subjects.set(batch, subject);
     }
@@ -48,8 +57,15 @@ export class Outbox {
       batch.filling = true;
       this.filling.push(batch);
     }
-    batch.writer.add(op);
-    if (batch.writer.size >= FLUSH_BYTES) this.send(batch);
+    if (!batch.writer.add(op)) {
+      // full: what it holds goes now, and the op starts the next batch
+      this.send(batch);
+      batch.writer.reset(this.header(toCreation));
+      batch.filling = true;
+      this.filling.push(batch);
+      batch.writer.add(op);
+    }
+    if (batch.writer.size >= this.flushBytes) this.send(batch);
     else if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flush);

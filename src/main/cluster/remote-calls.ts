@@ -16,6 +16,10 @@ interface Request {
   /** The node answering, once known (a task to 'any' learns it from ACCEPTED). */
   node: string | undefined;
   creation: number;
+  /** The thread of this node waiting for it (-1: main's own API), whose death drops it. */
+  thread: number;
+  /** When a task was accepted by a node not known to be up: it must be heard from soon. */
+  acceptedAt: number;
   settle: Settle;
   /** When the entry may be dropped (Infinity: only by reply or node down). */
   deadline: number;
@@ -37,11 +41,11 @@ export class RemoteCalls {
   }
 
   /** Registers a request to `node` (undefined: not known until a node accepts it) and returns its id. */
-  add(node: string | undefined, creation: number, timeoutMs: number, settle: Settle, what: string, acceptWithin = Infinity): number {
+  add(node: string | undefined, creation: number, thread: number, timeoutMs: number, settle: Settle, what: string, acceptWithin = Infinity): number {
     const id = this.nextId;
     this.nextId = id >= 0x7fff_fff0 ? 1 : id + 1;
     const now = Date.now();
-    this.requests.set(id, { node, creation, settle, deadline: now + timeoutMs + GRACE_MS, acceptBy: now + acceptWithin, what });
+    this.requests.set(id, { node, creation, thread, acceptedAt: 0, settle, deadline: now + timeoutMs + GRACE_MS, acceptBy: now + acceptWithin, what });
     return id;
   }
 
@@ -50,9 +54,10 @@ export class RemoteCalls {
     this.requests.delete(id);
   }
 
-  settle(id: number, ok: boolean, value: unknown): void {
+  /** The answer to request `id`, from node `from` (ignored if the request went elsewhere). */
+  settle(id: number, ok: boolean, value: unknown, from: string): void {
     const request = this.requests.get(id);
-    if (request === undefined) return; // timed out, or its node was declared down first
+    if (request === undefined || request.node !== from) return; // timed out, its node was declared down first, or a stranger
     this.requests.delete(id);
     request.settle(ok, value);
   }
@@ -60,10 +65,16 @@ export class RemoteCalls {
   /** Node `node` took task `id`: its going down now fails the task. */
   accepted(id: number, node: string, creation: number): void {
     const request = this.requests.get(id);
-    if (request === undefined) return;
+    if (request === undefined || (request.node !== undefined && request.node !== node)) return;
     request.node = node;
     request.creation = creation;
     request.acceptBy = Infinity;
+    request.acceptedAt = Date.now();
+  }
+
+  /** Drops what thread `thread` of this node was waiting for (it died; its successor's refs are others). */
+  forgetThread(thread: number): void {
+    for (const [id, request] of [...this.requests]) if (request.thread === thread) this.requests.delete(id);
   }
 
   /** Fails every request the node was to answer. */
@@ -75,10 +86,16 @@ export class RemoteCalls {
     }
   }
 
-  /** Drops requests past their deadline and fails tasks nobody took. */
-  sweep(now: number): void {
+  /**
+   * Drops requests past their deadline, fails tasks nobody took, and fails tasks taken by a node
+   * that was never heard from within `unheardFor` ms (`isUp` says which node lives are up).
+   */
+  sweep(now: number, isUp: (node: string, creation: number) => boolean, unheardFor: number): void {
     for (const [id, request] of [...this.requests]) {
-      if (request.acceptBy < now) {
+      if (request.acceptedAt !== 0 && now - request.acceptedAt > unheardFor && !isUp(request.node!, request.creation)) {
+        this.requests.delete(id);
+        request.settle(false, new NodeDownError(`node ${JSON.stringify(request.node)} took ${request.what} but is not up`, request.node!, 'timeout'));
+      } else if (request.acceptBy < now) {
         this.requests.delete(id);
         request.settle(false, new ClusterError(`no node took ${request.what}: no node of the cluster serves it (see system.serve), or none answered in time`));
       } else if (request.deadline < now) {

@@ -10,7 +10,7 @@
  *   (`runtime.monitorFrom` with a listener) and sends the DOWN on.
  * - Links: each pair (local actor, remote actor), by the remote node, whichever side made it.
  */
-import type { Pid } from '../../shm/pid.js';
+import { pidEquals, type Pid } from '../../shm/pid.js';
 
 export interface WatchOut {
   thread: number;
@@ -39,6 +39,13 @@ export class RemoteWatches {
   private readonly in = new Map<string, WatchIn>();
   private readonly links = new Map<string, Map<string, LinkPair>>();
 
+  /** How many of each are held: monitors here on remote actors, monitors from afar on actors here, cross-node links. */
+  counts(): { monitorsOut: number; monitorsIn: number; links: number } {
+    let links = 0;
+    for (const pairs of this.links.values()) links += pairs.size;
+    return { monitorsOut: this.out.size, monitorsIn: this.in.size, links };
+  }
+
   // ── monitors held here ────────────────────────────────────────────────────────────────────────
 
   watchOut(thread: number, mref: number, target: Pid): number {
@@ -58,10 +65,10 @@ export class RemoteWatches {
     return id;
   }
 
-  /** A DOWN came for watch `id`: who to tell. */
-  downOut(id: number): WatchOut | undefined {
+  /** A DOWN came for watch `id`, about `pid`: who to tell (none if the watch was of another actor). */
+  downOut(id: number, pid: Pid): WatchOut | undefined {
     const watch = this.out.get(id);
-    if (watch === undefined) return undefined;
+    if (watch === undefined || !pidEquals(watch.target, pid)) return undefined;
     this.out.delete(id);
     this.outIds.delete(`${watch.thread}:${watch.mref}`);
     return watch;

@@ -10,7 +10,8 @@
  * never leaves a decoder out of step with the next batch.
  */
 import { MessageDecoder, MessageEncoder } from '../../shm/codec.js';
-import { DecodeError } from '../../shm/errors.js';
+import { ClusterError, DecodeError } from '../../shm/errors.js';
+import { TOKEN } from './node-options.js';
 
 const MAGIC = 0x57;
 const VERSION = 1;
@@ -64,12 +65,15 @@ export interface BatchHeader {
  */
 export class BatchWriter {
   private readonly encoder = new MessageEncoder();
+  /** The most bytes a batch may have: the NATS server's max_payload. */
+  private readonly maxBytes: number;
   private buffer = new Uint8Array(1024);
   private length = 2;
   /** Ops added. */
   count = 0;
 
-  constructor(header: BatchHeader) {
+  constructor(header: BatchHeader, maxBytes: number) {
+    this.maxBytes = maxBytes;
     this.reset(header);
   }
 
@@ -83,9 +87,15 @@ export class BatchWriter {
     this.frame([header.cluster, header.from, header.fromCreation, header.toCreation]);
   }
 
-  add(op: unknown[]): void {
-    this.frame(op);
+  /**
+   * Appends `op`; returns false, with the batch's bytes as they were, when it does not fit: send
+   * the batch and `reset` before adding it again (the encoder may have learned shapes for it, which
+   * `reset` forgets). Throws ClusterError for an op that would not fit in any batch.
+   */
+  add(op: unknown[]): boolean {
+    if (!this.frame(op)) return false;
     this.count++;
+    return true;
   }
 
   get size(): number {
@@ -97,9 +107,13 @@ export class BatchWriter {
     return this.buffer.slice(0, this.length);
   }
 
-  private frame(value: unknown): void {
+  private frame(value: unknown): boolean {
     const frame = this.encoder.encode(value);
     const need = this.length + 4 + frame.length;
+    if (need > this.maxBytes) {
+      if (this.count === 0) throw new ClusterError(`a message of ${frame.length} bytes is larger than the NATS server's max_payload (${this.maxBytes} bytes in a batch)`);
+      return false;
+    }
     if (need > this.buffer.length) {
       const grown = new Uint8Array(Math.max(need, this.buffer.length * 2));
       grown.set(this.buffer.subarray(0, this.length));
@@ -114,6 +128,7 @@ export class BatchWriter {
     buffer[at + 3] = (size >>> 24) & 0xff;
     buffer.set(frame, at + 4);
     this.length = need;
+    return true;
   }
 }
 
@@ -147,5 +162,5 @@ export function readBatch(bytes: Uint8Array, onHeader: (header: BatchHeader) => 
 }
 
 function isHeader(value: unknown): value is [string, string, number, number] {
-  return Array.isArray(value) && value.length === 4 && typeof value[0] === 'string' && typeof value[1] === 'string' && typeof value[2] === 'number' && typeof value[3] === 'number';
+  return Array.isArray(value) && value.length === 4 && typeof value[0] === 'string' && typeof value[1] === 'string' && TOKEN.test(value[1]) && typeof value[2] === 'number' && typeof value[3] === 'number';
 }
