@@ -182,6 +182,10 @@ export interface ActorContext {
   unregister(name: string): void;
   /** The actor registered as `name` on this node, if any (asks main: one round trip). */
   whereis<A extends AnyActor>(name: string): Promise<ActorRef<A> | undefined>;
+  /** The actor registered as `name` on node `node` (asks that node). ClusterError outside a cluster. */
+  whereisOn<A extends AnyActor>(name: string, node: string): Promise<ActorRef<A> | undefined>;
+  /** The actor holding the cluster-wide name `name`, on any node. ClusterError outside a cluster. */
+  whereisGlobal<A extends AnyActor>(name: string): Promise<ActorRef<A> | undefined>;
 }
 
 /** What a trapped exit signal delivers to `handleInfo`. */

@@ -14,6 +14,7 @@ import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import { PoolRef } from './pool-ref.js';
 import type { Fuse } from './fuse.js';
+import type { NameScope } from './main-services.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from './supervisor-ref.js';
 import { ActorRef, type CallOptions, type Router } from './actor-ref.js';
 import {
@@ -63,7 +64,7 @@ export interface CellHost extends Router {
   /** Asks main's registry (see src/main/registry.ts). */
   register(pid: Pid, name: string): Promise<void>;
   unregister(serial: number, name: string): void;
-  whereis(name: string): Promise<Pid | undefined>;
+  whereis(name: string, where?: NameScope): Promise<Pid | undefined>;
 }
 
 type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
@@ -284,7 +285,18 @@ export class ActorCell implements CallContext {
   }
 
   async whereis<A extends AnyActor>(name: string): Promise<ActorRef<A> | undefined> {
-    const pid = await this.host.whereis(name);
+    return this.refOf<A>(await this.host.whereis(name));
+  }
+
+  async whereisOn<A extends AnyActor>(name: string, node: string): Promise<ActorRef<A> | undefined> {
+    return this.refOf<A>(await this.host.whereis(name, { node }));
+  }
+
+  async whereisGlobal<A extends AnyActor>(name: string): Promise<ActorRef<A> | undefined> {
+    return this.refOf<A>(await this.host.whereis(name, { global: true }));
+  }
+
+  private refOf<A extends AnyActor>(pid: Pid | undefined): ActorRef<A> | undefined {
     return pid === undefined ? undefined : new ActorRef<A>(pid, this.host);
   }
 

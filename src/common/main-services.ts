@@ -10,6 +10,9 @@ import type { SupervisionEvent } from './supervision-events.js';
 import type { FuseNotice } from './fuse.js';
 import type { RemoteEnvelope } from '../shm/protocol.js';
 
+/** Where a name is looked up: this node (none), node `node`'s names, or the cluster's global names. */
+export type NameScope = { node: string } | { global: true };
+
 export interface MainServices {
   /** An actor is gone: its name, if it had one, is freed. */
   exited(pid: Pid, name: string | null, reason: ExitReason): void;
@@ -25,7 +28,8 @@ export interface MainServices {
   /** A fuse blew (main emits 'blown' and heals it later), or is to be removed. */
   fuse(notice: FuseNotice): void;
   unregister(pid: Pid, name: string): void;
-  whereis(name: string): Promise<Pid | undefined>;
+  /** The pid named `name` on this node; with `where`, on another node, or the cluster's global name. */
+  whereis(name: string, where?: NameScope): Promise<Pid | undefined>;
   /**
    * Something for an actor on another node (a message, a call, a link, an exit signal, a monitor):
    * main's cluster carries it (src/main/cluster). Throws `EncodeError` for a body that cannot travel.

@@ -22,7 +22,7 @@ import { Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type Exi
 import { heartbeatIndex, serialIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, describeReason, type CellHost } from './cell.js';
-import type { MainServices } from './main-services.js';
+import type { MainServices, NameScope } from './main-services.js';
 import { Fuse, setThreadFuses } from './fuse.js';
 import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
@@ -524,8 +524,8 @@ export class ThreadRuntime implements CellHost {
     this.main.unregister(this.pid(this.thread, serial), name);
   }
 
-  whereis(name: string): Promise<Pid | undefined> {
-    return this.main.whereis(name);
+  whereis(name: string, where?: NameScope): Promise<Pid | undefined> {
+    return this.main.whereis(name, where);
   }
 
   /**

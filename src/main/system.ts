@@ -796,7 +796,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     event: (event) => this.emit('restart', event),
     fuse: (notice) => this.fuseNotice(notice),
     unregister: (pid, name) => this.names.unbind(name, pid),
-    whereis: async (name) => this.names.whereis(name),
+    whereis: async (name, where) => {
+      if (where === undefined) return this.names.whereis(name);
+      if ('global' in where) return this.whereisGlobal(name)?.pid;
+      return (await this.whereisOn(name, where.node))?.pid;
+    },
     remote: (envelope) => this.remote(0, envelope),
   };
 
@@ -897,8 +901,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         this.services.event((envelope as EventEnvelope)[0] as SupervisionEvent);
         return true;
       case Kind.WHEREIS: {
-        const [ref, name] = envelope as WhereisEnvelope;
-        this.runtime.reply(from, ref, this.names.whereis(name) ?? null);
+        const [ref, name, node, global] = envelope as WhereisEnvelope;
+        this.services.whereis(name, global === true ? { global: true } : typeof node === 'string' ? { node } : undefined).then(
+          (pid) => this.runtime.reply(from, ref, pid ?? null),
+          (error: unknown) => this.runtime.replyError(from, ref, error),
+        );
         return true;
       }
       case Kind.REMOTE:

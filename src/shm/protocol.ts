@@ -121,7 +121,8 @@ export type DownEnvelope = [mref: number, serial: number | Pid, reason: unknown]
 export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number, replacing?: Pid | null];
 export type EventEnvelope = [event: unknown];
 export type ThreadDownEnvelope = [ref: number, thread: number, reason: unknown];
-export type WhereisEnvelope = [ref: number, name: string];
+/** `node`: look on that node; `global`: the cluster's global names; neither: this node's. */
+export type WhereisEnvelope = [ref: number, name: string, node?: string | null, global?: boolean];
 export type LinkEnvelope = [serial: number, fromSerial: number | Pid];
 export type ExitSignalEnvelope = [serial: number, fromSerial: number | Pid, reason: unknown, linked: boolean];
 

@@ -7,7 +7,7 @@ import { Kind, REMOTE_CALL_BODY, REMOTE_POST_BODY, REMOTE_SPAWN_ARGS, RemoteOp, 
 import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from '../common/actor.js';
 import { describeReason } from '../common/cell.js';
-import type { MainServices } from '../common/main-services.js';
+import type { MainServices, NameScope } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
 import type { FuseNotice } from '../common/fuse.js';
 import type { ThreadRuntime } from '../common/runtime.js';
@@ -61,8 +61,10 @@ export class RemoteMain implements MainServices {
     }
   }
 
-  async whereis(name: string): Promise<Pid | undefined> {
-    const pid = await this.runtime.request<Pid | null>(0, `whereis(${JSON.stringify(name)})`, (ref) => [Kind.WHEREIS, [ref, name]]);
+  async whereis(name: string, where?: NameScope): Promise<Pid | undefined> {
+    const node = where !== undefined && 'node' in where ? where.node : null;
+    const global = where !== undefined && 'global' in where;
+    const pid = await this.runtime.request<Pid | null>(0, `whereis(${JSON.stringify(name)})`, (ref) => [Kind.WHEREIS, [ref, name, node, global]]);
     return pid ?? undefined;
   }
 }

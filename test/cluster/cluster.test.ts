@@ -62,6 +62,10 @@ describe('two nodes', () => {
     system.cast({ name: 'echo', node: 'b' }, { type: 'seq', n: 0 });
     ref!.cast({ type: 'seq', n: 1 });
     expect(await ref!.call({ type: 'seq' })).toEqual({ count: 2, outOfOrder: 0, last: 1 });
+    // an actor on a's shard finds b's actor by name there
+    const finder = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
+    expect(await finder.call({ type: 'find', name: 'echo', node: 'b' })).toEqual(ref!.pid);
+    expect(await finder.call({ type: 'find', name: 'nobody', node: 'b' })).toBeNull();
     // and back: b calls a's actor by name
     await system.spawn(WANDERER, { name: 'home' });
     expect(await b.ask('call', { to: { name: 'home', node: 'a' }, msg: { type: 'echo', value: 42 } })).toBe(42);
@@ -268,6 +272,8 @@ describe('global names', () => {
     await eventually(() => system.whereisGlobal('leader')?.pid.serial === winner.serial, 5000, 'the name to be seen on a');
     expect(((await system.whereisGlobal<typeof Wanderer>('leader')!.call({ type: 'where' })) as { node: string }).node).toBe(winner.node);
     expect(toPid((await (winner.node === 'b' ? c : b).ask('whereisGlobal', { name: 'leader' }))!)).toEqual(winner);
+    const finder = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
+    expect(await finder.call({ type: 'find', name: 'leader' })).toEqual(winner);
     // taken here too, while it lives
     await expect(system.spawn(WANDERER, { name: 'leader', global: true })).rejects.toMatchObject({ code: 'WEFT_ERR_ALREADY_REGISTERED' });
     await (winner.node === 'b' ? b : c).kill();
