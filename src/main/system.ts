@@ -139,6 +139,8 @@ export interface SystemEvents {
   nodeup: [event: { node: string }];
   /** A node left the cluster: its actors' monitors fired with 'noconnection', calls to it rejected with NodeDownError. */
   nodedown: [event: { node: string; why: NodeDownWhy }];
+  /** NATS refused what this node needs (a subscription, by the server's permissions): it no longer hears part of the cluster. */
+  clusterError: [error: ClusterError];
 }
 
 /** True for an exit reason `{ threadDown }`: the actor went down with its thread. */
@@ -863,6 +865,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       },
       nodeUp: (node) => this.emit('nodeup', { node }),
       nodeDown: (node, why) => this.emit('nodedown', { node, why }),
+      error: (error) => {
+        if (this.listenerCount('clusterError') !== 0) this.emit('clusterError', error);
+      },
     };
   }
 

@@ -340,6 +340,18 @@ describe('the NATS server and strangers', () => {
     }
   });
 
+  it("a node whose subscriptions the server's permissions refuse does not start", async () => {
+    const config = 'authorization { users = [ { user: weft, password: s3cret, permissions: { subscribe: { deny: ["weft.*.n.>"] } } } ] }\n';
+    const strict = await startNatsServer({ jetstream: false, config });
+    try {
+      const refused = start({ threads: 1, node: { name: 'deaf', nats: { servers: strict.url, user: 'weft', pass: 's3cret' }, globalNames: false } });
+      await expect(refused).rejects.toBeInstanceOf(ClusterError);
+      await expect(refused).rejects.toThrow(/stopped hearing this node's inbox/);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('a second node under a taken name is refused, and the first one is undisturbed; a pid of an unknown node is NodeDownError', async () => {
     await node('b');
     const downs: unknown[] = [];

@@ -43,6 +43,8 @@ export interface ClusterHost {
   deadLetter(to: Pid | { name: string; node: string } | null, kind: 'cast' | 'send' | 'foreign', message: unknown): void;
   nodeUp(node: string): void;
   nodeDown(node: string, why: NodeDownWhy): void;
+  /** Something went wrong between this node and NATS that no caller will hear of. */
+  error(error: ClusterError): void;
 }
 
 /** `system.stats().cluster`. */
@@ -152,10 +154,11 @@ export class Cluster {
 
   private async start(): Promise<void> {
     this.subscriptions.push(
-      this.nc.subscribe(`${this.prefix}.hb`, { callback: (_error, message) => this.membership.heard(message.data) }),
-      this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: (_error, message) => this.received(message.data) }),
+      this.nc.subscribe(`${this.prefix}.hb`, { callback: this.listener('heartbeats', (data) => this.membership.heard(data)) }),
+      this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: this.listener("this node's inbox", (data) => this.received(data)) }),
     );
-    await this.nc.flush(); // the subscriptions are in place before anyone is told we are here
+    await this.nc.flush(); // the subscriptions are in place (or refused) before anyone is told we are here
+    if (this.refusedWhileJoining !== undefined) throw this.refusedWhileJoining;
     this.membership.start();
     if (this.options.globalNames) {
       try {
@@ -169,6 +172,25 @@ export class Cluster {
       throw new ClusterError(`a node named ${JSON.stringify(this.name)} is already running in cluster ${JSON.stringify(this.cluster)}; node names are unique while their nodes run`);
     }
     this.globals?.freeOldLives(this.name, this.creation);
+    this.joining = false;
+  }
+
+  /** True until `start` has returned: a refused subscription then fails the start. */
+  private joining = true;
+  private refusedWhileJoining: ClusterError | undefined;
+
+  /**
+   * A subscription's callback. The NATS client calls it with an error when the subscription ends
+   * against this node's will (the server refused it: permissions): this node no longer hears that
+   * subject, and the system says so ('clusterError').
+   */
+  private listener(what: string, onData: (data: Uint8Array) => void): (error: Error | null, message: { data: Uint8Array }) => void {
+    return (error, message) => {
+      if (error === null) return onData(message.data);
+      const refused = new ClusterError(`node ${JSON.stringify(this.name)} stopped hearing ${what}: ${error.message}`, { cause: error });
+      if (this.joining) this.refusedWhileJoining ??= refused;
+      else this.host.error(refused);
+    };
   }
 
   // ── membership ────────────────────────────────────────────────────────────────────────────────
@@ -374,7 +396,7 @@ export class Cluster {
     const token = taskToken(as);
     if (this.served.has(token)) return;
     const subject = `${this.prefix}.t.${token}`;
-    const callback = (_error: unknown, message: { data: Uint8Array }): void => this.receivedTask(message.data, module);
+    const callback = this.listener(`tasks of ${JSON.stringify(as)}`, (data) => this.receivedTask(data, module));
     this.served.set(token, {
       module,
       subscriptions: [this.nc.subscribe(`${subject}.any`, { queue: 'weft', callback }), this.nc.subscribe(`${subject}.${this.name}`, { callback })],
