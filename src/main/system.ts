@@ -11,6 +11,7 @@
  * names and the dead-letter event, which shards reach through frames (`serve`).
  */
 import { EventEmitter } from 'node:events';
+import { randomInt } from 'node:crypto';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AlreadyRegisteredError, CallTimeoutError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
@@ -197,7 +198,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     this.options = options;
     this.threads = options.threads;
     this.node = options.node?.name ?? LOCAL_NODE;
-    this.creation = options.node === undefined ? 0 : 1 + Math.floor(Math.random() * (2 ** 31 - 2));
+    // A node's life: never 0 (that means "not in a cluster"); random, so a restart gets another.
+    this.creation = options.node === undefined ? 0 : randomInt(1, 2 ** 31 - 1);
     this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
     this.fuseTable = FuseTable.create(options.fuses);
     this.runtime = new ThreadRuntime({
@@ -530,8 +532,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     const url = moduleUrl(module, 'module');
     const as = options?.as ?? url;
     if (typeof as !== 'string' || as.length === 0) throw new InvalidArgumentError(`expected \`as\` to be a non-empty string, got: ${describeValue(as)}`);
-    cluster.serve(url, as);
-    return () => cluster.unserve(as);
+    cluster.tasks.serve(url, as);
+    return () => cluster.tasks.unserve(as);
   }
 
   /**
@@ -543,9 +545,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   async runOn(where: string, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
     const cluster = this.joined('runOn');
     const as = module instanceof URL ? module.href : module;
-    const served = cluster.servedModule(as);
+    const served = cluster.tasks.servedModule(as);
     if (where === this.node && served !== undefined) return this.run(served, exportName, ...args);
-    return cluster.run(where, as, exportName, args);
+    return cluster.tasks.run(where, as, exportName, args);
   }
 
   /** The cluster, or a ClusterError for a system started without `node`. */

@@ -9,14 +9,13 @@
  * Subjects (`<p>` is `weft.<cluster>`):
  * - `<p>.hb`: heartbeats (membership.ts).
  * - `<p>.n.<node>`: batches of ops for one node (wire.ts).
- * - `<p>.t.<module>.any` (queue group) and `<p>.t.<module>.<node>`: tasks for nodes serving a module.
+ * - `<p>.t.<module>.any` (queue group) and `<p>.t.<module>.<node>`: tasks (remote-tasks.ts).
  *
  * What NATS delivers is never trusted: a batch of another cluster, a malformed batch, an op of an
  * unknown shape, a message for a pid of an earlier life of this node: each is counted as a dead
  * letter and dropped, and nothing throws out of a subscription.
  */
-import { createHash, randomInt } from 'node:crypto';
-import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
 import { Pid } from '../../shm/pid.js';
 import { RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
@@ -30,6 +29,7 @@ import { Outbox } from './outbox.js';
 import { RemoteCalls, type Settle } from './remote-calls.js';
 import { RemoteWatches } from './remote-watches.js';
 import { GlobalNames } from './global-names.js';
+import { RemoteTasks } from './remote-tasks.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
 
 /** What the cluster asks of its system. */
@@ -89,8 +89,8 @@ export class Cluster {
   private readonly calls = new RemoteCalls();
   private readonly watches = new RemoteWatches();
   private readonly subscriptions: Subscription[] = [];
-  /** Modules this node serves tasks of, by their subject token. */
-  private readonly served = new Map<string, { module: string; subscriptions: Subscription[] }>();
+  /** Tasks this node serves and sends (remote-tasks.ts). */
+  readonly tasks: RemoteTasks;
   private readonly upWaiters = new Map<string, Set<() => void>>();
   private readonly inboxes = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
@@ -143,13 +143,23 @@ export class Cluster {
         namesake: (creation) => (this.namesake ??= creation),
       },
     );
+    this.tasks = new RemoteTasks({
+      prefix: this.prefix,
+      node: this.name,
+      cluster: this.cluster,
+      downAfter: options.downAfter,
+      outbox: this.outbox,
+      calls: this.calls,
+      subscribe: (subject, queue, what, onData) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onData) }),
+      creationOf: (node) => this.membership.creationOf(node),
+      reach: (node, timeout) => this.reach(node, timeout),
+      toInbox: (node, creation, op) => this.toInbox(node, creation, op),
+      answer: (to, id, ok, value) => this.answer(to, id, ok, value),
+      run: (module, exportName, args) => host.run(module, exportName, args),
+      dropForeign: () => this.dropForeign(),
+    });
     const isUp = (node: string, creation: number): boolean => this.membership.creationOf(node) === creation;
     this.sweeper = setInterval(() => this.calls.sweep(Date.now(), isUp, options.downAfter), Math.min(options.heartbeat, 250)).unref();
-  }
-
-  /** A creation for a new node life: never 0 (0 means "not in a cluster"). */
-  static newCreation(): number {
-    return randomInt(1, 2 ** 31 - 1);
   }
 
   private async start(): Promise<void> {
@@ -391,53 +401,6 @@ export class Cluster {
     });
   }
 
-  /** Takes tasks of `module` (under the key `as`) from every node: joins its queue group. */
-  serve(module: string, as: string): void {
-    const token = taskToken(as);
-    if (this.served.has(token)) return;
-    const subject = `${this.prefix}.t.${token}`;
-    const callback = this.listener(`tasks of ${JSON.stringify(as)}`, (data) => this.receivedTask(data, module));
-    this.served.set(token, {
-      module,
-      subscriptions: [this.nc.subscribe(`${subject}.any`, { queue: 'weft', callback }), this.nc.subscribe(`${subject}.${this.name}`, { callback })],
-    });
-  }
-
-  /** The module this node serves as `as`, if it does. */
-  servedModule(as: string): string | undefined {
-    return this.served.get(taskToken(as))?.module;
-  }
-
-  /** Stops taking tasks of `as`; tasks already taken finish. */
-  unserve(as: string): void {
-    const token = taskToken(as);
-    for (const subscription of this.served.get(token)?.subscriptions ?? []) subscription.unsubscribe();
-    this.served.delete(token);
-  }
-
-  /**
-   * Runs a task of the module served as `as` on `where` (a node, or 'any': NATS gives it to one of
-   * the nodes serving it, spreading the load). Rejects with ClusterError if no node takes it within
-   * `downAfter`, NodeDownError if the node that took it goes down first.
-   */
-  async run(where: string, as: string, exportName: string, args: unknown[]): Promise<unknown> {
-    if (where !== 'any') await this.reach(where, this.options.downAfter);
-    return new Promise((resolve, reject) => {
-      const what = `a task of ${JSON.stringify(as)} (${exportName}) on ${where === 'any' ? 'any node' : `node ${JSON.stringify(where)}`}`;
-      // No deadline: a task runs as long as it runs (as system.run's do); its node's death ends the wait.
-      // To a named node, its going down fails the task even before it is taken.
-      const node = where === 'any' ? undefined : where;
-      const id = this.calls.add(node, node === undefined ? 0 : (this.membership.creationOf(node) ?? 0), -1, Infinity, (ok, value) => (ok ? resolve(value) : reject(value)), what, this.options.downAfter);
-      try {
-        this.outbox.add(`${this.prefix}.t.${taskToken(as)}.${where}`, 0, [WireOp.TASK, id, exportName, args]);
-        if (where === 'any') this.outbox.flush(); // one task a message: the queue group spreads messages, not ops
-      } catch (error) {
-        this.calls.forget(id);
-        reject(error);
-      }
-    });
-  }
-
   // ── from other nodes ──────────────────────────────────────────────────────────────────────────
 
   /**
@@ -471,33 +434,6 @@ export class Cluster {
   private handleSafely(from: BatchHeader, op: unknown[]): void {
     try {
       this.handle(from, op);
-    } catch {
-      this.dropForeign();
-    }
-  }
-
-  /** A batch on a task subject this node serves: each op is a task of `module`. */
-  private receivedTask(bytes: Uint8Array, module: string): void {
-    try {
-      let from: BatchHeader | undefined;
-      readBatch(
-        bytes,
-        (header) => {
-          from = header;
-          return header.cluster === this.cluster || (this.dropForeign(), false);
-        },
-        (op) => {
-          const [kind, id, exportName, args] = op;
-          if (kind !== WireOp.TASK || typeof id !== 'number' || typeof exportName !== 'string' || !Array.isArray(args)) return this.dropForeign();
-          const caller = from!;
-          this.toInbox(caller.from, caller.fromCreation, [WireOp.ACCEPTED, id]);
-          this.host.run(module, exportName, args).then(
-            (value) => this.answer(caller, id, true, value),
-            (error: unknown) => this.answer(caller, id, false, error),
-          );
-          this.outbox.flush(); // the ACCEPTED now: the caller learns who took it before the work is done
-        },
-      );
     } catch {
       this.dropForeign();
     }
@@ -761,11 +697,6 @@ export class Cluster {
       await this.nc.close().catch(() => {});
     }
   }
-}
-
-/** A module key as a NATS subject token. */
-function taskToken(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 24);
 }
 
 function describeTarget(to: unknown, node: string): string {

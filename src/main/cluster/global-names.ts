@@ -6,7 +6,7 @@
  * and by every surviving node when the owner's node goes down (a delete on the revision they saw:
  * whoever comes second changes nothing); a dead owner's name may also be taken over, by revision.
  */
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import { AlreadyRegisteredError, ClusterError } from '../../shm/errors.js';
 import { Pid, pidEquals } from '../../shm/pid.js';

@@ -1,0 +1,126 @@
+/**
+ * Tasks across nodes, the way Elixir's `Task.Supervisor.async({Sup, node}, …)` spreads work: a
+ * node that `serve`s a module joins the NATS queue group of that module
+ * (`weft.<cluster>.t.<module>.any`, queue 'weft') and listens on its own subject for it
+ * (`….<node>`); `run` publishes one task a message (the queue group spreads messages, not the ops
+ * inside them), so NATS gives each to one serving node, and a node that leaves stops getting them.
+ *
+ * The serving node answers ACCEPTED at once and the result when it is done, both in its batch to
+ * the caller's node: from ACCEPTED on, the task's wait belongs to that node, whose going down
+ * rejects it with NodeDownError. A task nobody takes within `downAfter` fails with ClusterError.
+ */
+import { createHash } from 'node:crypto';
+import type { Subscription } from '@nats-io/transport-node';
+import type { Outbox } from './outbox.js';
+import type { RemoteCalls } from './remote-calls.js';
+import { WireOp, readBatch, type BatchHeader } from './wire.js';
+
+/** What the tasks ask of the cluster. */
+export interface TaskRoutes {
+  /** `weft.<cluster>` */
+  prefix: string;
+  node: string;
+  cluster: string;
+  downAfter: number;
+  outbox: Outbox;
+  calls: RemoteCalls;
+  subscribe(subject: string, queue: string | undefined, what: string, onData: (data: Uint8Array) => void): Subscription;
+  creationOf(node: string): number | undefined;
+  reach(node: string, timeout: number): Promise<void>;
+  toInbox(node: string, creation: number, op: unknown[]): void;
+  answer(to: BatchHeader, id: number, ok: boolean, value: unknown): void;
+  /** Runs a task of a served module here (system.run). */
+  run(module: string, exportName: string, args: unknown[]): Promise<unknown>;
+  dropForeign(): void;
+}
+
+export class RemoteTasks {
+  /** Modules this node serves, by their subject token. */
+  private readonly served = new Map<string, { module: string; subscriptions: Subscription[] }>();
+
+  constructor(private readonly routes: TaskRoutes) {}
+
+  /** Takes tasks of `module` (under the key `as`) from every node: joins its queue group. */
+  serve(module: string, as: string): void {
+    const token = taskToken(as);
+    if (this.served.has(token)) return;
+    const { routes } = this;
+    const subject = `${routes.prefix}.t.${token}`;
+    const what = `tasks of ${JSON.stringify(as)}`;
+    const onData = (data: Uint8Array): void => this.received(data, module);
+    this.served.set(token, {
+      module,
+      subscriptions: [routes.subscribe(`${subject}.any`, 'weft', what, onData), routes.subscribe(`${subject}.${routes.node}`, undefined, what, onData)],
+    });
+  }
+
+  /** The module this node serves as `as`, if it does. */
+  servedModule(as: string): string | undefined {
+    return this.served.get(taskToken(as))?.module;
+  }
+
+  /** Stops taking tasks of `as`; tasks already taken finish. */
+  unserve(as: string): void {
+    const token = taskToken(as);
+    for (const subscription of this.served.get(token)?.subscriptions ?? []) subscription.unsubscribe();
+    this.served.delete(token);
+  }
+
+  /**
+   * Runs a task of the module served as `as` on `where` (a node, or 'any': NATS gives it to one of
+   * the nodes serving it, spreading the load). Rejects with ClusterError if no node takes it within
+   * `downAfter`, NodeDownError if the node that took it goes down first.
+   */
+  async run(where: string, as: string, exportName: string, args: unknown[]): Promise<unknown> {
+    const { routes } = this;
+    if (where !== 'any') await routes.reach(where, routes.downAfter);
+    return new Promise((resolve, reject) => {
+      const what = `a task of ${JSON.stringify(as)} (${exportName}) on ${where === 'any' ? 'any node' : `node ${JSON.stringify(where)}`}`;
+      // No deadline: a task runs as long as it runs (as system.run's do); its node's death ends the wait.
+      // To a named node, its going down fails the task even before it is taken.
+      const node = where === 'any' ? undefined : where;
+      const creation = node === undefined ? 0 : (routes.creationOf(node) ?? 0);
+      const id = routes.calls.add(node, creation, -1, Infinity, (ok, value) => (ok ? resolve(value) : reject(value)), what, routes.downAfter);
+      try {
+        routes.outbox.add(`${routes.prefix}.t.${taskToken(as)}.${where}`, 0, [WireOp.TASK, id, exportName, args]);
+        if (where === 'any') routes.outbox.flush(); // one task a message: the queue group spreads messages
+      } catch (error) {
+        routes.calls.forget(id);
+        reject(error);
+      }
+    });
+  }
+
+  /** A batch on a task subject this node serves: each op is a task of `module`. */
+  private received(bytes: Uint8Array, module: string): void {
+    const { routes } = this;
+    try {
+      let from: BatchHeader | undefined;
+      readBatch(
+        bytes,
+        (header) => {
+          from = header;
+          return header.cluster === routes.cluster || (routes.dropForeign(), false);
+        },
+        (op) => {
+          const [kind, id, exportName, args] = op;
+          if (kind !== WireOp.TASK || typeof id !== 'number' || typeof exportName !== 'string' || !Array.isArray(args)) return routes.dropForeign();
+          const caller = from!;
+          routes.toInbox(caller.from, caller.fromCreation, [WireOp.ACCEPTED, id]);
+          routes.run(module, exportName, args).then(
+            (value) => routes.answer(caller, id, true, value),
+            (error: unknown) => routes.answer(caller, id, false, error),
+          );
+          routes.outbox.flush(); // the ACCEPTED now: the caller learns who took it before the work is done
+        },
+      );
+    } catch {
+      routes.dropForeign();
+    }
+  }
+}
+
+/** A module key as a NATS subject token. */
+function taskToken(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 24);
+}
