@@ -62,7 +62,7 @@ export interface ClusterStats {
   links: number;
   /** Messages from NATS dropped as not weft's, not this cluster's, or not for this life of the node. */
   foreign: number;
-  /** Batches the NATS client refused to publish. */
+  /** Batches the NATS client refused to publish, and exit or DOWN notices that could not be sent at all. */
   publishFailures: number;
 }
 
@@ -516,14 +516,15 @@ export class Cluster {
           this.toInbox(from.from, from.fromCreation, [WireOp.DOWN, watchId, target, runtime.isLocal(target) ? 'noconnection' : 'noproc']);
           return;
         }
+        let open = true;
         const listener = ({ pid, reason }: { pid: Pid; reason: unknown }): void => {
+          open = false;
           this.watches.unwatchIn(from.from, from.fromCreation, watchId);
           this.sendDown(from, watchId, pid, reason);
         };
-        this.watches.watchIn({ node: from.from, creation: from.fromCreation, watchId, listener, ref: 0 });
-        const watch = { node: from.from, creation: from.fromCreation, watchId, listener, ref: runtime.monitorFrom(listener, target) };
-        // monitorFrom may have answered at once ('noproc'): only a watch still open is kept
-        if (this.watches.unwatchIn(from.from, from.fromCreation, watchId) !== undefined) this.watches.watchIn(watch);
+        const ref = runtime.monitorFrom(listener, target);
+        // monitorFrom may have answered at once ('noproc', on main): only a watch still open is kept
+        if (open) this.watches.watchIn({ node: from.from, creation: from.fromCreation, watchId, listener, ref });
         return;
       }
       case WireOp.DEMONITOR: {
@@ -577,7 +578,6 @@ export class Cluster {
 
   // ── sending ───────────────────────────────────────────────────────────────────────────────────
 
-  /** Sends a reply (or the error) to the node that asked; a reply that cannot travel becomes its EncodeError. */
   /**
    * Sends a reply (or the error) to the node that asked. A reply that cannot travel (EncodeError,
    * or larger than the server takes) becomes that error; an error that cannot travel, its description.
@@ -600,19 +600,28 @@ export class Cluster {
   }
 
   private sendDown(to: BatchHeader, watchId: number, pid: Pid, reason: unknown): void {
-    try {
-      this.toInbox(to.from, to.fromCreation, [WireOp.DOWN, watchId, pid, reason]);
-    } catch {
-      this.toInbox(to.from, to.fromCreation, [WireOp.DOWN, watchId, pid, describeReason(reason)]);
-    }
+    this.withReason(reason, (sent) => this.toInbox(to.from, to.fromCreation, [WireOp.DOWN, watchId, pid, sent]));
   }
 
   private sendExit(target: Pid, from: Pid, reason: ExitReason, linked: boolean): void {
     if (!this.reachable(target)) return;
+    this.withReason(reason, (sent) => this.toNode(target.node, [WireOp.EXIT, target, from, sent, linked]));
+  }
+
+  /**
+   * Sends an op carrying an exit reason: the reason itself, or if it cannot travel (a class
+   * instance, or too large) its description, or (that too refused) nothing: these run inside the
+   * runtime's delivery of a DOWN or an exit, where a throw would reach an actor or main's loop.
+   */
+  private withReason(reason: unknown, send: (reason: unknown) => void): void {
     try {
-      this.toNode(target.node, [WireOp.EXIT, target, from, reason, linked]);
+      send(reason);
     } catch {
-      this.toNode(target.node, [WireOp.EXIT, target, from, describeReason(reason), linked]);
+      try {
+        send(describeReason(reason).slice(0, 4096));
+      } catch {
+        this.publishFailures++;
+      }
     }
   }
 
@@ -661,7 +670,7 @@ export class Cluster {
     }
   }
 
-  /** Batches the NATS client refused to publish. */
+  /** See ClusterStats.publishFailures. */
   publishFailures = 0;
 
   private dropForeign(): void {
