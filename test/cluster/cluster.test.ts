@@ -155,8 +155,13 @@ describe('two nodes', () => {
   it('keeps the order of 10,000 casts from one sender to one actor on another node', async () => {
     await node('b');
     const remote = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
+    const before = (await system.stats()).cluster!;
     for (let n = 0; n < 10_000; n++) remote.cast({ type: 'seq', n });
     expect(await remote.call({ type: 'seq' }, { timeout: 20_000 })).toEqual({ count: 10_000, outOfOrder: 0, last: 9999 });
+    // batched: the 10,001 ops went in a handful of NATS messages, not one each
+    const after = (await system.stats()).cluster!;
+    expect(after.opsSent - before.opsSent).toBe(10_001);
+    expect(after.batchesSent - before.batchesSent).toBeLessThan(20);
     // and from a shard of b to an actor here
     const here = await system.spawn<typeof Wanderer>(WANDERER);
     await nodes[0]!.ask('call', { to: plainPid(remote.pid), msg: { type: 'echo', value: 0 } });

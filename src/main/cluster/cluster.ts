@@ -62,6 +62,9 @@ export interface ClusterStats {
   links: number;
   /** Messages from NATS dropped as not weft's, not this cluster's, or not for this life of the node. */
   foreign: number;
+  /** Ops sent to other nodes (messages, calls, replies, links…), and the NATS messages that carried them. */
+  opsSent: number;
+  batchesSent: number;
   /** Batches the NATS client refused to publish, and exit or DOWN notices that could not be sent at all. */
   publishFailures: number;
 }
@@ -680,7 +683,8 @@ export class Cluster {
 
   /** What this node holds toward the others, for `system.stats()`. */
   stats(): ClusterStats {
-    return { node: this.name, creation: this.creation, nodes: this.nodes(), pendingRequests: this.calls.size, ...this.watches.counts(), foreign: this.foreign, publishFailures: this.publishFailures };
+    const { ops: opsSent, published: batchesSent } = this.outbox;
+    return { node: this.name, creation: this.creation, nodes: this.nodes(), pendingRequests: this.calls.size, ...this.watches.counts(), foreign: this.foreign, opsSent, batchesSent, publishFailures: this.publishFailures };
   }
 
   /** Global names, or why there are none. */

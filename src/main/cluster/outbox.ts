@@ -27,6 +27,9 @@ export class Outbox {
   private readonly filling: Batch[] = [];
   private readonly subjects = new Map<Batch, string>();
   private scheduled = false;
+  /** Ops added, and batches published: under load, many ops a batch. */
+  ops = 0;
+  published = 0;
 
   private readonly flushBytes: number;
 
@@ -57,6 +60,7 @@ export class Outbox {
       batch.filling = true;
       this.filling.push(batch);
     }
+    this.ops++;
     if (!batch.writer.add(op)) {
       // full: what it holds goes now, and the op starts the next batch
       this.send(batch);
@@ -91,7 +95,9 @@ export class Outbox {
   private send(batch: Batch): void {
     batch.filling = false;
     const subject = this.subjects.get(batch);
-    if (subject !== undefined && batch.writer.count !== 0) this.publish(subject, batch.writer.bytes());
+    if (subject === undefined || batch.writer.count === 0) return;
+    this.published++;
+    this.publish(subject, batch.writer.bytes());
   }
 
   private header(toCreation: number): { cluster: string; from: string; fromCreation: number; toCreation: number } {
