@@ -538,16 +538,29 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   /**
    * Runs `module[exportName](...args)` on `where`: a node's name, or `'any'` for whichever node
-   * serving the module NATS picks (see `serve`). `module` is what the serving nodes gave as `as`
+   * serving the module NATS picks (see `serve`); `{ node, timeout }` to give up after `timeout` ms
+   * (CallTimeoutError; the task may still run). `module` is what the serving nodes gave as `as`
    * (by default the module's URL). Rejects with NodeDownError if the node running it goes down,
    * ClusterError if no node serves it.
    */
-  async runOn(where: string, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
+  async runOn(where: string | { node: string; timeout?: number }, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
     const cluster = this.joined('runOn');
+    const node = typeof where === 'string' ? where : where.node;
+    const timeout = typeof where === 'string' ? undefined : where.timeout;
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) throw new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0, got: ${describeValue(timeout)}`);
     const as = module instanceof URL ? module.href : module;
     const served = cluster.tasks.servedModule(as);
-    if (where === this.node && served !== undefined) return this.run(served, exportName, ...args);
-    return cluster.tasks.run(where, as, exportName, args);
+    const task = node === this.node && served !== undefined ? this.run(served, exportName, ...args) : cluster.tasks.run(node, as, exportName, args, timeout);
+    if (timeout === undefined || timeout === Infinity) return task;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CallTimeoutError(`a task of ${JSON.stringify(as)} (${exportName}) on ${node === 'any' ? 'any node' : `node ${JSON.stringify(node)}`} did not finish within ${timeout} ms`)), Math.min(timeout, 2 ** 31 - 1));
+    });
+    try {
+      return await Promise.race([task, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The cluster, or a ClusterError for a system started without `node`. */

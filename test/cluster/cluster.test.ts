@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { ActorRef, start, type System, type DeadLetter } from '../../src/main/index.js';
-import { ClusterError, EncodeError, NodeDownError } from '../../src/shm/errors.js';
+import { CallTimeoutError, ClusterError, EncodeError, NodeDownError } from '../../src/shm/errors.js';
 import { Pid } from '../../src/shm/pid.js';
 import type Wanderer from '../fixtures/actors/wanderer.js';
 import type Saboteur from '../fixtures/actors/saboteur.js';
@@ -84,6 +84,18 @@ describe('two nodes', () => {
     await expect(system.spawn('data:text/javascript,export default 1', { node: 'b' })).rejects.toMatchObject({ code: 'WEFT_ERR_SPAWN' });
     // the pair is still in step: the next call goes through
     expect(await system.call(pid, { type: 'echo', value: 'after' })).toBe('after');
+    // larger than the server's max_payload (1 MB): refused at the sender, or the reply refused at b;
+    // either way the batches that follow decode, in order
+    await expect(system.call(pid, { type: 'echo', value: 'x'.repeat(2_000_000) })).rejects.toBeInstanceOf(ClusterError);
+    // (the small reply right behind the refused one uses the same shape, in the same batch)
+    const refusedReply = system.call(pid, { type: 'big', bytes: 2_000_000 });
+    const smallReply = system.call(pid, { type: 'big', bytes: 10 });
+    system.cast(pid, { type: 'seq', n: 0 });
+    system.cast(pid, { type: 'seq', n: 1 });
+    await expect(refusedReply).rejects.toMatchObject({ code: 'WEFT_ERR_CLUSTER' });
+    expect(await smallReply).toEqual({ payload: 'x'.repeat(10) });
+    expect(await system.call(pid, { type: 'seq' })).toEqual({ count: 2, outOfOrder: 0, last: 1 });
+    expect(((await system.call(pid, { type: 'big', bytes: 300_000 })) as { payload: string }).payload.length).toBe(300_000);
   });
 
   it('spawns on another node, and monitors and links across nodes deliver DOWN and EXIT', async () => {
@@ -187,7 +199,13 @@ describe('two nodes', () => {
     await eventually(() => !system.nodes().includes('b'), 5000, 'b to leave');
     const after = await Promise.all(Array.from({ length: 20 }, () => system.runOn('any', 'where', 'where', 0) as Promise<{ node: string }>));
     expect(after.every((r) => r.node === 'a')).toBe(true);
+    // a task the queue group gives back to its own sender is answered, however long it runs (past downAfter)
+    expect(await system.runOn('any', 'where', 'spin', 1200)).toEqual({ node: 'a' });
     await expect(system.runOn('any', 'nobody-serves-this', 'where')).rejects.toBeInstanceOf(ClusterError);
+    await expect(system.runOn('a', 'nobody-serves-this', 'where')).rejects.toThrow(/does not serve/);
+    // a task longer than its timeout
+    await expect(system.runOn({ node: 'any', timeout: 50 }, 'where', 'spin', 500)).rejects.toBeInstanceOf(CallTimeoutError);
+
   });
 });
 

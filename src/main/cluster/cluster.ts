@@ -94,7 +94,7 @@ export class Cluster {
   private readonly subscriptions: Subscription[] = [];
   /** Tasks this node serves and sends (remote-tasks.ts). */
   readonly tasks: RemoteTasks;
-  private readonly upWaiters = new Map<string, Set<() => void>>();
+  private readonly upWaiters = new Map<string, Set<(error?: ClusterError) => void>>();
   private readonly inboxes = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly startedAt = Date.now();
@@ -160,8 +160,10 @@ export class Cluster {
       answer: (to, id, ok, value) => this.answer(to, id, ok, value),
       run: (module, exportName, args) => host.run(module, exportName, args),
       dropForeign: () => this.dropForeign(),
+      stopped: () => this.stopped,
     });
-    const isUp = (node: string, creation: number): boolean => this.membership.creationOf(node) === creation;
+    // This node counts as up: NATS may give a task of 'any' to its sender.
+    const isUp = (node: string, creation: number): boolean => (node === this.name ? creation === this.creation : this.membership.creationOf(node) === creation);
     this.sweeper = setInterval(() => this.calls.sweep(Date.now(), isUp, options.downAfter), Math.min(options.heartbeat, 250)).unref();
   }
 
@@ -185,7 +187,12 @@ export class Cluster {
       throw new ClusterError(`a node named ${JSON.stringify(this.name)} is already running in cluster ${JSON.stringify(this.cluster)}; node names are unique while their nodes run`);
     }
     this.globals?.freeOldLives(this.name, this.creation);
+    if (this.refusedWhileJoining !== undefined) throw this.refusedWhileJoining;
     this.joining = false;
+    void this.nc.closed().then((error) => {
+      // Closed for good (the client gave up reconnecting, or the server ended it), not by stop().
+      if (!this.stopped) this.host.error(new ClusterError(`node ${JSON.stringify(this.name)} lost its NATS connection for good${error === undefined ? '' : `: ${error.message}`}; the other nodes will be declared down`, { cause: error }));
+    });
   }
 
   /** True until `start` has returned: a refused subscription then fails the start. */
@@ -199,7 +206,18 @@ export class Cluster {
    */
   private listener(what: string, onData: (data: Uint8Array) => void): (error: Error | null, message: { data: Uint8Array }) => void {
     return (error, message) => {
-      if (error === null) return onData(message.data);
+      if (error === null) {
+        try {
+          onData(message.data);
+        } catch (thrown) {
+          // From a listener of an event this emitted (nodeup, deadLetter…): it must not end the
+          // client's reading, which calls this; it is thrown again, out of the client's way.
+          queueMicrotask(() => {
+            throw thrown;
+          });
+        }
+        return;
+      }
       const refused = new ClusterError(`node ${JSON.stringify(this.name)} stopped hearing ${what}: ${error.message}`, { cause: error });
       if (this.joining) this.refusedWhileJoining ??= refused;
       else this.host.error(refused);
@@ -224,15 +242,17 @@ export class Cluster {
     return new Promise((resolve, reject) => {
       let waiters = this.upWaiters.get(node);
       if (waiters === undefined) this.upWaiters.set(node, (waiters = new Set()));
-      const done = (): void => {
+      // Called with nothing when the node comes up, with an error when this node stops first.
+      const done = (error?: ClusterError): void => {
         clearTimeout(timer);
-        resolve();
+        if (error === undefined) resolve();
+        else reject(error);
       };
       const timer = setTimeout(() => {
         waiters.delete(done);
         if (waiters.size === 0 && this.upWaiters.get(node) === waiters) this.upWaiters.delete(node);
         reject(new ClusterError(`node ${JSON.stringify(node)} is not up in cluster ${JSON.stringify(this.cluster)} (waited ${timeout} ms); up: ${this.nodes().join(', ')}`));
-      }, Math.min(timeout, 2 ** 31 - 1));
+      }, Math.min(timeout, 2 ** 31 - 1)).unref(); // the caller's own wait holds nothing open
       waiters.add(done);
     });
   }
@@ -354,6 +374,7 @@ export class Cluster {
    * lost node does in Erlang (`noconnection`). Throws EncodeError for a body that cannot travel.
    */
   call(node: string, to: Pid | string, timeout: number, body: unknown, settle: Settle, thread = -1): void {
+    if (this.stopped) return settle(false, this.gone(`a call to ${describeTarget(to, node)}`));
     const creation = this.membership.creationOf(node);
     if (creation === undefined || (to instanceof Pid && to.creation !== creation)) {
       settle(false, this.unreachable(node, to));
@@ -389,6 +410,7 @@ export class Cluster {
 
   private request(node: string, timeout: number, what: string, op: (id: number) => unknown[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      if (this.stopped) return reject(this.gone(what));
       const creation = this.membership.creationOf(node);
       if (creation === undefined) {
         reject(this.unreachable(node, undefined));
@@ -687,6 +709,11 @@ export class Cluster {
     return { node: this.name, creation: this.creation, nodes: this.nodes(), pendingRequests: this.calls.size, ...this.watches.counts(), foreign: this.foreign, opsSent, batchesSent, publishFailures: this.publishFailures };
   }
 
+  /** The error of a request made after this node left the cluster. */
+  private gone(what: string): ClusterError {
+    return new ClusterError(`node ${JSON.stringify(this.name)} has left the cluster: ${what} was not sent`);
+  }
+
   /** Global names, or why there are none. */
   names(): GlobalNames {
     if (this.globals !== undefined) return this.globals;
@@ -700,8 +727,10 @@ export class Cluster {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.sweeper);
+    this.outbox.flush(); // the last replies and exits go before the goodbye
     this.membership.stop();
-    this.outbox.flush();
+    for (const [node, waiters] of [...this.upWaiters]) for (const done of waiters) done(new ClusterError(`node ${JSON.stringify(this.name)} left the cluster before node ${JSON.stringify(node)} came up`));
+    this.upWaiters.clear();
     this.globals?.stop();
     this.calls.rejectAll(() => new ClusterError(`node ${JSON.stringify(this.name)} left the cluster before the answer came`));
     try {

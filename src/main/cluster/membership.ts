@@ -39,6 +39,7 @@ export interface MembershipHost {
 export class Membership {
   private readonly members = new Map<string, Member>();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private lastTick = Date.now();
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
@@ -55,6 +56,7 @@ export class Membership {
 
   /** Says goodbye: the others declare this node down at once rather than after `downAfter`. */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     this.say('bye');
   }
@@ -70,6 +72,7 @@ export class Membership {
 
   /** A message on the heartbeat subject. */
   heard(bytes: Uint8Array): void {
+    if (this.stopped) return; // leaving: nobody comes up for this node any more
     let beat: Beat;
     try {
       beat = JSON.parse(this.decoder.decode(bytes)) as Beat;

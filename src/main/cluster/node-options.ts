@@ -65,6 +65,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
     if (!known.includes(key)) throw new InvalidArgumentError(`unknown option \`node.${key}\`; accepted: ${known.join(', ')}, got: ${describeValue(o[key])}`);
   }
   const name = token('node.name', o.name);
+  if (name === 'any') throw new InvalidArgumentError("`node.name` may not be 'any': `runOn('any', …)` means whichever node serves the module");
   const cluster = o.cluster === undefined ? 'weft' : token('node.cluster', o.cluster);
   if (typeof o.nats !== 'object' || o.nats === null) throw new InvalidArgumentError(`expected \`node.nats\` to be the NATS connection options ({ servers, … }), got: ${describeValue(o.nats)}`);
   const heartbeat = milliseconds('node.heartbeat', o.heartbeat ?? 500, 10);

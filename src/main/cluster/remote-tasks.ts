@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
+import { ClusterError } from '../../shm/errors.js';
 import type { Outbox } from './outbox.js';
 import type { RemoteCalls } from './remote-calls.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
@@ -32,6 +33,8 @@ export interface TaskRoutes {
   /** Runs a task of a served module here (system.run). */
   run(module: string, exportName: string, args: unknown[]): Promise<unknown>;
   dropForeign(): void;
+  /** True once this node has left the cluster. */
+  stopped(): boolean;
 }
 
 export class RemoteTasks {
@@ -71,16 +74,18 @@ export class RemoteTasks {
    * the nodes serving it, spreading the load). Rejects with ClusterError if no node takes it within
    * `downAfter`, NodeDownError if the node that took it goes down first.
    */
-  async run(where: string, as: string, exportName: string, args: unknown[]): Promise<unknown> {
+  async run(where: string, as: string, exportName: string, args: unknown[], timeout = Infinity): Promise<unknown> {
     const { routes } = this;
+    if (where === routes.node && this.servedModule(as) === undefined) throw new ClusterError(`node ${JSON.stringify(where)} (this node) does not serve ${JSON.stringify(as)} (see system.serve)`);
     if (where !== 'any') await routes.reach(where, routes.downAfter);
+    if (routes.stopped()) throw new ClusterError(`node ${JSON.stringify(routes.node)} has left the cluster: the task was not sent`);
     return new Promise((resolve, reject) => {
       const what = `a task of ${JSON.stringify(as)} (${exportName}) on ${where === 'any' ? 'any node' : `node ${JSON.stringify(where)}`}`;
-      // No deadline: a task runs as long as it runs (as system.run's do); its node's death ends the wait.
-      // To a named node, its going down fails the task even before it is taken.
+      // By default no deadline: a task runs as long as it runs (as system.run's do); its node's death
+      // ends the wait. To a named node, its going down fails the task even before it is taken.
       const node = where === 'any' ? undefined : where;
       const creation = node === undefined ? 0 : (routes.creationOf(node) ?? 0);
-      const id = routes.calls.add(node, creation, -1, Infinity, (ok, value) => (ok ? resolve(value) : reject(value)), what, routes.downAfter);
+      const id = routes.calls.add(node, creation, -1, timeout, (ok, value) => (ok ? resolve(value) : reject(value)), what, routes.downAfter);
       try {
         routes.outbox.add(`${routes.prefix}.t.${taskToken(as)}.${where}`, 0, [WireOp.TASK, id, exportName, args]);
         if (where === 'any') routes.outbox.flush(); // one task a message: the queue group spreads messages
@@ -107,7 +112,10 @@ export class RemoteTasks {
           if (kind !== WireOp.TASK || typeof id !== 'number' || typeof exportName !== 'string' || !Array.isArray(args)) return routes.dropForeign();
           const caller = from!;
           routes.toInbox(caller.from, caller.fromCreation, [WireOp.ACCEPTED, id]);
-          routes.run(module, exportName, args).then(
+          // Through a promise, so even a run that throws at once is answered (and the batch goes on).
+          Promise.resolve()
+            .then(() => routes.run(module, exportName, args))
+            .then(
             (value) => routes.answer(caller, id, true, value),
             (error: unknown) => routes.answer(caller, id, false, error),
           );

@@ -67,6 +67,7 @@ export class BatchWriter {
   private readonly encoder = new MessageEncoder();
   /** The most bytes a batch may have: the NATS server's max_payload. */
   private readonly maxBytes: number;
+  private header!: BatchHeader;
   private buffer = new Uint8Array(1024);
   private length = 2;
   /** Ops added. */
@@ -79,6 +80,7 @@ export class BatchWriter {
 
   /** Empties the writer for a new batch (its bytes were taken), keeping what the encoder compiled. */
   reset(header: BatchHeader): void {
+    this.header = header;
     this.encoder.startOver();
     this.buffer[0] = MAGIC;
     this.buffer[1] = VERSION;
@@ -111,8 +113,11 @@ export class BatchWriter {
     const frame = this.encoder.encode(value);
     const need = this.length + 4 + frame.length;
     if (need > this.maxBytes) {
-      if (this.count === 0) throw new ClusterError(`a message of ${frame.length} bytes is larger than the NATS server's max_payload (${this.maxBytes} bytes in a batch)`);
-      return false;
+      if (this.count !== 0) return false;
+      // The encoder may have taken shapes of this frame as known: the batch starts over, empty as it was.
+      const size = frame.length;
+      this.reset(this.header);
+      throw new ClusterError(`a message of ${size} bytes is larger than the NATS server's max_payload (${this.maxBytes} bytes in a batch)`);
     }
     if (need > this.buffer.length) {
       const grown = new Uint8Array(Math.max(need, this.buffer.length * 2));
