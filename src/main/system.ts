@@ -140,7 +140,11 @@ export interface SystemEvents {
   nodeup: [event: { node: string }];
   /** A node left the cluster: its actors' monitors fired with 'noconnection', calls to it rejected with NodeDownError. */
   nodedown: [event: { node: string; why: NodeDownWhy }];
-  /** NATS refused what this node needs (a subscription, by the server's permissions): it no longer hears part of the cluster. */
+  /**
+   * Something between this node and NATS failed that no caller hears of: the server refused a
+   * subscription (permissions), or the connection closed for good. The node no longer hears part
+   * or all of the cluster.
+   */
   clusterError: [error: ClusterError];
 }
 
