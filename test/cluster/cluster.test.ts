@@ -309,6 +309,33 @@ describe('global names', () => {
   });
 });
 
+describe('a node taken for down by mistake', () => {
+  it('puts its live actors\' global names back; one taken meanwhile stays with the taker, and the owner hears of it', async () => {
+    const b = await node('b');
+    const sturdy = await b.spawn(WANDERER, { name: 'sturdy', global: true });
+    await b.spawn(WANDERER, { name: 'contested', global: true });
+    await eventually(() => system.whereisGlobal('contested') !== undefined, 5000, 'the names to be seen on a');
+    const downs: unknown[] = [];
+    const onDown = (event: unknown): void => void downs.push(event);
+    system.on('nodedown', onDown);
+    const blocked = b.ask('block', { ms: 2000 }); // b's main thread is stuck: no heartbeats
+    await eventually(() => downs.length === 1, 5000, 'b to be declared down');
+    system.off('nodedown', onDown);
+    expect(downs).toEqual([{ node: 'b', why: 'timeout' }]);
+    await eventually(() => system.whereisGlobal('contested') === undefined, 5000, "b's names to be freed");
+    const mine = await system.spawn<typeof Wanderer>(WANDERER, { name: 'contested', global: true });
+    await blocked;
+    await system.awaitNode('b', 5000); // b beats again: the same life, up again
+    await eventually(() => system.whereisGlobal('sturdy')?.pid.serial === sturdy.serial, 5000, 'b to put back its name');
+    expect(system.whereisGlobal('sturdy')!.pid).toEqual(sturdy);
+    expect(await system.whereisGlobal<typeof Wanderer>('sturdy')!.call({ type: 'echo', value: 'back' })).toBe('back');
+    expect(system.whereisGlobal('contested')!.pid).toEqual(mine.pid);
+    await eventually(async () => ((await b.ask<string[]>('clusterErrors')).length === 1), 5000, 'b to hear it lost a name');
+    expect((await b.ask<string[]>('clusterErrors'))[0]).toContain('"contested"');
+    mine.cast({ type: 'stop', reason: 'normal' });
+  });
+});
+
 describe('the NATS server and strangers', () => {
   it('a restarted nats-server: the clients reconnect and calls made after succeed', async () => {
     await node('b', { node: { nats: { servers: nats.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 } } as never });

@@ -177,7 +177,9 @@ export class Cluster {
     this.membership.start();
     if (this.options.globalNames) {
       try {
-        this.globals = await GlobalNames.open(this.nc, this.cluster);
+        this.globals = await GlobalNames.open(this.nc, this.cluster, (name, pid, holder) =>
+          this.host.error(new ClusterError(`the global name ${JSON.stringify(name)} of ${pid} was taken${holder === undefined ? '' : ` by ${holder}`} while node ${JSON.stringify(this.name)} was taken for down; ${pid} runs on without it`)),
+        );
       } catch (error) {
         this.globalsError = error as Error;
       }

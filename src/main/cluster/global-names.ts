@@ -5,6 +5,10 @@
  * the bucket, so `whereisGlobal` is a map read. A name is freed by its node when the actor exits,
  * and by every surviving node when the owner's node goes down (a delete on the revision they saw:
  * whoever comes second changes nothing); a dead owner's name may also be taken over, by revision.
+ *
+ * A node declared down by mistake (its heartbeats were late, not lost) sees its live actors' names
+ * deleted in the bucket, and puts them back; if another actor took one meanwhile, that one keeps
+ * it and the owner is told (`onLost`), as Erlang's `global` resolves a clash after a partition.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
@@ -25,12 +29,17 @@ interface Stored {
 
 export class GlobalNames {
   private readonly entries = new Map<string, Entry>();
+  /** Names this node's live actors hold. */
+  private readonly owned = new Map<string, Pid>();
   private stopped = false;
 
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly onLost: (name: string, pid: Pid, holder: Pid | undefined) => void,
+  ) {}
 
   /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
-  static async open(nc: NatsConnection, cluster: string): Promise<GlobalNames> {
+  static async open(nc: NatsConnection, cluster: string, onLost: (name: string, pid: Pid, holder: Pid | undefined) => void): Promise<GlobalNames> {
     const { Kvm } = await import('@nats-io/kv');
     let kv: KV;
     try {
@@ -38,7 +47,7 @@ export class GlobalNames {
     } catch (error) {
       throw new ClusterError(`cannot open the global-names bucket: is JetStream on (nats-server -js)? ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const names = new GlobalNames(kv);
+    const names = new GlobalNames(kv, onLost);
     const watch = await kv.watch({ key: '>' });
     void names.follow(watch);
     return names;
@@ -48,21 +57,16 @@ export class GlobalNames {
     return this.entries.get(name)?.pid;
   }
 
-  /** Every name held, with its pid. */
-  all(): Map<string, Pid> {
-    return new Map([...this.entries].map(([name, entry]) => [name, entry.pid]));
-  }
-
   /**
    * Takes `name` for `pid`; rejects with AlreadyRegisteredError if a live actor holds it
    * (`alive` says whether a holder's node and creation are still up).
    */
   async register(name: string, pid: Pid, alive: (holder: Pid) => boolean): Promise<void> {
     const key = keyOf(name);
-    const value = JSON.stringify({ node: pid.node, creation: pid.creation, thread: pid.thread, serial: pid.serial } satisfies Stored);
+    const value = valueOf(pid);
     let refusal: unknown;
     try {
-      this.entries.set(name, { pid, revision: await this.kv.create(key, value) });
+      this.took(name, pid, await this.kv.create(key, value));
       return;
     } catch (error) {
       refusal = error;
@@ -75,7 +79,7 @@ export class GlobalNames {
     if (holder === undefined || !alive(holder)) {
       // Freed meanwhile, or its holder's node is gone before anyone freed it: take it, by revision.
       try {
-        this.entries.set(name, { pid, revision: await this.kv.update(key, value, held.revision) });
+        this.took(name, pid, await this.kv.update(key, value, held.revision));
         return;
       } catch {
         // another node was quicker
@@ -85,8 +89,14 @@ export class GlobalNames {
     throw new AlreadyRegisteredError(`the global name ${JSON.stringify(name)} is taken${now === undefined ? '' : ` by ${now}`}`);
   }
 
+  private took(name: string, pid: Pid, revision: number): void {
+    this.entries.set(name, { pid, revision });
+    this.owned.set(name, pid);
+  }
+
   /** Frees `name` if `pid` still holds it. */
   unregister(name: string, pid: Pid): void {
+    if (this.owned.has(name) && pidEquals(this.owned.get(name)!, pid)) this.owned.delete(name);
     const entry = this.entries.get(name);
     if (entry === undefined || !pidEquals(entry.pid, pid)) return;
     this.entries.delete(name);
@@ -115,6 +125,21 @@ export class GlobalNames {
     this.stopped = true;
   }
 
+  /** Our live actor's name was deleted (this node was taken for down): put it back, unless taken. */
+  private async reclaim(name: string, pid: Pid): Promise<void> {
+    try {
+      this.took(name, pid, await this.kv.create(keyOf(name), valueOf(pid)));
+    } catch {
+      if (this.stopped || this.owned.get(name) !== pid) return; // stopping, or it exited meanwhile
+      this.lose(name, pid, this.entries.get(name)?.pid);
+    }
+  }
+
+  private lose(name: string, pid: Pid, holder: Pid | undefined): void {
+    this.owned.delete(name);
+    this.onLost(name, pid, holder);
+  }
+
   private async follow(watch: AsyncIterable<{ key: string; operation: string; revision: number; string(): string }> & { stop(): void }): Promise<void> {
     try {
       for await (const change of watch) {
@@ -124,6 +149,10 @@ export class GlobalNames {
         const pid = change.operation === 'PUT' ? pidOf(change.string()) : undefined;
         if (pid === undefined) this.entries.delete(name);
         else this.entries.set(name, { pid, revision: change.revision });
+        const mine = this.owned.get(name);
+        if (mine === undefined || (pid !== undefined && pidEquals(pid, mine))) continue;
+        if (pid === undefined) void this.reclaim(name, mine);
+        else this.lose(name, mine, pid);
       }
     } catch {
       // the connection closed: the node is stopping
@@ -131,6 +160,10 @@ export class GlobalNames {
       watch.stop();
     }
   }
+}
+
+function valueOf(pid: Pid): string {
+  return JSON.stringify({ node: pid.node, creation: pid.creation, thread: pid.thread, serial: pid.serial } satisfies Stored);
 }
 
 /** Any name as a KV key: `n.` and the name in base64url (KV keys allow few characters). */
