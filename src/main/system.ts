@@ -578,12 +578,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private async spawnGlobal(module: URL | string, args: unknown, name: string, thread: Placement | undefined, timeout: number): Promise<Pid> {
     const cluster = this.joined('spawn with a global name');
     const names = cluster.names();
-    if (names.whereis(name) !== undefined && cluster.holderAlive(names.whereis(name)!)) {
-      throw new AlreadyRegisteredError(`the global name ${JSON.stringify(name)} is taken by ${names.whereis(name)}`);
-    }
+    const holder = names.heldBy(name);
+    if (holder !== undefined) throw new AlreadyRegisteredError(`the global name ${JSON.stringify(name)} is taken by ${holder}`);
     const pid = await this.runtime.spawnOn(this.runtime.place(thread), module, args, timeout);
     try {
-      await names.register(name, pid, (holder) => cluster.holderAlive(holder));
+      await names.register(name, pid);
     } catch (error) {
       this.runtime.exitSignal(pid, pid, 'kill');
       throw error;

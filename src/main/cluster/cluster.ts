@@ -177,9 +177,13 @@ export class Cluster {
     this.membership.start();
     if (this.options.globalNames) {
       try {
-        this.globals = await GlobalNames.open(this.nc, this.cluster, (name, pid, holder) =>
-          this.host.error(new ClusterError(`the global name ${JSON.stringify(name)} of ${pid} was taken${holder === undefined ? '' : ` by ${holder}`} while node ${JSON.stringify(this.name)} was taken for down; ${pid} runs on without it`)),
-        );
+        this.globals = await GlobalNames.open(this.nc, this.cluster, {
+          node: this.name,
+          creation: this.creation,
+          alive: (holder) => this.holderAlive(holder),
+          lost: (name, pid, holder) =>
+            this.host.error(new ClusterError(`the global name ${JSON.stringify(name)} of ${pid} was taken${holder === undefined ? '' : ` by ${holder}`} while node ${JSON.stringify(this.name)} was taken for down; ${pid} runs on without it`)),
+        });
       } catch (error) {
         this.globalsError = error as Error;
       }
@@ -674,9 +678,9 @@ export class Cluster {
     return this.membership.creationOf(pid.node) === pid.creation;
   }
 
-  /** True while `holder`'s node (in its life) is up, or may be: right after start this node may not have heard everyone yet. */
-  holderAlive(holder: Pid): boolean {
-    if (holder.node === this.name) return holder.creation === this.creation;
+  /** True while another node's `holder` (in its life) is up, or may be: right after start this node may not have heard everyone yet. */
+  private holderAlive(holder: Pid): boolean {
+    if (holder.node === this.name) return false; // an earlier life of this node: this one runs now
     return this.reachable(holder) || (this.membership.creationOf(holder.node) === undefined && Date.now() - this.startedAt < this.options.downAfter);
   }
 

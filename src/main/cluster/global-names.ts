@@ -20,6 +20,17 @@ interface Entry {
   revision: number;
 }
 
+/** What the names ask of their node. */
+export interface GlobalNamesHost {
+  /** This node, whose own holders are alive exactly while they own their name. */
+  node: string;
+  creation: number;
+  /** Whether another node's holder may be alive (its node life is up, or may be). */
+  alive(holder: Pid): boolean;
+  /** A name this node's live actor held was taken while this node was taken for down. */
+  lost(name: string, pid: Pid, holder: Pid | undefined): void;
+}
+
 interface Stored {
   node: string;
   creation: number;
@@ -35,11 +46,11 @@ export class GlobalNames {
 
   private constructor(
     private readonly kv: KV,
-    private readonly onLost: (name: string, pid: Pid, holder: Pid | undefined) => void,
+    private readonly host: GlobalNamesHost,
   ) {}
 
   /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
-  static async open(nc: NatsConnection, cluster: string, onLost: (name: string, pid: Pid, holder: Pid | undefined) => void): Promise<GlobalNames> {
+  static async open(nc: NatsConnection, cluster: string, host: GlobalNamesHost): Promise<GlobalNames> {
     const { Kvm } = await import('@nats-io/kv');
     let kv: KV;
     try {
@@ -47,7 +58,7 @@ export class GlobalNames {
     } catch (error) {
       throw new ClusterError(`cannot open the global-names bucket: is JetStream on (nats-server -js)? ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const names = new GlobalNames(kv, onLost);
+    const names = new GlobalNames(kv, host);
     const watch = await kv.watch({ key: '>' });
     void names.follow(watch);
     return names;
@@ -57,11 +68,22 @@ export class GlobalNames {
     return this.entries.get(name)?.pid;
   }
 
-  /**
-   * Takes `name` for `pid`; rejects with AlreadyRegisteredError if a live actor holds it
-   * (`alive` says whether a holder's node and creation are still up).
-   */
-  async register(name: string, pid: Pid, alive: (holder: Pid) => boolean): Promise<void> {
+  /** The actor holding `name`, if it is alive (or may be: see GlobalNamesHost.alive). */
+  heldBy(name: string): Pid | undefined {
+    const holder = this.entries.get(name)?.pid;
+    return holder !== undefined && this.live(name, holder) ? holder : undefined;
+  }
+
+  /** A holder of this node is alive while it owns the name (its exit frees it); another node's, as the host says. */
+  private live(name: string, holder: Pid): boolean {
+    const { node, creation } = this.host;
+    if (holder.node !== node || holder.creation !== creation) return this.host.alive(holder);
+    const owner = this.owned.get(name);
+    return owner !== undefined && pidEquals(owner, holder);
+  }
+
+  /** Takes `name` for `pid`; rejects with AlreadyRegisteredError if a live actor holds it. */
+  async register(name: string, pid: Pid): Promise<void> {
     const key = keyOf(name);
     const value = valueOf(pid);
     let refusal: unknown;
@@ -76,7 +98,7 @@ export class GlobalNames {
       throw new ClusterError(`cannot register the global name ${JSON.stringify(name)}: ${refusal instanceof Error ? refusal.message : String(refusal)}`, { cause: refusal });
     }
     const holder = held.operation === 'PUT' ? pidOf(held.string()) : undefined;
-    if (holder === undefined || !alive(holder)) {
+    if (holder === undefined || !this.live(name, holder)) {
       // Freed meanwhile, or its holder's node is gone before anyone freed it: take it, by revision.
       try {
         this.took(name, pid, await this.kv.update(key, value, held.revision));
@@ -128,7 +150,13 @@ export class GlobalNames {
   /** Our live actor's name was deleted (this node was taken for down): put it back, unless taken. */
   private async reclaim(name: string, pid: Pid): Promise<void> {
     try {
-      this.took(name, pid, await this.kv.create(keyOf(name), valueOf(pid)));
+      const revision = await this.kv.create(keyOf(name), valueOf(pid));
+      if (this.owned.get(name) !== pid) {
+        // it exited while the name was being put back: free it again
+        this.kv.delete(keyOf(name), { previousSeq: revision }).catch(() => {});
+        return;
+      }
+      this.took(name, pid, revision);
     } catch {
       if (this.stopped || this.owned.get(name) !== pid) return; // stopping, or it exited meanwhile
       this.lose(name, pid, this.entries.get(name)?.pid);
@@ -137,7 +165,7 @@ export class GlobalNames {
 
   private lose(name: string, pid: Pid, holder: Pid | undefined): void {
     this.owned.delete(name);
-    this.onLost(name, pid, holder);
+    this.host.lost(name, pid, holder);
   }
 
   private async follow(watch: AsyncIterable<{ key: string; operation: string; revision: number; string(): string }> & { stop(): void }): Promise<void> {
