@@ -8,7 +8,7 @@
  *
  * A node declared down by mistake (its heartbeats were late, not lost) sees its live actors' names
  * deleted in the bucket, and puts them back; if another actor took one meanwhile, that one keeps
- * it and the owner is told (`onLost`), as Erlang's `global` resolves a clash after a partition.
+ * it and the owner is told (`GlobalNamesHost.lost`), as Erlang's `global` resolves a clash after a partition.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
