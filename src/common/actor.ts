@@ -153,6 +153,12 @@ export interface ActorContext {
   /** Stops watching; a DOWN already on its way may still arrive. */
   demonitor(ref: number): void;
   /**
+   * Watches a node of the cluster, as Erlang's `monitor_node`: once it goes down (at once if it is
+   * not up), this actor's `handleInfo` gets `{ type: 'nodedown', node, why }` (see `NodeDown`).
+   * Once per call. ClusterError outside a cluster.
+   */
+  monitorNode(node: string): void;
+  /**
    * Links this actor with another (on any thread), both ways: when either exits with a reason
    * other than `'normal'`, the other gets an exit signal and exits with the same reason, unless it
    * traps exits (then its `handleInfo` gets `{ type: 'EXIT', from, reason }`, see `ExitSignal`).
@@ -201,6 +207,14 @@ export interface Down {
   ref: number;
   pid: Pid;
   reason: ExitReason | 'noproc';
+}
+
+/** What `ctx.monitorNode` delivers to `handleInfo` when the node goes down. */
+export interface NodeDown {
+  type: 'nodedown';
+  node: string;
+  /** 'timeout' (no heartbeat for `downAfter`), 'goodbye', 'restarted', or 'noconnection' (it was not up). */
+  why: string;
 }
 
 /**

@@ -53,6 +53,8 @@ export interface CellHost extends Router {
   /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
   monitorFrom(watcher: ActorCell, target: Pid): number;
   demonitorFrom(watcher: ActorCell, mref: number): void;
+  /** `ctx.monitorNode`: main sends the actor a NodeDown when `node` goes down. */
+  monitorNode(watcher: Pid, node: string): void;
   /** Tells watcher `mref` on `thread` that this actor exited. */
   down(thread: number, mref: number, serial: number, reason: ExitReason): void;
   /** Asks `target`'s thread to link it with `from` (or unlink), or sends it an exit signal. */
@@ -248,6 +250,10 @@ export class ActorCell implements CallContext {
 
   demonitor(ref: number): void {
     this.host.demonitorFrom(this, ref);
+  }
+
+  monitorNode(node: string): void {
+    this.host.monitorNode(this.self, node);
   }
 
   link(target: ActorRef | Pid): void {

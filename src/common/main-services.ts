@@ -35,4 +35,6 @@ export interface MainServices {
    * main's cluster carries it (src/main/cluster). Throws `EncodeError` for a body that cannot travel.
    */
   remote(envelope: RemoteEnvelope): void;
+  /** Sends `watcher` a NodeDown (`{ type: 'nodedown', node, why }`) once `node` goes down. */
+  monitorNode(watcher: Pid, node: string): void;
 }

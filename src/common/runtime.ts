@@ -13,7 +13,7 @@
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
-import { CallTimeoutError, EncodeError, ExitError, FuseError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
+import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
 import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
@@ -649,6 +649,11 @@ export class ThreadRuntime implements CellHost {
       return;
     }
     this.sendWithReason(thread, Kind.DOWN, [mref, serial, reason], 2);
+  }
+
+  monitorNode(watcher: Pid, node: string): void {
+    if (this.creation === 0) throw new ClusterError(`cannot monitorNode(${JSON.stringify(node)}): this system is not a cluster node (start it with { node: { name, nats } })`);
+    this.main.monitorNode(watcher, node);
   }
 
   /** Main's cluster: a DOWN for monitor `mref` of `thread` (here or a shard), of `pid` on another node. */

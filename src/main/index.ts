@@ -16,7 +16,7 @@ export { Fuse } from '../common/fuse.js';
 export type { FuseInstallOptions } from './fuse-options.js';
 export { PoolRef, type PoolOptions, type CheckoutOptions, type PoolStatus } from '../common/pool-ref.js';
 export type { Placement } from '../shm/placement.js';
-export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';
+export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, NodeDown, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';
 export { RingSet, DEFAULT_RING_CAPACITY, type RingSetOptions } from '../shm/ring-set.js';
 export { Endpoint, interruptThread, type EndpointOptions, type EndpointStats, type MessageHandler } from '../shm/endpoint.js';
 export { RingProducer, RingConsumer, ringBytes, type RingRegion, type FrameHandler } from '../shm/ring.js';

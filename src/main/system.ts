@@ -22,7 +22,7 @@ import { LOCAL_NODE, Pid } from '../shm/pid.js';
 import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type ThreadStats, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet, taskIndex } from '../shm/ring-set.js';
-import type { AnyActor, ArgsOf, ExitReason } from '../common/actor.js';
+import type { AnyActor, ArgsOf, ExitReason, NodeDown } from '../common/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
@@ -801,6 +801,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly services: MainServices = {
     exited: (pid, name, reason) => {
       this.names.exited(pid);
+      if (this.nodeWatchers.size !== 0) for (const watchers of this.nodeWatchers.values()) watchers.delete(String(pid));
       const global = this.globalNames.get(String(pid));
       if (global !== undefined) {
         this.globalNames.delete(String(pid));
@@ -822,7 +823,30 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       return (await this.whereisOn(name, where.node))?.pid;
     },
     remote: (envelope) => this.remote(0, envelope),
+    monitorNode: (watcher, node) => this.watchNode(watcher, node),
   };
+
+  /** Actors watching nodes (`ctx.monitorNode`), by node; forgotten when they exit. */
+  private readonly nodeWatchers = new Map<string, Map<string, Pid>>();
+
+  /** `ctx.monitorNode`: `watcher` gets a NodeDown when `node` goes down (at once if it is not up). */
+  private watchNode(watcher: Pid, node: string): void {
+    if (this.cluster === undefined || !this.cluster.isUp(node)) {
+      this.runtime.send(watcher, { type: 'nodedown', node, why: 'noconnection' } satisfies NodeDown);
+      return;
+    }
+    let watchers = this.nodeWatchers.get(node);
+    if (watchers === undefined) this.nodeWatchers.set(node, (watchers = new Map()));
+    watchers.set(String(watcher), watcher);
+  }
+
+  /** Node `node` went down: every actor watching it hears. */
+  private nodeDownToWatchers(node: string, why: string): void {
+    const watchers = this.nodeWatchers.get(node);
+    if (watchers === undefined) return;
+    this.nodeWatchers.delete(node);
+    for (const pid of watchers.values()) this.runtime.send(pid, { type: 'nodedown', node, why } satisfies NodeDown);
+  }
 
   /**
    * A thread's message (call, link, monitor…) for an actor on another node: the cluster carries
@@ -882,7 +906,10 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         this.emit('deadLetter', { to, kind, message });
       },
       nodeUp: (node) => this.emit('nodeup', { node }),
-      nodeDown: (node, why) => this.emit('nodedown', { node, why }),
+      nodeDown: (node, why) => {
+        this.nodeDownToWatchers(node, why);
+        this.emit('nodedown', { node, why });
+      },
       error: (error) => {
         if (this.listenerCount('clusterError') !== 0) this.emit('clusterError', error);
       },
@@ -934,6 +961,11 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       case Kind.REMOTE:
         this.remote(from, envelope as RemoteEnvelope);
         return true;
+      case Kind.MONITOR_NODE: {
+        const [serial, node] = envelope as [number, string];
+        this.watchNode(this.runtime.pid(from, serial), node);
+        return true;
+      }
       default:
         return false;
     }

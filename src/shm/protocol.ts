@@ -38,6 +38,7 @@
  * | THREAD_DOWN | main → shard     | [ref, thread, reason]    (reset rings with it; REPLY true) |
  * | FUSE        | shard → main     | [notice]                 (a fuse blew, or is to go)   |
  * | REMOTE      | shard → main     | RemoteEnvelope           (for an actor on another node: main's cluster carries it) |
+ * | MONITOR_NODE| shard → main     | [serial, node]           (send the actor a NodeDown when the node goes down) |
  *
  * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
  * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
@@ -76,6 +77,7 @@ export const Kind = {
   THREAD_DOWN: 25,
   FUSE: 26,
   REMOTE: 27,
+  MONITOR_NODE: 28,
 } as const;
 
 /** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */

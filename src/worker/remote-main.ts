@@ -61,6 +61,10 @@ export class RemoteMain implements MainServices {
     }
   }
 
+  monitorNode(watcher: Pid, node: string): void {
+    this.runtime.sendFrame(0, Kind.MONITOR_NODE, [watcher.serial, node]);
+  }
+
   async whereis(name: string, where?: NameScope): Promise<Pid | undefined> {
     const node = where !== undefined && 'node' in where ? where.node : null;
     const global = where !== undefined && 'global' in where;

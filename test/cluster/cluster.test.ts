@@ -253,8 +253,15 @@ describe('a node that dies', () => {
     const b = await node('b');
     const old = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
     const why = new Promise((resolve) => system.monitorNode('b', resolve));
+    // an actor watches the node too (ctx.monitorNode), and one that is not up
+    const watcher = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
+    await watcher.call({ type: 'watchNode', node: 'b' });
+    await watcher.call({ type: 'watchNode', node: 'nowhere' });
+    await eventually(async () => ((await watcher.call({ type: 'news' })) as unknown[]).length === 1, 5000, 'the nodedown of a node that is not up');
     await b.kill();
     expect(await why).toBe('timeout');
+    await eventually(async () => ((await watcher.call({ type: 'news' })) as unknown[]).length === 2, 5000, "the actor's nodedown");
+    expect(await watcher.call({ type: 'news' })).toEqual([{ nodedown: { node: 'nowhere', why: 'noconnection' } }, { nodedown: { node: 'b', why: 'timeout' } }]);
     const ups: string[] = [];
     const onUp = ({ node: name }: { node: string }): void => void ups.push(name);
     system.on('nodeup', onUp);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { start } from '../../src/main/index.js';
 import { ClusterError } from '../../src/shm/errors.js';
 import { fixtureUrl } from '../helpers.js';
+import type Wanderer from '../fixtures/actors/wanderer.js';
 
 describe('a system without `node`', () => {
   it('loads nothing of NATS', () => {
@@ -19,6 +20,9 @@ describe('a system without `node`', () => {
       expect(() => system.serve(fixtureUrl('tasks/where'))).toThrow(ClusterError);
       await expect(system.runOn('any', 'where', 'where')).rejects.toBeInstanceOf(ClusterError);
       await expect(system.spawn(fixtureUrl('actors/counter'), { args: 0, node: 'elsewhere' } as never)).rejects.toBeInstanceOf(ClusterError);
+      // an actor's monitorNode: ClusterError in its handler
+      const wanderer = await system.spawn<typeof Wanderer>(fixtureUrl('actors/wanderer'), { thread: 1 });
+      await expect(wanderer.call({ type: 'watchNode', node: 'b' })).rejects.toMatchObject({ code: 'WEFT_ERR_EXIT' });
     } finally {
       await system.stop();
     }
