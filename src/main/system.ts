@@ -473,7 +473,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   // ── many machines (start({ node })) ──────────────────────────────────────────────────────────
 
-  /** The nodes of the cluster that are up, this one first (`[this.node]` outside a cluster). */
+  /** The nodes of the cluster that are up, this one among them, in name order (`[this.node]` outside a cluster). */
   nodes(): string[] {
     return this.cluster?.nodes() ?? [this.node];
   }

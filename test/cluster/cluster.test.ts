@@ -50,7 +50,7 @@ describe('two nodes', () => {
   it('see each other, and a call or send by { name, node } reaches the named actor there', async () => {
     const b = await node('b');
     expect(system.nodes()).toEqual(['a', 'b']);
-    expect(await b.ask('nodes')).toEqual(['b', 'a']);
+    expect(await b.ask('nodes')).toEqual(['a', 'b']);
     await b.spawn(WANDERER, { name: 'echo' });
     expect(await system.call({ name: 'echo', node: 'b' }, { type: 'echo', value: { deep: [1, 'two', null] } })).toEqual({ deep: [1, 'two', null] });
     const ref = await system.whereisOn<typeof Wanderer>('echo', 'b');

@@ -51,7 +51,7 @@ export interface ClusterHost {
 export interface ClusterStats {
   node: string;
   creation: number;
-  /** Nodes up, this one first. */
+  /** Nodes up, this one among them, in name order. */
   nodes: string[];
   /** Calls, spawns, look-ups and tasks sent to other nodes and not answered yet. */
   pendingRequests: number;
@@ -232,9 +232,9 @@ export class Cluster {
 
   // ── membership ────────────────────────────────────────────────────────────────────────────────
 
-  /** The nodes up now, this one first. */
+  /** The nodes up now, this one among them, in name order (the same list on every node). */
   nodes(): string[] {
-    return [this.name, ...[...this.membership.nodes().keys()].sort()];
+    return [this.name, ...this.membership.nodes().keys()].sort();
   }
 
   isUp(node: string): boolean {
