@@ -22,7 +22,7 @@ import { LOCAL_NODE, Pid } from '../shm/pid.js';
 import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type ThreadStats, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet, taskIndex } from '../shm/ring-set.js';
-import type { AnyActor, ArgsOf, ExitReason, NodeDown } from '../common/actor.js';
+import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
@@ -609,7 +609,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * call, as Erlang's `gen_server:call({Name, Node}, Msg)` does). Prefer a typed `ActorRef`'s
    * `call`; this form is for names on other nodes.
    */
-  call(to: Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown> {
+  call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, timeout?: number): Promise<ReplyOf<A>>;
+  call(to: Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown>;
+  call(to: Pid | RemoteName | ActorRef, msg: unknown, timeout?: number): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('call'));
     if (!isRemoteName(to, this.node)) return this.runtime.call(this.localPid(to), msg, timeout);
     const ms = timeout ?? this.options.callTimeout;
@@ -629,7 +631,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   }
 
   /** Casts to an actor by pid, or by `{ name, node }` (see `call`). */
-  cast(to: Pid | RemoteName, msg: unknown): void {
+  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;
+  cast(to: Pid | RemoteName, msg: unknown): void;
+  cast(to: Pid | RemoteName | ActorRef, msg: unknown): void {
     this.checkOpen('cast');
     if (isRemoteName(to, this.node)) this.joined('cast').postNamed(to, 'cast', msg);
     else this.runtime.cast(this.localPid(to), msg);
@@ -755,7 +759,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   }
 
   /** A pid, or the pid of `{ name, node }` on this node (NoProcError if none holds the name). */
-  private localPid(to: Pid | RemoteName): Pid {
+  private localPid(to: Pid | RemoteName | ActorRef): Pid {
+    if (to instanceof ActorRef) return to.pid;
     return isName(to) ? this.resolve(to.name) : to;
   }
 

@@ -304,6 +304,9 @@ describe('global names', () => {
     expect(toPid((await (winner.node === 'b' ? c : b).ask('whereisGlobal', { name: 'leader' }))!)).toEqual(winner);
     const finder = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
     expect(await finder.call({ type: 'find', name: 'leader' })).toEqual(winner);
+    // the issue's own form: a ref straight into system.call, typed
+    const echoed: unknown = await system.call(system.whereisGlobal<typeof Wanderer>('leader')!, { type: 'echo', value: 'via ref' });
+    expect(echoed).toBe('via ref');
     // taken here too, while it lives
     await expect(system.spawn(WANDERER, { name: 'leader', global: true })).rejects.toMatchObject({ code: 'WEFT_ERR_ALREADY_REGISTERED' });
     await (winner.node === 'b' ? b : c).kill();
