@@ -236,7 +236,6 @@ export class TaskDispatcher {
     this.pump();
   }
 
-  /** The live shard with the fewest tasks in flight, if it has room in its window; else -1. */
   /** The live shard with the fewest tasks in flight that still has room under its limit; else -1. */
   private pick(): number {
     let best = -1;

@@ -15,7 +15,7 @@
  * unknown shape, a message for a pid of an earlier life of this node: each is counted as a dead
  * letter and dropped, and nothing throws out of a subscription.
  */
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
 import { Pid } from '../../shm/pid.js';
 import { RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
@@ -91,7 +91,6 @@ export class Cluster {
   private readonly outbox: Outbox;
   private readonly calls = new RemoteCalls();
   private readonly watches = new RemoteWatches();
-  private readonly subscriptions: Subscription[] = [];
   /** Tasks this node serves and sends (remote-tasks.ts). */
   readonly tasks: RemoteTasks;
   private readonly upWaiters = new Map<string, Set<(error?: ClusterError) => void>>();
@@ -168,10 +167,9 @@ export class Cluster {
   }
 
   private async start(): Promise<void> {
-    this.subscriptions.push(
-      this.nc.subscribe(`${this.prefix}.hb`, { callback: this.listener('heartbeats', (data) => this.membership.heard(data)) }),
-      this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: this.listener("this node's inbox", (data) => this.received(data)) }),
-    );
+    // Both end with the connection's drain in `stop`.
+    this.nc.subscribe(`${this.prefix}.hb`, { callback: this.listener('heartbeats', (data) => this.membership.heard(data)) });
+    this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: this.listener("this node's inbox", (data) => this.received(data)) });
     await this.nc.flush(); // the subscriptions are in place (or refused) before anyone is told we are here
     if (this.refusedWhileJoining !== undefined) throw this.refusedWhileJoining;
     this.membership.start();
@@ -234,7 +232,7 @@ export class Cluster {
 
   /** The nodes up now, this one among them, in name order (the same list on every node). */
   nodes(): string[] {
-    return [this.name, ...this.membership.nodes().keys()].sort();
+    return [this.name, ...this.membership.names()].sort();
   }
 
   isUp(node: string): boolean {

@@ -61,9 +61,9 @@ export class Membership {
     this.say('bye');
   }
 
-  /** The nodes up now (this one not included), with their creations. */
-  nodes(): Map<string, number> {
-    return new Map([...this.members].map(([name, member]) => [name, member.creation]));
+  /** The names of the nodes up now (this one not included). */
+  names(): string[] {
+    return [...this.members.keys()];
   }
 
   creationOf(node: string): number | undefined {

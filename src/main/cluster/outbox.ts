@@ -15,6 +15,8 @@ const FLUSH_BYTES = 256 * 1024;
 
 interface Batch {
   writer: BatchWriter;
+  /** Where it is published: a node's inbox, or a task subject. */
+  subject: string;
   /** The creation of the node the batch is for, as its header says. */
   toCreation: number;
   /** Whether the writer holds ops not yet published. */
@@ -25,7 +27,6 @@ export class Outbox {
   /** By subject; a writer is kept after its batch is published and reused for the next. */
   private readonly batches = new Map<string, Batch>();
   private readonly filling: Batch[] = [];
-  private readonly subjects = new Map<Batch, string>();
   private scheduled = false;
   /** Ops added, and batches published: under load, many ops a batch. */
   ops = 0;
@@ -48,25 +49,18 @@ export class Outbox {
    */
   add(subject: string, toCreation: number, op: unknown[]): void {
     let batch = this.batches.get(subject);
-    if (batch !== undefined && batch.filling && batch.toCreation !== toCreation) this.send(batch); // the node came back as a new life meanwhile
     if (batch === undefined) {
-      batch = { writer: new BatchWriter(this.header(toCreation), this.maxBytes), toCreation, filling: false };
+      batch = { writer: new BatchWriter(this.header(toCreation), this.maxBytes), subject, toCreation, filling: false };
       this.batches.set(subject, batch);
-      this.subjects.set(batch, subject);
+    } else if (batch.filling && batch.toCreation !== toCreation) {
+      this.send(batch); // the node came back as a new life meanwhile
     }
-    if (!batch.filling) {
-      if (batch.writer.count !== 0 || batch.toCreation !== toCreation) batch.writer.reset(this.header(toCreation));
-      batch.toCreation = toCreation;
-      batch.filling = true;
-      this.filling.push(batch);
-    }
+    if (!batch.filling) this.begin(batch, toCreation);
     this.ops++;
     if (!batch.writer.add(op)) {
       // full: what it holds goes now, and the op starts the next batch
       this.send(batch);
-      batch.writer.reset(this.header(toCreation));
-      batch.filling = true;
-      this.filling.push(batch);
+      this.begin(batch, toCreation);
       batch.writer.add(op);
     }
     if (batch.writer.size >= this.flushBytes) this.send(batch);
@@ -81,7 +75,6 @@ export class Outbox {
     const batch = this.batches.get(subject);
     if (batch === undefined) return;
     this.batches.delete(subject);
-    this.subjects.delete(batch);
     batch.filling = false;
   }
 
@@ -92,12 +85,19 @@ export class Outbox {
     this.filling.length = 0;
   };
 
+  /** Starts filling `batch` again: a writer that holds a published batch, or one for another life, starts over. */
+  private begin(batch: Batch, toCreation: number): void {
+    if (batch.writer.count !== 0 || batch.toCreation !== toCreation) batch.writer.reset(this.header(toCreation));
+    batch.toCreation = toCreation;
+    batch.filling = true;
+    this.filling.push(batch);
+  }
+
   private send(batch: Batch): void {
     batch.filling = false;
-    const subject = this.subjects.get(batch);
-    if (subject === undefined || batch.writer.count === 0) return;
+    if (batch.writer.count === 0) return;
     this.published++;
-    this.publish(subject, batch.writer.bytes());
+    this.publish(batch.subject, batch.writer.bytes());
   }
 
   private header(toCreation: number): { cluster: string; from: string; fromCreation: number; toCreation: number } {
