@@ -6,7 +6,7 @@
  * once, inside the thread's drain. Only when the actor is busy (an async callback is pending) does a
  * message wait in the mailbox, and the actor takes the next one when that callback settles.
  */
-import { ExitError, InvalidArgumentError, describeValue } from '../shm/errors.js';
+import { ExitError, InvalidArgumentError, describeReason, describeValue } from '../shm/errors.js';
 import { Kind } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
@@ -479,10 +479,10 @@ export class ActorCell implements CallContext {
       case Kind.CALL:
         this.callerThread = from;
         this.callerRef = ref;
-        if (behaviour.handleCall === undefined) throw new TypeError(`actor ${this.self} has no handleCall, got a call: ${preview(body)}`);
+        if (behaviour.handleCall === undefined) throw new TypeError(`actor ${this.self} has no handleCall, got a call: ${describeReason(body)}`);
         return behaviour.handleCall(body, this.state, this);
       case Kind.CAST:
-        if (behaviour.handleCast === undefined) throw new TypeError(`actor ${this.self} has no handleCast, got a cast: ${preview(body)}`);
+        if (behaviour.handleCast === undefined) throw new TypeError(`actor ${this.self} has no handleCast, got a cast: ${describeReason(body)}`);
         return behaviour.handleCast(body, this.state, this);
       default:
         return behaviour.handleInfo === undefined ? this.state : behaviour.handleInfo(body, this.state, this);
@@ -501,7 +501,7 @@ export class ActorCell implements CallContext {
         this.state = (result as { state: unknown }).state;
         if (answer) this.host.reply(from, ref, (result as { reply: unknown }).reply);
       } else {
-        void this.die(new TypeError(`handleCall of ${this.self} must return { reply, state } or ctx.noreply(state), got: ${preview(result)}`));
+        void this.die(new TypeError(`handleCall of ${this.self} must return { reply, state } or ctx.noreply(state), got: ${describeReason(result)}`));
         return false;
       }
       this.callerThread = -1;
@@ -587,23 +587,4 @@ const NO_CALLER = -1;
 /** The pid behind a ref, or the pid itself. */
 function pidOf(target: ActorRef | Pid): Pid {
   return target instanceof ActorRef ? target.pid : target;
-}
-
-
-/** A short, safe description of a value for an error message. */
-function preview(value: unknown): string {
-  try {
-    const text = JSON.stringify(value);
-    if (text !== undefined) return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-  } catch {
-    // fall through
-  }
-  return String(value);
-}
-
-/** `normal`, `Error: boom`, `{"threadDown":…}`. */
-export function describeReason(reason: unknown): string {
-  if (reason instanceof Error) return `${reason.name}: ${reason.message}`;
-  if (typeof reason === 'string') return reason;
-  return preview(reason);
 }

@@ -13,7 +13,7 @@
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
-import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, InvalidArgumentError, NoProcError, SpawnError, describeValue, isWeftError } from '../shm/errors.js';
+import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, InvalidArgumentError, NoProcError, SpawnError, describeReason, describeValue, isWeftError, standInError } from '../shm/errors.js';
 import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
@@ -21,7 +21,7 @@ import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
 import { Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
 import { heartbeatIndex, serialIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
-import { ActorCell, describeReason, type CellHost } from './cell.js';
+import { ActorCell, type CellHost } from './cell.js';
 import type { MainServices, NameScope } from './main-services.js';
 import { Fuse, setThreadFuses } from './fuse.js';
 import type { FuseTable } from '../shm/fuse-table.js';
@@ -268,12 +268,7 @@ export class ThreadRuntime implements CellHost {
     } catch (failure) {
       if (!(failure instanceof EncodeError)) throw failure;
       // What was thrown cannot travel (a class instance, say): the caller still learns what it said.
-      const stand = new Error(describeReason(error), { cause: failure });
-      if (error instanceof Error) {
-        stand.name = error.name;
-        stand.stack = error.stack;
-      }
-      this.sendFrame(thread, Kind.REPLY_ERROR, [ref, stand]);
+      this.sendFrame(thread, Kind.REPLY_ERROR, [ref, standInError(error, failure)]);
     }
   }
 

@@ -6,7 +6,7 @@
 import type { Transferable } from 'node:worker_threads';
 import { ExitError, SystemStoppedError } from '../shm/errors.js';
 import type { ExitReason } from '../common/actor.js';
-import { describeReason } from '../common/cell.js';
+import { describeReason } from '../shm/errors.js';
 import type { SideAnswer, SideTask } from '../worker/side-tasks.js';
 
 interface Wait {

@@ -284,11 +284,62 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'string') return `\`${JSON.stringify(value)}\` (string)`;
   if (typeof value === 'bigint') return `\`${value}n\` (bigint)`;
   if (typeof value === 'symbol') return `\`${String(value)}\` (symbol)`;
-  if (typeof value === 'function') return `a function${value.name ? ` \`${value.name}\`` : ''}`;
+  if (typeof value === 'function') {
+    const name = safely(() => String(value.name), '');
+    return `a function${name ? ` \`${name}\`` : ''}`;
+  }
   if (value === null) return '`null`';
   if (typeof value === 'object') {
-    const ctor = (value as object).constructor;
-    return ctor && ctor !== Object ? `an instance of \`${ctor.name}\`` : 'an object';
+    const ctor = safely(() => (value as object).constructor, undefined);
+    const name = safely(() => String(ctor?.name), '');
+    return ctor && ctor !== Object ? `an instance of \`${name}\`` : 'an object';
   }
   return `\`${String(value)}\` (${typeof value})`;
+}
+
+/**
+ * Reads `read()` and gives `fallback` if it throws: a getter, a Proxy trap or a `toString` of a
+ * user's value may throw, and describing a failure must never fail in turn.
+ */
+function safely<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
+}
+
+/** A short description of any value for an error message; never throws. */
+function preview(value: unknown): string {
+  const text = safely(() => JSON.stringify(value), undefined);
+  if (typeof text === 'string') return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return safely(() => String(value), '') || describeValue(value);
+}
+
+/** `normal`, `Error: boom`, `{"threadDown":…}`: an exit reason or thrown value for a message. Never throws. */
+export function describeReason(reason: unknown): string {
+  if (typeof reason === 'string') return reason;
+  if (safely(() => reason instanceof Error, false)) {
+    const error = reason as Error;
+    return `${safely(() => String(error.name), 'Error')}: ${safely(() => String(error.message), '')}`;
+  }
+  return safely(() => preview(reason), 'an unreadable value');
+}
+
+/**
+ * An Error that stands in for a thrown value or exit reason that cannot travel between threads (a
+ * class instance, a Symbol, a function, a cycle, a Proxy whose traps throw): it carries what could
+ * be read (name, message, stack) and the `EncodeError` that said why, as `cause`. The codec can
+ * always encode it. Never throws.
+ */
+export function standInError(value: unknown, failure: unknown): Error {
+  const stand = new Error(describeReason(value), { cause: failure });
+  if (safely(() => value instanceof Error, false)) {
+    const error = value as Error;
+    const name = safely(() => error.name, undefined);
+    const stack = safely(() => error.stack, undefined);
+    if (typeof name === 'string') stand.name = name;
+    if (typeof stack === 'string') stand.stack = stack;
+  }
+  return stand;
 }

@@ -6,7 +6,7 @@ import { EncodeError } from '../shm/errors.js';
 import { Kind, REMOTE_CALL_BODY, REMOTE_POST_BODY, REMOTE_SPAWN_ARGS, RemoteOp, rebaseOntoBody, type RemoteEnvelope } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from '../common/actor.js';
-import { describeReason } from '../common/cell.js';
+import { describeReason } from '../shm/errors.js';
 import type { MainServices, NameScope } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
 import type { FuseNotice } from '../common/fuse.js';

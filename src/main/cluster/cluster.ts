@@ -21,7 +21,7 @@ import { Pid } from '../../shm/pid.js';
 import { RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
 import type { Placement } from '../../shm/placement.js';
 import type { ExitReason } from '../../common/actor.js';
-import { describeReason } from '../../common/cell.js';
+import { describeReason } from '../../shm/errors.js';
 import type { ThreadRuntime } from '../../common/runtime.js';
 import type { ResolvedNodeOptions } from './node-options.js';
 import { Membership, type NodeDownWhy } from './membership.js';
