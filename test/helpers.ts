@@ -24,3 +24,19 @@ export function runWorker<T>(name: string, workerData: unknown): Promise<T> {
     worker.once('exit', (code) => reject(new Error(`worker ${name} exited with code ${code} before reporting`)));
   });
 }
+
+/**
+ * How many seeds a randomized test (`test/*.random.test.ts`) runs: `ciRuns` in `npm test`, a few
+ * seconds' worth; `WEFT_SOAK_RUNS` under `npm run soak` (1,000), the long run outside CI. A failing
+ * seed is printed by fast-check; rerun it with `WEFT_SOAK_SEED`.
+ */
+export function randomRuns(ciRuns: number): number {
+  const soak = Number(process.env.WEFT_SOAK_RUNS);
+  return Number.isInteger(soak) && soak > 0 ? soak : ciRuns;
+}
+
+/** A fixed seed for a randomized test unless `WEFT_SOAK_SEED` names one (to replay a failure). */
+export function randomSeed(fallback: number): number {
+  const seed = Number(process.env.WEFT_SOAK_SEED);
+  return Number.isInteger(seed) ? seed : fallback;
+}
