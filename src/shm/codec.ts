@@ -28,8 +28,8 @@
  *
  * Everything else is an `EncodeError` whose `path` names the value: functions, symbols, instances of
  * any other class (including subclasses of the built-ins above, boxed primitives, Promise, WeakMap),
- * a `SharedArrayBuffer` or a typed array over one (for now: ARCHITECTURE §3 sends those beside the
- * ring, not in it), a cycle (the error names the reference that closes it), and nesting deeper than
+ * a `SharedArrayBuffer` or a typed array over one (only a task may carry those, beside the ring:
+ * docs/architecture.md §3), a cycle (the error names the reference that closes it), and nesting deeper than
  * `MAX_DEPTH` levels. A getter that throws is an `EncodeError` at its path with the throw as `cause`.
  *
  * Paths start at `msg`: `.key` for an identifier-like key, `["weird key"]` for any other, `[3]` for an
@@ -494,10 +494,10 @@ function locateInside(object: object, path: string, chain: Link[]): Fault | unde
       member++;
     }
   } else if (prototype === SharedArrayBufferPrototype) {
-    return faultAt(path, object, 'a SharedArrayBuffer cannot be copied into a frame; it will travel beside the ring (ARCHITECTURE §3), not yet');
+    return faultAt(path, object, 'a SharedArrayBuffer cannot be copied into a frame; only a task may carry one (it then travels on the thread\'s port, docs/architecture.md §3)');
   } else if (VIEW_PROTOTYPES.has(prototype as object) || prototype === BufferPrototype) {
     if (getPrototypeOf((object as ArrayBufferView).buffer) === SharedArrayBufferPrototype) {
-      return faultAt(path, object, 'a view over a SharedArrayBuffer cannot be copied into a frame; the buffer will travel beside the ring (ARCHITECTURE §3), not yet');
+      return faultAt(path, object, 'a view over a SharedArrayBuffer cannot be copied into a frame; only a task may carry one (it then travels on the thread\'s port, docs/architecture.md §3)');
     }
   } else if (object instanceof Error) {
     const code = readProperty(object, 'code', `${path}.code`);
