@@ -44,6 +44,7 @@
  * Wake-ups are not this file's concern: see endpoint.ts.
  */
 import { assert } from './assert.js';
+import { FrameQueue } from './frame-queue.js';
 import { InvalidArgumentError, RingCorruptError, describeValue } from './errors.js';
 import {
   FLAG_MORE,
@@ -155,9 +156,8 @@ export class RingProducer {
   /** Last HEAD we loaded. Reloaded only when the ring looks full: saves a read of the consumer's
    *  cache line (and the coherence traffic it causes) on every push while there is room. */
   private cachedHead: number;
-  /** Frames waiting for room, in order. Each owns a copy of its bytes. */
-  private readonly overflow: Array<PendingFrame> = [];
-  private overflowStart = 0;
+  /** Frames waiting for room, in order, copied into chunks that are let go as they drain. */
+  private readonly overflow = new FrameQueue();
   /** Frames that had to wait in overflow, since creation (a measure of back-pressure). */
   overflowed = 0;
 
@@ -188,7 +188,12 @@ export class RingProducer {
 
   /** Frames held back in overflow right now. */
   get pendingFrames(): number {
-    return this.overflow.length - this.overflowStart;
+    return this.overflow.frames;
+  }
+
+  /** Payload bytes held back in overflow right now: what this sender holds for a slow consumer. */
+  get pendingBytes(): number {
+    return this.overflow.bytes;
   }
 
   /**
@@ -199,7 +204,7 @@ export class RingProducer {
   push(kind: number, bytes: Uint8Array, start = 0, end: number = bytes.length): boolean {
     if ((kind & KIND_MASK) !== kind) assert(false, 'a frame kind is an integer from 0 to 255');
     this.claimedAt = -1; // a claim left without commit is given up
-    if (this.overflowStart !== this.overflow.length && !this.flush()) {
+    if (!this.overflow.isEmpty && !this.flush()) {
       this.enqueue(kind, bytes, start, end);
       return false;
     }
@@ -231,7 +236,7 @@ export class RingProducer {
    * simply not committing it (nothing is visible until a commit); the next claim reopens the room.
    */
   claim(minPayload: number): number {
-    if (this.overflowStart !== this.overflow.length) return -1;
+    if (!this.overflow.isEmpty) return -1;
     let room = this.contiguousRoom();
     if (room < minPayload) {
       this.cachedHead = Atomics.load(this.header, HEAD);
@@ -301,17 +306,14 @@ export class RingProducer {
    */
   flush(): boolean {
     const queue = this.overflow;
-    while (this.overflowStart < queue.length) {
-      const frame = queue[this.overflowStart];
-      if (!this.write(frame.header, frame.bytes, 0, frame.bytes.length)) {
+    while (!queue.isEmpty) {
+      if (!this.write(queue.headHeader(), queue.headChunk(), queue.headStart(), queue.headEnd())) {
         this.publish();
         return false;
       }
-      queue[this.overflowStart++] = undefined as unknown as PendingFrame;
+      queue.shift();
     }
     this.publish();
-    queue.length = 0;
-    this.overflowStart = 0;
     // Overflow drained: the consumer no longer needs to wake us when it frees space.
     Atomics.store(this.header, SPACE_WANTED, 0);
     return true;
@@ -322,10 +324,10 @@ export class RingProducer {
    * scheduler to call while deciding whether to park.
    */
   canFlush(): boolean {
-    if (this.overflowStart === this.overflow.length) return false;
-    const first = this.overflow[this.overflowStart];
+    const queue = this.overflow;
+    if (queue.isEmpty) return false;
     this.cachedHead = Atomics.load(this.header, HEAD);
-    return this.fits(frameBytes(first.bytes.length));
+    return this.fits(frameBytes(queue.headEnd() - queue.headStart()));
   }
 
   /** Bytes the next frame of `size` needs, counting the skip marker if it would straddle the end. */
@@ -378,12 +380,12 @@ export class RingProducer {
   private enqueue(kind: number, bytes: Uint8Array, start: number, end: number): void {
     const max = this.maxFramePayload;
     if (start === end) {
-      this.overflow.push({ header: kind, bytes: new Uint8Array(0) });
+      this.overflow.push(kind, bytes, start, end);
       this.overflowed++;
     }
     for (let at = start; at < end; at += max) {
       const stop = Math.min(at + max, end);
-      this.overflow.push({ header: kind | (stop < end ? FLAG_MORE : 0), bytes: bytes.slice(at, stop) });
+      this.overflow.push(kind | (stop < end ? FLAG_MORE : 0), bytes, at, stop);
       this.overflowed++;
     }
     this.publish(); // whatever went in before the ring filled
@@ -395,11 +397,6 @@ export class RingProducer {
   }
 }
 
-interface PendingFrame {
-  /** kind | flags, as written to the frame header. */
-  readonly header: number;
-  readonly bytes: Uint8Array;
-}
 
 /**
  * Receives one whole message: `bytes[start, end)`. `bytes` is the ring's shared data area (or, for
