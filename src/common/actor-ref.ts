@@ -8,12 +8,18 @@
  */
 import type { AnyActor, CallOf, CastOf, InfoOf, ReplyOf } from './actor.js';
 import type { Pid } from '../shm/pid.js';
+import type { Kind } from '../shm/protocol.js';
 
 /** What a ref needs from its system; the system implements it. */
 export interface Router {
   call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown>;
-  cast(pid: Pid, msg: unknown): void;
-  send(pid: Pid, msg: unknown): void;
+  /** Bounded by backpressure: false once the path to `pid` is above its high-water mark. */
+  cast(pid: Pid, msg: unknown): boolean;
+  send(pid: Pid, msg: unknown): boolean;
+  /** Resolves once nothing is held back on the path to `pid` (see `ActorRef.drained`). */
+  drained(pid: Pid): Promise<void>;
+  /** A cast from weft's own protocols (a pool's checkin): never refused by backpressure. */
+  control(pid: Pid, kind: typeof Kind.CAST, msg: unknown): void;
 }
 
 export interface CallOptions {
@@ -39,14 +45,31 @@ export class ActorRef<A extends AnyActor = AnyActor> {
     return this.router.call(this.pid, msg, options?.timeout) as Promise<ReplyOf<A>>;
   }
 
-  /** Sends `msg` to `handleCast`, without waiting. Throws `EncodeError` if `msg` cannot travel. */
-  cast(msg: CastOf<A>): void {
-    this.router.cast(this.pid, msg);
+  /**
+   * Sends `msg` to `handleCast`, without waiting. Returns false once the path to the actor holds
+   * more than the system's `backpressure.highWater` (its thread is not keeping up): a producer
+   * then awaits `drained()` before it goes on, as with a Node stream's `write()` and `'drain'`.
+   * Throws `EncodeError` if `msg` cannot travel, `MailboxFullError` at `backpressure.maxPending`.
+   */
+  cast(msg: CastOf<A>): boolean {
+    return this.router.cast(this.pid, msg);
   }
 
-  /** Sends `msg` to `handleInfo` (Erlang's `!`), without waiting. */
-  send(msg: InfoOf<A>): void {
-    this.router.send(this.pid, msg);
+  /** Sends `msg` to `handleInfo` (Erlang's `!`), without waiting; returns and throws as `cast`. */
+  send(msg: InfoOf<A>): boolean {
+    return this.router.send(this.pid, msg);
+  }
+
+  /**
+   * Resolves once nothing is held back on the path to this actor: what a producer awaits when
+   * `cast` returned false.
+   *
+   * ```ts
+   * for (const line of lines) if (!ref.cast({ type: 'line', line })) await ref.drained();
+   * ```
+   */
+  drained(): Promise<void> {
+    return this.router.drained(this.pid);
   }
 
   toString(): string {

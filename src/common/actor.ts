@@ -140,10 +140,14 @@ export interface ActorContext {
   pool<W extends AnyActor>(pool: ActorRef | Pid): PoolRef<W>;
   /** The fuse `name`, installed on main with `system.fuse` (see src/common/fuse.ts); FuseError if there is none. */
   fuse(name: string): Fuse;
-  /** `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread). */
+  /**
+   * `ref.call` / `ref.cast` / `ref.send`, spelled from the context (the ref may be on any thread).
+   * `cast` and `send` return false once the path to `to` is above the backpressure high-water
+   * mark: an actor that produces a stream then awaits `to.drained()` before it goes on.
+   */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>>;
-  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;
-  send(to: ActorRef | Pid, msg: unknown): void;
+  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): boolean;
+  send(to: ActorRef | Pid, msg: unknown): boolean;
   /**
    * Watches another actor (on any thread): when it exits, or at once if it is already gone, this
    * actor's `handleInfo` gets `{ type: 'DOWN', ref, pid, reason }` (see `Down`), with the ref this

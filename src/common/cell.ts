@@ -236,12 +236,12 @@ export class ActorCell implements CallContext {
     return this.host.call(to.pid, msg, options?.timeout) as Promise<ReplyOf<A>>;
   }
 
-  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void {
-    this.host.cast(to.pid, msg);
+  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): boolean {
+    return this.host.cast(to.pid, msg);
   }
 
-  send(to: ActorRef | Pid, msg: unknown): void {
-    this.host.send(pidOf(to), msg);
+  send(to: ActorRef | Pid, msg: unknown): boolean {
+    return this.host.send(pidOf(to), msg);
   }
 
   monitor(target: ActorRef | Pid): number {

@@ -16,6 +16,7 @@
 import { AbortError, CheckoutTimeoutError, InvalidArgumentError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { compiledModule } from './compiled-module.js';
 import { threadKey, type Pid } from '../shm/pid.js';
+import { Kind } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import type { ActorContext, AnyActor, ArgsOf } from './actor.js';
 import { ActorRef, type Router } from './actor-ref.js';
@@ -108,7 +109,7 @@ export class PoolRef<A extends AnyActor = AnyActor> {
       let onAbort!: () => void;
       const aborted = new Promise<never>((_, reject) => {
         onAbort = () => {
-          this.manager.cast({ type: 'cancel', ticket, borrower: this.borrower });
+          this.router.control(this.manager.pid, Kind.CAST, { type: 'cancel', ticket, borrower: this.borrower });
           // A worker already on its way back to us goes straight back to the pool.
           void asked.then((late) => 'worker' in late && this.checkin(new ActorRef<A>(late.worker, this.router)), () => undefined);
           reject(new AbortError('the checkout was aborted while it waited', { cause: signal.reason }));
@@ -140,7 +141,7 @@ export class PoolRef<A extends AnyActor = AnyActor> {
       this.watching.delete(watched);
       this.ctx!.demonitor(monitor);
     }
-    this.manager.cast({ type: 'checkin', thread: worker.pid.thread, serial: worker.pid.serial });
+    this.router.control(this.manager.pid, Kind.CAST, { type: 'checkin', thread: worker.pid.thread, serial: worker.pid.serial });
   }
 
   /**

@@ -13,7 +13,7 @@
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
-import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, InvalidArgumentError, NoProcError, SpawnError, describeReason, describeValue, isWeftError, standInError } from '../shm/errors.js';
+import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, InvalidArgumentError, MailboxFullError, NoProcError, SpawnError, describeReason, describeValue, isWeftError, standInError } from '../shm/errors.js';
 import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
@@ -68,6 +68,22 @@ export interface RuntimeOptions {
   fuses: FuseTable;
   /** Main only: the kinds main alone serves (EXITED, REGISTER, …); returns false for a kind it does not know. */
   serve?: (from: number, kind: number, envelope: unknown[]) => boolean;
+  /** How much a sender may hold for one destination thread (see `Backpressure`). */
+  backpressure: Backpressure;
+}
+
+/**
+ * Backpressure: what one thread may hold back for another (the destination's ring is full and the
+ * rest waits in this thread's overflow, or, for its own actors, in its same-thread queue), in
+ * encoded payload bytes. Below `highWater` a cast returns true; past it false (slow down: await
+ * `ref.drained()`); at `maxPending` a cast, send or call is refused: `MailboxFullError`, or, with
+ * `whenFull: 'drop'`, casts and sends are dropped as dead letters (calls are still refused).
+ * Replies, exit signals, DOWNs and weft's own control messages are never refused.
+ */
+export interface Backpressure {
+  maxPending: number;
+  highWater: number;
+  whenFull: 'throw' | 'drop';
 }
 
 export class ThreadRuntime implements CellHost {
@@ -76,6 +92,9 @@ export class ThreadRuntime implements CellHost {
   readonly creation: number;
   readonly endpoint: Endpoint;
   readonly callTimeout: number;
+  private readonly backpressure: Backpressure;
+  /** Who waits in `drained()` for this thread's own same-thread queue to empty. */
+  private localDrainWaiters: Array<() => void> = [];
   private readonly set: RingSet;
   private readonly main: MainServices;
   private readonly serve: ((from: number, kind: number, envelope: unknown[]) => boolean) | undefined;
@@ -120,6 +139,7 @@ export class ThreadRuntime implements CellHost {
     this.creation = options.creation;
     this.set = options.set;
     this.callTimeout = options.callTimeout;
+    this.backpressure = options.backpressure;
     this.endpoint = new Endpoint(options.set, options.thread, { spinMicros: options.spinMicros, keepAlive: options.keepAlive });
     this.nextSerial = this.firstSerial = Atomics.load(options.set.words, serialIndex(options.thread)) || 1;
     this.previousDown = options.previousDown;
@@ -188,6 +208,9 @@ export class ThreadRuntime implements CellHost {
       case Kind.REPLY:
         this.pending.resolve(readWord(bytes, start), decoder.decode(bytes, start + 4, end));
         return;
+      case Kind.STATS: // its ref as a word and no body: see `statsOf`
+        this.reply(from, readWord(bytes, start), this.stats());
+        return;
     }
     const envelope = decoder.decode(bytes, start, end) as unknown[];
     switch (kind) {
@@ -231,9 +254,6 @@ export class ThreadRuntime implements CellHost {
         this.reply(from, ref, true);
         return;
       }
-      case Kind.STATS:
-        this.reply(from, (envelope as StopEnvelope)[0], this.stats());
-        return;
       default:
         if (settleReply(this.pending, kind, envelope)) return;
         if (this.serve?.(from, kind, envelope) === true) return;
@@ -303,6 +323,7 @@ export class ThreadRuntime implements CellHost {
     const ref = pending.lastRef;
     try {
       if (remote) this.main.remote([RemoteOp.CALL, pid, ref, ms, msg]);
+      else if (this.hasThread(pid.thread) && this.pathBytes(pid.thread) >= this.backpressure.maxPending) throw this.mailboxFull(pid);
       else this.post(pid, Kind.CALL, ref, msg);
     } catch (error) {
       pending.forget(ref);
@@ -311,12 +332,66 @@ export class ThreadRuntime implements CellHost {
     return promise;
   }
 
-  cast(pid: Pid, msg: unknown): void {
-    this.post(pid, Kind.CAST, -1, msg);
+  /** A user's cast: bounded by backpressure. Returns false once the path to `pid` is above `highWater`. */
+  cast(pid: Pid, msg: unknown): boolean {
+    return this.offer(pid, Kind.CAST, msg);
   }
 
-  send(pid: Pid, msg: unknown): void {
-    this.post(pid, Kind.INFO, -1, msg);
+  /** A user's send (to `handleInfo`): bounded as `cast` is. */
+  send(pid: Pid, msg: unknown): boolean {
+    return this.offer(pid, Kind.INFO, msg);
+  }
+
+  /**
+   * A cast or send from weft itself (a pool's checkin, a node's news, a message that came over
+   * the network): never refused by backpressure, since losing it would break a promise weft made.
+   */
+  control(pid: Pid, kind: typeof Kind.CAST | typeof Kind.INFO, msg: unknown): void {
+    this.post(pid, kind, -1, msg);
+  }
+
+  /**
+   * Resolves once nothing is held back on the path from this thread to `pid`'s thread (its
+   * overflow went into the ring; for an actor of this thread, its same-thread queue ran). The
+   * producer's side of backpressure: `if (!ref.cast(m)) await ref.drained()`.
+   */
+  drained(pid: Pid): Promise<void> {
+    if (!this.isLocal(pid) || !this.hasThread(pid.thread)) return Promise.resolve();
+    if (pid.thread !== this.thread) return this.endpoint.drained(pid.thread);
+    if (this.local.bytes === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.localDrainWaiters.push(resolve));
+  }
+
+  /** Lets every `drained()` wait go (the system stops: nothing will drain any more). */
+  releaseDrainWaiters(): void {
+    this.endpoint.releaseAllDrainWaiters();
+    this.releaseLocalDrainWaiters();
+  }
+
+  /** Bytes held back on the path to thread `to` (see `Backpressure`). */
+  pathBytes(to: number): number {
+    return to === this.thread ? this.local.bytes : this.endpoint.pendingBytes(to);
+  }
+
+  private offer(pid: Pid, kind: number, msg: unknown): boolean {
+    if (!this.isLocal(pid)) {
+      this.post(pid, kind, -1, msg);
+      return true;
+    }
+    const to = pid.thread;
+    if (this.hasThread(to) && this.pathBytes(to) >= this.backpressure.maxPending) {
+      if (this.backpressure.whenFull === 'throw') throw this.mailboxFull(pid);
+      this.deadLetters++;
+      this.main.deadLetter(pid, kind, msg);
+      return false;
+    }
+    this.post(pid, kind, -1, msg);
+    return this.pathBytes(to) < this.backpressure.highWater;
+  }
+
+  private mailboxFull(pid: Pid): MailboxFullError {
+    const held = this.pathBytes(pid.thread);
+    return new MailboxFullError(`the path to ${pid} (thread ${pid.thread}) holds ${held} bytes, the most \`maxPending\` allows (${this.backpressure.maxPending}): its thread is not keeping up; wait for ref.drained() and send again`);
   }
 
   /**
@@ -335,7 +410,8 @@ export class ThreadRuntime implements CellHost {
       this.endpoint.sendMessage(pid.thread, kind, msg, this.encoders[pid.thread], pid.serial, kind === Kind.CALL ? ref : NO_WORD);
       return;
     }
-    this.local.push(pid.serial, kind, ref, this.copy(msg));
+    const bytes = this.localEncoder.encode(msg);
+    this.local.push(pid.serial, kind, ref, this.localDecoder.decode(bytes), bytes.length);
     if (this.parked) this.runLocalSoon();
   }
 
@@ -398,7 +474,14 @@ export class ThreadRuntime implements CellHost {
       else if (kind === Kind.CALL) this.replyError(this.thread, ref, this.missing(serial));
       else this.deadLetter(serial, kind, body);
     }
+    if (local.bytes === 0 && this.localDrainWaiters.length !== 0) this.releaseLocalDrainWaiters();
     return ran;
+  }
+
+  private releaseLocalDrainWaiters(): void {
+    const waiters = this.localDrainWaiters;
+    this.localDrainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /**
@@ -536,6 +619,20 @@ export class ThreadRuntime implements CellHost {
         const [kind, envelope] = frame(ref);
         this.sendFrame(to, kind, envelope);
       },
+      to,
+    );
+  }
+
+  /**
+   * Asks thread `to` for its figures. The request overtakes any backlog this thread holds for
+   * `to` (`Endpoint.sendUrgentWord`), so `stats()` still answers while a producer floods a slow
+   * actor there, and shows the flood.
+   */
+  statsOf(to: number): Promise<ThreadStats> {
+    return this.pending.request<ThreadStats>(
+      this.callTimeout,
+      () => new CallTimeoutError(`thread ${to} did not answer stats within ${this.callTimeout} ms`),
+      (ref) => this.endpoint.sendUrgentWord(to, Kind.STATS, ref),
       to,
     );
   }
@@ -696,7 +793,12 @@ export class ThreadRuntime implements CellHost {
     let mailboxDepth = this.local.size;
     for (const cell of this.cells.values()) mailboxDepth += cell.depth;
     const { messagesReceived, messagesSent, parks, notifies, overflowed } = this.endpoint.stats;
-    return { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters };
+    const pending: ThreadStats['pending'] = [];
+    for (let to = 0; to < this.set.threads; to++) {
+      const bytes = this.pathBytes(to);
+      if (bytes !== 0) pending.push({ to, bytes, frames: to === this.thread ? this.local.size : this.endpoint.pendingFrames(to) });
+    }
+    return { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters, pending };
   }
 
   /**

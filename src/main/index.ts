@@ -40,6 +40,7 @@ export {
   ModuleError,
   AbortError,
   QueueFullError,
+  MailboxFullError,
   PoolClosedError,
   CheckoutTimeoutError,
   FuseError,

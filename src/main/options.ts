@@ -7,6 +7,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { DEFAULT_RING_CAPACITY } from '../shm/ring-set.js';
 import { isValidCapacity } from '../shm/ring.js';
+import type { Backpressure } from '../common/runtime.js';
 import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './cluster/node-options.js';
 
 export interface StartOptions {
@@ -66,6 +67,15 @@ export interface StartOptions {
    */
   fuses?: number;
   /**
+   * Backpressure (see `Backpressure` in src/common/runtime.ts): encoded bytes one thread may hold
+   * back for one destination thread when that thread does not keep up. Past `highWater` a cast
+   * returns false (await `ref.drained()`); at `maxPending` casts, sends and calls are refused with
+   * `MailboxFullError`, or with `whenFull: 'drop'` casts and sends become dead letters.
+   * @default { maxPending: 64 MiB, highWater: 1 MiB, whenFull: 'throw' }
+   * @example start({ backpressure: { maxPending: 8 * 2 ** 20, whenFull: 'drop' } })
+   */
+  backpressure?: { maxPending?: number; highWater?: number; whenFull?: 'throw' | 'drop' };
+  /**
    * Makes this system a node of a cluster, reached by others through a NATS server (see
    * src/main/cluster). Without it nothing about NATS is loaded.
    * @example start({ node: { name: 'a', nats: { servers: 'nats://127.0.0.1:4222' } } })
@@ -84,6 +94,7 @@ export interface ResolvedStartOptions {
   resourceLimits: ResourceLimits | undefined;
   threadRestarts: { maxRestarts: number; maxSeconds: number };
   fuses: number;
+  backpressure: Backpressure;
   node: ResolvedNodeOptions | undefined;
 }
 
@@ -97,6 +108,7 @@ export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
   resourceLimits: undefined,
   threadRestarts: { maxRestarts: 5, maxSeconds: 10 },
   fuses: 64,
+  backpressure: { maxPending: 64 * 2 ** 20, highWater: 2 ** 20, whenFull: 'throw' },
   node: undefined,
 };
 
@@ -138,6 +150,7 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     resourceLimits: resourceLimits(o.resourceLimits),
     threadRestarts: threadRestarts(o.threadRestarts),
     fuses: integerIn('fuses', o.fuses, 0, 65_536),
+    backpressure: backpressure(o.backpressure),
     node: o.node === undefined ? undefined : resolveNodeOptions(o.node),
   };
 }
@@ -157,6 +170,19 @@ function threadRestarts(value: unknown): { maxRestarts: number; maxSeconds: numb
   if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`expected \`threadRestarts\` to be { maxRestarts, maxSeconds }, got: ${describeValue(value)}`);
   const { maxRestarts = 5, maxSeconds = 10 } = value as { maxRestarts?: unknown; maxSeconds?: unknown };
   return { maxRestarts: integerIn('threadRestarts.maxRestarts', maxRestarts, 0, 1_000_000), maxSeconds: numberIn('threadRestarts.maxSeconds', maxSeconds, 0.001, 1_000_000) };
+}
+
+function backpressure(value: unknown): Backpressure {
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`expected \`backpressure\` to be { maxPending?, highWater?, whenFull? }, got: ${describeValue(value)}`);
+  const known = ['maxPending', 'highWater', 'whenFull'];
+  for (const key of Object.keys(value)) if (!known.includes(key)) throw new InvalidArgumentError(`unknown field \`backpressure.${key}\`; accepted: ${known.join(', ')}`);
+  const defaults = DEFAULT_START_OPTIONS.backpressure;
+  const given = value as { maxPending?: unknown; highWater?: unknown; whenFull?: unknown };
+  const maxPending = integerIn('backpressure.maxPending', given.maxPending ?? defaults.maxPending, 1, 2 ** 40);
+  const highWater = integerIn('backpressure.highWater', given.highWater ?? Math.min(defaults.highWater, maxPending), 1, maxPending);
+  const whenFull = given.whenFull ?? defaults.whenFull;
+  if (whenFull !== 'throw' && whenFull !== 'drop') throw new InvalidArgumentError(`expected \`backpressure.whenFull\` to be 'throw' or 'drop', got: ${describeValue(whenFull)}`);
+  return { maxPending, highWater, whenFull };
 }
 
 function stripUndefined<T extends object>(object: T): Partial<T> {

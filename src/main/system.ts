@@ -218,6 +218,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       main: () => this.services,
       serve: this.serveFrame,
       fuses: this.fuseTable,
+      backpressure: options.backpressure,
     });
     const { hangTimeout, resourceLimits, threadRestarts } = options;
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
@@ -439,10 +440,34 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * Sends `msg` to an actor's `handleInfo`, by name, ref or pid, without waiting. A name nobody
    * holds is a `NoProcError` (as Erlang's `name ! msg` raises `badarg`); a dead pid is dropped.
    */
-  send(to: string | ActorRef | Pid | RemoteName, msg: unknown): void {
+  send(to: string | ActorRef | Pid | RemoteName, msg: unknown): boolean {
     this.checkOpen('send');
-    if (isRemoteName(to, this.node)) this.joined('send').postNamed(to, 'send', msg);
-    else this.runtime.send(isName(to) ? this.resolve(to.name) : this.resolve(to), msg);
+    if (!isRemoteName(to, this.node)) return this.runtime.send(isName(to) ? this.resolve(to.name) : this.resolve(to), msg);
+    this.joined('send').postNamed(to, 'send', msg);
+    return true;
+  }
+
+  /**
+   * Resolves once nothing is held back on the path from main to `to`'s thread: what a producer
+   * on main awaits when a cast returned false (`ref.drained()` is the same).
+   *
+   * ```ts
+   * for (const row of rows) if (!system.cast(sink, row)) await system.drain(sink);
+   * ```
+   */
+  drain(to: ActorRef | Pid): Promise<void> {
+    return this.drained(to instanceof ActorRef ? to.pid : to);
+  }
+
+  /** Router: see `drain`. */
+  drained(pid: Pid): Promise<void> {
+    return this.closed ? Promise.resolve() : this.runtime.drained(pid);
+  }
+
+  /** Router: a cast of weft's own protocols (a pool's checkin), never refused by backpressure. */
+  control(pid: Pid, kind: typeof Kind.CAST, msg: unknown): void {
+    this.checkOpen('cast');
+    this.runtime.control(pid, kind, msg);
   }
 
   /**
@@ -598,7 +623,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[]; fuses: Array<{ name: string; state: 'ok' | 'blown'; melts: number; blows: number; heals: number }>; cluster?: ClusterStats }> {
     this.checkOpen('stats');
     const main = this.runtime.stats();
-    const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.request<ThreadStats>(thread, 'stats', (ref) => [Kind.STATS, [ref]])));
+    const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.statsOf(thread)));
     return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
   }
 
@@ -631,12 +656,13 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   }
 
   /** Casts to an actor by pid, or by `{ name, node }` (see `call`). */
-  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): void;
-  cast(to: Pid | RemoteName, msg: unknown): void;
-  cast(to: Pid | RemoteName | ActorRef, msg: unknown): void {
+  cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): boolean;
+  cast(to: Pid | RemoteName, msg: unknown): boolean;
+  cast(to: Pid | RemoteName | ActorRef, msg: unknown): boolean {
     this.checkOpen('cast');
-    if (isRemoteName(to, this.node)) this.joined('cast').postNamed(to, 'cast', msg);
-    else this.runtime.cast(this.localPid(to), msg);
+    if (!isRemoteName(to, this.node)) return this.runtime.cast(this.localPid(to), msg);
+    this.joined('cast').postNamed(to, 'cast', msg);
+    return true;
   }
 
   // ── stop ──────────────────────────────────────────────────────────────────────────────────────
@@ -667,6 +693,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     await Promise.all(stops);
     await this.cluster?.stop();
     this.runtime.abandonWaits(() => this.stoppedError('call'));
+    this.runtime.releaseDrainWaiters();
     this.side.close();
     await this.root.stop();
     this.finished = true;
@@ -691,8 +718,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   /** What the root supervisor asks of the system. */
   private readonly rootHost: RootHost = {
     shardData: (thread, previousDown) => {
-      const { spinMicros, batch, callTimeout } = this.options;
-      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer };
+      const { spinMicros, batch, callTimeout, backpressure } = this.options;
+      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure };
     },
     forgetThread: async (thread, reason) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
@@ -837,7 +864,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   /** `ctx.monitorNode`: `watcher` gets a NodeDown when `node` goes down (at once if it is not up). */
   private watchNode(watcher: Pid, node: string): void {
     if (this.cluster === undefined || !this.cluster.isUp(node)) {
-      this.runtime.send(watcher, { type: 'nodedown', node, why: 'noconnection' } satisfies NodeDown);
+      this.runtime.control(watcher, Kind.INFO, { type: 'nodedown', node, why: 'noconnection' } satisfies NodeDown);
       return;
     }
     let watchers = this.nodeWatchers.get(node);
@@ -850,7 +877,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     const watchers = this.nodeWatchers.get(node);
     if (watchers === undefined) return;
     this.nodeWatchers.delete(node);
-    for (const pid of watchers.values()) this.runtime.send(pid, { type: 'nodedown', node, why } satisfies NodeDown);
+    for (const pid of watchers.values()) this.runtime.control(pid, Kind.INFO, { type: 'nodedown', node, why } satisfies NodeDown);
   }
 
   /**

@@ -138,6 +138,8 @@ export class Endpoint {
   private readonly peers: number[] = [];
   /** Peers whose outbound ring holds overflow, in no particular order. */
   private readonly backedUp = new Set<number>();
+  /** Per peer, who waits in `drained(peer)` for its overflow to go out. */
+  private readonly drainWaiters = new Map<number, Array<() => void>>();
   private readonly bell: number;
   private readonly interruptWord: number;
   /** See `keepAliveTimer`. */
@@ -227,6 +229,22 @@ export class Endpoint {
   }
 
   /**
+   * Sends a frame of `kind` whose whole payload is one int32 `word` (a request's ref) ahead of any
+   * overflow to thread `to` (`RingProducer.pushUrgent`): `stats()` must answer while a producer
+   * has megabytes queued for that thread. No codec is involved, so overtaking frames that were
+   * encoded earlier cannot put the pair's decoder out of step.
+   */
+  sendUrgentWord(to: number, kind: number, word: number): void {
+    const ring = this.ring(to, kind);
+    writeWords(this.urgentFrame, 0, word, NO_WORD);
+    this.stats.messagesSent++;
+    if (!ring.pushUrgent(kind, this.urgentFrame, 0, 4)) this.noteBackedUp(to);
+    if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
+  }
+
+  private readonly urgentFrame = new Uint8Array(4);
+
+  /**
    * From now until `uncork`, sends are written but made visible in one store per ring at `uncork`
    * (or whenever a quarter of a ring is waiting), and waking a parked peer waits for it too. `drain`
    * corks around its handlers by itself; corking is for a burst of sends outside a drain.
@@ -303,10 +321,53 @@ export class Endpoint {
   flush(): boolean {
     for (const to of this.backedUp) {
       const ring = this.outbound[to]!;
-      if (ring.flush()) this.backedUp.delete(to);
+      if (ring.flush()) {
+        this.backedUp.delete(to);
+        this.releaseDrainWaiters(to);
+      }
       if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
     }
     return this.backedUp.size === 0;
+  }
+
+  /**
+   * Payload bytes held back for thread `to`: its ring is full and these wait in this thread's
+   * overflow. What a producer reads to slow down before memory does it for it.
+   */
+  pendingBytes(to: number): number {
+    return this.backedUp.has(to) ? this.outbound[to]!.pendingBytes : 0;
+  }
+
+  /** Frames held back for thread `to` (see `pendingBytes`). */
+  pendingFrames(to: number): number {
+    return this.backedUp.has(to) ? this.outbound[to]!.pendingFrames : 0;
+  }
+
+  /**
+   * Resolves once nothing is held back for thread `to`: at once if nothing is, else when its
+   * overflow has gone into the ring (the consumer freed space and this thread flushed), or when
+   * the peer is forgotten (`resetPeer`) or every wait is let go (`releaseAllDrainWaiters`).
+   * Node streams' `'drain'`, for one path.
+   */
+  drained(to: number): Promise<void> {
+    if (!this.backedUp.has(to)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const waiters = this.drainWaiters.get(to);
+      if (waiters === undefined) this.drainWaiters.set(to, [resolve]);
+      else waiters.push(resolve);
+    });
+  }
+
+  /** Resolves every `drained` wait (the system is stopping: nothing will flush any more). */
+  releaseAllDrainWaiters(): void {
+    for (const to of [...this.drainWaiters.keys()]) this.releaseDrainWaiters(to);
+  }
+
+  private releaseDrainWaiters(to: number): void {
+    const waiters = this.drainWaiters.get(to);
+    if (waiters === undefined) return;
+    this.drainWaiters.delete(to);
+    for (const resolve of waiters) resolve();
   }
 
   /**
@@ -325,6 +386,7 @@ export class Endpoint {
       // A frame cut short by the death (a chunked message half written): the rest is dropped.
     }
     this.backedUp.delete(peer);
+    this.releaseDrainWaiters(peer); // its overflow is dropped with it: nothing is held back now
     this.set.resetPair(this.self, peer);
     const producer = this.set.producer(this.self, peer, { maxFramePayload: this.outbound[peer]!.maxFramePayload });
     producer.corked = this.corked;

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   MODULE: 'WEFT_ERR_MODULE',
   ABORTED: 'WEFT_ERR_ABORTED',
   QUEUE_FULL: 'WEFT_ERR_QUEUE_FULL',
+  MAILBOX_FULL: 'WEFT_ERR_MAILBOX_FULL',
   POOL_CLOSED: 'WEFT_ERR_POOL_CLOSED',
   CHECKOUT_TIMEOUT: 'WEFT_ERR_CHECKOUT_TIMEOUT',
   FUSE: 'WEFT_ERR_FUSE',
@@ -180,6 +181,16 @@ export class QueueFullError extends WeftError {
   }
 }
 
+/**
+ * The path to an actor holds `maxPending` bytes already (its thread is not keeping up): the
+ * message was not sent. Wait for `ref.drained()` and send again, or slow the producer down.
+ */
+export class MailboxFullError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.MAILBOX_FULL });
+  }
+}
+
 /** The pool was destroyed (or its system stopped) before the task ran. */
 export class PoolClosedError extends WeftError {
   constructor(message: string) {
@@ -259,6 +270,7 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.MODULE]: (m, d) => new ModuleError(m, { cause: d.cause }),
   [ErrorCodes.ABORTED]: (m, d) => new AbortError(m, { cause: d.cause }),
   [ErrorCodes.QUEUE_FULL]: (m) => new QueueFullError(m),
+  [ErrorCodes.MAILBOX_FULL]: (m) => new MailboxFullError(m),
   [ErrorCodes.POOL_CLOSED]: (m) => new PoolClosedError(m),
   [ErrorCodes.CHECKOUT_TIMEOUT]: (m) => new CheckoutTimeoutError(m),
   [ErrorCodes.FUSE]: (m) => new FuseError(m),

@@ -31,7 +31,7 @@
  * | REGISTER    | shard → main     | [ref, serial, name, thread, replacing] (REPLY true, or REPLY_ERROR) |
  * | UNREGISTER  | shard → main     | [ref, serial, name]      (no reply)                  |
  * | WHEREIS     | shard → main     | [ref, name]              (REPLY pid or null)          |
- * | STATS       | main → shard     | [ref]                    (REPLY with ShardStats)      |
+ * | STATS       | main → shard     | ref (a word, no body; overtakes backlog) (REPLY with ThreadStats) |
  * | STOP        | main → shard     | [ref]                    (terminate every actor)     |
  * | STOPPED     | shard → main     | [ref]                                                |
  * | EVENT       | shard → main     | [event]                  (a supervisor restarted a child) |
@@ -158,6 +158,12 @@ export interface ThreadStats {
   /** Frames that waited in overflow because a ring was full. */
   overflowed: number;
   deadLetters: number;
+  /**
+   * What this thread holds back right now, per destination thread whose path is not empty: bytes
+   * and frames in its overflow (or, `to` this thread, in its same-thread queue). Backpressure
+   * bounds each by `backpressure.maxPending`.
+   */
+  pending: Array<{ to: number; bytes: number; frames: number }>;
 }
 
 /** What a shard gets in `workerData` at start. */
@@ -178,4 +184,6 @@ export interface ShardData {
   previousDown?: unknown;
   /** The fuse table's SharedArrayBuffer (src/shm/fuse-table.ts). */
   fuses: SharedArrayBuffer;
+  /** What the shard may hold back for another thread (src/common/runtime.ts `Backpressure`). */
+  backpressure: { maxPending: number; highWater: number; whenFull: 'throw' | 'drop' };
 }

@@ -158,6 +158,8 @@ export class RingProducer {
   private cachedHead: number;
   /** Frames waiting for room, in order, copied into chunks that are let go as they drain. */
   private readonly overflow = new FrameQueue();
+  /** Frames sent with `pushUrgent` that found no room: they go out before `overflow`. */
+  private readonly urgent = new FrameQueue();
   /** Frames that had to wait in overflow, since creation (a measure of back-pressure). */
   overflowed = 0;
 
@@ -188,12 +190,31 @@ export class RingProducer {
 
   /** Frames held back in overflow right now. */
   get pendingFrames(): number {
-    return this.overflow.frames;
+    return this.overflow.frames + this.urgent.frames;
   }
 
   /** Payload bytes held back in overflow right now: what this sender holds for a slow consumer. */
   get pendingBytes(): number {
-    return this.overflow.bytes;
+    return this.overflow.bytes + this.urgent.bytes;
+  }
+
+  /**
+   * Sends one small frame ahead of any overflow: for a request to the consumer's thread itself
+   * (`stats()`), which is ordered with no actor's messages and must not wait behind a backlog of
+   * them. The frame must not depend on codec state (see `Endpoint.sendUrgentWord`): the frames it
+   * overtakes were encoded before it. Returns true if it is in the ring now.
+   */
+  pushUrgent(kind: number, bytes: Uint8Array, start: number, end: number): boolean {
+    assert(end - start <= this.maxFramePayload, 'an urgent frame fits one frame');
+    if (this.overflow.isEmpty && this.urgent.isEmpty) return this.push(kind, bytes, start, end);
+    this.claimedAt = -1;
+    if (this.urgent.isEmpty && this.write(kind, bytes, start, end)) {
+      this.publish();
+      return true;
+    }
+    this.urgent.push(kind, bytes, start, end);
+    this.overflowed++;
+    return false;
   }
 
   /**
@@ -204,7 +225,7 @@ export class RingProducer {
   push(kind: number, bytes: Uint8Array, start = 0, end: number = bytes.length): boolean {
     if ((kind & KIND_MASK) !== kind) assert(false, 'a frame kind is an integer from 0 to 255');
     this.claimedAt = -1; // a claim left without commit is given up
-    if (!this.overflow.isEmpty && !this.flush()) {
+    if ((!this.overflow.isEmpty || !this.urgent.isEmpty) && !this.flush()) {
       this.enqueue(kind, bytes, start, end);
       return false;
     }
@@ -236,7 +257,7 @@ export class RingProducer {
    * simply not committing it (nothing is visible until a commit); the next claim reopens the room.
    */
   claim(minPayload: number): number {
-    if (!this.overflow.isEmpty) return -1;
+    if (!this.overflow.isEmpty || !this.urgent.isEmpty) return -1;
     let room = this.contiguousRoom();
     if (room < minPayload) {
       this.cachedHead = Atomics.load(this.header, HEAD);
@@ -305,17 +326,22 @@ export class RingProducer {
    * by the owner's scheduler when the consumer signals that it has freed space.
    */
   flush(): boolean {
-    const queue = this.overflow;
-    while (!queue.isEmpty) {
-      if (!this.write(queue.headHeader(), queue.headChunk(), queue.headStart(), queue.headEnd())) {
-        this.publish();
-        return false;
-      }
-      queue.shift();
+    if (!this.flushQueue(this.urgent) || !this.flushQueue(this.overflow)) {
+      this.publish();
+      return false;
     }
     this.publish();
     // Overflow drained: the consumer no longer needs to wake us when it frees space.
     Atomics.store(this.header, SPACE_WANTED, 0);
+    return true;
+  }
+
+  /** Writes `queue`'s frames into the ring while they fit; true when it is empty. */
+  private flushQueue(queue: FrameQueue): boolean {
+    while (!queue.isEmpty) {
+      if (!this.write(queue.headHeader(), queue.headChunk(), queue.headStart(), queue.headEnd())) return false;
+      queue.shift();
+    }
     return true;
   }
 
@@ -324,7 +350,7 @@ export class RingProducer {
    * scheduler to call while deciding whether to park.
    */
   canFlush(): boolean {
-    const queue = this.overflow;
+    const queue = this.urgent.isEmpty ? this.overflow : this.urgent;
     if (queue.isEmpty) return false;
     this.cachedHead = Atomics.load(this.header, HEAD);
     return this.fits(frameBytes(queue.headEnd() - queue.headStart()));

@@ -45,6 +45,7 @@ const runtime = new ThreadRuntime({
   callTimeout: data.callTimeout,
   previousDown: data.previousDown as ExitReason | undefined,
   fuses: FuseTable.attach(data.fuses),
+  backpressure: data.backpressure,
   main: (self) => new RemoteMain(self),
 });
 const endpoint = runtime.endpoint;

@@ -18,7 +18,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
 import { Pid } from '../../shm/pid.js';
-import { RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
+import { Kind, RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
 import type { Placement } from '../../shm/placement.js';
 import type { ExitReason } from '../../common/actor.js';
 import { describeReason } from '../../shm/errors.js';
@@ -482,8 +482,8 @@ export class Cluster {
           return;
         }
         try {
-          if (kind === WireOp.CAST) runtime.cast(pid, body);
-          else runtime.send(pid, body);
+          // From the network: a refusal here could not reach the sender, so backpressure does not apply.
+          runtime.control(pid, kind === WireOp.CAST ? Kind.CAST : Kind.INFO, body);
         } catch {
           this.host.deadLetter(pid, what, body); // a thread number this node does not have
         }
