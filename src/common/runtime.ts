@@ -916,7 +916,8 @@ export class ThreadRuntime implements CellHost {
 
   /** The scheduler turned: main's watchdog reads this to tell a busy thread from a hung one. */
   beat(): void {
-    this.heartbeat = (this.heartbeat + 1) | 0;
+    // Never 0: 0 is the line's reset value, which the watchdog reads as "has not started yet".
+    this.heartbeat = (this.heartbeat + 1) | 0 || 1;
     Atomics.store(this.set.words, heartbeatIndex(this.thread), this.heartbeat);
   }
 

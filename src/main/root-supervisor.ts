@@ -8,8 +8,10 @@
  *   escaped the actor (a timer callback, a stray promise) — Node ends the worker with 'error';
  * - exits: `process.exit()` inside a worker ends that worker only;
  * - runs out of heap under `resourceLimits` ('error' ERR_WORKER_OUT_OF_MEMORY);
- * - hangs: it is not parked, yet its heartbeat word (bumped every scheduler turn) has not moved for
- *   `hangTimeout` ms. JavaScript cannot be interrupted, so the thread is terminated.
+ * - hangs: it is not parked, yet its heartbeat word (bumped every scheduler turn) has not moved
+ *   while it used `hangTimeout` ms of CPU, or sat blocked that long (hang-watch.ts: a thread that
+ *   only waits for a core is not hung). JavaScript cannot be interrupted, so the thread is
+ *   terminated; one that stopped with its heap nearly full is told as out of memory.
  *
  * Then, in this order: every live thread forgets it (`ThreadRuntime.threadDown`: its rings are
  * reset, calls to it rejected, links and monitors of its actors fired with `{ threadDown }`);
@@ -22,11 +24,13 @@
  * worker is kept booted and waiting (shard.ts); a restart hands it the dead shard's index and
  * boots the next standby in the background. Measured by the crash-recovery benchmark.
  */
+import { availableParallelism } from 'node:os';
 import { Worker, type Transferable } from 'node:worker_threads';
 import { SpawnError } from '../shm/errors.js';
 import { isParked } from '../shm/endpoint.js';
 import type { ShardData } from '../shm/protocol.js';
-import { heartbeatIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
+import { heapIndex, heartbeatIndex, osThreadIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
+import { HangWatch } from './hang-watch.js';
 import type { ExitReason } from '../common/actor.js';
 
 /** Why a shard went down: `reason.threadDown` of every actor that went down with it. */
@@ -100,10 +104,9 @@ export class RootSupervisor {
   /** The last error a worker raised before it exited (its exit event follows). */
   private readonly lastError: Array<Error | undefined> = [];
   /** Threads main terminated on purpose (a hang, an aborted task), with the cause their exit is told as. */
-  private readonly ended = new Map<number, 'hang' | 'aborted'>();
-  /** Per thread: the heartbeat last seen, and when it last moved (or the thread was parked). */
-  private readonly beats: number[] = [];
-  private readonly beatAt: number[] = [];
+  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory'>();
+  /** Which shards are hung (hang-watch.ts). */
+  private readonly hangs: HangWatch;
   /** The last restarts (at most HISTORY), for the 'fatal' event. */
   private readonly history: ThreadRestart[] = [];
   /** Thread-down recoveries run one at a time, in the order threads went down (see `markDown`). */
@@ -120,10 +123,12 @@ export class RootSupervisor {
     this.host = host;
     this.options = options;
     this.restartsOf = new Array<number>(options.shards + 1).fill(0);
+    this.hangs = new HangWatch(options.hangTimeout);
   }
 
   /** Starts every shard; rejects (having ended them all) if one fails to start. */
   async start(): Promise<void> {
+    warnIfOverCores(this.options.shards);
     const starting: Promise<void>[] = [];
     for (let thread = 1; thread <= this.options.shards; thread++) starting.push(this.launch(thread, this.newWorker(thread), true));
     this.standby = this.bootStandby();
@@ -153,7 +158,10 @@ export class RootSupervisor {
   /** Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as `cause`. */
   end(thread: number, cause: 'hang' | 'aborted'): void {
     if (!this.up[thread] || this.ended.has(thread)) return;
-    this.ended.set(thread, cause);
+    // A thread that stopped turning with its heap nearly full is dying of it (stalled in garbage
+    // collection), not stuck in a loop: say so, as its own out-of-memory error would have.
+    const heapFull = Atomics.load(this.options.set.words, heapIndex(thread)) >= HEAP_FULL_PERMILLE;
+    this.ended.set(thread, cause === 'hang' && heapFull ? 'out_of_memory' : cause);
     void this.workers[thread]!.terminate();
   }
 
@@ -209,8 +217,7 @@ export class RootSupervisor {
     worker.on('exit', (code) => this.markDown(thread, worker, code));
     worker.on('message', (message: unknown) => this.host.workerMessage(thread, message));
     if (fresh) await online(worker, thread);
-    this.beats[thread] = Atomics.load(this.options.set.words, heartbeatIndex(thread));
-    this.beatAt[thread] = performance.now();
+    this.hangs.forget(thread);
     this.up[thread] = true;
   }
 
@@ -218,14 +225,13 @@ export class RootSupervisor {
   private causeOf(thread: number, code: number): ThreadDownCause {
     const incarnation = this.restartsOf[thread];
     const ended = this.ended.get(thread);
-    if (ended !== undefined) {
-      this.ended.delete(thread);
-      return { thread, incarnation, cause: ended };
-    }
+    this.ended.delete(thread);
     const error = this.lastError[thread];
+    // Its own out-of-memory error wins over a hang main saw first (it stalled in GC on its way out).
+    if (error !== undefined && (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') return { thread, incarnation, cause: 'out_of_memory', error };
+    if (ended !== undefined) return { thread, incarnation, cause: ended };
     if (error === undefined) return { thread, incarnation, cause: 'exit', exitCode: code };
-    const outOfMemory = (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
-    return { thread, incarnation, cause: outOfMemory ? 'out_of_memory' : 'exception', error };
+    return { thread, incarnation, cause: 'exception', error };
   }
 
   /**
@@ -298,17 +304,34 @@ export class RootSupervisor {
    * stopped by its AbortSignal.
    */
   private checkHeartbeats(): void {
-    const { set, hangTimeout } = this.options;
+    const { set } = this.options;
+    const words = set.words;
     const now = performance.now();
     for (let thread = 1; thread <= this.options.shards; thread++) {
       if (!this.up[thread] || this.ended.has(thread)) continue;
-      const beat = Atomics.load(set.words, heartbeatIndex(thread));
-      if (beat !== this.beats[thread] || isParked(set, thread) || Atomics.load(set.words, taskIndex(thread)) !== 0) {
-        this.beats[thread] = beat;
-        this.beatAt[thread] = now;
-      } else if (now - this.beatAt[thread] > hangTimeout) {
-        this.end(thread, 'hang');
-      }
+      const pulse = {
+        beat: Atomics.load(words, heartbeatIndex(thread)),
+        resting: isParked(set, thread) || Atomics.load(words, taskIndex(thread)) !== 0,
+        osThread: Atomics.load(words, osThreadIndex(thread)),
+      };
+      if (this.hangs.isHung(thread, pulse, now)) this.end(thread, 'hang');
     }
   }
+}
+
+/** A heap this full (permille of its limit) when a thread stops turning means it is running out of memory. */
+const HEAP_FULL_PERMILLE = 900;
+
+let warnedOverCores = false;
+
+/**
+ * More shards than cores cannot run at once: each waits its turn for a core, calls take longer, and
+ * CPU-bound work gains nothing. Allowed (the watchdog tells a starved shard from a hung one), but
+ * said once per process.
+ */
+function warnIfOverCores(shards: number): void {
+  const cores = availableParallelism();
+  if (warnedOverCores || shards <= cores) return;
+  warnedOverCores = true;
+  process.emitWarning(`weft: ${shards} shards on ${cores} cores; shards beyond the cores only wait their turn for one`, { code: 'WEFT_THREADS_OVER_CORES' });
 }

@@ -13,7 +13,8 @@
  *              ROUND_ROBIN (the spawn cursor: any thread, Atomics.add)
  *  thread line: BELL, INTERRUPT (endpoint.ts), ACTORS (live actors), NEXT_SERIAL (the next pid
  *               serial, so a restarted thread never reuses one), HEARTBEAT (bumped every scheduler
- *               turn; main's watchdog reads it), TASK (the task running now, task-runner.ts):
+ *               turn; main's watchdog reads it), TASK (the task running now, task-runner.ts),
+ *               OS_THREAD and HEAP (its OS thread id and heap fill, for the watchdog):
  *               all but BELL written by that thread alone
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
@@ -71,6 +72,19 @@ export function heartbeatIndex(thread: number): number {
  */
 export function taskIndex(thread: number): number {
   return bellIndex(thread) + 5;
+}
+
+/**
+ * The OS thread id of `thread` (Linux; 0 where it cannot be read), stored by that thread at start so
+ * main's watchdog can read its CPU time in /proc and tell a hung thread from a starved one.
+ */
+export function osThreadIndex(thread: number): number {
+  return bellIndex(thread) + 6;
+}
+
+/** How full `thread`'s heap is, in permille of its limit, sampled by that thread a few times a second. */
+export function heapIndex(thread: number): number {
+  return bellIndex(thread) + 7;
 }
 
 /**
@@ -173,7 +187,9 @@ export class RingSet {
    * the thread is gone.
    */
   resetThreadLine(thread: number): void {
-    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread)]) Atomics.store(this.words, index, 0);
+    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread), osThreadIndex(thread), heapIndex(thread)]) {
+      Atomics.store(this.words, index, 0);
+    }
   }
 
   private checkPair(from: number, to: number): void {

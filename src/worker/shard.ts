@@ -21,6 +21,7 @@ import { ThreadRuntime } from '../common/runtime.js';
 import type { ExitReason } from '../common/actor.js';
 import { RemoteMain } from './remote-main.js';
 import { isSideTask, runSideTask } from './side-tasks.js';
+import { reportVitals } from './vitals.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
 
@@ -49,6 +50,7 @@ const runtime = new ThreadRuntime({
   main: (self) => new RemoteMain(self),
 });
 const endpoint = runtime.endpoint;
+reportVitals(endpoint.set.words, data.thread);
 
 // Tasks whose data cannot travel in a ring come on the port (side-tasks.ts); the listener also
 // keeps the thread alive between frames (a parked waitAsync does not).
