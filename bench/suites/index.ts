@@ -17,5 +17,7 @@ import { suite as fuseAsk } from './fuse-ask.js';
 import { suite as remoteCall } from './remote-call.js';
 import { suite as remoteCast } from './remote-cast.js';
 import { suite as remoteRun } from './remote-run.js';
+import { suite as backpressure } from './backpressure.js';
+import { suite as stopLatency } from './stop-latency.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, backpressure, stopLatency];
