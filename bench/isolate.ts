@@ -71,12 +71,14 @@ async function reaped(pgid: number, suite: string): Promise<void> {
 }
 
 /**
- * Runs `suite` in a suite process and settles with its report. Past `timeoutMs`, kills the suite
+ * Runs `suite` in a suite process and settles with its report. `registry`: a module exporting
+ * `suites` to find it in (default: bench/suites/index.js; tests pass their own). Past `timeoutMs`, kills the suite
  * process's group and reports an error; either way, nothing the suite started is left running
  * when this settles (whatever is still in the group after the suite process exits is killed too).
  */
-export async function runIsolated(suite: string, quick: boolean, timeoutMs: number): Promise<IsolatedOutcome> {
-  const child = fork(SUITE_PROCESS, [suite, ...(quick ? ['--quick'] : [])], {
+export async function runIsolated(suite: string, quick: boolean, timeoutMs: number, registry?: URL): Promise<IsolatedOutcome> {
+  const args = [suite, ...(quick ? ['--quick'] : []), ...(registry === undefined ? [] : ['--registry', registry.href])];
+  const child = fork(SUITE_PROCESS, args, {
     detached: true, // its own process group: see the picture above
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -16,16 +16,15 @@
  */
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RESERVED_KEYS, betterOf, formatNumber, formatTable, median, stopwatch, type Metrics, type Suite } from './harness.js';
 import { renderChart } from './chart.js';
+import { PACKAGE_ROOT } from './package-root.js';
 import { compareFiles, formatChanges } from './compare.js';
 import { killCurrentSuite, runIsolated } from './isolate.js';
 import { buildFile, machine, readResultsFile, writeAtomically, type Spread, type SuiteOutcome } from './results-file.js';
 import { suites } from './suites/index.js';
 
-/** The package root: dist/bench/run.js is two folders down. */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = PACKAGE_ROOT;
 /** A checkout has the bench's sources; an installed package ships only dist/. */
 const IN_CHECKOUT = existsSync(join(ROOT, 'bench', 'harness.ts'));
 /** Where results go by default: the checkout's (gitignored) bench/results, else ./weft-bench. */

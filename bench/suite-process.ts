@@ -2,14 +2,13 @@
  * One suite, in a process of its own (started by `isolate.ts`): runs it, checks what it returned,
  * sends one `SuiteReport` to the runner and exits. Its output goes straight to the runner's.
  *
- *   node dist/bench/suite-process.js <suite> [--quick]
+ *   node dist/bench/suite-process.js <suite> [--quick] [--registry <module URL exporting `suites`>]
  *
  * Every suite stops what it started, so the process should then exit by itself; if a handle keeps
  * it alive, it names the open handles and exits with code 3, which fails the suite.
  */
-import { SuiteSkipped, validateResult } from './harness.js';
+import { SuiteSkipped, validateResult, type Suite } from './harness.js';
 import type { SuiteReport } from './isolate.js';
-import { suites } from './suites/index.js';
 
 /** How long a finished suite's process may linger on open handles. */
 const EXIT_GRACE_MS = 5_000;
@@ -27,6 +26,9 @@ function send(report: SuiteReport): Promise<void> {
 
 async function main(): Promise<void> {
   const [name, ...flags] = process.argv.slice(2);
+  const at = flags.indexOf('--registry');
+  const registry = at === -1 ? './suites/index.js' : flags[at + 1];
+  const { suites } = (await import(registry)) as { suites: readonly Suite[] };
   const suite = suites.find((s) => s.name === name);
   if (suite === undefined) throw new Error(`no suite named \`${name}\`; suites: ${suites.map((s) => s.name).join(', ')}`);
   const skipped: Record<string, string> = {};

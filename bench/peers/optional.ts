@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../package-root.js';
 
-/** `package.json` of weft itself: from dist/bench/peers/ it is three folders up. */
-const OWN_PACKAGE = fileURLToPath(new URL('../../../package.json', import.meta.url));
+const OWN_PACKAGE = join(PACKAGE_ROOT, 'package.json');
 
 /** The version range weft's package.json asks for `pkg` (peer, then dev dependency), for the message. */
 function wantedRange(pkg: string): string | undefined {
