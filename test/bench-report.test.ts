@@ -3,6 +3,8 @@
  * the `--compare` verdicts against the repeats' spread, the medians of repeats, and the command
  * line's checks. Pure functions of the bench (bench/chart.ts, compare.ts, run.ts), no suite run.
  */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { renderChart, type ChartedSuite } from '../bench/chart.js';
@@ -131,5 +133,26 @@ describe('repeats and the command line', () => {
   it('compares with the committed baseline when --compare names no file, in a checkout', () => {
     expect((parseArgs(['--compare'], {}) as { compare: string }).compare).toMatch(/bench\/results\/baseline\.json$/);
     expect((parseArgs(['--compare', 'old.json'], {}) as { compare: string }).compare).toMatch(/\/old\.json$/);
+  });
+});
+
+describe('where a run writes', () => {
+  const ignored = (path: string): boolean => {
+    try {
+      execFileSync('git', ['check-ignore', '-q', path], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('writes its default files where git ignores them, so `npm run bench` changes no tracked file', () => {
+    const options = parseArgs([], {}) as { json: string };
+    expect(options.json).toMatch(/bench\/results\/latest\.json$/);
+    expect(ignored('bench/results/latest.json')).toBe(true);
+    expect(ignored('bench/results/2026-12-04T14-00-00-000Z.svg')).toBe(true);
+    // the baseline is committed on purpose
+    expect(ignored('bench/results/baseline.json')).toBe(false);
+    expect(ignored('bench/results/baseline.svg')).toBe(false);
   });
 });
