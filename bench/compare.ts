@@ -30,11 +30,16 @@ function relativeSpread(file: Record<string, unknown>, suite: string, library: s
   return (s.max - s.min) / s.median;
 }
 
-/** Every figure present in both files, in this run's order. `registry` says which way each metric improves. */
-export function compareFiles(before: Record<string, unknown>, after: Record<string, unknown>, registry: readonly Pick<Suite, 'name' | 'better'>[]): Change[] {
+/**
+ * Every figure present in both files, in `after`'s order; only the suites in `only` when given (a
+ * filtered run's file also holds suites measured earlier). `registry` says which way each metric
+ * improves.
+ */
+export function compareFiles(before: Record<string, unknown>, after: Record<string, unknown>, registry: readonly Pick<Suite, 'name' | 'better'>[], only?: ReadonlySet<string>): Change[] {
   const old = suitesOf(before);
   const changes: Change[] = [];
   for (const [suite, libraries] of Object.entries(suitesOf(after))) {
+    if (only !== undefined && !only.has(suite)) continue;
     const declared = registry.find((s) => s.name === suite) ?? {};
     for (const [library, metrics] of Object.entries(libraries)) {
       for (const [metric, value] of Object.entries(metrics)) {

@@ -94,11 +94,14 @@ export async function runIsolated(suite: string, quick: boolean, timeoutMs: numb
     timedOut = true;
     killGroup(pgid);
   }, timeoutMs);
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => resolve({ code: null, signal: null }));
   });
   clearTimeout(timer);
+  // 'close' comes once the IPC channel is drained too, so a report sent just before the exit is in
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1_000))]);
   // Anything the suite left behind (a server, a peer process) goes with it, before the next suite.
   if (killGroup(pgid)) await reaped(pgid, suite);
   current = undefined;

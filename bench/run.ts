@@ -230,7 +230,8 @@ export async function runBench(argv: readonly string[]): Promise<number> {
   console.log(`wrote ${options.json} and ${svg} (${Math.round(total() / 1000)} s in all)`);
 
   if (before !== undefined && options.compare !== undefined) {
-    console.log(`\n${formatChanges(compareFiles(before, file, suites), options.compare)}`);
+    const measured = new Set(outcomes.filter((o) => o.results !== undefined).map((o) => o.name));
+    console.log(`\n${formatChanges(compareFiles(before, file, suites, measured), options.compare)}`);
   }
   const failed = outcomes.filter((o) => o.error !== undefined).map((o) => o.name);
   if (failed.length > 0) console.error(`✘ ${failed.length} suite(s) failed: ${failed.join(', ')}`);

@@ -97,6 +97,11 @@ describe('--compare', () => {
     expect(compareFiles(before, file(800_000, [790_000, 810_000]), registry)[0].verdict).toBe('worse');
   });
 
+  it('compares only the suites measured now when told which', () => {
+    const changes = compareFiles(file(1_000_000), file(500_000), registry, new Set(['round-trip']));
+    expect(changes.map((c) => c.suite)).toEqual(['round-trip']);
+  });
+
   it('turns a latency so that a lower figure is a gain, and gives no verdict without repeats', () => {
     const changes = compareFiles(file(1_000_000), file(500_000), registry);
     const latency = changes.find((c) => c.suite === 'round-trip')!;
