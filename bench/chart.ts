@@ -77,7 +77,8 @@ export function renderChart(charted: readonly ChartedSuite[], machine: Machine, 
     y += SUITE_GAP;
   }
   const height = y;
-  const caption = `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, Node ${machine.node} ${machine.platform}-${machine.arch}`;
+  const load = machine.loadAverage.length > 0 ? `, load average ${machine.loadAverage.map((n) => n.toFixed(2)).join(' / ')}` : '';
+  const caption = `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB, Node ${machine.node} ${machine.platform}-${machine.arch}${load}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
     `<title>${escapeXml(`weft bench, ${date}`)}</title>`,

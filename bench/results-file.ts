@@ -18,7 +18,7 @@
  * and max, the run-to-run noise that `--compare` weighs a change against.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { RESERVED_KEYS, type Metrics } from './harness.js';
 
@@ -29,6 +29,11 @@ export interface Machine {
   platform: string;
   arch: string;
   memoryGB: number;
+  /**
+   * The 1, 5 and 15 minute load averages when the file was written (all zero on Windows): on a
+   * shared machine, the first thing to look at before believing a figure.
+   */
+  loadAverage: number[];
 }
 
 export function machine(): Machine {
@@ -39,6 +44,7 @@ export function machine(): Machine {
     platform: process.platform,
     arch: process.arch,
     memoryGB: Math.round(totalmem() / 2 ** 30),
+    loadAverage: loadavg().map((n) => Math.round(n * 100) / 100),
   };
 }
 

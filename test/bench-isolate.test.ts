@@ -48,8 +48,9 @@ function withPidsFile<T>(name: string, body: (file: string) => Promise<T>): Prom
 describe('a suite in its own process group', () => {
   it('past its time limit, is killed with its threads, its child processes and its nats-server', async () => {
     await withPidsFile('hang', async (file) => {
-      const outcome = await runIsolated('hang', true, 4_000, REGISTRY);
-      expect(outcome).toMatchObject({ type: 'error', message: expect.stringMatching(/did not finish within 4,000 ms; its process, threads and child processes were killed/) });
+      // long enough for the suite to start all three on a loaded machine and write their pids
+      const outcome = await runIsolated('hang', true, 12_000, REGISTRY);
+      expect(outcome).toMatchObject({ type: 'error', message: expect.stringMatching(/did not finish within 12,000 ms; its process, threads and child processes were killed/) });
       const pids = JSON.parse(readFileSync(file, 'utf8')) as { suite: number; child: number; natsPort: number };
       // runIsolated settles only once the group is gone: nothing of the suite runs into the next one
       expect(alive(pids.suite)).toBe(false);

@@ -12,7 +12,7 @@ import { compareFiles, formatChanges } from '../bench/compare.js';
 import { aggregate, parseArgs } from '../bench/run.js';
 import type { Machine } from '../bench/results-file.js';
 
-const MACHINE: Machine = { cores: 2, cpu: 'Test CPU @ 2.50GHz', node: 'v20.20.2', platform: 'linux', arch: 'x64', memoryGB: 8 };
+const MACHINE: Machine = { cores: 2, cpu: 'Test CPU @ 2.50GHz', node: 'v20.20.2', platform: 'linux', arch: 'x64', memoryGB: 8, loadAverage: [1.5, 1, 0.25] };
 const DATE = '2026-12-04T14:00:00.000Z';
 
 interface Node {
@@ -62,7 +62,7 @@ describe('the chart', () => {
     const lines = (caption.text as Node[]).map(textOf);
     expect(lines[0]).toContain('2026-12-04 14:00 UTC');
     expect(lines[0]).toContain('quick');
-    expect(lines[1]).toBe('Test CPU @ 2.50GHz, 2 cores, 8 GB, Node v20.20.2 linux-x64');
+    expect(lines[1]).toBe('Test CPU @ 2.50GHz, 2 cores, 8 GB, Node v20.20.2 linux-x64, load average 1.50 / 1.00 / 0.25');
   });
 
   it('escapes what it prints, so any library name keeps the document well-formed', () => {
