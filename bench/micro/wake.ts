@@ -16,6 +16,24 @@
  * | `endpoint / endpoint spin 50`| `Endpoint.wait()` (spin 0)     | `Endpoint.wait()` (spin 50 µs) |
  *
  * Run: `npm run build && node dist/bench/micro/wake.js [rounds]`.
+ *
+ * What it showed (500 rounds, the shared 2-core machine at load average ~9, so ±30 % at least):
+ *
+ *   postMessage 95 µs · Atomics.wait / spin 30 · waitAsync / spin 39 · waitAsync / waitAsync 49
+ *   endpoint / spin 109 · endpoint / endpoint 128 · endpoint / endpoint spin 50: 163
+ *
+ * A bare waitAsync ping-pong with both threads parked beats postMessage by about 2×, so the wake-up
+ * mechanism is not what makes `ring-spin` slow; weft's Endpoint on top of it costs some 60–80 µs
+ * more per round trip. Stamping each step (notify → promise resolved → handler → echo published →
+ * main sees it) put ~45–55 µs on the worker's wake itself (as bare), 8–11 µs from the wake to the
+ * handler (the awaits of park → wait → the loop), 17–27 µs decoding and re-encoding the message
+ * (6–13 µs with the codec left out), and 35–45 µs for main, spinning, to see the published pong:
+ * on 2 loaded cores a spinning thread is descheduled in favour of the one it waits for, which is
+ * also why main's 50 µs spin makes the round trip slower (163 vs 128 µs), not faster.
+ *
+ * And one trap: a pending `Atomics.waitAsync` does not keep a worker's event loop alive. With no
+ * ref'd handle the notify's wake-up task waited milliseconds, or for ever; the Endpoint holds a
+ * ref'd timer while parked for this reason (`keepAlive`), and `wake-peer.ts` does the same.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageChannel, Worker } from 'node:worker_threads';
