@@ -4,7 +4,8 @@
  *
  * A suite measures one workload for several libraries in the same process, one after another, so
  * every figure in its table comes from the same machine, the same Node and the same minute. A suite
- * returns plain numbers; the runner (`run.ts`) prints them and writes `bench/results/latest.json`.
+ * returns plain numbers; the runner (`run.ts`) runs each suite in a process of its own
+ * (`suite-process.ts`), prints its table and writes the results file.
  *
  *   suite.run(ctx) ──► { results: { postMessage: { msgsPerSec: 407_000 },
  *                                   weft:        { msgsPerSec: 4_200_000 } },
@@ -35,6 +36,11 @@ export interface SuiteContext {
   quick: boolean;
   /** A progress line, printed indented under the suite's heading. */
   log: (line: string) => void;
+  /**
+   * Says a library's rows are left out of this run, and why (its optional package is not
+   * installed): printed, and recorded under `skipped` in the results file.
+   */
+  skip: (library: string, reason: string) => void;
 }
 
 export type Better = 'higher' | 'lower';
@@ -62,7 +68,15 @@ export interface Suite {
 }
 
 /** Top-level keys of latest.json that are not suites; a suite may not take one of these names. */
-export const RESERVED_KEYS: readonly string[] = ['machine', 'date', 'quick', 'config', 'runs', 'errors'];
+export const RESERVED_KEYS: readonly string[] = ['machine', 'date', 'quick', 'config', 'runs', 'errors', 'spread', 'skipped'];
+
+/**
+ * Thrown by a suite that cannot run here at all (a tool it needs is missing): the runner records it
+ * under `skipped` with this message and goes on, and the run does not fail for it.
+ */
+export class SuiteSkipped extends Error {
+  override readonly name = 'SuiteSkipped';
+}
 
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);

@@ -4,7 +4,8 @@
  *   weft <name> <natsUrl> [fibModule]   a weft node hosting `adder` and `sink` on its shard, and
  *                                       serving tasks of fibModule as 'fib' when given
  *   nats-echo <natsUrl>                 bare NATS: answers requests on bench.echo with a + b
- *   nats-sink <natsUrl>                 bare NATS: counts messages on bench.cast, tells the count on bench.count
+ *   nats-sink <natsUrl>                 bare NATS: counts messages on bench.cast and checks their ids
+ *                                       run 0, 1, 2…; tells { count, outOfOrder } on bench.count
  *
  * It says 'ready' over IPC once it can be used, and exits when its parent goes away.
  */
@@ -31,16 +32,19 @@ if (role === 'weft') {
       },
     });
   } else {
+    // ids run 0, 1, 2… across every stream the suite sends, so any gap or swap is counted
     let count = 0;
+    let outOfOrder = 0;
     nc.subscribe('bench.cast', {
       callback: (_error, message) => {
-        unpack(message.data);
+        const { id } = unpack(message.data) as { id: number };
+        if (id !== count) outOfOrder++;
         count++;
       },
     });
     nc.subscribe('bench.count', {
       callback: (_error, message) => {
-        message.respond(pack(count));
+        message.respond(pack({ count, outOfOrder }));
       },
     });
   }

@@ -3,7 +3,10 @@
  * processes (./peer.ts), each ready before the measuring starts and ended after.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SuiteSkipped } from '../harness.js';
 import { startNatsServer, type NatsServer } from '../../test/cluster/nats-server.js';
 
 export { startNatsServer, type NatsServer };
@@ -32,8 +35,24 @@ export async function startPeer(role: string, ...args: string[]): Promise<Peer> 
   };
 }
 
-/** Runs `body` with a nats-server and the peers `roles` started, and stops them all after. */
+/** True if an executable `name` is in one of PATH's folders. */
+function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Runs `body` with a nats-server and the peers `roles` started, and stops them all after. Without
+ * a `nats-server` on PATH the suite is skipped (`SuiteSkipped`), saying how to install one.
+ */
 export async function withCluster<T>(roles: Array<(url: string) => [role: string, ...args: string[]]>, body: (url: string) => Promise<T>): Promise<T> {
+  if (!onPath('nats-server')) throw new SuiteSkipped('needs `nats-server` on PATH (Debian/Ubuntu: apt-get install nats-server; or https://nats.io)');
   const nats = await startNatsServer({ jetstream: false });
   const peers: Peer[] = [];
   try {

@@ -2,7 +2,6 @@
  * What the adapters in `bench/peers/` share: where the worker files are, a readiness check, and a
  * close that cannot hang.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { assert, withTimeout } from '../harness.js';
 import type { PeerPool } from './types.js';
@@ -59,14 +58,4 @@ export function failureSignal(): { failed: Promise<never>; fail: (err: Error) =>
   return { failed, fail };
 }
 
-/** The installed version of a peer library (from `node_modules/<lib>/package.json`), for `config()`. */
-export function packageVersion(lib: string): string {
-  try {
-    // dist/bench/peers/common.js → <root>/node_modules/<lib>/package.json
-    const text = readFileSync(new URL(`../../../node_modules/${lib}/package.json`, import.meta.url), 'utf8');
-    const version: unknown = (JSON.parse(text) as { version?: unknown }).version;
-    return typeof version === 'string' ? version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
+export { packageVersion } from './optional.js';

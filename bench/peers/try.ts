@@ -11,7 +11,7 @@
  * Either way the process must then exit by itself; if it has not 5 s later, it names what is open.
  */
 import { formatNumber, formatTable, stopwatch, type Metrics, type Suite } from '../harness.js';
-import { peers, runRoundTrips, runTinyTasks, type PeerSpec } from './index.js';
+import { PEER_NAMES, loadPeers, runRoundTrips, runTinyTasks, type PeerName, type PeerSpec } from './index.js';
 
 const TASKS = 50_000;
 const IN_FLIGHT = 1024;
@@ -19,7 +19,7 @@ const ROUND_TRIPS = 2_000;
 const WARMUP_TASKS = 10_000;
 const WARMUP_ROUND_TRIPS = 500;
 
-function parse(argv: string[]): { threads: number; faults: boolean; selected: PeerSpec[] } {
+async function parse(argv: string[]): Promise<{ threads: number; faults: boolean; selected: PeerSpec[] }> {
   let threads = 2;
   let faults = false;
   const names: string[] = [];
@@ -30,9 +30,11 @@ function parse(argv: string[]): { threads: number; faults: boolean; selected: Pe
     else names.push(arg);
   }
   if (!Number.isSafeInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got: ${threads}`);
-  const unknown = names.filter((n) => !peers.some((p) => p.name === n));
-  if (unknown.length > 0) throw new Error(`unknown peer(s) ${unknown.join(', ')}; peers: ${peers.map((p) => p.name).join(', ')}`);
-  return { threads, faults, selected: names.length === 0 ? [...peers] : peers.filter((p) => names.includes(p.name)) };
+  const unknown = names.filter((n) => !PEER_NAMES.includes(n as PeerName));
+  if (unknown.length > 0) throw new Error(`unknown peer(s) ${unknown.join(', ')}; peers: ${PEER_NAMES.join(', ')}`);
+  const skip = (library: string, reason: string) => console.log(`  ⊘ ${library} skipped: ${reason}`);
+  const selected = await loadPeers(skip, names.length === 0 ? PEER_NAMES : (names as PeerName[]));
+  return { threads, faults, selected };
 }
 
 async function measure(selected: PeerSpec[], threads: number): Promise<void> {
@@ -107,7 +109,7 @@ async function faults(selected: PeerSpec[], threads: number): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
-  const { threads, faults: faultMode, selected } = parse(process.argv.slice(2));
+  const { threads, faults: faultMode, selected } = await parse(process.argv.slice(2));
   console.log(`peers ${faultMode ? 'under injected faults' : 'measured'}: ${selected.map((p) => p.name).join(', ')} (${threads} threads)`);
   if (faultMode) return (await faults(selected, threads)) ? 0 : 1;
   await measure(selected, threads);

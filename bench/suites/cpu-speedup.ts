@@ -5,9 +5,9 @@
  * (bench/workers/fib.ts, piscina's format). On 2 cores the ceiling is 2.0; what a pool loses is
  * its dispatch overhead and any thread left idle while another still has work.
  */
-import { Piscina } from 'piscina';
 import { ThreadPool } from '../../src/main/index.js';
 import { assert, type Metrics, type Suite } from '../harness.js';
+import { importOptional } from '../peers/optional.js';
 
 const FILE = new URL('../workers/fib.js', import.meta.url);
 const JOBS = { full: 200, quick: 40 };
@@ -42,7 +42,7 @@ async function weft(threads: number, jobs: number): Promise<number> {
   }
 }
 
-async function piscina(threads: number, jobs: number): Promise<number> {
+async function piscina(Piscina: typeof import('piscina').Piscina, threads: number, jobs: number): Promise<number> {
   const pool = new Piscina({ filename: FILE.href, minThreads: threads, maxThreads: threads });
   try {
     return await seconds({ run: (n) => pool.run(n), close: () => pool.destroy() }, jobs);
@@ -57,10 +57,13 @@ export const suite: Suite = {
   baseline: 'piscina',
   metrics: ['speedup', 'oneThreadMs', 'twoThreadsMs'],
   better: { oneThreadMs: 'lower', twoThreadsMs: 'lower' },
-  async run({ quick, log }) {
+  async run({ quick, log, skip }) {
     const jobs = quick ? JOBS.quick : JOBS.full;
     const results: Record<string, Metrics> = {};
-    for (const [name, run] of [['weft', weft], ['piscina', piscina]] as const) {
+    const runners: Array<[string, (threads: number, jobs: number) => Promise<number>]> = [['weft', weft]];
+    const Piscina = (await importOptional('piscina', () => import('piscina'), skip))?.Piscina;
+    if (Piscina !== undefined) runners.push(['piscina', (threads, n) => piscina(Piscina, threads, n)]);
+    for (const [name, run] of runners) {
       const one = await run(1, jobs);
       const two = await run(2, jobs);
       results[name] = { speedup: one / two, oneThreadMs: one * 1000, twoThreadsMs: two * 1000 };

@@ -4,10 +4,9 @@
  * `policy.state`, each library's own check, in the same run. The breakers are closed; each answer
  * is used, so the check cannot be optimised away.
  */
-import CircuitBreaker from 'opossum';
-import { ConsecutiveBreaker, CircuitState, circuitBreaker, handleAll } from 'cockatiel';
 import { start } from '../../src/main/index.js';
 import { assert, type Metrics, type Suite } from '../harness.js';
+import { importOptional } from '../peers/optional.js';
 
 const ASKS = { full: 20_000_000, quick: 2_000_000 };
 
@@ -26,7 +25,7 @@ export const suite: Suite = {
   title: 'circuit breaker checks per second on one thread (closed breaker): weft fuse.ask() vs opossum and cockatiel',
   baseline: 'opossum',
   metrics: ['asksPerSec'],
-  async run({ quick, log }) {
+  async run({ quick, log, skip }) {
     const asks = quick ? ASKS.quick : ASKS.full;
     log(`${asks.toLocaleString('en-US')} checks each`);
     const system = await start({ threads: 1 });
@@ -37,11 +36,18 @@ export const suite: Suite = {
     } finally {
       await system.stop();
     }
-    const breaker = new CircuitBreaker(async () => 1, { errorThresholdPercentage: 50, resetTimeout: 30_000 });
-    results.opossum = { asksPerSec: rate(asks, () => breaker.opened) };
-    breaker.shutdown();
-    const policy = circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
-    results.cockatiel = { asksPerSec: rate(asks, () => policy.state !== CircuitState.Closed) };
+    const opossum = await importOptional('opossum', () => import('opossum'), skip);
+    if (opossum !== undefined) {
+      const breaker = new opossum.default(async () => 1, { errorThresholdPercentage: 50, resetTimeout: 30_000 });
+      results.opossum = { asksPerSec: rate(asks, () => breaker.opened) };
+      breaker.shutdown();
+    }
+    const cockatiel = await importOptional('cockatiel', () => import('cockatiel'), skip);
+    if (cockatiel !== undefined) {
+      const { ConsecutiveBreaker, CircuitState, circuitBreaker, handleAll } = cockatiel;
+      const policy = circuitBreaker(handleAll, { halfOpenAfter: 30_000, breaker: new ConsecutiveBreaker(5) });
+      results.cockatiel = { asksPerSec: rate(asks, () => policy.state !== CircuitState.Closed) };
+    }
     return { results, config: { weft: { check: 'fuse.ask()' }, opossum: { check: 'breaker.opened' }, cockatiel: { check: 'policy.state' } } };
   },
 };

@@ -5,12 +5,8 @@
  * same API; the peers run as in tiny-tasks (their fastest configurations, bench/peers/README.md).
  */
 import { ThreadPool } from '../../src/main/index.js';
-import { piscinaPeer } from '../peers/piscina.js';
-import { poolifierPeer } from '../peers/poolifier.js';
-import { tinypoolPeer } from '../peers/tinypool.js';
-import { workerpoolPeer } from '../peers/workerpool.js';
 import { workerUrl } from '../peers/common.js';
-import { compareTinyTasks, type PeerPool } from '../peers/index.js';
+import { compareTinyTasks, loadPeers, type PeerPool } from '../peers/index.js';
 import type { Suite } from '../harness.js';
 
 const THREADS = 2;
@@ -28,10 +24,11 @@ export const suite: Suite = {
   title: `piscina's run() API: tiny tasks with ${IN_FLIGHT} in flight, ${THREADS} threads, weft's ThreadPool on piscina's own worker file`,
   baseline: 'piscina',
   metrics: ['tasksPerSec'],
-  async run({ quick, log }) {
+  async run({ quick, log, skip }) {
     const tasks = quick ? TASKS.quick : TASKS.full;
     log(`${tasks.toLocaleString('en-US')} tasks per library`);
     const weft = { name: 'weft', start: startThreadPool, config: (threads: number) => ({ api: 'ThreadPool.run', threads, workerFile: 'bench/workers/peer-piscina.ts (piscina format)' }) };
-    return compareTinyTasks([weft, piscinaPeer, tinypoolPeer, poolifierPeer, workerpoolPeer], THREADS, tasks, IN_FLIGHT, log);
+    const peers = await loadPeers(skip, ['piscina', 'tinypool', 'poolifier', 'workerpool']);
+    return compareTinyTasks([weft, ...peers], THREADS, tasks, IN_FLIGHT, log);
   },
 };

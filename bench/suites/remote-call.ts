@@ -8,18 +8,21 @@ import { connect } from '@nats-io/transport-node';
 import { pack, unpack } from 'msgpackr';
 import { start } from '../../src/main/index.js';
 import type Adder from '../actors/adder.js';
-import { median, percentile, type Metrics, type Suite } from '../harness.js';
+import { assert, median, percentile, type Metrics, type Suite } from '../harness.js';
 import { withCluster } from '../cluster/peers.js';
 
 const ROUNDS = { full: 20_000, quick: 2_000 };
 
-async function sequential(rounds: number, once: (i: number) => Promise<unknown>): Promise<Metrics> {
-  for (let i = 0; i < Math.min(rounds, 1000); i++) await once(i); // warm-up
+/** Sequential `add(i, 1)` round trips, each timed and its answer checked. */
+async function sequential(what: string, rounds: number, add: (i: number) => Promise<unknown>): Promise<Metrics> {
+  const check = (i: number, sum: unknown) => assert(sum === i + 1, `${what}: add(${i}, 1) answered ${JSON.stringify(sum)}, expected ${i + 1}`);
+  for (let i = 0; i < Math.min(rounds, 1000); i++) check(i, await add(i)); // warm-up
   const samples = new Float64Array(rounds);
   for (let i = 0; i < rounds; i++) {
     const began = performance.now();
-    await once(i);
+    const sum = await add(i);
     samples[i] = (performance.now() - began) * 1000;
+    check(i, sum);
   }
   return { medianUs: median(samples), p99Us: percentile(samples, 99) };
 }
@@ -35,14 +38,15 @@ export const suite: Suite = {
       const results: Record<string, Metrics> = {};
       const nc = await connect({ servers: url });
       try {
-        results.nats = await sequential(rounds, async (i) => unpack((await nc.request('bench.echo', pack({ a: i, b: 1 }), { timeout: 5000 })).data));
+        results.nats = await sequential('nats', rounds, async (i) => unpack((await nc.request('bench.echo', pack({ a: i, b: 1 }), { timeout: 5000 })).data));
       } finally {
         await nc.close();
       }
       const system = await start({ threads: 1, node: { name: 'a', nats: { servers: url }, globalNames: false } });
       try {
-        const adder = (await system.whereisOn<typeof Adder>('adder', 'b'))!;
-        results.weft = await sequential(rounds, (i) => adder.call({ a: i, b: 1 }));
+        const adder = await system.whereisOn<typeof Adder>('adder', 'b');
+        assert(adder !== undefined, "node b has no actor named 'adder'");
+        results.weft = await sequential('weft', rounds, (i) => adder.call({ a: i, b: 1 }));
       } finally {
         await system.stop();
       }

@@ -5,11 +5,13 @@
  * tasks in flight. The queue group spreads them; the ratio says what the second node adds.
  */
 import { start } from '../../src/main/index.js';
-import type { Metrics, Suite } from '../harness.js';
+import { assert, type Metrics, type Suite } from '../harness.js';
 import { withCluster } from '../cluster/peers.js';
 
 const FIB = new URL('../workers/fib.js', import.meta.url).href;
 const FIB_N = 25;
+const fib = (n: number): number => (n < 2 ? n : fib(n - 1) + fib(n - 2));
+const EXPECTED = fib(FIB_N);
 const WINDOW = 64;
 const TASKS = { full: 4_000, quick: 400 };
 
@@ -17,15 +19,23 @@ async function measure(url: string, servers: string[], total: number): Promise<M
   const system = await start({ threads: 1, node: { name: 'a', nats: { servers: url }, globalNames: false } });
   try {
     for (const node of servers) await system.awaitNode(node, 10_000);
-    const run = (): Promise<unknown> => system.runOn('any', 'fib', 'default', FIB_N);
+    const run = async (): Promise<void> => {
+      const result = await system.runOn('any', 'fib', 'default', FIB_N);
+      assert(result === EXPECTED, `runOn('any', 'fib', 'default', ${FIB_N}) answered ${JSON.stringify(result)}, expected ${EXPECTED}`);
+    };
     await Promise.all(Array.from({ length: WINDOW }, run)); // warm-up: every server has loaded fib
     let next = 0;
+    let done = 0;
     const began = performance.now();
     await Promise.all(
       Array.from({ length: WINDOW }, async () => {
-        while (next++ < total) await run();
+        while (next++ < total) {
+          await run();
+          done++;
+        }
       }),
     );
+    assert(done === total, `${done} of ${total} tasks completed`);
     return { tasksPerSec: (total / (performance.now() - began)) * 1000 };
   } finally {
     await system.stop();

@@ -4,9 +4,10 @@
  * every one (see workers/ring-peer.ts). If the ring fills, the sender waits for the consumer to free
  * space (its doorbell rings main), as the overflow protocol prescribes.
  *
- * Two figures: `msgsPerSec` publishes once per batch of BATCH sends (`cork`/`uncork`), which is how
- * a shard's scheduler publishes what its actors send during a batch; `eagerMsgsPerSec` publishes
- * (one `Atomics.store` and one look at the peer's doorbell) after every single send.
+ * Two runs: `eager` publishes (one `Atomics.store` and one look at the peer's doorbell) after every
+ * single send, as postMessage posts each message: the like-for-like figure. `corked` publishes once
+ * per batch of BATCH sends (`cork`/`uncork`), which is how a shard's scheduler publishes what its
+ * actors send during a batch.
  */
 import { MessageEncoder } from '../../src/shm/codec.js';
 import { Endpoint } from '../../src/shm/endpoint.js';
@@ -16,9 +17,14 @@ import { KIND_DATA, type RingPeerControl, type RingPeerData, type RingPeerReply 
 
 const SPIN_MICROS = 50;
 /** Sends per publish in the batched run. */
-const BATCH = 256;
+export const BATCH = 256;
 
-export async function runWeft(opts: { messages: number; quick: boolean }): Promise<Record<string, number>> {
+export interface WeftStreamFigures {
+  eager: Record<string, number>;
+  corked: Record<string, number>;
+}
+
+export async function runWeft(opts: { messages: number; quick: boolean }): Promise<WeftStreamFigures> {
   const set = RingSet.create({ threads: 2 });
   const endpoint = new Endpoint(set, 0, { spinMicros: SPIN_MICROS });
   const peer = startWorker(new URL('../workers/ring-peer.js', import.meta.url), {
@@ -57,8 +63,9 @@ export async function runWeft(opts: { messages: number; quick: boolean }): Promi
     await streamOnce(Math.min(opts.messages, 100_000), 1);
     await streamOnce(Math.min(opts.messages, 100_000), BATCH);
     const eager = await streamOnce(opts.messages, 1);
-    const batched = await streamOnce(opts.messages, BATCH);
-    return { ...batched, eagerMsgsPerSec: eager.msgsPerSec, ringKiB: DEFAULT_RING_CAPACITY / 1024 };
+    const corked = await streamOnce(opts.messages, BATCH);
+    const ringKiB = DEFAULT_RING_CAPACITY / 1024;
+    return { eager: { ...eager, ringKiB }, corked: { ...corked, ringKiB } };
   } finally {
     worker.postMessage({ stop: true } satisfies RingPeerControl);
     await peer.stop();

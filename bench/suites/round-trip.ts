@@ -4,7 +4,7 @@
  * (bench/peers/drivers.ts); weft runs it as sequential `call`s to the first adder actor, as a pool
  * gives sequential tasks to its first idle worker.
  */
-import { peers, runRoundTrips, type PeerPool } from '../peers/index.js';
+import { loadPeers, runRoundTrips, type PeerPool } from '../peers/index.js';
 import type { Metrics, Suite } from '../harness.js';
 import { startWeftPool, weftConfig } from './weft-pool.js';
 
@@ -26,14 +26,14 @@ export const suite: Suite = {
   title: `one tiny task at a time (add two numbers), ${THREADS} worker threads: µs per round trip`,
   baseline: 'piscina',
   metrics: ['medianUs', 'p99Us'],
-  async run({ quick, log }) {
+  async run({ quick, log, skip }) {
     const roundTrips = quick ? ROUND_TRIPS.quick : ROUND_TRIPS.full;
     log(`${roundTrips.toLocaleString('en-US')} sequential round trips per library`);
     const results: Record<string, Metrics> = {};
     const config: Record<string, Record<string, unknown>> = {};
     results.weft = await measure(() => startWeftPool(THREADS, 'first'), roundTrips);
     config.weft = weftConfig(THREADS, 'first');
-    for (const peer of peers) {
+    for (const peer of await loadPeers(skip)) {
       results[peer.name] = await measure(() => peer.start(THREADS), roundTrips);
       config[peer.name] = peer.config(THREADS);
     }

@@ -8,7 +8,7 @@ import type { Suite } from '../harness.js';
 import type Stuck from '../actors/stuck.js';
 
 const STUCK = new URL('../actors/stuck.js', import.meta.url);
-const ROUNDS = { full: 5, quick: 2 };
+const ROUNDS = { full: 5, quick: 1 };
 
 function tree(depth: number): SupervisorSpec {
   const children = [child<typeof Stuck>(`stuck-${depth}`, STUCK, { shutdown: 100 })];

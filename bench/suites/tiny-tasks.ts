@@ -4,7 +4,7 @@
  * keeps IN_FLIGHT calls outstanding and checks every result. weft runs it as `call`s to adder
  * actors spread over its shards; each peer in its fastest configuration (see bench/peers/README.md).
  */
-import { compareTinyTasks, peers } from '../peers/index.js';
+import { compareTinyTasks, loadPeers } from '../peers/index.js';
 import type { Suite } from '../harness.js';
 import { startWeftPool, weftConfig } from './weft-pool.js';
 
@@ -17,10 +17,10 @@ export const suite: Suite = {
   title: `tiny tasks (add two numbers) with ${IN_FLIGHT} in flight, ${THREADS} worker threads`,
   baseline: 'piscina',
   metrics: ['tasksPerSec'],
-  async run({ quick, log }) {
+  async run({ quick, log, skip }) {
     const tasks = quick ? TASKS.quick : TASKS.full;
     log(`${tasks.toLocaleString('en-US')} tasks per library`);
     const weft = { name: 'weft', start: (threads: number) => startWeftPool(threads), config: (threads: number) => weftConfig(threads) };
-    return compareTinyTasks([weft, ...peers], THREADS, tasks, IN_FLIGHT, log);
+    return compareTinyTasks([weft, ...(await loadPeers(skip))], THREADS, tasks, IN_FLIGHT, log);
   },
 };

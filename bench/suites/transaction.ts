@@ -6,19 +6,24 @@
  * a call's (ratio ≥ 0.67).
  */
 import { start, type ActorRef } from '../../src/main/index.js';
-import type { Metrics, Suite } from '../harness.js';
+import { assert, type Metrics, type Suite } from '../harness.js';
 import type Adder from '../actors/adder.js';
 
 const ADDER = new URL('../actors/adder.js', import.meta.url);
 const CONCURRENCY = 16;
 const ROUNDS = { full: 200_000, quick: 20_000 };
 
-async function loops(total: number, body: (i: number) => Promise<unknown>): Promise<number> {
+/** `total` rounds of `add(i, 1)` by CONCURRENCY loops; every answer is checked. Rounds per second. */
+async function loops(what: string, total: number, add: (i: number) => Promise<number>): Promise<number> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < total) await body(next++);
+      while (next < total) {
+        const i = next++;
+        const sum = await add(i);
+        assert(sum === i + 1, `${what}: add(${i}, 1) answered ${JSON.stringify(sum)}, expected ${i + 1}`);
+      }
     }),
   );
   return (total / (performance.now() - started)) * 1000;
@@ -38,11 +43,11 @@ export const suite: Suite = {
       for (let i = 0; i < CONCURRENCY; i++) actors.push(await system.spawn<typeof Adder>(ADDER, { thread: (i % 2) + 1 }));
       const transaction = (i: number) => pool.transaction((adder) => adder.call({ a: i, b: 1 }));
       const call = (i: number) => actors[i % CONCURRENCY].call({ a: i, b: 1 });
-      await loops(Math.min(rounds, 20_000), transaction); // warm-up
-      await loops(Math.min(rounds, 20_000), call);
+      await loops('transaction', Math.min(rounds, 20_000), transaction); // warm-up
+      await loops('call', Math.min(rounds, 20_000), call);
       const results: Record<string, Metrics> = {
-        call: { txPerSec: await loops(rounds, call) },
-        weft: { txPerSec: await loops(rounds, transaction) },
+        call: { txPerSec: await loops('call', rounds, call) },
+        weft: { txPerSec: await loops('transaction', rounds, transaction) },
       };
       log(`bare calls: ${Math.round(results.call.txPerSec).toLocaleString('en-US')}/s; transactions: ${Math.round(results.weft.txPerSec).toLocaleString('en-US')}/s`);
       return { results, config: { weft: { api: 'pool.transaction', poolSize: CONCURRENCY, poolOn: 'main', workersOn: 'shards, round-robin' }, call: { api: 'ActorRef.call', actors: CONCURRENCY } } };

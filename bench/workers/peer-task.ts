@@ -3,7 +3,9 @@
  * `peer-<lib>.ts` worker files so that they differ only in how their library delivers the call.
  *
  * Fault injection, for checking that the drivers fail instead of hanging (`bench/peers/try.ts
- * --faults`): set `WEFT_PEER_FAULT` before the pool starts (workers inherit the environment) and
+ * --faults`) and that the suites check their answers (`test/bench-checks.test.ts`; weft's adder
+ * actor runs this `add` too): set `WEFT_PEER_FAULT` before the pool starts (workers inherit the
+ * environment, node processes too) and
  * every worker, on its `WEFT_PEER_FAULT_AT`-th call (default 1000), either
  *   - `wrong`: answers a + b + 1,
  *   - `throw`: throws an Error (the library should reject that call),
