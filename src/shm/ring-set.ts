@@ -13,8 +13,9 @@
  *              ROUND_ROBIN (the spawn cursor: any thread, Atomics.add)
  *  thread line: BELL, INTERRUPT (endpoint.ts), ACTORS (live actors), NEXT_SERIAL (the next pid
  *               serial, so a restarted thread never reuses one), HEARTBEAT (bumped every scheduler
- *               turn; main's watchdog reads it), TASK (the task running now, task-runner.ts):
- *               all but BELL written by that thread alone
+ *               turn; main's watchdog reads it), TASK (the task running now, task-runner.ts),
+ *               PARKED (async tasks started and awaiting, task-runner.ts): all but BELL written
+ *               by that thread alone
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
  *
@@ -71,6 +72,16 @@ export function heartbeatIndex(thread: number): number {
  */
 export function taskIndex(thread: number): number {
   return bellIndex(thread) + 5;
+}
+
+/**
+ * Async tasks `thread`'s task runners have started and not yet answered: they await, holding no
+ * CPU. Stored by the thread (Atomics.add), read by main's dispatcher, which counts only the rest of
+ * a shard's tasks in flight against its limit (src/main/tasks.ts), so tasks that never settle do not
+ * starve the shard.
+ */
+export function parkedIndex(thread: number): number {
+  return bellIndex(thread) + 6;
 }
 
 /**
@@ -173,7 +184,7 @@ export class RingSet {
    * the thread is gone.
    */
   resetThreadLine(thread: number): void {
-    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread)]) Atomics.store(this.words, index, 0);
+    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread), parkedIndex(thread)]) Atomics.store(this.words, index, 0);
   }
 
   private checkPair(from: number, to: number): void {
