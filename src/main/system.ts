@@ -709,13 +709,15 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       this.side.threadDown(thread, reason);
       this.names.threadDown(thread);
       const others = this.shardNumbers().filter((other) => other !== thread && this.root.isUp(other));
-      const answers = others.map((other) =>
+      // A shard being ended (an aborted task's) will not answer: counted silent now, not after the wait.
+      const ending = others.filter((other) => this.root.isEnding(other));
+      const answers = others.filter((other) => !this.root.isEnding(other)).map((other) =>
         this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason]], FORGET_TIMEOUT_MS).then(
           () => 0,
           () => other,
         ),
       );
-      return (await Promise.all(answers)).filter((other) => other !== 0);
+      return [...ending, ...(await Promise.all(answers)).filter((other) => other !== 0)];
     },
     threadUp: (thread) => {
       for (const entry of this.supervisors) {
