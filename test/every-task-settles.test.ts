@@ -172,6 +172,24 @@ describe('3 and 4. odd values thrown, rejected with or returned', () => {
   }
 });
 
+describe('a rejection with undefined or null', () => {
+  it('stays a rejection on every path (with a signal the task takes the queued path)', async () => {
+    const pool = new ThreadPool({ filename: SETTLE, maxThreads: 1 });
+    try {
+      const signal = new AbortController().signal;
+      const tasks = [pool.run('undefined', { name: 'rejectOdd' }), pool.run('undefined', { name: 'rejectOdd', signal }), pool.run('null', { name: 'throwOdd', signal })];
+      const outcomes = await settleWithin(tasks, 10_000);
+      expect(outcomes).toEqual([
+        { ok: false, error: undefined },
+        { ok: false, error: undefined },
+        { ok: false, error: null },
+      ]);
+    } finally {
+      await pool.destroy();
+    }
+  });
+});
+
 describe('5. never-settling tasks do not stall system.run and system.map', () => {
   it("after map skips 10 never-settling items, rounds of quick tasks all settle, and map's maxConcurrency holds only live items", async () => {
     const system = await start({ threads: 2 });

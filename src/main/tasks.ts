@@ -225,7 +225,7 @@ export class TaskDispatcher {
     // The runners end after the tasks already in their rings; async ones still pending there are
     // answered with ExitError('normal'), which nobody waits for any more.
     for (const runner of this.runners) if (runner !== undefined) this.host.callRunner(runner.pid, STOP_TASK).catch(() => undefined);
-    for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], undefined, this.closedError('the task never ran'));
+    for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], false, this.closedError('the task never ran'));
     this.queue.length = 0;
     this.queueHead = 0;
   }
@@ -366,8 +366,8 @@ export class TaskDispatcher {
     job.id = this.host.takeId();
     job.shard = shard;
     this.send(shard, job.id, job.fn, job.args, job.transfer).then(
-      (value) => this.landed(job, shard, value, undefined),
-      (error: unknown) => this.landed(job, shard, undefined, error),
+      (value) => this.landed(job, shard, true, value),
+      (error: unknown) => this.landed(job, shard, false, error),
     );
   }
 
@@ -396,24 +396,25 @@ export class TaskDispatcher {
   }
 
   /** A dispatched task's answer came back. */
-  private landed(job: Job, shard: number, value: unknown, error: unknown): void {
+  private landed(job: Job, shard: number, ok: boolean, answer: unknown): void {
     this.answer(shard);
-    if (!job.settled && this.runsElsewhere(error, shard, job.id)) {
+    if (!job.settled && !ok && this.runsElsewhere(answer, shard, job.id)) {
       // Its shard went down under another task: it only waited there, so it runs again elsewhere.
       this.queue.splice(this.queueHead, 0, job);
     } else {
-      this.finish(job, value, error === undefined ? undefined : this.failure(error));
+      this.finish(job, ok, ok ? answer : this.failure(answer));
     }
     this.pump();
   }
 
-  private finish(job: Job, value: unknown, error: unknown): void {
+  /** Settles `job` once: resolved with `answer` if `ok`, else rejected with it (which may be any value, undefined too). */
+  private finish(job: Job, ok: boolean, answer: unknown): void {
     if (job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
     if (job.settled) return;
     job.settled = true;
     this.completed++;
-    if (error === undefined) job.resolve(value);
-    else job.reject(error);
+    if (ok) job.resolve(answer);
+    else job.reject(answer);
   }
 
   /** Moves waiting tasks onto shards with room. */
@@ -453,12 +454,12 @@ export class TaskDispatcher {
       // Still waiting here: out of the queue (aborts are rare; the search is fine).
       const at = this.queue.indexOf(job, this.queueHead);
       if (at !== -1) this.queue.splice(at, 1);
-      this.finish(job, undefined, new AbortError('the task was aborted before it ran', cause));
+      this.finish(job, false, new AbortError('the task was aborted before it ran', cause));
       return;
     }
     const { shard, id } = job;
     const running = this.host.taskRunning(shard) === id;
-    this.finish(job, undefined, new AbortError(running ? 'the task was aborted while it ran; its thread was ended' : 'the task was aborted after it was sent to a thread', cause));
+    this.finish(job, false, new AbortError(running ? 'the task was aborted while it ran; its thread was ended' : 'the task was aborted after it was sent to a thread', cause));
     const runner = this.runners[shard];
     if (running || job.transfer !== undefined) {
       this.endShard(shard, [id]);
