@@ -52,8 +52,10 @@ export interface RunOptions {
   filename?: string | URL;
   /**
    * Aborts the task: it rejects with AbortError at once. Still in the pool's queue: it never runs.
-   * Running: its thread is ended (and restarted). Sent to a thread but not started yet: it runs
-   * there and its result is dropped.
+   * Held on its thread behind async tasks: dropped there, it never runs. Started (running, or an
+   * async one awaiting): its thread is ended (and restarted), so no task waits behind it. Sent to a
+   * thread but not taken up yet: it runs when its turn comes (and its thread is ended if it turns
+   * out async), its result dropped.
    */
   signal?: AbortSignal;
   /** ArrayBuffers, MessagePorts… in the task to move to the thread rather than copy (piscina's `transferList`). */
