@@ -189,6 +189,8 @@ function complaint(record: Record, scenario: Scenario, anyAbort: boolean): strin
     if (outcome.ok) return typeof outcome.value === 'string' && outcome.value.startsWith('pong') ? undefined : `poolboy answered ${String(outcome.value)}`;
     if (error instanceof CheckoutTimeoutError) return undefined;
     if (error instanceof ExitError && isCrash(op.task)) return undefined; // the worker crashed, as asked
+    // stop ends the workers: a call to one in flight rejects with its exit
+    if (error instanceof ExitError && (scenario.close?.what === 'poolboy' || scenario.close?.what === 'system' || record.settledAtEnd)) return undefined;
     return `poolboy rejected with ${show(error)}`;
   }
   if (op.target === 'map') {

@@ -109,8 +109,8 @@ export class TaskDispatcher {
    * (then none is run again: a task never runs twice).
    */
   private readonly culprits: Array<readonly number[] | undefined>;
-  /** Per shard being ended for an aborted task: the tasks its runner said had started. */
-  private readonly ending: Array<readonly number[] | undefined>;
+  /** Per shard being ended for an aborted task: the tasks that had started there (null: not known). */
+  private readonly ending: Array<readonly number[] | null | undefined>;
   /** Per shard, what a direct task's answer goes through: made once, not a closure per task. */
   private readonly answered: Array<(value: unknown) => unknown>;
   private onAllStarted!: () => void;
@@ -142,7 +142,7 @@ export class TaskDispatcher {
     this.sampleStart = new Array<number>(shards + 1).fill(0);
     this.ranDry = new Array<boolean>(shards + 1).fill(true);
     this.culprits = new Array<readonly number[] | undefined>(shards + 1).fill(undefined);
-    this.ending = new Array<readonly number[] | undefined>(shards + 1).fill(undefined);
+    this.ending = new Array<readonly number[] | null | undefined>(shards + 1).fill(undefined);
     // Nobody need ask: a pool closed before its threads were up must not leave an unhandled rejection.
     this.allStarted.catch(() => undefined);
     this.named = Array.from({ length: shards + 1 }, () => new Set<number>());
@@ -462,7 +462,8 @@ export class TaskDispatcher {
     this.finish(job, false, new AbortError(running ? 'the task was aborted while it ran; its thread was ended' : 'the task was aborted after it was sent to a thread', cause));
     const runner = this.runners[shard];
     if (running || job.transfer !== undefined) {
-      this.endShard(shard, [id]);
+      // Async tasks awaiting there too may be ours: then which had started is not known.
+      this.endShard(shard, this.host.parked(shard) === 0 ? [id] : null);
     } else if (runner !== undefined) {
       this.host.callRunner(runner.pid, [id, ABORT_FN, []]).then(
         (answer) => {
@@ -474,8 +475,11 @@ export class TaskDispatcher {
     }
   }
 
-  /** Ends shard `thread` (it restarts) to stop an aborted task; `started` had started there (the rest run again elsewhere). */
-  private endShard(thread: number, started: readonly number[]): void {
+  /**
+   * Ends shard `thread` (it restarts) to stop an aborted task; `started` had started there (the
+   * rest run again elsewhere), null if that is not known (none runs again).
+   */
+  private endShard(thread: number, started: readonly number[] | null): void {
     if (this.ending[thread] !== undefined) return;
     this.ending[thread] = started;
     this.host.endThread(thread);
@@ -486,13 +490,15 @@ export class TaskDispatcher {
     // Which tasks had started there: those an abort ended it for, else the one running now; not
     // known when async tasks were awaiting there (they may be ours).
     const running = this.host.taskRunning(thread);
-    this.culprits[thread] = this.ending[thread] ?? (this.host.parked(thread) !== 0 ? undefined : running === 0 ? [] : [running]);
+    const ending = this.ending[thread];
+    this.culprits[thread] = ending !== undefined ? (ending ?? undefined) : this.host.parked(thread) !== 0 ? undefined : running === 0 ? [] : [running];
     this.ending[thread] = undefined;
     this.runners[thread] = undefined;
   };
 
   private readonly onThreadUp = ({ thread }: { thread: number }): void => {
     if (thread >= this.runners.length || this.closed) return;
+    this.ending[thread] = undefined; // an end asked of a thread already down meant nothing to this one
     void this.startRunner(thread);
   };
 }
