@@ -294,9 +294,12 @@ async function runScenario(scenario: Scenario): Promise<void> {
       SETTLE_MS,
     );
     expect(pending.map((record) => JSON.stringify(record.op)), 'never settled').toEqual([]);
-    for (let seen = -1, waited = 0; (seen !== threadEvents || threadsDown > 0) && waited < SETTLE_MS; waited += 100) {
+    // An aborted task's thread ends once its runner has answered and the worker has terminated:
+    // calm is a while with no thread event (longer when a system thread may still be ending).
+    const calm = scenario.ops.some((op) => op.target === 'sysPool' && op.abortAfter !== null) ? 500 : 100;
+    for (let seen = -1, waited = 0; (seen !== threadEvents || threadsDown > 0) && waited < SETTLE_MS; waited += calm) {
       seen = threadEvents;
-      await sleep(100);
+      await sleep(calm);
     }
     // Every target still open serves plain tasks afterwards.
     const plain: Record[] = [];

@@ -109,6 +109,11 @@ export class TaskDispatcher {
    * (then none is run again: a task never runs twice).
    */
   private readonly culprits: Array<readonly number[] | undefined>;
+  /**
+   * Per shard, aborted tasks whose runner has yet to say whether they started: until it does, the
+   * shard gets no new task (one sent now could start before the end, and not be known to have).
+   */
+  private readonly aborting: number[];
   /** Per shard being ended for an aborted task: the tasks that had started there (null: not known). */
   private readonly ending: Array<readonly number[] | null | undefined>;
   /** Per shard, what a direct task's answer goes through: made once, not a closure per task. */
@@ -143,6 +148,7 @@ export class TaskDispatcher {
     this.ranDry = new Array<boolean>(shards + 1).fill(true);
     this.culprits = new Array<readonly number[] | undefined>(shards + 1).fill(undefined);
     this.ending = new Array<readonly number[] | null | undefined>(shards + 1).fill(undefined);
+    this.aborting = new Array<number>(shards + 1).fill(0);
     // Nobody need ask: a pool closed before its threads were up must not leave an unhandled rejection.
     this.allStarted.catch(() => undefined);
     this.named = Array.from({ length: shards + 1 }, () => new Set<number>());
@@ -301,12 +307,15 @@ export class TaskDispatcher {
     return load > 0 ? load : 0; // parked counts other dispatchers' tasks on the thread too
   }
 
-  /** The live shard with the fewest tasks in flight that still has room under its limit; else -1. */
+  /**
+   * The live shard with the fewest tasks in flight that still has room under its limit; else -1.
+   * A shard that may hold an aborted task (being asked, or being ended) gets none.
+   */
   private pick(): number {
     let best = -1;
     let fewest = Infinity;
     for (let thread = 1; thread < this.runners.length; thread++) {
-      if (this.runners[thread] === undefined) continue;
+      if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined) continue;
       const inFlight = this.load(thread);
       if (inFlight < this.limit[thread] && inFlight < fewest) {
         best = thread;
@@ -465,12 +474,21 @@ export class TaskDispatcher {
       // Async tasks awaiting there too may be ours: then which had started is not known.
       this.endShard(shard, this.host.parked(shard) === 0 ? [id] : null);
     } else if (runner !== undefined) {
-      this.host.callRunner(runner.pid, [id, ABORT_FN, []]).then(
-        (answer) => {
-          const { started } = answer as AbortAnswer;
-          if (started.includes(id) && this.runners[shard] === runner) this.endShard(shard, started);
-        },
-        () => undefined, // the runner or its thread ended meanwhile: so did the task
+      let asked: Promise<unknown>;
+      try {
+        asked = this.host.callRunner(runner.pid, [id, ABORT_FN, []]);
+      } catch {
+        return; // the system is stopping: the thread goes with it
+      }
+      this.aborting[shard]++;
+      const answered = (started: readonly number[]) => {
+        this.aborting[shard]--;
+        if (started.includes(id) && this.runners[shard] === runner) this.endShard(shard, started);
+        else this.pump();
+      };
+      asked.then(
+        (answer) => answered((answer as AbortAnswer).started),
+        () => answered([]), // the runner or its thread ended meanwhile: so did the task
       );
     }
   }
