@@ -331,14 +331,14 @@ async function runScenario(scenario: Scenario): Promise<void> {
 let runs = 0;
 
 describe('every task settles (randomized)', () => {
-  it('a random mix of tasks, aborts and closes on every kind of pool: each promise settles once, in time, as documented', { timeout: randomRuns(4) * 60_000 }, async () => {
+  it('a random mix of tasks, aborts and closes on every kind of pool: each promise settles once, in time, as documented', { timeout: randomRuns(3) * 60_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (scenario) => {
         await runScenario(scenario);
         // A long run (npm run soak) says how far it got, for a run cut short.
         if (++runs % 25 === 0 && process.env.WEFT_SOAK_RUNS !== undefined) process.stderr.write(`tasks.random: ${runs} runs passed\n`);
       }),
-      { numRuns: randomRuns(4), seed: randomSeed(19), endOnFailure: true },
+      { numRuns: randomRuns(3), seed: randomSeed(19), endOnFailure: true },
     );
   });
 });
