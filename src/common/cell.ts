@@ -46,6 +46,8 @@ export interface CellHost extends Router {
   /** Hands a supervision event to main, which emits it. */
   event(event: SupervisionEvent): void;
   markTask(id: number): void;
+  /** Counts an async task started (+1) or answered (-1) on this thread (ring-set.ts `parkedIndex`). */
+  parkTask(delta: 1 | -1): void;
   fuse(name: string): Fuse;
   spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid>;
   /** `ctx.spawn` with `node`: main's cluster starts it there. */
@@ -189,6 +191,11 @@ export class ActorCell implements CallContext {
   /** Stores the id of the task this thread runs now, 0 for none (task runners; see ring-set.ts `taskIndex`). */
   markTask(id: number): void {
     this.host.markTask(id);
+  }
+
+  /** Counts an async task started (+1) or answered (-1) on this thread (task runners; see ring-set.ts `parkedIndex`). */
+  parkTask(delta: 1 | -1): void {
+    this.host.parkTask(delta);
   }
 
   /** `to` has its answer: no longer open, and if it is the call in hand, its handler's return answers no one. */

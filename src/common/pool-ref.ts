@@ -13,7 +13,7 @@
  * holds, and gets a DOWN in `handleInfo` if one dies while lent (the pool replaces it). The pool itself is an actor
  * (pool.ts), reached by calls; see there for who decides what.
  */
-import { AbortError, CheckoutTimeoutError, InvalidArgumentError, PoolClosedError, describeValue } from '../shm/errors.js';
+import { AbortError, CheckoutTimeoutError, ExitError, InvalidArgumentError, NoProcError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { compiledModule } from './compiled-module.js';
 import { threadKey, type Pid } from '../shm/pid.js';
 import { Kind } from '../shm/protocol.js';
@@ -56,6 +56,19 @@ export interface CheckoutOptions {
 /** The longest a Node timer waits. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * Checkout tickets, one counter per thread rather than per handle: each `ctx.pool(pid)` makes a new
+ * PoolRef, and the pool tells waits apart by borrower and ticket, so two handles of one borrower
+ * must never hand out the same ticket.
+ */
+let nextTicket = 1;
+
+/** A call to the pool that found it gone (stopped, or crashed) rejects with PoolClosedError instead. */
+function closedPool(error: unknown): never {
+  if (error instanceof ExitError || error instanceof NoProcError) throw new PoolClosedError('the pool has stopped');
+  throw error;
+}
+
 /** Checks `system.pool`'s options and gives the pool actor its plain-data spec. */
 export function poolData(options: PoolOptions<AnyActor>): PoolSpecData {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected pool options, got: ${describeValue(options)}`);
@@ -76,7 +89,6 @@ export class PoolRef<A extends AnyActor = AnyActor> {
   private readonly ctx: ActorContext | undefined;
   /** An actor's monitors of the workers it holds (by `threadKey`), so it gets a DOWN if one dies. */
   private readonly watching = new Map<number, number>();
-  private nextTicket = 1;
 
   constructor(pid: Pid, router: Router, borrower?: ActorContext) {
     this.pid = pid;
@@ -98,10 +110,11 @@ export class PoolRef<A extends AnyActor = AnyActor> {
     if (!(timeout === Infinity || (typeof timeout === 'number' && timeout >= 0))) throw new InvalidArgumentError(`expected \`timeout\` to be ms >= 0 or Infinity, got: ${describeValue(timeout)}`);
     if (timeout > MAX_TIMER_MS) timeout = Infinity; // longer than a timer can wait: as good as forever
     if (signal?.aborted) throw new AbortError('the checkout was aborted before it began', { cause: signal.reason });
-    const ticket = this.nextTicket++;
+    const ticket = nextTicket;
+    nextTicket = ticket >= 0x3fff_ffff ? 1 : ticket + 1;
     // No call timeout: the pool's own timer answers a wait that runs out, so the pool alone decides
     // whether a worker was lent (a client-side timeout could leave one lent to nobody).
-    const asked = this.manager.call({ type: 'checkout', block, timeout, borrower: this.borrower, ticket }, { timeout: Infinity }) as Promise<CheckoutReply>;
+    const asked = (this.manager.call({ type: 'checkout', block, timeout, borrower: this.borrower, ticket }, { timeout: Infinity }) as Promise<CheckoutReply>).catch(closedPool);
     let reply: CheckoutReply;
     if (signal === undefined) {
       reply = await asked;
@@ -133,33 +146,45 @@ export class PoolRef<A extends AnyActor = AnyActor> {
     throw new CheckoutTimeoutError(`no worker of pool ${this.pid} came free within ${timeout} ms`);
   }
 
-  /** Gives a worker back. Checking in one twice, or one that has died, does nothing. */
-  checkin(worker: ActorRef<A>): void {
+  /**
+   * Gives a worker back. Checking in one twice, or one that has died, does nothing. `lost`: the
+   * caller saw it exit (a call to it rejected with ExitError): the pool replaces it rather than lend
+   * it again, even if its EXIT has not reached the pool yet (it is ended if it lives on).
+   */
+  checkin(worker: ActorRef<A>, options?: { lost?: boolean }): void {
     const watched = threadKey(worker.pid.thread, worker.pid.serial);
     const monitor = this.watching.get(watched);
     if (monitor !== undefined) {
       this.watching.delete(watched);
       this.ctx!.demonitor(monitor);
     }
-    this.router.control(this.manager.pid, Kind.CAST, { type: 'checkin', thread: worker.pid.thread, serial: worker.pid.serial });
+    // A control cast: a checkin refused by backpressure would lose the worker for good.
+    const checkin = { type: 'checkin' as const, thread: worker.pid.thread, serial: worker.pid.serial };
+    this.router.control(this.manager.pid, Kind.CAST, options?.lost === true ? { ...checkin, lost: true } : checkin);
   }
 
   /**
    * Checks out a worker, runs `fn(worker)`, and checks it back in whatever happens (a throw, a
-   * rejection): resolves or rejects as `fn` does. `timeout` bounds the wait for a worker.
+   * rejection): resolves or rejects as `fn` does. `timeout` bounds the wait for a worker. If `fn`
+   * rejects with ExitError (the worker died under it), the worker goes back as lost: the next
+   * borrower gets its replacement, never the dead one.
    */
   async transaction<T>(fn: (worker: ActorRef<A>) => T | Promise<T>, options?: { timeout?: number; signal?: AbortSignal }): Promise<T> {
     const worker = await this.checkout({ timeout: options?.timeout, signal: options?.signal });
+    let lost = false;
     try {
       return await fn(worker);
+    } catch (error) {
+      lost = error instanceof ExitError;
+      throw error;
     } finally {
-      this.checkin(worker);
+      this.checkin(worker, lost ? { lost } : undefined);
     }
   }
 
   /** `{ state, available, overflow, checkedOut }`, as poolboy's `status`. */
   status(): Promise<PoolStatus> {
-    return this.manager.call({ type: 'status' }) as Promise<PoolStatus>;
+    return (this.manager.call({ type: 'status' }) as Promise<PoolStatus>).catch(closedPool);
   }
 
   /** Stops the pool and its workers; waiting checkouts reject with PoolClosedError. */

@@ -44,7 +44,7 @@ export type PoolCall =
  * A checkin names its worker by thread and serial, not by Pid: plain numbers take the codec's
  * compact path (the copy every same-thread message gets), where a Pid would take msgpackr's.
  */
-export type PoolCast = { type: 'checkin'; thread: number; serial: number } | { type: 'cancel'; ticket: number; borrower: Pid | null };
+export type PoolCast = { type: 'checkin'; thread: number; serial: number; lost?: true } | { type: 'cancel'; ticket: number; borrower: Pid | null };
 
 /** A checkout's answer: the worker, `full` (not blocking, none free), `timeout`, or `closed` (the pool stopped). */
 export type CheckoutReply = { worker: Pid } | { full: true } | { timeout: true } | { closed: true } | { failed: unknown };
@@ -116,12 +116,42 @@ function release(ctx: ActorContext, state: State, worker: Pid): void {
   state.available.push(worker);
 }
 
-function checkin(ctx: ActorContext, state: State, thread: number, serial: number): void {
+/**
+ * A lent worker comes back. `lost`: its borrower saw it exit (a call rejected with ExitError):
+ * its EXIT may still be on its way here, behind this checkin (it comes from the worker's thread,
+ * the checkin from the borrower's), so it is not lent again but replaced now, as its EXIT would
+ * have it; the EXIT then finds nothing to do.
+ */
+async function checkin(ctx: ActorContext, state: State, thread: number, serial: number, lost: boolean): Promise<void> {
   const loan = state.loans.get(threadKey(thread, serial));
   if (loan === undefined) return; // not lent (a second checkin, or a worker that has died)
   state.loans.delete(threadKey(thread, serial));
   if (loan.monitor !== -1) ctx.demonitor(loan.monitor);
-  release(ctx, state, loan.worker);
+  if (!lost) return release(ctx, state, loan.worker);
+  // Not trusted again even if it lives on (the exit was a nested call's): it goes, unlinked first.
+  ctx.unlink(loan.worker);
+  ctx.exit(loan.worker, 'kill');
+  await replace(ctx, state);
+}
+
+/** A worker of the pool is gone: start another in its place (or, an overflow one, just count it out). */
+async function replace(ctx: ActorContext, state: State): Promise<void> {
+  if (state.overflow > 0 && state.waiting.length === 0) {
+    state.overflow--;
+    return;
+  }
+  // A worker of the pool's `size` died, or someone waits: start another in its place (as poolboy
+  // does, an overflow worker is replaced too while there is a waiter, keeping the count).
+  try {
+    release(ctx, state, await startWorker(ctx, state));
+  } catch {
+    // It would not start: the pool runs one short rather than crash its borrowers.
+  }
+}
+
+/** The waiter `borrower` waits as with `ticket`: tickets are numbered by each borrower (pool-ref.ts), so both are the key. */
+function waiterAt(state: State, ticket: number, borrower: Pid | null): number {
+  return state.waiting.findIndex((w) => w.ticket === ticket && (w.borrower === null ? borrower === null : borrower !== null && pidEquals(w.borrower, borrower)));
 }
 
 function status(state: State): PoolStatus {
@@ -181,12 +211,15 @@ export default defineActor({
 
   handleCast: (msg: PoolCast, state: State, ctx) => {
     if (msg.type === 'checkin') {
-      checkin(ctx, state, msg.thread, msg.serial);
-      return state;
+      if (msg.lost !== true) {
+        void checkin(ctx, state, msg.thread, msg.serial, false); // synchronous: the hot path
+        return state;
+      }
+      return checkin(ctx, state, msg.thread, msg.serial, true).then(() => state);
     }
     // The caller gave up waiting (timeout or abort): forget its wait; if it was served meanwhile,
     // the worker comes back by the client's checkin.
-    const at = state.waiting.findIndex((w) => w.ticket === msg.ticket && (w.borrower === null ? msg.borrower === null : msg.borrower !== null && pidEquals(w.borrower, msg.borrower)));
+    const at = waiterAt(state, msg.ticket, msg.borrower);
     if (at !== -1) {
       const [waiter] = state.waiting.splice(at, 1);
       waiter.timer?.cancel();
@@ -198,13 +231,13 @@ export default defineActor({
   handleInfo: async (msg: unknown, state: State, ctx) => {
     const info = msg as ExitSignal | Down | { type: 'expire'; ticket: number; borrower: Pid | null };
     if (info.type === 'expire') {
-      const at = state.waiting.findIndex((w) => w.ticket === info.ticket);
+      const at = waiterAt(state, info.ticket, info.borrower);
       if (at !== -1) ctx.reply(state.waiting.splice(at, 1)[0].from, { timeout: true });
       return state;
     }
     if (info.type === 'DOWN') {
       // A borrower died: its workers come back.
-      for (const loan of [...state.loans.values()]) if (loan.monitor === info.ref) checkin(ctx, state, loan.worker.thread, loan.worker.serial);
+      for (const loan of [...state.loans.values()]) if (loan.monitor === info.ref) void checkin(ctx, state, loan.worker.thread, loan.worker.serial, false);
       return state;
     }
     if (info.type !== 'EXIT' || state.stopping) return state;
@@ -218,17 +251,7 @@ export default defineActor({
     } else {
       state.available.splice(idle, 1);
     }
-    if (state.overflow > 0 && state.waiting.length === 0) {
-      state.overflow--;
-      return state;
-    }
-    // A worker of the pool's `size` died, or someone waits: start another in its place (as poolboy
-    // does, an overflow worker is replaced too while there is a waiter, keeping the count).
-    try {
-      release(ctx, state, await startWorker(ctx, state));
-    } catch {
-      // It would not start: the pool runs one short rather than crash its borrowers.
-    }
+    await replace(ctx, state);
     return state;
   },
 

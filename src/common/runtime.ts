@@ -19,7 +19,7 @@ import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
 import { Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
-import { heartbeatIndex, serialIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
+import { heartbeatIndex, serialIndex, taskIndex, parkedIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, type CellHost } from './cell.js';
 import type { MainServices, NameScope } from './main-services.js';
@@ -542,6 +542,10 @@ export class ThreadRuntime implements CellHost {
 
   markTask(id: number): void {
     Atomics.store(this.set.words, taskIndex(this.thread), id);
+  }
+
+  parkTask(delta: 1 | -1): void {
+    Atomics.add(this.set.words, parkedIndex(this.thread), delta);
   }
 
   event(event: SupervisionEvent): void {

@@ -15,7 +15,8 @@
  * `maxConcurrency` of them; otherwise each as it comes.
  *
  * Failures: a task that throws ends the iteration with its error (as a crashed task takes its
- * caller down in Elixir). An item over `timeout` ms either ends it with CallTimeoutError
+ * caller down in Elixir). A source (`items`) that throws stops the taking of items: the results
+ * of the items taken before are still yielded, then the iteration ends with the source's error. An item over `timeout` ms either ends it with CallTimeoutError
  * (`onTimeout: 'throw'`, the default) or is left out (`'skip'`); its task is not stopped (a task
  * stops only by its thread ending: see ThreadPool's AbortSignal), its result is dropped, and it no
  * longer counts against `maxConcurrency`: items that never finish keep their threads busy.
@@ -74,6 +75,8 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
   let nextId = 0;
   let nextToYield = 0;
   let exhausted = false;
+  /** What the source threw, once it has (thrown after the items taken before it are yielded). */
+  let sourceFailed: { error: unknown } | undefined;
   /** Wakes the generator when an item settles, if it is waiting for one. */
   let wake: (() => void) | undefined;
 
@@ -89,7 +92,14 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
   /** Takes items while fewer than `maxConcurrency` are running or waiting to be yielded. */
   const fill = async (): Promise<void> => {
     while (!exhausted && running + done.size < maxConcurrency) {
-      const step = await source.next();
+      let step: IteratorResult<unknown>;
+      try {
+        step = await source.next();
+      } catch (error) {
+        exhausted = true; // a source that threw is done: it is not asked again, nor closed
+        sourceFailed = { error };
+        return;
+      }
       if (step.done === true) exhausted = true;
       else launch(step.value);
     }
@@ -109,6 +119,7 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
       if (!outcome.ok) throw outcome.error;
       yield outcome.value;
     }
+    if (sourceFailed !== undefined) throw sourceFailed.error;
   } finally {
     // The consumer stopped early (break, throw) or an item failed: stop taking items. Tasks in
     // flight finish on their own; their outcomes never reject, so nothing goes unhandled.

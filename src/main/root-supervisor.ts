@@ -148,6 +148,11 @@ export class RootSupervisor {
     return this.up[thread] === true;
   }
 
+  /** Whether shard `thread` is up but being ended (`end`): it will answer nothing more. */
+  isEnding(thread: number): boolean {
+    return this.up[thread] === true && this.ended.has(thread);
+  }
+
   /** Posts `message` to shard `thread`'s worker, moving `transferList` (throws if it cannot be cloned, or the shard is down). */
   post(thread: number, message: unknown, transferList: readonly Transferable[]): void {
     const worker = this.workers[thread];
@@ -258,7 +263,7 @@ export class RootSupervisor {
     for (const other of silent) {
       const worker = this.workers[other];
       if (!this.up[other] || worker === undefined) continue;
-      this.ended.set(other, 'hang');
+      if (!this.ended.has(other)) this.ended.set(other, 'hang'); // one being ended keeps its cause
       this.markDown(other, worker, 1);
       await worker.terminate();
     }

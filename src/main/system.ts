@@ -21,7 +21,7 @@ import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
 import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type ThreadStats, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
-import { RingSet, taskIndex } from '../shm/ring-set.js';
+import { RingSet, parkedIndex, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
@@ -371,6 +371,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   taskDispatcher(options: DispatcherOptions): TaskDispatcher {
     const dispatcher = new TaskDispatcher(this.taskHost(), options);
     this.dispatchers.add(dispatcher);
+    if (this.closed) dispatcher.close('stopped'); // made as the system stops: refuses at once
     return dispatcher;
   }
 
@@ -378,6 +379,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     return {
       system: this,
       taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(thread)),
+      parked: (thread) => Atomics.load(this.set.words, parkedIndex(thread)),
       runBeside: (thread, id, module, name, args, transferList) => this.side.run(thread, id, module, name, args, transferList),
       callRunner: (runner, task) => this.runtime.callOrThrow(runner, task),
       takeId: () => {
@@ -678,7 +680,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    for (const dispatcher of [...this.dispatchers]) dispatcher.close();
+    for (const dispatcher of [...this.dispatchers]) dispatcher.close('stopped');
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
     for (const { ref } of [...this.supervisors].reverse()) {
@@ -734,13 +736,15 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       this.side.threadDown(thread, reason);
       this.names.threadDown(thread);
       const others = this.shardNumbers().filter((other) => other !== thread && this.root.isUp(other));
-      const answers = others.map((other) =>
+      // A shard being ended (an aborted task's) will not answer: counted silent now, not after the wait.
+      const ending = others.filter((other) => this.root.isEnding(other));
+      const answers = others.filter((other) => !this.root.isEnding(other)).map((other) =>
         this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason]], FORGET_TIMEOUT_MS).then(
           () => 0,
           () => other,
         ),
       );
-      return (await Promise.all(answers)).filter((other) => other !== 0);
+      return [...ending, ...(await Promise.all(answers)).filter((other) => other !== 0)];
     },
     threadUp: (thread) => {
       for (const entry of this.supervisors) {

@@ -4,25 +4,30 @@
  * task to the shard with the fewest in flight.
  *
  * Each shard holds a limited number of tasks in flight (in its ring, or running); the rest wait
- * here, in order, up to `maxQueue`. The limit adapts to how long tasks take on that shard: about
+ * here, in order, up to `maxQueue`. Async tasks the shard has started and that are awaiting
+ * (parked: they hold no CPU, and may never settle) do not count against the limit, so a shard
+ * with tasks stuck on it still takes work. The limit adapts to how long tasks take on that shard: about
  * PIPELINE_MS of work, between `floor` and `window`. Tiny tasks then flow at ring speed (hundreds
  * in flight, no round trip between them), while long ones are handed out a few at a time, so a
  * shard that runs slower (sharing its core) is not left with a backlog while another idles, as a
  * pool that gives each task to the next free worker would have it.
  *
  * Failures, each its own: a task that throws rejects its promise with what it threw; one whose
- * signal aborts is rejected with `AbortError` (if it was running, its shard is ended, as piscina
- * ends its worker: JavaScript cannot be interrupted); one that takes its whole shard down rejects
+ * signal aborts is rejected with `AbortError` at once; if it had started (running, or an async one
+ * awaiting), its shard is ended, as piscina ends its worker (JavaScript cannot be interrupted), so
+ * no new task waits behind it; one still held by the runner is dropped there. One that takes its whole shard down rejects
  * with `ExitError({ threadDown })`, while the tasks that were only waiting on that shard are run
- * again elsewhere; the shard comes back and gets a new runner.
+ * again elsewhere; the shard comes back and gets a new runner. Once the dispatcher is closed, every
+ * task it has not answered rejects with its closing error (PoolClosedError for a destroyed pool,
+ * SystemStoppedError for a stopped system), whether it waited here or was on a shard.
  */
 import type { Transferable } from 'node:worker_threads';
 import { compiledModule } from '../common/compiled-module.js';
-import { AbortError, EncodeError, ExitError, ModuleError, PoolClosedError, QueueFullError } from '../shm/errors.js';
+import { AbortError, EncodeError, ExitError, ModuleError, PoolClosedError, QueueFullError, SystemStoppedError } from '../shm/errors.js';
 import type { Pid } from '../shm/pid.js';
 import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
-import { STOP_TASK, type TaskCall } from '../common/task-runner.js';
+import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
 import { isThreadDown, type System } from './system.js';
 
 /** The task runner's module, for the shards to import. */
@@ -44,6 +49,8 @@ export interface TaskHost {
   readonly system: System;
   /** The task id shard `thread` is running now, 0 if none. */
   taskRunning(thread: number): number;
+  /** Async tasks started on shard `thread` and awaiting, by all its runners (ring-set.ts `parkedIndex`). */
+  parked(thread: number): number;
   /** Ends shard `thread` (it restarts), to stop an aborted task running there. */
   endThread(thread: number): void;
   /** Runs a task beside the rings, on shard `thread`'s port (src/main/side-tasks.ts). */
@@ -96,12 +103,29 @@ export class TaskDispatcher {
   private readonly floor: number;
   private readonly queue: Job[] = [];
   private queueHead = 0;
-  /** The task each shard was running when it went down (the culprit), read before its line is reset. */
-  private readonly culprits: number[];
+  /**
+   * Per shard, when it went down: the tasks that had started there (they reject with the thread's
+   * ExitError; the others only waited, and run again elsewhere), or undefined when that is not known
+   * (then none is run again: a task never runs twice).
+   */
+  private readonly culprits: Array<readonly number[] | undefined>;
+  /**
+   * Per shard, aborted tasks whose runner has yet to say whether they started: until it does, the
+   * shard gets no new task (one sent now could start before the end, and not be known to have).
+   */
+  private readonly aborting: number[];
+  /** Per shard being ended for an aborted task: the tasks that had started there (null: not known). */
+  private readonly ending: Array<readonly number[] | null | undefined>;
   /** Per shard, what a direct task's answer goes through: made once, not a closure per task. */
   private readonly answered: Array<(value: unknown) => unknown>;
   private onAllStarted!: () => void;
-  private readonly allStarted = new Promise<void>((resolve) => (this.onAllStarted = resolve));
+  private onNeverStarted!: (error: unknown) => void;
+  private readonly allStarted = new Promise<void>((resolve, reject) => {
+    this.onAllStarted = resolve;
+    this.onNeverStarted = reject;
+  });
+  /** Why tasks are refused and unanswered ones rejected, once closed. */
+  private closing: 'destroyed' | 'stopped' | undefined;
   /** `module#name` → its number, and back; and per shard, the numbers its runner has been told. */
   private readonly functionNumbers = new Map<string, number>();
   private readonly functions: Array<[module: string, name: string]> = [];
@@ -122,7 +146,11 @@ export class TaskDispatcher {
     this.answers = new Array<number>(shards + 1).fill(0);
     this.sampleStart = new Array<number>(shards + 1).fill(0);
     this.ranDry = new Array<boolean>(shards + 1).fill(true);
-    this.culprits = new Array<number>(shards + 1).fill(0);
+    this.culprits = new Array<readonly number[] | undefined>(shards + 1).fill(undefined);
+    this.ending = new Array<readonly number[] | null | undefined>(shards + 1).fill(undefined);
+    this.aborting = new Array<number>(shards + 1).fill(0);
+    // Nobody need ask: a pool closed before its threads were up must not leave an unhandled rejection.
+    this.allStarted.catch(() => undefined);
     this.named = Array.from({ length: shards + 1 }, () => new Set<number>());
     this.answered = Array.from({ length: shards + 1 }, (_, shard) => (value: unknown) => {
       this.answer(shard);
@@ -159,7 +187,7 @@ export class TaskDispatcher {
    * building and looking up its `module#name` key on every task.
    */
   runFunction(fn: number, args: unknown[], signal: AbortSignal | undefined, transfer?: readonly Transferable[]): Promise<unknown> {
-    if (this.closed) return Promise.reject(new PoolClosedError('cannot run a task: the pool has been destroyed'));
+    if (this.closed) return Promise.reject(this.closedError('cannot run a task'));
     if (signal?.aborted) return Promise.reject(new AbortError('the task was aborted before it was queued', { cause: signal.reason }));
     if (signal === undefined && transfer === undefined && this.queued === 0) {
       const shard = this.pick();
@@ -187,19 +215,38 @@ export class TaskDispatcher {
     return promise;
   }
 
-  /** Refuses new tasks and rejects the waiting ones; tasks already on a shard finish. */
-  close(): void {
+  /**
+   * Refuses new tasks and rejects the waiting ones; tasks already on a shard finish, and those
+   * whose runner ends first (async ones still awaiting) reject too. `why`: the pool was destroyed
+   * (PoolClosedError) or its system stopped (SystemStoppedError).
+   */
+  close(why: 'destroyed' | 'stopped' = 'destroyed'): void {
     if (this.closed) return;
     this.closed = true;
+    this.closing = why;
+    this.onNeverStarted(this.closedError('the pool can never be ready'));
     this.host.closed(this);
     this.host.system.off('threadDown', this.onThreadDown);
     this.host.system.off('threadUp', this.onThreadUp);
     // The runners end after the tasks already in their rings; async ones still pending there are
     // answered with ExitError('normal'), which nobody waits for any more.
     for (const runner of this.runners) if (runner !== undefined) this.host.callRunner(runner.pid, STOP_TASK).catch(() => undefined);
-    for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], undefined, new PoolClosedError('the pool was destroyed before the task ran'));
+    for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], false, this.closedError('the task never ran'));
     this.queue.length = 0;
     this.queueHead = 0;
+  }
+
+  /** The error for what the dispatcher refuses or leaves unanswered once closed. */
+  private closedError(what: string): Error {
+    return this.closing === 'stopped' ? new SystemStoppedError(`${what}: the system stopped`) : new PoolClosedError(`${what}: the pool was destroyed`);
+  }
+
+  /**
+   * What a task answered with `error` rejects with: once closed, a runner or thread that ended
+   * under it (ExitError) or a system that stopped means the pool closed under it.
+   */
+  private failure(error: unknown): unknown {
+    return this.closed && (error instanceof ExitError || error instanceof SystemStoppedError) ? this.closedError('the task was not answered') : error;
   }
 
   /** The number tasks give `module[name]` by (the same for the dispatcher's life). */
@@ -232,17 +279,45 @@ export class TaskDispatcher {
     }
     this.named[thread].clear(); // a new runner knows no function yet
     this.runners[thread] = runner;
+    void this.watch(thread, runner);
     if (this.runners.every((other, shard) => shard === 0 || other !== undefined)) this.onAllStarted();
     this.pump();
   }
 
-  /** The live shard with the fewest tasks in flight that still has room under its limit; else -1. */
+  /**
+   * A runner never ends on a task (task-runner.ts), but should one end other than with its thread
+   * (the thread's own events restart those), the shard gets a new one rather than tasks sent to
+   * nobody.
+   */
+  private async watch(thread: number, runner: ActorRef<typeof Runner>): Promise<void> {
+    let reason: unknown;
+    try {
+      ({ reason } = await this.host.system.monitor(runner.pid).down);
+    } catch {
+      return; // the system stopped
+    }
+    if (this.closed || this.runners[thread] !== runner || isThreadDown(reason)) return;
+    this.runners[thread] = undefined;
+    void this.startRunner(thread);
+  }
+
+  /** Tasks on shard `thread` that count against its limit: those in flight but not parked. */
+  private load(thread: number): number {
+    const load = this.inFlight[thread] - this.host.parked(thread);
+    return load > 0 ? load : 0; // parked counts other dispatchers' tasks on the thread too
+  }
+
+  /**
+   * The live shard with the fewest tasks in flight that still has room under its limit; else -1.
+   * A shard that may hold an aborted task (being asked, or being ended) gets none.
+   */
   private pick(): number {
     let best = -1;
     let fewest = Infinity;
     for (let thread = 1; thread < this.runners.length; thread++) {
-      const inFlight = this.inFlight[thread];
-      if (this.runners[thread] !== undefined && inFlight < this.limit[thread] && inFlight < fewest) {
+      if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined) continue;
+      const inFlight = this.load(thread);
+      if (inFlight < this.limit[thread] && inFlight < fewest) {
         best = thread;
         fewest = inFlight;
       }
@@ -255,7 +330,8 @@ export class TaskDispatcher {
    * its time per task, hence its limit (see the module comment).
    */
   private answer(shard: number): void {
-    if (--this.inFlight[shard] === 0) this.ranDry[shard] = true;
+    // Dry: nothing left but parked tasks, so the time until the next answer is not all work.
+    if (--this.inFlight[shard] === 0 || this.load(shard) === 0) this.ranDry[shard] = true;
     if (++this.answers[shard] % SAMPLE !== 0) return;
     const now = performance.now();
     if (!this.ranDry[shard]) {
@@ -263,7 +339,7 @@ export class TaskDispatcher {
       this.limit[shard] = Math.max(this.floor, Math.min(this.window, Math.round(PIPELINE_MS / Math.max(perTask, 0.0001))));
     }
     this.sampleStart[shard] = now;
-    this.ranDry[shard] = this.inFlight[shard] === 0;
+    this.ranDry[shard] = this.load(shard) === 0;
   }
 
   /**
@@ -299,8 +375,8 @@ export class TaskDispatcher {
     job.id = this.host.takeId();
     job.shard = shard;
     this.send(shard, job.id, job.fn, job.args, job.transfer).then(
-      (value) => this.landed(job, shard, value, undefined),
-      (error: unknown) => this.landed(job, shard, undefined, error),
+      (value) => this.landed(job, shard, true, value),
+      (error: unknown) => this.landed(job, shard, false, error),
     );
   }
 
@@ -317,36 +393,37 @@ export class TaskDispatcher {
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
         this.completed++;
         if (this.queued !== 0) this.pump();
-        throw error;
+        throw this.failure(error);
       },
     );
   }
 
   /** True if `error` says task `id`'s shard went down under another task (then it runs again elsewhere). */
   private runsElsewhere(error: unknown, shard: number, id: number): boolean {
-    const culprit = this.culprits[shard];
-    return error instanceof ExitError && isThreadDown(error.reason) && culprit !== 0 && id !== culprit && !this.closed;
+    const started = this.culprits[shard];
+    return error instanceof ExitError && isThreadDown(error.reason) && started !== undefined && !started.includes(id) && !this.closed;
   }
 
   /** A dispatched task's answer came back. */
-  private landed(job: Job, shard: number, value: unknown, error: unknown): void {
+  private landed(job: Job, shard: number, ok: boolean, answer: unknown): void {
     this.answer(shard);
-    if (!job.settled && this.runsElsewhere(error, shard, job.id)) {
+    if (!job.settled && !ok && this.runsElsewhere(answer, shard, job.id)) {
       // Its shard went down under another task: it only waited there, so it runs again elsewhere.
       this.queue.splice(this.queueHead, 0, job);
     } else {
-      this.finish(job, value, error);
+      this.finish(job, ok, ok ? answer : this.failure(answer));
     }
     this.pump();
   }
 
-  private finish(job: Job, value: unknown, error: unknown): void {
+  /** Settles `job` once: resolved with `answer` if `ok`, else rejected with it (which may be any value, undefined too). */
+  private finish(job: Job, ok: boolean, answer: unknown): void {
     if (job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
     if (job.settled) return;
     job.settled = true;
     this.completed++;
-    if (error === undefined) job.resolve(value);
-    else job.reject(error);
+    if (ok) job.resolve(answer);
+    else job.reject(answer);
   }
 
   /** Moves waiting tasks onto shards with room. */
@@ -372,26 +449,74 @@ export class TaskDispatcher {
     }
   }
 
+  /**
+   * The caller aborted `job`: it rejects at once. Waiting here, it is dropped; on a shard, the
+   * floor is that it never holds a thread new work is sent to: running now (the thread's TASK
+   * word), its thread is ended at once; otherwise its runner is asked (after whatever is ahead of
+   * the question in its ring) and drops it if held, or, if it started and is awaiting, its thread
+   * is ended. A task sent beside the rings is not known to the runner: its thread is ended.
+   */
   private abort(job: Job): void {
     if (job.settled) return;
+    const cause = { cause: job.signal?.reason };
     if (job.id === 0) {
       // Still waiting here: out of the queue (aborts are rare; the search is fine).
       const at = this.queue.indexOf(job, this.queueHead);
       if (at !== -1) this.queue.splice(at, 1);
+      this.finish(job, false, new AbortError('the task was aborted before it ran', cause));
+      return;
     }
-    const running = job.id !== 0 && this.host.taskRunning(job.shard) === job.id;
-    this.finish(job, undefined, new AbortError(running ? 'the task was aborted while it ran; its thread was ended' : 'the task was aborted before it ran', { cause: job.signal?.reason }));
-    if (running) this.host.endThread(job.shard);
+    const { shard, id } = job;
+    const running = this.host.taskRunning(shard) === id;
+    this.finish(job, false, new AbortError(running ? 'the task was aborted while it ran; its thread was ended' : 'the task was aborted after it was sent to a thread', cause));
+    const runner = this.runners[shard];
+    if (running || job.transfer !== undefined) {
+      // Async tasks awaiting there too may be ours: then which had started is not known.
+      this.endShard(shard, this.host.parked(shard) === 0 ? [id] : null);
+    } else if (runner !== undefined) {
+      let asked: Promise<unknown>;
+      try {
+        asked = this.host.callRunner(runner.pid, [id, ABORT_FN, []]);
+      } catch {
+        return; // the system is stopping: the thread goes with it
+      }
+      this.aborting[shard]++;
+      const answered = (started: readonly number[]) => {
+        this.aborting[shard]--;
+        if (started.includes(id) && this.runners[shard] === runner) this.endShard(shard, started);
+        else this.pump();
+      };
+      asked.then(
+        (answer) => answered((answer as AbortAnswer).started),
+        () => answered([]), // the runner or its thread ended meanwhile: so did the task
+      );
+    }
+  }
+
+  /**
+   * Ends shard `thread` (it restarts) to stop an aborted task; `started` had started there (the
+   * rest run again elsewhere), null if that is not known (none runs again).
+   */
+  private endShard(thread: number, started: readonly number[] | null): void {
+    if (this.ending[thread] !== undefined) return;
+    this.ending[thread] = started;
+    this.host.endThread(thread);
   }
 
   private readonly onThreadDown = ({ thread }: { thread: number }): void => {
     if (thread >= this.runners.length) return;
-    this.culprits[thread] = this.host.taskRunning(thread);
+    // Which tasks had started there: those an abort ended it for, else the one running now; not
+    // known when async tasks were awaiting there (they may be ours).
+    const running = this.host.taskRunning(thread);
+    const ending = this.ending[thread];
+    this.culprits[thread] = ending !== undefined ? (ending ?? undefined) : this.host.parked(thread) !== 0 ? undefined : running === 0 ? [] : [running];
+    this.ending[thread] = undefined;
     this.runners[thread] = undefined;
   };
 
   private readonly onThreadUp = ({ thread }: { thread: number }): void => {
     if (thread >= this.runners.length || this.closed) return;
+    this.ending[thread] = undefined; // an end asked of a thread already down meant nothing to this one
     void this.startRunner(thread);
   };
 }

@@ -18,7 +18,7 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
-import { InvalidArgumentError, describeValue } from '../shm/errors.js';
+import { InvalidArgumentError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { start, type System } from './system.js';
 import type { TaskDispatcher } from './tasks.js';
 
@@ -52,8 +52,10 @@ export interface RunOptions {
   filename?: string | URL;
   /**
    * Aborts the task: it rejects with AbortError at once. Still in the pool's queue: it never runs.
-   * Running: its thread is ended (and restarted). Sent to a thread but not started yet: it runs
-   * there and its result is dropped.
+   * Held on its thread behind async tasks: dropped there, it never runs. Started (running, or an
+   * async one awaiting): its thread is ended (and restarted), so no task waits behind it. Sent to a
+   * thread but not taken up yet: it runs when its turn comes (and its thread is ended if it turns
+   * out async), its result dropped.
    */
   signal?: AbortSignal;
   /** ArrayBuffers, MessagePorts… in the task to move to the thread rather than copy (piscina's `transferList`). */
@@ -100,18 +102,22 @@ export class ThreadPool {
     if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) throw new InvalidArgumentError(`expected \`maxQueue\` to be an integer >= 0, 'auto' or Infinity, got: ${describeValue(options.maxQueue)}`);
     // Its own threads are replaced however often they die, as piscina replaces its workers.
     this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
-    this.dispatcher = (this.own ?? Promise.resolve(system!)).then((s) => {
+    const made = (s: System): TaskDispatcher => {
       const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: Math.max(2, concurrency), maxQueue, concurrency });
       this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       return dispatcher;
-    });
+    };
+    // On a running system, the dispatcher is made now, in this tick: a `system.stop()` right after
+    // closes it with the others (one made a tick later would miss it, and its tasks would hang).
+    this.dispatcher = this.own === undefined ? Promise.resolve(made(system!)) : this.own.then(made);
     // A pool that failed to start reports it from `run`; not as an unhandled rejection here.
     this.dispatcher.catch(() => undefined);
   }
 
   /** Runs `task` with the worker file's export; resolves with what it returns (or resolves to). */
   run(task: unknown, options?: RunOptions): Promise<unknown> {
+    if (this.destroyed) return Promise.reject(new PoolClosedError('cannot run a task: the pool has been destroyed'));
     const now = this.dispatcherNow;
     if (options === undefined && now !== undefined) return now.runFunction(this.defaultFunction, [task], undefined);
     const module = options?.filename === undefined ? this.filename : moduleUrl(options.filename);
@@ -120,8 +126,13 @@ export class ThreadPool {
     return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal, options?.transferList));
   }
 
-  /** Resolves once every thread can take tasks (runs before that simply wait); rejects if the pool could not start. */
+  /**
+   * Resolves once every thread can take tasks (runs before that simply wait); rejects if the pool
+   * could not start, or with PoolClosedError (SystemStoppedError for a system's pool whose system
+   * stopped) if it was destroyed before its threads were up.
+   */
   async ready(): Promise<void> {
+    if (this.destroyed) throw new PoolClosedError('the pool was destroyed: it can never be ready');
     await (await this.dispatcher).whenReady();
   }
 
@@ -140,7 +151,7 @@ export class ThreadPool {
     if (this.destroyed) return;
     this.destroyed = true;
     const dispatcher = await this.dispatcher.catch(() => undefined);
-    dispatcher?.close();
+    dispatcher?.close('destroyed');
     const own = await this.own?.catch(() => undefined);
     await own?.stop();
   }

@@ -14,8 +14,9 @@
  *  thread line: BELL, INTERRUPT (endpoint.ts), ACTORS (live actors), NEXT_SERIAL (the next pid
  *               serial, so a restarted thread never reuses one), HEARTBEAT (bumped every scheduler
  *               turn; main's watchdog reads it), TASK (the task running now, task-runner.ts),
- *               OS_THREAD and HEAP (its OS thread id and heap fill, for the watchdog):
- *               all but BELL written by that thread alone
+ *               PARKED (async tasks started and awaiting, task-runner.ts), OS_THREAD and HEAP
+ *               (its OS thread id and heap fill, for the watchdog): all but BELL written by that
+ *               thread alone
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
  *
@@ -75,16 +76,26 @@ export function taskIndex(thread: number): number {
 }
 
 /**
+ * Async tasks `thread`'s task runners have started and not yet answered: they await, holding no
+ * CPU. Stored by the thread (Atomics.add), read by main's dispatcher, which counts only the rest of
+ * a shard's tasks in flight against its limit (src/main/tasks.ts), so tasks that never settle do not
+ * starve the shard.
+ */
+export function parkedIndex(thread: number): number {
+  return bellIndex(thread) + 6;
+}
+
+/**
  * The OS thread id of `thread` (Linux; 0 where it cannot be read), stored by that thread at start so
  * main's watchdog can read its CPU time in /proc and tell a hung thread from a starved one.
  */
 export function osThreadIndex(thread: number): number {
-  return bellIndex(thread) + 6;
+  return bellIndex(thread) + 7;
 }
 
 /** How full `thread`'s heap is, in permille of its limit, sampled by that thread a few times a second. */
 export function heapIndex(thread: number): number {
-  return bellIndex(thread) + 7;
+  return bellIndex(thread) + 8;
 }
 
 /**
@@ -187,7 +198,7 @@ export class RingSet {
    * the thread is gone.
    */
   resetThreadLine(thread: number): void {
-    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread), osThreadIndex(thread), heapIndex(thread)]) {
+    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread), parkedIndex(thread), osThreadIndex(thread), heapIndex(thread)]) {
       Atomics.store(this.words, index, 0);
     }
   }
