@@ -45,6 +45,7 @@ export {
   FuseError,
   NodeDownError,
   ClusterError,
+  ActorExitedError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,
