@@ -106,7 +106,8 @@ export type { NodeDownWhy };
 export interface Monitor {
   readonly ref: number;
   /**
-   * Resolves when the actor exits (at once with `'noproc'` if it was already gone), with its pid
+   * Resolves when the actor exits (at once if it was already gone: with its exit reason while its
+   * thread remembers it, else `'noproc'`), with its pid
    * and exit reason. Never rejects; never resolves after `demonitor()`. It does not hold the
    * process open.
    */
