@@ -13,7 +13,7 @@
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
-import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, NoProcError, SpawnError, describeReason, isWeftError, travelable } from '../shm/errors.js';
+import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, NoProcError, SpawnError, describeReason, isWeftError, standInError, travelable } from '../shm/errors.js';
 import { timeoutMs } from './timeout.js';
 import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
@@ -197,7 +197,7 @@ export class ThreadRuntime implements CellHost {
     const envelope = decoder.decode(bytes, start, end) as unknown[];
     switch (kind) {
       case Kind.SPAWN:
-        void this.spawn(from, envelope as SpawnEnvelope);
+        void this.spawn(from, envelope as SpawnEnvelope); // never rejects: it answers SPAWN_ERROR
         return;
       case Kind.MONITOR: {
         const [serial, mref] = envelope as MonitorEnvelope;
@@ -300,7 +300,8 @@ export class ThreadRuntime implements CellHost {
       this.sendFrame(thread, kind, [ref, error]);
     } catch (failure) {
       if (!(failure instanceof EncodeError)) throw failure;
-      this.sendFrame(thread, kind, [ref, travelable(error, failure)]);
+      // A thrown non-weft value (a task's class instance) still arrives as an Error that says what it was.
+      this.sendFrame(thread, kind, [ref, isWeftError(error) ? travelable(error, failure) : standInError(error, failure)]);
     }
   }
 
