@@ -171,7 +171,7 @@ describe('6. a killed actor', () => {
       const answer = victim.call({ type: 'lateEffects', ms: 600, url: TROUBLED.href, name }).catch((e: unknown) => e);
       await killer.call({ type: 'exitOther', target: victim.pid, reason: 'kill' });
       expect(await answer).toBeInstanceOf(ExitError);
-      await expect.poll(() => witness.call({ type: 'lastLate' }), { timeout: 5000 }).not.toBeNull();
+      await expect.poll(() => witness.call({ type: 'lastLate' }), { timeout: 20_000 }).not.toBeNull();
       const late = (await witness.call({ type: 'lastLate' })) as Record<string, string>;
       expect(late).toEqual({ spawn: 'ActorExitedError', register: 'ActorExitedError', send: 'ActorExitedError', link: 'ActorExitedError', reply: 'ActorExitedError', call: 'ActorExitedError', monitor: 'ActorExitedError' });
       expect(system.whereis(name)).toBeUndefined();

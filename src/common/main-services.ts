@@ -22,7 +22,8 @@ export interface MainServices {
    * Names `pid`; rejects with `AlreadyRegisteredError` if the name is taken (by anyone but
    * `replacing`, an actor known to have exited whose exit main may not have heard of yet).
    * `reservation`: the name was reserved for this spawn (Registry.reserve); it binds only while
-   * that reservation stands. Asked from `pid`'s own thread, so it reaches main before `pid`'s exit.
+   * that reservation stands. Asked from `pid`'s own thread, so it reaches main before `pid`'s exit
+   * (or, on main, as main reads the SPAWNED of `pid`: main's own register binds before it returns).
    */
   register(pid: Pid, name: string, replacing?: Pid, reservation?: number): Promise<void>;
   /** Something main emits as an event (a supervisor's restart). */

@@ -115,6 +115,11 @@ export class PendingReplies {
     return waiter !== undefined;
   }
 
+  /** True while wait `ref` is pending. */
+  has(ref: number): boolean {
+    return this.waiters.has(ref);
+  }
+
   /** Drops wait `ref` without settling it (its request was never sent, and the caller was told so). */
   forget(ref: number): void {
     this.take(ref);

@@ -454,32 +454,48 @@ export class ThreadRuntime implements CellHost {
 
   /**
    * Starts an actor on thread `target` (this one included) and resolves with its pid once `init`
-   * has returned. With `name`, registers it once started; if the name was taken meanwhile, the
-   * new actor is killed and the spawn rejects. `replacing`: the actor it replaces (a supervisor's
-   * restart), whose hold on the name gives way even if main has not yet heard that it exited.
+   * has returned. With `name`, `target` registers it before it runs (see `spawn`); if the name
+   * is taken, it never runs and the spawn rejects with AlreadyRegisteredError. `replacing`: the
+   * actor it replaces (a supervisor's restart), whose hold on the name gives way even if main has
+   * not yet heard that it exited; `reservation`: main's hold on the name for this spawn. If `init`
+   * answers after `timeout`, the actor is killed (see `spawned`).
    */
   async spawnOn(target: number, module: URL | string, args: unknown, timeout: number | undefined, name?: string, replacing?: Pid, reservation?: number): Promise<Pid> {
     const url = module instanceof URL ? module.href : String(module);
     const ms = timeoutMs(timeout, DEFAULT_SPAWN_TIMEOUT);
-    const envelope = (ref: number, body: unknown): SpawnEnvelope => [ref, url, body, name ?? null, replacing ?? null, reservation ?? null];
-    const serial = await this.pending.request<number>(
-      ms,
-      () => new CallTimeoutError(`spawn of ${url} on thread ${target} did not finish within ${ms} ms`),
-      (ref) => {
-        if (target === this.thread) {
-          void this.spawn(this.thread, envelope(ref, this.copy(args)));
-          return;
-        }
-        try {
-          this.sendFrame(target, Kind.SPAWN, envelope(ref, args));
-        } catch (error) {
-          throw rebaseOntoBody(error, SPAWN_ARGS);
-        }
-      },
-      target,
-    );
-    return this.pid(target, serial);
+    // From main onto a shard, main names the actor as it reads SPAWNED (see `spawned`), which
+    // saves the shard a round trip to main; elsewhere the actor's own thread names it.
+    const naming = name !== undefined && this.thread === 0 && target !== 0 ? { name, replacing, reservation } : undefined;
+    const envelope = (ref: number, body: unknown): SpawnEnvelope =>
+      naming === undefined ? [ref, url, body, name ?? null, replacing ?? null, reservation ?? null] : [ref, url, body, null];
+    let sent: number | undefined;
+    try {
+      const serial = await this.pending.request<number>(
+        ms,
+        () => new CallTimeoutError(`spawn of ${url} on thread ${target} did not finish within ${ms} ms`),
+        (ref) => {
+          sent = ref;
+          if (target === this.thread) {
+            void this.spawn(this.thread, envelope(ref, this.copy(args)));
+            return;
+          }
+          if (naming !== undefined) this.namings.set(ref, naming);
+          try {
+            this.sendFrame(target, Kind.SPAWN, envelope(ref, args));
+          } catch (error) {
+            throw rebaseOntoBody(error, SPAWN_ARGS);
+          }
+        },
+        target,
+      );
+      return this.pid(target, serial);
+    } finally {
+      if (naming !== undefined && sent !== undefined) this.namings.delete(sent);
+    }
   }
+
+  /** Main only: names to give actors that spawns from main start on shards, by the spawn's ref. */
+  private readonly namings = new Map<number, { name: string; replacing: Pid | undefined; reservation: number | undefined }>();
 
   /**
    * Spawn `ref` has started `pid`. If no one waits for it any more (the spawn timed out, or the
@@ -487,7 +503,24 @@ export class ThreadRuntime implements CellHost {
    * too late: nothing would know it, and its name would be lost to it.
    */
   private spawned(ref: number, pid: Pid): void {
-    if (!this.pending.resolve(ref, pid.serial)) this.exitSignal(pid, pid, 'kill');
+    const naming = this.namings.get(ref);
+    if (naming === undefined || !this.pending.has(ref)) {
+      if (!this.pending.resolve(ref, pid.serial)) this.exitSignal(pid, pid, 'kill');
+      return;
+    }
+    this.namings.delete(ref);
+    // Main's registry binds now, as this SPAWNED is read (main's register binds before it returns
+    // its promise): before any exit notice of the actor, which comes later on the same ring. If
+    // the name is taken, the actor is killed and the spawn rejects.
+    this.main.register(pid, naming.name, naming.replacing, naming.reservation).then(
+      () => {
+        if (!this.pending.resolve(ref, pid.serial)) this.exitSignal(pid, pid, 'kill');
+      },
+      (error: unknown) => {
+        this.exitSignal(pid, pid, 'kill');
+        this.pending.reject(ref, error);
+      },
+    );
   }
 
   /** `ctx.spawn` with `node`: asks main's cluster to start it on that node, and waits for its pid. */
