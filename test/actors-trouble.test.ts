@@ -168,7 +168,9 @@ describe('6. a killed actor', () => {
       const killer = await system.spawn<typeof Peer>(PEER, { thread: 2 });
       const baseline = await actorsOn(thread);
       const name = `late-name-${thread}`;
-      const answer = victim.call({ type: 'lateEffects', ms: 600, url: TROUBLED.href, name }).catch((e: unknown) => e);
+      const answer = victim.call({ type: 'lateEffects', ms: 1500, url: TROUBLED.href, name }).catch((e: unknown) => e);
+      // The kill comes from shard 2, the call from main: let the handler start before the kill.
+      await new Promise((resolve) => setTimeout(resolve, 300));
       await killer.call({ type: 'exitOther', target: victim.pid, reason: 'kill' });
       expect(await answer).toBeInstanceOf(ExitError);
       await expect.poll(() => witness.call({ type: 'lastLate' }), { timeout: 20_000 }).not.toBeNull();
