@@ -128,6 +128,19 @@ describe('5. names are freed whenever their actor is gone', () => {
     }
   }
 
+  it('on a fresh shard (the module still loading, the shard parked meanwhile), a spawn from main of an actor that stops at once frees its name', async () => {
+    const fresh = await start({ threads: 1 });
+    try {
+      for (const soon of ['stop', 'crash', 'sendAfter0'] as const) {
+        const ref = await fresh.spawn<typeof Troubled>(TROUBLED, { args: { init: { soon } }, thread: 1, name: `fresh-${soon}` });
+        await fresh.monitor(ref.pid).down;
+        await expect.poll(() => fresh.whereis(`fresh-${soon}`)).toBeUndefined();
+      }
+    } finally {
+      await fresh.stop();
+    }
+  });
+
   for (const [from, to] of [[1, 0], [1, 2], [0, 1], [1, 1]] as const) {
     it(`ctx.spawn from thread ${from} with a name on thread ${to}, of an actor that ends at once, frees it`, async () => {
       const spawner = await spawnTroubled({}, from);

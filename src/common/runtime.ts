@@ -861,9 +861,12 @@ export class ThreadRuntime implements CellHost {
       }
       this.cells.set(pid.serial, cell);
       publishActorCount(this.set, this.thread, this.cells.size);
-      cell.started(state);
+      // Answered before the actor takes what waited in its mailbox: a message there may end it at
+      // once, and its exit notice must follow the SPAWNED on the ring to main (main names an actor
+      // it spawned on a shard as it reads SPAWNED: see `spawned`).
       if (from === this.thread) this.spawned(ref, pid);
       else this.sendFrame(from, Kind.SPAWNED, [ref, pid.serial]);
+      cell.started(state);
     } catch (error) {
       const failure = isWeftError(error) ? error : new SpawnError(`cannot spawn ${moduleUrl}: ${describeReason(error)}`, { cause: error });
       if (from === this.thread) this.pending.reject(ref, failure);
