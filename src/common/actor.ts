@@ -27,7 +27,11 @@
  * ## The callback contract (written once, here)
  *
  * - `init(args, ctx)` returns the first state (or a promise of it). If it throws, `spawn` rejects
- *   with a `SpawnError` whose `cause` is the thrown error, and no actor exists.
+ *   with a `SpawnError` whose `cause` is the thrown error (whatever it is, on whatever thread: a
+ *   value that cannot travel arrives described, see `travelable` in src/shm/errors.ts), and no
+ *   actor exists. So does `ctx.stop(reason)` in `init` (OTP's `{stop, Reason}`: `cause` is the
+ *   reason, actors it linked to get it, nothing else runs) and an exit signal it sends itself
+ *   (`ctx.exit(ctx.self, reason)`).
  * - `handleCall(msg, state, ctx)` answers a `call`. It returns one of:
  *   - `{ reply, state }`: the caller gets `reply`; the actor goes on with `state`;
  *   - `ctx.noreply(state)`: no reply now; keep `ctx.from` and answer later with
@@ -38,6 +42,19 @@
  *   Without it, such messages are dropped.
  * - `terminate(reason, state, ctx)` runs once when the actor stops for any reason but a kill
  *   (a crash included); what it returns or throws does not change the exit reason.
+ * - Once the actor has exited (and its `terminate` has returned), its `ctx` refuses every effect
+ *   (`spawn`, `send`, `cast`, `call`, `link`, `monitor`, `exit`, `register`, `reply`,
+ *   `sendAfter`) with `ActorExitedError`: a handler still awaiting when its actor was killed cannot
+ *   leave an orphan child or a name behind. A `ctx.spawn` under way when its actor dies kills the
+ *   child it started. `terminate` itself may still act (but not `register`).
+ * - A reply is a copy, as any message is, whether the caller is on the actor's thread or not: a
+ *   reply that cannot travel (a function in it) fails the call with `EncodeError` everywhere.
+ * - A watch or link on an actor that is already gone fires at once with its real exit reason
+ *   while its thread still remembers it (the last 10,000 exits per thread, and `{ threadDown }`
+ *   for the actors of a thread's previous life), and with `'noproc'` otherwise. Erlang gives
+ *   `'noproc'` for both; weft keeps the reason, so that `ctx.spawn(…, { link: true })` of a
+ *   child that ended right after `init` (a supervisor's transient child that stopped `'normal'`)
+ *   is told why, exactly as if the link had been made before the exit.
  *
  * Any callback may be `async`: the actor handles its next message only when the promise settles,
  * while every other actor on the thread keeps running. A callback that throws (or rejects) crashes
@@ -121,8 +138,11 @@ export interface ActorContext {
    * Resolves with its ref once its `init` has returned; rejects as `system.spawn` does. With
    * `link: true` the two are linked as soon as it has started (if it has already exited by then,
    * the link delivers its exit reason at once, as if it had been linked from the start). With
-   * `name`, the new actor is registered once started; if the name is taken by then, it is killed
-   * and the spawn rejects with `AlreadyRegisteredError`.
+   * `name`, the new actor is registered by its own thread once `init` has returned and before it
+   * handles anything, so its name is freed whenever it exits, however soon; if the name is taken,
+   * it never runs and the spawn rejects with `AlreadyRegisteredError`. An actor whose `init`
+   * finishes after the spawn's `timeout` (`CallTimeoutError`) is killed, as OTP's `start` does.
+   * `timeout` is ms >= 0 or `Infinity` (`InvalidArgumentError` otherwise).
    */
   spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>>;
   /**
@@ -151,7 +171,9 @@ export interface ActorContext {
   /**
    * Watches another actor (on any thread): when it exits, or at once if it is already gone, this
    * actor's `handleInfo` gets `{ type: 'DOWN', ref, pid, reason }` (see `Down`), with the ref this
-   * returns. Watching does not tie the two together: nothing happens to this actor.
+   * returns. Watching does not tie the two together: nothing happens to this actor. For an actor
+   * already gone, `reason` is its exit reason if its thread remembers it, else `'noproc'` (see
+   * "The callback contract").
    */
   monitor(target: ActorRef | Pid): number;
   /** Stops watching; a DOWN already on its way may still arrive. */
@@ -166,7 +188,8 @@ export interface ActorContext {
    * Links this actor with another (on any thread), both ways: when either exits with a reason
    * other than `'normal'`, the other gets an exit signal and exits with the same reason, unless it
    * traps exits (then its `handleInfo` gets `{ type: 'EXIT', from, reason }`, see `ExitSignal`).
-   * Linking to an actor already gone delivers a `'noproc'` signal at once.
+   * Linking to an actor already gone delivers its exit signal at once: its exit reason if its
+   * thread remembers it, else `'noproc'` (see "The callback contract").
    */
   link(target: ActorRef | Pid): void;
   unlink(target: ActorRef | Pid): void;
@@ -205,7 +228,7 @@ export interface ExitSignal {
   reason: ExitReason | 'noproc';
 }
 
-/** What a monitor delivers to `handleInfo` when the watched actor exits (`'noproc'` if it was gone). */
+/** What a monitor delivers to `handleInfo` when the watched actor exits (if it was gone already: its remembered reason, or `'noproc'`). */
 export interface Down {
   type: 'DOWN';
   ref: number;

@@ -6,7 +6,7 @@
  * once, inside the thread's drain. Only when the actor is busy (an async callback is pending) does a
  * message wait in the mailbox, and the actor takes the next one when that callback settles.
  */
-import { ExitError, InvalidArgumentError, describeReason, describeValue } from '../shm/errors.js';
+import { ActorExitedError, ExitError, InvalidArgumentError, describeReason, describeValue } from '../shm/errors.js';
 import { Kind } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
@@ -94,6 +94,12 @@ export class ActorCell implements CallContext {
   alive = true;
   /** Set by `ctx.stop`: the actor exits after the current callback. */
   private stopReason: ExitReason | undefined;
+  /**
+   * The actor has exited and no `terminate` of its is running: its ctx refuses every effect (a
+   * handler that was awaiting when it was killed must not leave an orphan child, a name or a
+   * message behind). `terminate` itself still acts through ctx, as OTP's does.
+   */
+  private gone = false;
   /** The call being handled: who asked, for `ctx.from` and for the crash reply. */
   private callerThread = -1;
   private callerRef = -1;
@@ -141,6 +147,7 @@ export class ActorCell implements CallContext {
    */
   abandon(reason: ExitReason): void {
     this.alive = false;
+    this.gone = true;
     this.deathReason = reason;
     // Whoever reached it during init hears why it never ran: callers, and watchers.
     for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
@@ -162,6 +169,25 @@ export class ActorCell implements CallContext {
     this.timers.clear();
   }
 
+  /** `ctx.stop(reason)` was called and has not taken effect yet (it was called in `init`, say). */
+  get stopRequested(): ExitReason | undefined {
+    return this.stopReason;
+  }
+
+  /** Why this actor exited, once it has. */
+  get exitReason(): ExitReason | undefined {
+    return this.deathReason;
+  }
+
+  /** Throws ActorExitedError if the actor is gone (see `gone`): `what` is the effect refused. */
+  private assertLive(what: string): void {
+    if (this.gone) throw this.refusal(what);
+  }
+
+  private refusal(what: string): ActorExitedError {
+    return new ActorExitedError(`actor ${this.self} has exited (${describeReason(this.deathReason)}): its ctx cannot ${what} any more`);
+  }
+
   /** Messages waiting (not counting the one being handled). */
   get depth(): number {
     return this.mailbox.length - this.mailboxHead;
@@ -178,6 +204,7 @@ export class ActorCell implements CallContext {
   }
 
   reply<Reply>(to: ReplyTo<Reply>, value: Reply): void {
+    this.assertLive('reply');
     this.answered(to);
     this.host.reply(to.thread, to.ref, value);
   }
@@ -213,11 +240,18 @@ export class ActorCell implements CallContext {
   }
 
   async spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>> {
+    this.assertLive('spawn');
+    const wasAlive = this.alive;
     const node = options?.node;
     const pid =
       node !== undefined && node !== this.self.node
         ? await this.host.spawnElsewhere(node, module, options?.args, options?.thread === 'local' ? undefined : options?.thread, options?.timeout, options?.name)
         : await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
+    if (this.gone || (wasAlive && !this.alive)) {
+      // This actor died while its child started: nothing would link, monitor or name the child.
+      this.host.exitSignal(pid, pid, 'kill');
+      throw this.refusal('spawn');
+    }
     if (options?.link === true) this.link(pid);
     return new ActorRef<A>(pid, this.host);
   }
@@ -226,6 +260,7 @@ export class ActorCell implements CallContext {
   private deathReason: ExitReason | undefined;
 
   async supervise(spec: SupervisorSpec, options?: SuperviseOptions): Promise<SupervisorRef> {
+    this.assertLive('supervise');
     const pid = await this.host.spawnFrom(SUPERVISOR_URL, supervisorData(spec, this.self), options?.thread, options?.timeout, options?.name);
     this.link(pid);
     return new SupervisorRef(pid, this.host);
@@ -240,18 +275,22 @@ export class ActorCell implements CallContext {
   }
 
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>> {
+    if (this.gone) return Promise.reject(this.refusal('call'));
     return this.host.call(to.pid, msg, options?.timeout) as Promise<ReplyOf<A>>;
   }
 
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): boolean {
+    this.assertLive('cast');
     return this.host.cast(to.pid, msg);
   }
 
   send(to: ActorRef | Pid, msg: unknown): boolean {
+    this.assertLive('send');
     return this.host.send(pidOf(to), msg);
   }
 
   monitor(target: ActorRef | Pid): number {
+    this.assertLive('monitor');
     return this.host.monitorFrom(this, pidOf(target));
   }
 
@@ -260,10 +299,12 @@ export class ActorCell implements CallContext {
   }
 
   monitorNode(node: string): void {
+    this.assertLive('monitorNode');
     this.host.monitorNode(this.self, node);
   }
 
   link(target: ActorRef | Pid): void {
+    this.assertLive('link');
     const pid = pidOf(target);
     if (!this.alive) {
       // Linking from an actor that has exited (a callback still running after a kill): the other
@@ -282,7 +323,15 @@ export class ActorCell implements CallContext {
   }
 
   exit(target: ActorRef | Pid, reason: ExitReason): void {
-    this.host.exitSignal(pidOf(target), this.self, reason);
+    this.assertLive('exit');
+    const pid = pidOf(target);
+    if (!this.hasStarted && this.alive && pidEquals(pid, this.self)) {
+      // An exit signal to itself from `init` takes effect now, as in Erlang, so `spawn` fails
+      // the same way whatever thread the actor is on (a queued signal would land after init).
+      this.signal(pid, reason, false);
+      return;
+    }
+    this.host.exitSignal(pid, this.self, reason);
   }
 
   trapExit(on: boolean): void {
@@ -290,6 +339,8 @@ export class ActorCell implements CallContext {
   }
 
   register(name: string): Promise<void> {
+    // Not from terminate either: main has been told the actor exited, so the name would stay bound.
+    if (!this.alive) return Promise.reject(this.refusal('register a name'));
     return this.host.register(this.self, name);
   }
 
@@ -317,6 +368,7 @@ export class ActorCell implements CallContext {
     if (!(typeof ms === 'number' && ms >= 0 && ms <= 2 ** 31 - 1)) {
       throw new InvalidArgumentError(`expected \`ms\` to be a number from 0 to 2147483647, got: ${describeValue(ms)}`);
     }
+    this.assertLive('sendAfter');
     const target = to === undefined ? this.self : pidOf(to);
     const copy = this.host.copy(msg); // refused now, not when the timer fires
     const timer = setTimeout(() => {
@@ -572,6 +624,7 @@ export class ActorCell implements CallContext {
         // terminate's own failure does not change why the actor exited
       }
     }
+    this.gone = true;
     for (const [thread, ref] of pending) {
       this.host.replyError(thread, ref, new ExitError(`actor ${this.self} exited before replying: ${describeReason(reason)}`, reason));
     }

@@ -21,8 +21,11 @@ export interface MainServices {
   /**
    * Names `pid`; rejects with `AlreadyRegisteredError` if the name is taken (by anyone but
    * `replacing`, an actor known to have exited whose exit main may not have heard of yet).
+   * `reservation`: the name was reserved for this spawn (Registry.reserve); it binds only while
+   * that reservation stands. Asked from `pid`'s own thread, so it reaches main before `pid`'s exit
+   * (or, on main, as main reads the SPAWNED of `pid`: main's own register binds before it returns).
    */
-  register(pid: Pid, name: string, replacing?: Pid): Promise<void>;
+  register(pid: Pid, name: string, replacing?: Pid, reservation?: number): Promise<void>;
   /** Something main emits as an event (a supervisor's restart). */
   event(event: SupervisionEvent): void;
   /** A fuse blew (main emits 'blown' and heals it later), or is to be removed. */

@@ -10,6 +10,7 @@
  * cost on the calling thread, and a `setTimeout` per call would cost more than the call.
  */
 import { Kind } from '../shm/protocol.js';
+import { MAX_TIMER_MS } from './timeout.js';
 
 interface Waiter {
   resolve(value: unknown): void;
@@ -114,6 +115,11 @@ export class PendingReplies {
     return waiter !== undefined;
   }
 
+  /** True while wait `ref` is pending. */
+  has(ref: number): boolean {
+    return this.waiters.has(ref);
+  }
+
   /** Drops wait `ref` without settling it (its request was never sent, and the caller was told so). */
   forget(ref: number): void {
     this.take(ref);
@@ -177,7 +183,9 @@ export class PendingReplies {
       queue.timer = undefined;
       return;
     }
-    const delay = Math.max(0, at[queue.head] - performance.now());
+    // Capped: a Node timer longer than 2^31-1 ms fires after 1 ms; this one fires, finds its
+    // deadline not yet come, and re-arms, once every 24.8 days rather than every millisecond.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at[queue.head] - performance.now()));
     queue.timer = setTimeout(() => {
       const now = performance.now();
       while (queue.head < refs.length && at[queue.head] <= now) {

@@ -13,12 +13,13 @@
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
-import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, InvalidArgumentError, MailboxFullError, NoProcError, SpawnError, describeReason, describeValue, isWeftError, standInError } from '../shm/errors.js';
+import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, MailboxFullError, NoProcError, SpawnError, describeReason, isWeftError, standInError, travelable } from '../shm/errors.js';
+import { timeoutMs } from './timeout.js';
 import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
-import { Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
+import { Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
 import { heartbeatIndex, serialIndex, taskIndex, parkedIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, type CellHost } from './cell.js';
@@ -35,8 +36,12 @@ function callTimedOut(pid: unknown, ms: number): Error {
   return new CallTimeoutError(`call to ${String(pid)} got no reply within ${ms} ms`);
 }
 
-/** Same-thread messages a microtask runs before it lets the event loop in (see `runLocalSoon`). */
+/**
+ * Same-thread messages run from microtasks (see `runLocalSoon`) before the event loop must get a
+ * turn: by count, and by time for slow handlers. As the shards' loop yields after each batch.
+ */
 const LOCAL_BUDGET = 1024;
+const LOCAL_BUDGET_MS = 10;
 
 /** Reasons kept for actors that died, so late calls learn why; oldest forgotten first. */
 const RECENT_DEATHS = 10_000;
@@ -215,7 +220,7 @@ export class ThreadRuntime implements CellHost {
     const envelope = decoder.decode(bytes, start, end) as unknown[];
     switch (kind) {
       case Kind.SPAWN:
-        void this.spawn(from, envelope as SpawnEnvelope);
+        void this.spawn(from, envelope as SpawnEnvelope); // never rejects: it answers SPAWN_ERROR
         return;
       case Kind.MONITOR: {
         const [serial, mref] = envelope as MonitorEnvelope;
@@ -246,12 +251,21 @@ export class ThreadRuntime implements CellHost {
         return;
       }
       case Kind.STOP:
-        void this.stopActors().then(() => this.sendFrame(from, Kind.STOPPED, [(envelope as StopEnvelope)[0]]));
+        // stopActors never rejects (every cell's end settles); the catch only keeps a failed
+        // send of the answer (main gone) from being an unhandled rejection.
+        this.stopActors()
+          .then(() => this.sendFrame(from, Kind.STOPPED, [(envelope as StopEnvelope)[0]]))
+          .catch(() => undefined);
         return;
       case Kind.THREAD_DOWN: {
         const [ref, thread, reason] = envelope as ThreadDownEnvelope;
         this.threadDown(thread, reason as ExitReason);
         this.reply(from, ref, true);
+        return;
+      }
+      case Kind.SPAWNED: {
+        const [ref, serial] = envelope as SpawnedEnvelope;
+        this.spawned(ref, this.pid(from, serial));
         return;
       }
       default:
@@ -264,8 +278,17 @@ export class ThreadRuntime implements CellHost {
   reply(thread: number, ref: number, value: unknown): void {
     if (thread < 0) return; // a caller whose thread died
     if (thread === this.thread) {
-      // A caller on this thread: no frame, and no encoding either (nothing crosses a thread).
-      this.pending.resolve(ref, value);
+      // A caller on this thread gets a copy, as one on another thread would: it never shares an
+      // object with the actor's state, and a reply that could not cross threads fails here too.
+      let copy: unknown;
+      try {
+        copy = this.copy(value);
+      } catch (error) {
+        if (!(error instanceof EncodeError)) throw error;
+        this.pending.reject(ref, error);
+        return;
+      }
+      this.pending.resolve(ref, copy);
       return;
     }
     try {
@@ -283,24 +306,30 @@ export class ThreadRuntime implements CellHost {
       this.pending.reject(ref, error);
       return;
     }
+    this.sendError(thread, Kind.REPLY_ERROR, ref, error);
+  }
+
+  /**
+   * Sends an error frame (`REPLY_ERROR`, `SPAWN_ERROR`: `[ref, error]`) to another thread. What was
+   * thrown may not travel (a class instance as an Error's cause, a Symbol): then `travelable`
+   * stands in for the part that cannot, so the caller still gets the right class (`ExitError`,
+   * `SpawnError`) and what could be read. Never throws for the error's sake.
+   */
+  private sendError(thread: number, kind: number, ref: number, error: unknown): void {
     try {
-      this.sendFrame(thread, Kind.REPLY_ERROR, [ref, error]);
+      this.sendFrame(thread, kind, [ref, error]);
     } catch (failure) {
       if (!(failure instanceof EncodeError)) throw failure;
-      // What was thrown cannot travel (a class instance, say): the caller still learns what it said.
-      this.sendFrame(thread, Kind.REPLY_ERROR, [ref, standInError(error, failure)]);
+      // A thrown non-weft value (a task's class instance) still arrives as an Error that says what it was.
+      this.sendFrame(thread, kind, [ref, isWeftError(error) ? travelable(error, failure) : standInError(error, failure)]);
     }
   }
 
   // ── Router: refs made on this thread (ctx.ref, ctx.spawn) send through here ────────────────────
 
   call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
-    const ms = timeout ?? this.callTimeout;
-    if (!(ms === Infinity || (typeof ms === 'number' && ms >= 0))) {
-      return Promise.reject(new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0 or Infinity, got: ${describeValue(timeout)}`));
-    }
     try {
-      return this.startCall(pid, msg, ms);
+      return this.startCall(pid, msg, timeoutMs(timeout, this.callTimeout));
     } catch (error) {
       return Promise.reject(error); // the message could not travel: the caller gets why
     }
@@ -437,14 +466,36 @@ export class ThreadRuntime implements CellHost {
   }
 
   private localScheduled = false;
+  /** Same-thread messages run from microtasks since the event loop last had a turn, and since when. */
+  private localSinceTurn = 0;
+  private localTurnStart = 0;
+  private readonly turned = (): void => {
+    this.localSinceTurn = 0;
+  };
+  private readonly afterTurn = (): void => {
+    this.localSinceTurn = 0;
+    this.runLocalNow();
+  };
 
   private readonly runLocalNow = (): void => {
     this.localScheduled = false;
     if (!this.parked) return; // the loop is up again and runs them itself
+    if (this.localSinceTurn === 0) {
+      // The first run since the event loop's last turn: note when, and learn when it turns again.
+      this.localTurnStart = performance.now();
+      setImmediate(this.turned);
+    } else if (this.localSinceTurn >= LOCAL_BUDGET || performance.now() - this.localTurnStart >= LOCAL_BUDGET_MS) {
+      // A budget's worth ran with no turn of the event loop between (a loop of calls to an actor
+      // on this thread, each answer sending the next): the rest waits for the next turn, so that
+      // timers, I/O and replies in the rings (the doorbell's wake-up is a task) are not starved.
+      this.localScheduled = true;
+      setImmediate(this.afterTurn);
+      return;
+    }
     const endpoint = this.endpoint;
     endpoint.cork();
     try {
-      this.runLocal(LOCAL_BUDGET);
+      this.localSinceTurn += this.runLocal(LOCAL_BUDGET);
     } finally {
       endpoint.uncork();
     }
@@ -486,46 +537,84 @@ export class ThreadRuntime implements CellHost {
 
   /**
    * Starts an actor on thread `target` (this one included) and resolves with its pid once `init`
-   * has returned. With `name`, registers it once started; if the name was taken meanwhile, the
-   * new actor is killed and the spawn rejects. `replacing`: the actor it replaces (a supervisor's
-   * restart), whose hold on the name gives way even if main has not yet heard that it exited.
+   * has returned. With `name`, `target` registers it before it runs (see `spawn`); if the name
+   * is taken, it never runs and the spawn rejects with AlreadyRegisteredError. `replacing`: the
+   * actor it replaces (a supervisor's restart), whose hold on the name gives way even if main has
+   * not yet heard that it exited; `reservation`: main's hold on the name for this spawn. If `init`
+   * answers after `timeout`, the actor is killed (see `spawned`).
    */
-  async spawnOn(target: number, module: URL | string, args: unknown, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid> {
+  async spawnOn(target: number, module: URL | string, args: unknown, timeout: number | undefined, name?: string, replacing?: Pid, reservation?: number): Promise<Pid> {
     const url = module instanceof URL ? module.href : String(module);
-    const ms = timeout ?? DEFAULT_SPAWN_TIMEOUT;
-    const serial = await this.pending.request<number>(
-      ms,
-      () => new CallTimeoutError(`spawn of ${url} on thread ${target} did not finish within ${ms} ms`),
-      (ref) => {
-        if (target === this.thread) {
-          void this.spawn(this.thread, [ref, url, this.copy(args), null]);
-          return;
-        }
-        try {
-          this.sendFrame(target, Kind.SPAWN, [ref, url, args, null]);
-        } catch (error) {
-          throw rebaseOntoBody(error, SPAWN_ARGS);
-        }
-      },
-      target,
-    );
-    const pid = this.pid(target, serial);
-    if (name !== undefined) {
-      try {
-        await this.main.register(pid, name, replacing);
-      } catch (error) {
-        // The name was taken meanwhile: the new actor must not live on unnamed and unknown.
-        this.exitSignal(pid, pid, 'kill');
-        throw error;
-      }
+    const ms = timeoutMs(timeout, DEFAULT_SPAWN_TIMEOUT);
+    // From main onto a shard, main names the actor as it reads SPAWNED (see `spawned`), which
+    // saves the shard a round trip to main; elsewhere the actor's own thread names it.
+    const naming = name !== undefined && this.thread === 0 && target !== 0 ? { name, replacing, reservation } : undefined;
+    const envelope = (ref: number, body: unknown): SpawnEnvelope =>
+      naming === undefined ? [ref, url, body, name ?? null, replacing ?? null, reservation ?? null] : [ref, url, body, null];
+    let sent: number | undefined;
+    try {
+      const serial = await this.pending.request<number>(
+        ms,
+        () => new CallTimeoutError(`spawn of ${url} on thread ${target} did not finish within ${ms} ms`),
+        (ref) => {
+          sent = ref;
+          if (target === this.thread) {
+            void this.spawn(this.thread, envelope(ref, this.copy(args)));
+            return;
+          }
+          if (naming !== undefined) this.namings.set(ref, naming);
+          try {
+            this.sendFrame(target, Kind.SPAWN, envelope(ref, args));
+          } catch (error) {
+            throw rebaseOntoBody(error, SPAWN_ARGS);
+          }
+        },
+        target,
+      );
+      return this.pid(target, serial);
+    } finally {
+      if (naming !== undefined && sent !== undefined) this.namings.delete(sent);
     }
-    return pid;
+  }
+
+  /** Main only: names to give actors that spawns from main start on shards, by the spawn's ref. */
+  private readonly namings = new Map<number, { name: string; replacing: Pid | undefined; reservation: number | undefined }>();
+
+  /**
+   * Spawn `ref` has started `pid`. If no one waits for it any more (the spawn timed out, or the
+   * system is stopping), the actor is killed, as OTP's `start` kills a child whose init answered
+   * too late: nothing would know it, and its name would be lost to it.
+   */
+  private spawned(ref: number, pid: Pid): void {
+    const naming = this.namings.get(ref);
+    if (naming === undefined || !this.pending.has(ref)) {
+      if (!this.pending.resolve(ref, pid.serial)) this.exitSignal(pid, pid, 'kill');
+      return;
+    }
+    this.namings.delete(ref);
+    // Main's registry binds now, as this SPAWNED is read (main's register binds before it returns
+    // its promise): before any exit notice of the actor, which comes later on the same ring. If
+    // the name is taken, the actor is killed and the spawn rejects.
+    this.main.register(pid, naming.name, naming.replacing, naming.reservation).then(
+      () => {
+        if (!this.pending.resolve(ref, pid.serial)) this.exitSignal(pid, pid, 'kill');
+      },
+      (error: unknown) => {
+        this.exitSignal(pid, pid, 'kill');
+        this.pending.reject(ref, error);
+      },
+    );
   }
 
   /** `ctx.spawn` with `node`: asks main's cluster to start it on that node, and waits for its pid. */
   spawnElsewhere(node: string, module: URL | string, args: unknown, thread: Placement | undefined, timeout: number | undefined, name?: string): Promise<Pid> {
     const url = module instanceof URL ? module.href : String(module);
-    const ms = timeout ?? DEFAULT_SPAWN_TIMEOUT;
+    let ms: number;
+    try {
+      ms = timeoutMs(timeout, DEFAULT_SPAWN_TIMEOUT);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.pending.request<Pid>(
       ms,
       () => new CallTimeoutError(`spawn of ${url} on node ${JSON.stringify(node)} did not finish within ${ms} ms`),
@@ -814,7 +903,7 @@ export class ThreadRuntime implements CellHost {
       this.sendFrame(to, kind, envelope);
     } catch (error) {
       if (!(error instanceof EncodeError)) throw error;
-      envelope[at] = describeReason(envelope[at]);
+      envelope[at] = travelable(envelope[at], error);
       this.sendFrame(to, kind, envelope);
     }
   }
@@ -836,7 +925,13 @@ export class ThreadRuntime implements CellHost {
     return new NoProcError(`no actor ${pid}: it does not exist or exited long ago`);
   }
 
-  private async spawn(from: number, [ref, moduleUrl, args, name]: SpawnEnvelope): Promise<void> {
+  /**
+   * Runs spawn `ref` asked by thread `from`: imports the module, runs `init`, names the actor if
+   * asked (from this thread, so main hears of the name before it can hear of the actor's exit:
+   * both go in order on this thread's ring to main, and a name is never left bound to a dead pid),
+   * then answers SPAWNED, or SPAWN_ERROR with why it did not start. Never rejects.
+   */
+  private async spawn(from: number, [ref, moduleUrl, args, name, replacing, reservation]: SpawnEnvelope): Promise<void> {
     try {
       if (this.stopping) throw new SpawnError(`thread ${this.thread} is stopping; ${moduleUrl} was not started`);
       const actor = await this.load(moduleUrl);
@@ -847,30 +942,50 @@ export class ThreadRuntime implements CellHost {
       const cell = new ActorCell(pid, name, actor.behaviour, this);
       this.starting.set(pid.serial, cell);
       let state: unknown;
+      let named = false;
       try {
         state = await actor.behaviour.init(args, cell);
-        if (this.stopping) throw new SpawnError(`thread ${this.thread} is stopping; ${moduleUrl} was not started`);
-        if (!cell.alive) throw new SpawnError(`${moduleUrl} was killed by an exit signal during its init`);
+        this.checkStarted(cell, moduleUrl);
+        if (name !== null) {
+          await this.main.register(pid, name, replacing ?? undefined, reservation ?? undefined);
+          named = true;
+          this.checkStarted(cell, moduleUrl);
+        }
       } catch (error) {
         const failure = isWeftError(error) ? error : new SpawnError(`init of ${moduleUrl} threw: ${describeReason(error)}`, { cause: error });
-        const reason = isWeftError(error) ? error : (error as ExitReason);
-        if (cell.alive) cell.abandon(reason);
+        if (cell.alive) {
+          // `ctx.stop(reason)` in init: as OTP's {stop, Reason}, linked actors get that reason.
+          const reason = cell.stopRequested ?? (isWeftError(error) ? error : (error as ExitReason));
+          cell.abandon(reason);
+          this.remember(pid.serial, reason);
+        }
+        if (named) this.main.unregister(pid, name!);
         for (const mref of [...cell.watching]) this.dropMonitor(mref);
-        this.remember(pid.serial, reason);
         throw failure;
       } finally {
         this.starting.delete(pid.serial);
       }
       this.cells.set(pid.serial, cell);
       publishActorCount(this.set, this.thread, this.cells.size);
-      cell.started(state);
-      if (from === this.thread) this.pending.resolve(ref, pid.serial);
+      // Answered before the actor takes what waited in its mailbox: a message there may end it at
+      // once, and its exit notice must follow the SPAWNED on the ring to main (main names an actor
+      // it spawned on a shard as it reads SPAWNED: see `spawned`).
+      if (from === this.thread) this.spawned(ref, pid);
       else this.sendFrame(from, Kind.SPAWNED, [ref, pid.serial]);
+      cell.started(state);
     } catch (error) {
       const failure = isWeftError(error) ? error : new SpawnError(`cannot spawn ${moduleUrl}: ${describeReason(error)}`, { cause: error });
       if (from === this.thread) this.pending.reject(ref, failure);
-      else this.sendFrame(from, Kind.SPAWN_ERROR, [ref, failure]);
+      else this.sendError(from, Kind.SPAWN_ERROR, ref, failure);
     }
+  }
+
+  /** After `init` (and after naming): throws the SpawnError for an actor that must not run. */
+  private checkStarted(cell: ActorCell, moduleUrl: string): void {
+    if (this.stopping) throw new SpawnError(`thread ${this.thread} is stopping; ${moduleUrl} was not started`);
+    if (!cell.alive) throw new SpawnError(`${moduleUrl} exited during its init: ${describeReason(cell.exitReason)}`, { cause: cell.exitReason });
+    const stop = cell.stopRequested;
+    if (stop !== undefined) throw new SpawnError(`init of ${moduleUrl} called ctx.stop(${describeReason(stop)})`, { cause: stop });
   }
 
   /** The module's actor, imported once per thread. */

@@ -46,6 +46,7 @@ export {
   FuseError,
   NodeDownError,
   ClusterError,
+  ActorExitedError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

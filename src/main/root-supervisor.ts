@@ -170,11 +170,16 @@ export class RootSupervisor {
     void this.workers[thread]!.terminate();
   }
 
-  /** Ends every shard for good; their exits are no longer restarts. */
+  /**
+   * Ends every shard for good; their exits are no longer restarts. A recovery in progress (a shard
+   * went down just before) may be about to give a worker the dead shard's place, or boot the next
+   * standby: it is let finish (it gives up at its next step, seeing `stopping`), and only then is
+   * every worker ended, so that none it started outlives the system and holds the process open.
+   */
   async stop(): Promise<void> {
-    await Promise.resolve(); // let a recovery that is between steps see `stopping`
     this.stopping = true;
     clearInterval(this.watchdog);
+    await this.recoveries;
     const standby = this.standby;
     this.standby = undefined;
     await Promise.all([...this.workers.map((worker) => worker?.terminate()), standby?.then((worker) => worker?.terminate())]);
@@ -216,6 +221,10 @@ export class RootSupervisor {
 
   /** Makes `worker` shard `thread`; a `fresh` one (not a standby) is awaited until it runs. */
   private async launch(thread: number, worker: Worker, fresh: boolean): Promise<void> {
+    if (this.stopping) {
+      await worker.terminate();
+      throw new SpawnError('the system is stopping');
+    }
     this.workers[thread] = worker;
     this.lastError[thread] = undefined;
     worker.on('error', (error) => (this.lastError[thread] = error));
@@ -250,7 +259,13 @@ export class RootSupervisor {
     if (this.stopping || this.workers[thread] !== worker || !this.up[thread]) return;
     this.up[thread] = false;
     const cause = this.causeOf(thread, code);
-    this.recoveries = this.recoveries.then(() => this.recover(thread, cause));
+    // A recovery that throws is a bug; the system stops (as past the intensity) rather than go on
+    // with a shard missing, and the chain stays settled for the next one and for stop().
+    this.recoveries = this.recoveries
+      .then(() => this.recover(thread, cause))
+      .catch(() => {
+        if (!this.stopping) this.host.fatal([...this.history]);
+      });
   }
 
   private async recover(thread: number, cause: ThreadDownCause): Promise<void> {

@@ -27,6 +27,7 @@ import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
+import { timeoutMs } from '../common/timeout.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from '../common/supervisor-ref.js';
 import type { SupervisorSpecData } from '../common/supervisor.js';
 import type Supervisor from '../common/supervisor.js';
@@ -105,7 +106,8 @@ export type { NodeDownWhy };
 export interface Monitor {
   readonly ref: number;
   /**
-   * Resolves when the actor exits (at once with `'noproc'` if it was already gone), with its pid
+   * Resolves when the actor exits (at once if it was already gone: with its exit reason while its
+   * thread remembers it, else `'noproc'`), with its pid
    * and exit reason. Never rejects; never resolves after `demonitor()`. It does not hold the
    * process open.
    */
@@ -264,7 +266,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   async spawn<A extends AnyActor>(module: URL | string, ...[options]: undefined extends ArgsOf<A> ? [SpawnOptions<ArgsOf<A>>?] : [SpawnOptions<ArgsOf<A>>]): Promise<ActorRef<A>> {
     this.checkOpen('spawn');
     const args = (options as { args?: unknown } | undefined)?.args;
-    const timeout = options?.timeout ?? DEFAULT_SPAWN_TIMEOUT;
+    const timeout = timeoutMs(options?.timeout, DEFAULT_SPAWN_TIMEOUT);
     const node = options?.node;
     if (node !== undefined && node !== this.node) {
       const url = module instanceof URL ? module.href : String(module);
@@ -276,15 +278,14 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       return new ActorRef<A>(await this.spawnGlobal(module, args, options.name, options.thread, timeout), this);
     }
     const thread = this.runtime.place(options?.thread);
-    const name = options?.name ?? null;
-    // Reserved before the spawn, so two spawns of one name cannot both start an actor.
-    if (name !== null) this.names.reserve(name);
+    const name = options?.name;
+    // Reserved before the spawn, so two spawns of one name cannot both start an actor; the
+    // actor's thread binds it under this reservation before the actor runs (Registry).
+    const reservation = name === undefined ? undefined : this.names.reserve(name);
     try {
-      const pid = await this.runtime.spawnOn(thread, module, args, timeout);
-      if (name !== null) this.names.bindReserved(name, pid);
-      return new ActorRef<A>(pid, this);
+      return new ActorRef<A>(await this.runtime.spawnOn(thread, module, args, timeout, name, undefined, reservation), this);
     } catch (error) {
-      if (name !== null) this.names.release(name);
+      if (reservation !== undefined) this.names.release(name!, reservation);
       throw error;
     }
   }
@@ -712,6 +713,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   /** Drops a top-level supervisor from `supervisors` once it has exited for good (not with its thread). */
   private async forgetWhenGone(entry: (typeof this.supervisors)[number]): Promise<void> {
     const pid = entry.ref.pid;
+    // Started as stop() runs: stop() stops it with the rest, and there is nothing left to forget.
+    if (this.closed) return;
     const { reason } = await this.monitor(pid).down;
     if (isThreadDown(reason)) return; // restarted with the thread (see rootHost.threadUp)
     if (entry.ref.pid === pid) this.supervisors.splice(this.supervisors.indexOf(entry), 1);
@@ -774,7 +777,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     },
     fatal: (history) => {
       this.emit('fatal', { history });
-      void this.stop();
+      this.stop().catch(noop); // whoever awaits stop() sees its failure; this call only starts it
     },
   };
 
@@ -849,7 +852,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       this.deadLetters++;
       this.emit('deadLetter', { to: pid, kind: kind === Kind.CAST ? 'cast' : 'send', message });
     },
-    register: async (pid, name, replacing) => this.names.bind(name, pid, replacing),
+    register: async (pid, name, replacing, reservation) => this.names.bind(name, pid, replacing, reservation),
     event: (event) => this.emit('restart', event),
     fuse: (notice) => this.fuseNotice(notice),
     unregister: (pid, name) => this.names.unbind(name, pid),
@@ -966,9 +969,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         return true;
       }
       case Kind.REGISTER: {
-        const [ref, serial, name, thread, replacing] = envelope as RegisterEnvelope;
+        const [ref, serial, name, thread, replacing, reservation] = envelope as RegisterEnvelope;
         try {
-          this.names.bind(name, this.runtime.pid(thread ?? from, serial), replacing ?? undefined);
+          this.names.bind(name, this.runtime.pid(thread ?? from, serial), replacing ?? undefined, reservation ?? undefined);
           this.runtime.reply(from, ref, true);
         } catch (error) {
           this.runtime.replyError(from, ref, error);

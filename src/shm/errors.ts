@@ -36,6 +36,7 @@ export const ErrorCodes = {
   FUSE: 'WEFT_ERR_FUSE',
   NODE_DOWN: 'WEFT_ERR_NODE_DOWN',
   CLUSTER: 'WEFT_ERR_CLUSTER',
+  ACTOR_EXITED: 'WEFT_ERR_ACTOR_EXITED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -246,6 +247,17 @@ export class ClusterError extends WeftError {
   }
 }
 
+/**
+ * An actor that has exited tried to act through its `ctx` (spawn, send, call, link, register,
+ * reply…): a handler that was still awaiting when the actor was killed, say. Thrown inside that
+ * handler, so a dead actor leaves nothing behind (no orphan child, no name bound to it).
+ */
+export class ActorExitedError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.ACTOR_EXITED });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -279,6 +291,7 @@ const factories: Record<string, ErrorFactory> = {
     return new NodeDownError(m, String(down?.node ?? ''), String(down?.why ?? ''));
   },
   [ErrorCodes.CLUSTER]: (m, d) => new ClusterError(m, { cause: d.cause }),
+  [ErrorCodes.ACTOR_EXITED]: (m) => new ActorExitedError(m),
 };
 
 /**
@@ -354,4 +367,32 @@ export function standInError(value: unknown, failure: unknown): Error {
     if (typeof stack === 'string') stand.stack = stack;
   }
   return stand;
+}
+
+/** Levels of weft errors `travelable` rebuilds before it stands in for the rest. */
+const TRAVEL_DEPTH = 8;
+
+/**
+ * What to send in place of an error or exit reason that failed to encode (`failure` is the
+ * `EncodeError`): a weft error keeps its class, `code`, message and stack, with its `cause` (an
+ * `ExitError`'s reason, a `SpawnError`'s thrown value) made travelable in turn; any other Error
+ * becomes `standInError`; a string or other primitive stays itself; anything else (a class
+ * instance, a Symbol, a function) becomes its description (`describeReason`). So a caller on
+ * another thread still gets an `ExitError` or `SpawnError` whose reason says what happened, as one
+ * on the same thread does. Never throws; the result always encodes.
+ */
+export function travelable(value: unknown, failure: unknown, depth = 0): unknown {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return value;
+  if (isWeftError(value) && depth < TRAVEL_DEPTH) {
+    const rebuilt = safely(() => {
+      const cause = 'cause' in value ? travelable(value.cause, failure, depth + 1) : undefined;
+      const path = (value as { path?: unknown }).path;
+      const error = errorFromCode(value.code, String(value.message), { cause, path: typeof path === 'string' ? path : undefined });
+      if (error !== undefined && typeof value.stack === 'string') error.stack = value.stack;
+      return error;
+    }, undefined);
+    if (rebuilt !== undefined) return rebuilt;
+  }
+  if (safely(() => value instanceof Error, false)) return standInError(value, failure);
+  return describeReason(value);
 }

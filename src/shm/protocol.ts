@@ -111,7 +111,12 @@ export const REMOTE_CALL_BODY = 4;
 export const REMOTE_SPAWN_ARGS = 4;
 
 export type ReplyEnvelope = [ref: number, body: unknown];
-export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null];
+/**
+ * `name`: registered by the thread that runs the actor, before it runs (see ThreadRuntime.spawn);
+ * `replacing`: the actor it replaces, whose hold on the name gives way; `reservation`: main's hold
+ * on the name for this spawn (Registry.reserve).
+ */
+export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null, replacing?: Pid | null, reservation?: number | null];
 /** Where the user's `args` sit in a SpawnEnvelope (for `rebaseOntoBody`). */
 export const SPAWN_ARGS = 2;
 export type SpawnedEnvelope = [ref: number, serial: number];
@@ -120,7 +125,7 @@ export type StopEnvelope = [ref: number];
 export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
 export type MonitorEnvelope = [serial: number, mref: number];
 export type DownEnvelope = [mref: number, serial: number | Pid, reason: unknown];
-export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number, replacing?: Pid | null];
+export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number, replacing?: Pid | null, reservation?: number | null];
 export type EventEnvelope = [event: unknown];
 export type ThreadDownEnvelope = [ref: number, thread: number, reason: unknown];
 /** `node`: look on that node; `global`: the cluster's global names; neither: this node's. */

@@ -27,8 +27,8 @@ export class RemoteMain implements MainServices {
     this.runtime.sendFrame(0, Kind.DEAD_LETTER, [pid.serial, kind, body]);
   }
 
-  async register(pid: Pid, name: string, replacing?: Pid): Promise<void> {
-    await this.runtime.request<boolean>(0, `register(${JSON.stringify(name)})`, (ref) => [Kind.REGISTER, [ref, pid.serial, name, pid.thread, replacing ?? null]]);
+  async register(pid: Pid, name: string, replacing?: Pid, reservation?: number): Promise<void> {
+    await this.runtime.request<boolean>(0, `register(${JSON.stringify(name)})`, (ref) => [Kind.REGISTER, [ref, pid.serial, name, pid.thread, replacing ?? null, reservation ?? null]]);
   }
 
   event(event: SupervisionEvent): void {
