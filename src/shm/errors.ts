@@ -260,7 +260,8 @@ export class ActorExitedError extends WeftError {
 
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  // A Proxy's get trap may throw: asking must not (it is asked of whatever a task threw).
+  return typeof value === 'object' && value !== null && safely(() => (value as Record<symbol, unknown>)[BRAND] === true, false);
 }
 
 type ErrorFactory = (message: string, detail: { cause?: unknown; path?: string }) => WeftError;
