@@ -11,6 +11,14 @@
  * - `<p>.n.<node>`: batches of ops for one node (wire.ts).
  * - `<p>.t.<module>.any` (queue group) and `<p>.t.<module>.<node>`: tasks (remote-tasks.ts).
  *
+ * Delivery: core NATS delivers at most once, and a client that loses its server buffers what it
+ * publishes and flushes it on reconnect, before the other nodes may have subscribed again, so a
+ * message may be lost without either side hearing of it. So, as between Erlang nodes, a lost
+ * connection is a nodedown: when this node's connection drops, every other node is down for it
+ * ('noconnection'): requests waiting on them reject with NodeDownError, monitors and links of
+ * their actors fire; and a node that lost this one says so in its beats, so this one does the
+ * same on its side (membership.ts). Nothing waits on a message that may have been dropped.
+ *
  * What NATS delivers is never trusted: a batch of another cluster, a malformed batch, an op of an
  * unknown shape, a message for a pid of an earlier life of this node: each is counted as a dead
  * letter and dropped, and nothing throws out of a subscription.
@@ -30,6 +38,7 @@ import { RemoteCalls, type Settle } from './remote-calls.js';
 import { RemoteWatches } from './remote-watches.js';
 import { GlobalNames } from './global-names.js';
 import { RemoteTasks } from './remote-tasks.js';
+import { NodeLease } from './node-lease.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
 
 /** What the cluster asks of its system. */
@@ -39,6 +48,8 @@ export interface ClusterHost {
   spawn(module: string, args: unknown, name: string | null, global: boolean, thread: Placement | undefined, timeout: number): Promise<Pid>;
   whereis(name: string): Pid | undefined;
   run(module: string, exportName: string, args: unknown[]): Promise<unknown>;
+  /** True once the system is stopping: a task that fails then was cut short by the stop. */
+  stopping(): boolean;
   /** A cast or send for an actor that is not there, or (to: null) a message that is not weft's. */
   deadLetter(to: Pid | { name: string; node: string } | null, kind: 'cast' | 'send' | 'foreign', message: unknown): void;
   nodeUp(node: string): void;
@@ -99,6 +110,10 @@ export class Cluster {
   private readonly startedAt = Date.now();
   private namesake: number | undefined;
   private stopped = false;
+  /** This node's hold on its name (undefined without JetStream: the heartbeats' check only). */
+  private lease: NodeLease | undefined;
+  /** True while the NATS connection is down: every other node is down for this one. */
+  private offline = false;
   globals: GlobalNames | undefined;
   /** Why global names are unavailable, if they are. */
   private globalsError: Error | undefined;
@@ -154,12 +169,14 @@ export class Cluster {
       calls: this.calls,
       subscribe: (subject, queue, what, onData) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onData) }),
       creationOf: (node) => this.membership.creationOf(node),
-      reach: (node, timeout) => this.reach(node, timeout),
+      reach: (node, timeout) => this.reach(node, timeout, true),
       toInbox: (node, creation, op) => this.toInbox(node, creation, op),
       answer: (to, id, ok, value) => this.answer(to, id, ok, value),
       run: (module, exportName, args) => host.run(module, exportName, args),
       dropForeign: () => this.dropForeign(),
       stopped: () => this.stopped,
+      stopping: () => this.stopped || host.stopping(),
+      offline: () => this.offline,
     });
     // This node counts as up: NATS may give a task of 'any' to its sender.
     const isUp = (node: string, creation: number): boolean => (node === this.name ? creation === this.creation : this.membership.creationOf(node) === creation);
@@ -172,6 +189,13 @@ export class Cluster {
     this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: this.listener("this node's inbox", (data) => this.received(data)) });
     await this.nc.flush(); // the subscriptions are in place (or refused) before anyone is told we are here
     if (this.refusedWhileJoining !== undefined) throw this.refusedWhileJoining;
+    // The name first: a process refused it never says hello, so nobody takes it for this node.
+    this.lease = await NodeLease.take(
+      this.nc,
+      { cluster: this.cluster, node: this.name, creation: this.creation, renewEvery: this.options.heartbeat, window: this.options.downAfter, lost: (holder) => this.lostName(holder) },
+      () => this.namesake !== undefined,
+    );
+    void this.followStatus();
     this.membership.start();
     if (this.options.globalNames) {
       try {
@@ -187,7 +211,7 @@ export class Cluster {
       }
     }
     await new Promise((resolve) => setTimeout(resolve, JOIN_MS));
-    if (this.namesake !== undefined) {
+    if (this.lease === undefined && this.namesake !== undefined) {
       throw new ClusterError(`a node named ${JSON.stringify(this.name)} is already running in cluster ${JSON.stringify(this.cluster)}; node names are unique while their nodes run`);
     }
     this.globals?.freeOldLives(this.name, this.creation);
@@ -197,6 +221,48 @@ export class Cluster {
       // Closed for good (the client gave up reconnecting, or the server ended it), not by stop().
       if (!this.stopped) this.host.error(new ClusterError(`node ${JSON.stringify(this.name)} lost its NATS connection for good${error === undefined ? '' : `: ${error.message}`}; the other nodes will be declared down`, { cause: error }));
     });
+  }
+
+  /**
+   * The client's connection events: a drop is a nodedown of every other node (see the module
+   * comment); the reconnect says hello, so the others answer at once. Never rejects.
+   */
+  private async followStatus(): Promise<void> {
+    try {
+      for await (const status of this.nc.status()) {
+        if (this.stopped) return;
+        if (status.type === 'disconnect') this.disconnected();
+        else if (status.type === 'reconnect') this.reconnected();
+      }
+    } catch {
+      // the connection closed: `closed()` reports it
+    }
+  }
+
+  private disconnected(): void {
+    if (this.stopped || this.offline) return;
+    this.offline = true;
+    this.membership.disconnected();
+    // tasks to 'any' no node took yet: no node is reachable now
+    this.calls.disconnected((what) => new NodeDownError(`node ${JSON.stringify(this.name)} lost its NATS connection before a node took ${what} (noconnection)`, this.name, 'noconnection'));
+  }
+
+  private reconnected(): void {
+    if (this.stopped) return;
+    this.offline = false;
+    this.membership.reconnected();
+  }
+
+  /**
+   * Another process took this node's name (this one was paused past `downAfter`, say): as a node
+   * whose connection is gone, it declares every other node down, then leaves the cluster; the
+   * system runs on without it, and says so ('clusterError').
+   */
+  private lostName(holder: number | undefined): void {
+    if (this.stopped) return;
+    this.host.error(new ClusterError(`node ${JSON.stringify(this.name)} lost its name to another process${holder === undefined ? '' : ` (life ${holder})`}: it was not heard from for downAfter (${this.options.downAfter} ms); this process leaves the cluster`));
+    this.membership.disconnected();
+    void this.stop();
   }
 
   /** True until `start` has returned: a refused subscription then fails the start. */
@@ -239,8 +305,11 @@ export class Cluster {
     return node === this.name || this.membership.creationOf(node) !== undefined;
   }
 
-  /** Resolves once `node` is up (at once if it is); rejects with ClusterError after `timeout` ms. */
-  reach(node: string, timeout: number): Promise<void> {
+  /**
+   * Resolves once `node` is up (at once if it is); rejects after `timeout` ms with ClusterError, or
+   * (`forRequest`: a spawn, look-up or task that needs the node) NodeDownError.
+   */
+  reach(node: string, timeout: number, forRequest = false): Promise<void> {
     if (this.isUp(node)) return Promise.resolve();
     if (this.stopped) return Promise.reject(new ClusterError(`node ${JSON.stringify(this.name)} has left the cluster`));
     return new Promise((resolve, reject) => {
@@ -255,7 +324,8 @@ export class Cluster {
       const timer = setTimeout(() => {
         waiters.delete(done);
         if (waiters.size === 0 && this.upWaiters.get(node) === waiters) this.upWaiters.delete(node);
-        reject(new ClusterError(`node ${JSON.stringify(node)} is not up in cluster ${JSON.stringify(this.cluster)} (waited ${timeout} ms); up: ${this.nodes().join(', ')}`));
+        const message = `node ${JSON.stringify(node)} is not up in cluster ${JSON.stringify(this.cluster)} (waited ${timeout} ms); up: ${this.nodes().join(', ')}`;
+        reject(forRequest ? new NodeDownError(`${message} (noconnection)`, node, 'noconnection') : new ClusterError(message));
       }, Math.min(timeout, 2 ** 31 - 1)).unref(); // the caller's own wait holds nothing open
       waiters.add(done);
     });
@@ -276,7 +346,8 @@ export class Cluster {
     for (const { thread, mref, target } of downs) this.runtime.downFromAfar(thread, mref, target, 'noconnection');
     for (const { ref, listener } of watchedFrom) this.runtime.demonitorFrom(listener, ref);
     for (const [local, remote] of links) this.runtime.exitSignal(local, remote, 'noconnection', true);
-    this.globals?.freeNode(node, creation);
+    // A lost connection is not a lost node: its actors live on and keep their names.
+    if (why !== 'noconnection') this.globals?.freeNode(node, creation);
     this.host.nodeDown(node, why);
   }
 
@@ -401,13 +472,13 @@ export class Cluster {
 
   /** Starts an actor on `node` and resolves with its pid. */
   async spawn(node: string, module: string, args: unknown, name: string | null, global: boolean, thread: Placement | undefined, timeout: number): Promise<Pid> {
-    await this.reach(node, this.options.downAfter);
+    await this.reach(node, this.options.downAfter, true);
     return (await this.request(node, timeout, `a spawn of ${module} on node ${JSON.stringify(node)}`, (id) => [WireOp.SPAWN, id, module, args, name, thread ?? null, timeout, global])) as Pid;
   }
 
   /** The pid registered as `name` on `node`, if any. */
   async whereis(node: string, name: string, timeout: number): Promise<Pid | undefined> {
-    await this.reach(node, this.options.downAfter);
+    await this.reach(node, this.options.downAfter, true);
     const pid = await this.request(node, timeout, `whereis(${JSON.stringify(name)}) on node ${JSON.stringify(node)}`, (id) => [WireOp.WHEREIS, id, name]);
     return (pid as Pid | null) ?? undefined;
   }
@@ -661,7 +732,16 @@ export class Cluster {
 
   private toInbox(node: string, creation: number, op: unknown[]): void {
     if (this.stopped) return;
+    if (node === this.name && creation === this.creation) {
+      // This node answering itself (a task of 'any' NATS gave back to its sender): no message, none to lose.
+      this.handleSafely(this.selfHeader, op);
+      return;
+    }
     this.outbox.add(this.inbox(node), creation, op);
+  }
+
+  private get selfHeader(): BatchHeader {
+    return { cluster: this.cluster, from: this.name, fromCreation: this.creation, toCreation: this.creation };
   }
 
   /** Node `node`'s subject (kept: a string made afresh would be hashed afresh by every Map lookup). */
@@ -683,7 +763,7 @@ export class Cluster {
   }
 
   private unreachable(node: string, to: Pid | string | undefined): NodeDownError {
-    const why = to instanceof Pid && this.membership.creationOf(node) !== undefined ? 'restarted' : 'timeout';
+    const why = this.offline ? 'noconnection' : to instanceof Pid && this.membership.creationOf(node) !== undefined ? 'restarted' : 'timeout';
     const what = to === undefined ? '' : ` for ${describeTarget(to, node)}`;
     return new NodeDownError(`node ${JSON.stringify(node)} is not up${what} (${why}); up: ${this.nodes().join(', ')}`, node, why);
   }
@@ -737,6 +817,11 @@ export class Cluster {
     this.upWaiters.clear();
     this.globals?.stop();
     this.calls.rejectAll(() => new ClusterError(`node ${JSON.stringify(this.name)} left the cluster before the answer came`));
+    // The name goes back (a restart under it need not wait), unless the server is away: then it lapses.
+    if (this.lease !== undefined) {
+      if (this.offline) this.lease.stop();
+      else await Promise.race([this.lease.release(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    }
     try {
       await this.nc.drain();
     } catch {
