@@ -23,6 +23,8 @@
  * unknown shape, a message for a pid of an earlier life of this node: each is counted as a dead
  * letter and dropped, and nothing throws out of a subscription.
  */
+import diagnostics from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
 import { Pid } from '../../shm/pid.js';
@@ -124,10 +126,20 @@ export class Cluster {
   static async join(options: ResolvedNodeOptions, host: ClusterHost): Promise<Cluster> {
     const { connect } = await import('@nats-io/transport-node');
     let nc: NatsConnection;
+    // The client leaves open the socket of a dial that timed out waiting for the server's INFO (a
+    // server that accepts TCP but never speaks NATS): the sockets dialed meanwhile to a port of the
+    // servers are closed on failure, or the process could not exit.
+    const dialed = new Set<Socket>();
+    const onSocket = (message: unknown): void => void dialed.add((message as { socket: Socket }).socket);
+    diagnostics.subscribe('net.client.socket', onSocket);
     try {
       nc = await connect({ name: `weft:${options.cluster}:${options.name}`, ...options.nats });
     } catch (error) {
+      const ports = serverPorts(options.nats.servers);
+      for (const socket of dialed) if (!socket.destroyed && ports.has(socket.remotePort ?? -1)) socket.destroy();
       throw new ClusterError(`node ${JSON.stringify(options.name)} cannot connect to NATS (${describeServers(options.nats.servers)}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    } finally {
+      diagnostics.unsubscribe('net.client.socket', onSocket);
     }
     const cluster = new Cluster(nc, options, host);
     try {
@@ -838,4 +850,14 @@ function describeTarget(to: unknown, node: string): string {
 function describeServers(servers: string | string[] | undefined): string {
   if (servers === undefined) return 'the default server, 127.0.0.1:4222';
   return Array.isArray(servers) ? servers.join(', ') : servers;
+}
+
+/** The ports of the NATS servers named in the connection options (4222 where none is given). */
+function serverPorts(servers: string | string[] | undefined): Set<number> {
+  const ports = new Set<number>();
+  for (const server of servers === undefined ? ['127.0.0.1:4222'] : Array.isArray(servers) ? servers : [servers]) {
+    const match = /:(\d+)\/?$/.exec(server.trim());
+    ports.add(match === null ? 4222 : Number(match[1]));
+  }
+  return ports;
 }
