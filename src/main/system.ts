@@ -138,7 +138,13 @@ export interface SystemEvents {
   healed: [event: { name: string }];
   /** A node joined the cluster (or came back as a new life). */
   nodeup: [event: { node: string }];
-  /** A node left the cluster: its actors' monitors fired with 'noconnection', calls to it rejected with NodeDownError. */
+  /**
+   * A node left the cluster ('timeout', 'goodbye', 'restarted'), or the connection to it was lost
+   * ('noconnection': this node's NATS connection dropped, or the node says it lost this one): its
+   * actors' monitors fired with 'noconnection', links to them delivered that exit, calls to it
+   * rejected with NodeDownError. After a 'noconnection' the node comes back up ('nodeup') when
+   * heartbeats flow again.
+   */
   nodedown: [event: { node: string; why: NodeDownWhy }];
   /**
    * Something between this node and NATS failed that no caller hears of: the server refused a
