@@ -82,7 +82,8 @@ describe('a lost NATS connection is a nodedown (item 1)', () => {
     // made while the server is away: no node is up for a, so they fail at once, not after a lost answer
     const during = [system.runOn('b', 'where', 'sleep', 0), system.runOn('any', 'where', 'sleep', 0), echo.call({ type: 'echo', value: 1 }, { timeout: 60_000 })].map((promise) => outcome(promise, since));
     await nats.restart();
-    const settled = await Promise.all([...waiting, ...during]);
+    const pending = new Error('requests still pending 30 s after the restart: an answer was lost and nothing ended the wait');
+    const settled = await Promise.race([Promise.all([...waiting, ...during]), sleep(30_000).then(() => Promise.reject(pending))]);
     for (const result of settled) {
       if (result.ok) continue;
       expect(result.error).toBeInstanceOf(NodeDownError);
@@ -114,12 +115,13 @@ describe('a lost NATS connection is a nodedown (item 1)', () => {
     const settled = await Promise.all(calls);
     for (const result of settled) {
       if (!result.ok) expect(result.error).toMatchObject({ code: 'WEFT_ERR_NODE_DOWN' });
-      expect(result.at).toBeLessThan(5000);
+      expect(result.at).toBeLessThan(3000);
     }
     expect(settled.some((r) => !r.ok)).toBe(true);
     expect(downs).toContainEqual({ node: 'b', why: 'noconnection' });
     await system.awaitNode('b', 10_000);
-    expect(await echo.call({ type: 'echo', value: 'after' })).toBe('after');
+    const fresh = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' }); // echo still works through what a gave up on
+    expect(await fresh.call({ type: 'echo', value: 'after' })).toBe('after');
   });
 
   it('runOn has a finite default deadline (node.taskTimeout)', async () => {
@@ -138,8 +140,15 @@ describe('one process per node name (item 2)', () => {
     const second = start({ threads: 1, node: { name: 'b', nats: { servers: nats.url }, heartbeat: 200, downAfter: 1000, globalNames: false } });
     await sleep(500);
     b.child.kill('SIGCONT');
-    await expect(second).rejects.toBeInstanceOf(ClusterError);
-    await expect(second).rejects.toThrow(/already running/);
+    const result = await second.then(
+      async (started) => {
+        await started.stop(); // two b's: stop the intruder, so the tests after run as they should
+        return started;
+      },
+      (error: unknown) => error,
+    );
+    expect(result).toBeInstanceOf(ClusterError);
+    expect((result as Error).message).toMatch(/already running/);
     expect(await b.ask<string[]>('clusterErrors')).toEqual([]);
     await eventually(async () => (await b.ask<string[]>('nodes')).includes('a'), 5000, 'b to be in the cluster still');
   });
