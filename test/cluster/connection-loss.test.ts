@@ -106,8 +106,13 @@ describe('a lost NATS connection is a nodedown (item 1)', () => {
   it("b's own connection drops (a blip between b and the server) while a stays connected: a's requests to b reject at b's next beat, not never", async () => {
     const relay = await startRelay(nats.port);
     relays.push(relay);
-    await node('b', { node: { nats: { servers: relay.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 } } as never });
+    const b = await node('b', { node: { nats: { servers: relay.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 } } as never });
     const echo = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
+    // and a link across, which the blip breaks on both sides
+    const theirs = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
+    const mine = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1 });
+    await mine.call({ type: 'link', pid: theirs.pid });
+    await eventually(async () => (await b.ask<{ links: number }>('stats')).links === 1, 5000, 'the link on b');
     const since = Date.now();
     const calls = Array.from({ length: 5 }, (_, i) => outcome(echo.call({ type: 'slow', ms: 600 + i * 200 }, { timeout: 60_000 }), since));
     await sleep(100);
@@ -119,6 +124,9 @@ describe('a lost NATS connection is a nodedown (item 1)', () => {
     }
     expect(settled.some((r) => !r.ok)).toBe(true);
     expect(downs).toContainEqual({ node: 'b', why: 'noconnection' });
+    await eventually(async () => (await system.stats()).cluster!.links === 0 && (await b.ask<{ links: number }>('stats')).links === 0, 5000, 'the link to be gone on both sides');
+    expect(await mine.call({ type: 'news' })).toContainEqual({ exit: { from: String(theirs.pid), reason: 'noconnection' } });
+    expect(await theirs.call({ type: 'news' })).toContainEqual({ exit: { from: String(mine.pid), reason: 'noconnection' } });
     await system.awaitNode('b', 10_000);
     const fresh = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' }); // echo still works through what a gave up on
     expect(await fresh.call({ type: 'echo', value: 'after' })).toBe('after');
