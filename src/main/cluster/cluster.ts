@@ -90,6 +90,8 @@ export interface RemoteName {
 
 /** How long a newly started node listens for the others before `start` returns. */
 const JOIN_MS = 150;
+/** How long `stop` waits for the connection's drain before it closes it outright. */
+const DRAIN_MS = 3000;
 
 export class Cluster {
   readonly name: string;
@@ -834,11 +836,15 @@ export class Cluster {
       if (this.offline) this.lease.stop();
       else await Promise.race([this.lease.release(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     }
-    try {
-      await this.nc.drain();
-    } catch {
-      await this.nc.close().catch(() => {});
-    }
+    // A drain waits for the server to confirm each unsubscribe; a connection that is reconnecting
+    // (or a JetStream watch resubscribing) may never confirm: after DRAIN_MS it is closed instead,
+    // so a stopped node's process can always exit.
+    const drained = this.nc.drain().then(
+      () => true,
+      () => false,
+    );
+    const inTime = await Promise.race([drained, new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_MS).unref())]);
+    if (!inTime || !this.nc.isClosed()) await Promise.race([this.nc.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
   }
 }
 

@@ -47,6 +47,8 @@ export class GlobalNames {
   private constructor(
     private readonly kv: KV,
     private readonly host: GlobalNamesHost,
+    /** True once the connection is closed for good: no watch can be opened again. */
+    private readonly closed: () => boolean,
   ) {}
 
   /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
@@ -58,14 +60,18 @@ export class GlobalNames {
     } catch (error) {
       throw new ClusterError(`cannot open the global-names bucket: is JetStream on (nats-server -js)? ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const names = new GlobalNames(kv, host);
-    const watch = await kv.watch({ key: '>' });
-    void names.follow(watch);
+    const names = new GlobalNames(kv, host, () => nc.isClosed());
+    void names.follow(await kv.watch({ key: '>' }));
     return names;
   }
 
+  /**
+   * The actor holding `name`, while it lives (or may: see GlobalNamesHost.alive). A holder whose
+   * node is down is nobody's, whether or not its entry is deleted yet: a delete sent while the
+   * server was away may never land, and every node must still give the same answer.
+   */
   whereis(name: string): Pid | undefined {
-    return this.entries.get(name)?.pid;
+    return this.heldBy(name);
   }
 
   /** The actor holding `name`, if it is alive (or may be: see GlobalNamesHost.alive). */
@@ -168,7 +174,22 @@ export class GlobalNames {
     this.host.lost(name, pid, holder);
   }
 
-  private async follow(watch: AsyncIterable<{ key: string; operation: string; revision: number; string(): string }> & { stop(): void }): Promise<void> {
+  /**
+   * Follows the bucket. A watch that ends while this node runs (the server restarted and the
+   * client's consumer could not be set up again) is opened anew: its replay of every key's last
+   * value brings this node's view up to date. Never rejects.
+   */
+  private async follow(first: Watch): Promise<void> {
+    let watch: Watch | undefined = first;
+    while (!this.stopped) {
+      if (watch !== undefined) await this.read(watch);
+      if (this.stopped || this.closed()) return;
+      await new Promise((resolve) => setTimeout(resolve, 250).unref());
+      watch = await this.kv.watch({ key: '>' }).catch(() => undefined);
+    }
+  }
+
+  private async read(watch: Watch): Promise<void> {
     try {
       for await (const change of watch) {
         if (this.stopped) break;
@@ -183,12 +204,14 @@ export class GlobalNames {
         else this.lose(name, mine, pid);
       }
     } catch {
-      // the connection closed: the node is stopping
+      // the connection closed (the node is stopping), or the watch broke: `follow` says which
     } finally {
       watch.stop();
     }
   }
 }
+
+type Watch = AsyncIterable<{ key: string; operation: string; revision: number; string(): string }> & { stop(): void };
 
 function valueOf(pid: Pid): string {
   return JSON.stringify({ node: pid.node, creation: pid.creation, thread: pid.thread, serial: pid.serial } satisfies Stored);
