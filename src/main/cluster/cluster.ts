@@ -265,6 +265,7 @@ export class Cluster {
     if (this.stopped) return;
     this.offline = false;
     this.membership.reconnected();
+    this.globals?.reassert();
   }
 
   /**

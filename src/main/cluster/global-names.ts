@@ -141,16 +141,51 @@ export class GlobalNames {
     this.freeWhere((pid) => pid.node === node && pid.creation !== creation);
   }
 
+  /**
+   * Deletes the names of holders that are gone, on the revision seen. The view here changes only
+   * when the bucket says so (the watch): a delete refused (a node that took this one's peer for
+   * down by mistake while the owner put its name back) must not leave this node alone in not
+   * seeing a name the others see. Meanwhile `whereis` hides a holder whose node is down.
+   */
   private freeWhere(gone: (pid: Pid) => boolean): void {
     for (const [name, entry] of [...this.entries]) {
-      if (!gone(entry.pid)) continue;
-      this.entries.delete(name);
-      this.kv.delete(keyOf(name), { previousSeq: entry.revision }).catch(() => {});
+      if (gone(entry.pid)) this.kv.delete(keyOf(name), { previousSeq: entry.revision }).catch(() => {});
     }
   }
 
   stop(): void {
     this.stopped = true;
+  }
+
+  /**
+   * The connection is back: the server may have lost what it had not stored yet (killed, not
+   * stopped), and a watch resumes after what it saw, so nobody would notice a name gone. Each name
+   * this node's live actors hold is read back: there, nothing to do; gone, put back; another's
+   * (taken while this node was out of reach), lost. Never rejects.
+   */
+  reassert(): void {
+    for (const [name, pid] of [...this.owned]) void this.check(name, pid);
+  }
+
+  private async check(name: string, pid: Pid, attempt = 0): Promise<void> {
+    const key = keyOf(name);
+    const entry = await this.kv.get(key).catch(() => undefined);
+    if (this.stopped || this.closed() || this.owned.get(name) !== pid) return;
+    if (entry === undefined) {
+      // JetStream may not be back yet on a restarted server: try a few times
+      if (attempt < 10) setTimeout(() => void this.check(name, pid, attempt + 1), 500).unref();
+      return;
+    }
+    const holder = entry !== null && entry.operation === 'PUT' ? pidOf(entry.string()) : undefined;
+    if (holder !== undefined && pidEquals(holder, pid)) return;
+    if (holder !== undefined) return this.lose(name, pid, holder);
+    try {
+      const revision = entry === null ? await this.kv.create(key, valueOf(pid)) : await this.kv.update(key, valueOf(pid), entry.revision);
+      if (this.owned.get(name) === pid) this.took(name, pid, revision);
+      else this.kv.delete(key, { previousSeq: revision }).catch(() => {});
+    } catch {
+      // taken meanwhile: the watch tells this node whose it is now
+    }
   }
 
   /** Our live actor's name was deleted (this node was taken for down): put it back, unless taken. */
