@@ -8,8 +8,8 @@
  * - every request settles, within its deadline plus `downAfter` (and slack for a loaded machine),
  *   with its value, `NodeDownError`, `CallTimeoutError` or the callee's own error (a global name
  *   may also be taken, `AlreadyRegisteredError`, or its bucket unreachable while the server is
- *   away, `ClusterError`; a task to 'any' that NATS gave to a paused node is taken by nobody in
- *   time, `ClusterError`);
+ *   away, `ClusterError`; a task nobody takes within `downAfter`, `ClusterError`: NATS gave it
+ *   to a paused node, or its node was up but not serving yet);
  * - no node name is held by two live processes, and no two nodes up name different holders of one
  *   global name;
  * - every process exits by itself after `stop()`.
@@ -160,7 +160,8 @@ async function play({ three, steps }: { three: boolean; steps: Array<{ wait: num
         case 'runOn': {
           const label = `runOn(${step.where}, ${step.fn} ${step.ms} ms, timeout ${step.timeout})`;
           const own = (s: Settled): boolean => step.fn === 'fail' && s.error?.name === 'RangeError';
-          const nobodyTook = (s: Settled): boolean => step.where === 'any' && code(s) === 'WEFT_ERR_CLUSTER' && /no node took/.test(s.error?.message ?? '');
+          // nobody took it within downAfter: NATS gave it to a paused node, or the node was up but not serving yet (a restarted node serves after its start)
+          const nobodyTook = (s: Settled): boolean => code(s) === 'WEFT_ERR_CLUSTER' && /no node took/.test(s.error?.message ?? '');
           request('runOn', { where: step.where, module: 'where', exportName: step.fn, args: [step.ms], timeout: step.timeout }, step.timeout, (s) => downOrTimeout(s) || own(s) || nobodyTook(s), label);
           break;
         }
