@@ -140,7 +140,13 @@ export interface SystemEvents {
   healed: [event: { name: string }];
   /** A node joined the cluster (or came back as a new life). */
   nodeup: [event: { node: string }];
-  /** A node left the cluster: its actors' monitors fired with 'noconnection', calls to it rejected with NodeDownError. */
+  /**
+   * A node left the cluster ('timeout', 'goodbye', 'restarted'), or the connection to it was lost
+   * ('noconnection': this node's NATS connection dropped, or the node says it lost this one): its
+   * actors' monitors fired with 'noconnection', links to them delivered that exit, calls to it
+   * rejected with NodeDownError. After a 'noconnection' the node comes back up ('nodeup') when
+   * heartbeats flow again.
+   */
   nodedown: [event: { node: string; why: NodeDownWhy }];
   /**
    * Something between this node and NATS failed that no caller hears of: the server refused a
@@ -552,7 +558,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   /**
    * Takes tasks of `module` from the cluster: `runOn('any', …)` on any node may now run them
    * here (NATS queue groups spread them over every node serving the module). `as` names the
-   * module across machines, where its URL may differ. Returns a function that stops serving.
+   * module across machines, where its URL may differ. Returns a function that stops serving (this
+   * registration only). Throws AlreadyRegisteredError if this node already serves a module as `as`.
    *
    * ```ts
    * system.serve(new URL('./hash.js', import.meta.url), { as: 'hash' });
@@ -564,21 +571,21 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     const url = moduleUrl(module, 'module');
     const as = options?.as ?? url;
     if (typeof as !== 'string' || as.length === 0) throw new InvalidArgumentError(`expected \`as\` to be a non-empty string, got: ${describeValue(as)}`);
-    cluster.tasks.serve(url, as);
-    return () => cluster.tasks.unserve(as);
+    return cluster.tasks.serve(url, as);
   }
 
   /**
    * Runs `module[exportName](...args)` on `where`: a node's name, or `'any'` for whichever node
    * serving the module NATS picks (see `serve`); `{ node, timeout }` to give up after `timeout` ms
-   * (CallTimeoutError; the task may still run). `module` is what the serving nodes gave as `as`
-   * (by default the module's URL). Rejects with NodeDownError if the node running it goes down,
-   * ClusterError if no node serves it.
+   * (CallTimeoutError; the task may still run; by default `node.taskTimeout`, 60 s). `module` is
+   * what the serving nodes gave as `as` (by default the module's URL). Rejects with NodeDownError
+   * if the node running it goes down, stops (`'goodbye'`) or the connection to it is lost
+   * (`'noconnection'`), ClusterError if no node serves it.
    */
   async runOn(where: string | { node: string; timeout?: number }, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
     const cluster = this.joined('runOn');
     const node = typeof where === 'string' ? where : where.node;
-    const timeout = typeof where === 'string' ? undefined : where.timeout;
+    const timeout = (typeof where === 'string' ? undefined : where.timeout) ?? this.options.node!.taskTimeout;
     if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) throw new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0, got: ${describeValue(timeout)}`);
     const as = module instanceof URL ? module.href : module;
     const served = cluster.tasks.servedModule(as);
@@ -940,6 +947,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
         return this.names.whereis(name) ?? (global !== undefined && this.runtime.isLocal(global) ? global : undefined);
       },
       run: (module, exportName, args) => this.run(module, exportName, ...args),
+      stopping: () => this.closed,
       deadLetter: (to, kind, message) => {
         this.deadLetters++;
         this.emit('deadLetter', { to, kind, message });

@@ -235,6 +235,11 @@ export class NodeDownError extends WeftError {
   get node(): string {
     return (this.cause as { nodeDown?: { node?: string } } | undefined)?.nodeDown?.node ?? '';
   }
+
+  /** Why: 'timeout', 'goodbye', 'restarted', or 'noconnection' (the connection to it was lost). */
+  get why(): string {
+    return (this.cause as { nodeDown?: { why?: string } } | undefined)?.nodeDown?.why ?? '';
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
  * driven over their IPC channel, beside a real nats-server (nats-server.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createServer, connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Pid } from '../../src/shm/pid.js';
 import type { StartOptions } from '../../src/main/options.js';
@@ -88,4 +89,46 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > until) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A TCP relay in front of the NATS server: `cut()` drops every connection through it (a network blip for its clients only). */
+export interface Relay {
+  url: string;
+  cut(): void;
+  close(): Promise<void>;
+}
+
+export async function startRelay(natsPort: number): Promise<Relay> {
+  const pairs = new Set<[Socket, Socket]>();
+  const server = createServer((client) => {
+    const upstream = connect(natsPort, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const drop = (): void => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const cut = (): void => {
+    for (const [client, upstream] of [...pairs]) {
+      client.destroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    cut,
+    close: async () => {
+      cut();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

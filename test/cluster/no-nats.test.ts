@@ -29,5 +29,6 @@ describe('a system without `node`', () => {
     await expect(start({ threads: 1, node: { name: 'has.dot', nats: {} } })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
     await expect(start({ threads: 1, node: { name: 'a' } as never })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, downAfter: 5, heartbeat: 100 } })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, taskTimeout: 0 } })).rejects.toThrow(/`node.taskTimeout` to be a number of ms from 1/);
   });
 });

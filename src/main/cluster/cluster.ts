@@ -11,10 +11,20 @@
  * - `<p>.n.<node>`: batches of ops for one node (wire.ts).
  * - `<p>.t.<module>.any` (queue group) and `<p>.t.<module>.<node>`: tasks (remote-tasks.ts).
  *
+ * Delivery: core NATS delivers at most once, and a client that loses its server buffers what it
+ * publishes and flushes it on reconnect, before the other nodes may have subscribed again, so a
+ * message may be lost without either side hearing of it. So, as between Erlang nodes, a lost
+ * connection is a nodedown: when this node's connection drops, every other node is down for it
+ * ('noconnection'): requests waiting on them reject with NodeDownError, monitors and links of
+ * their actors fire; and a node that lost this one says so in its beats, so this one does the
+ * same on its side (membership.ts). Nothing waits on a message that may have been dropped.
+ *
  * What NATS delivers is never trusted: a batch of another cluster, a malformed batch, an op of an
  * unknown shape, a message for a pid of an earlier life of this node: each is counted as a dead
  * letter and dropped, and nothing throws out of a subscription.
  */
+import diagnostics from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
 import { Pid } from '../../shm/pid.js';
@@ -30,6 +40,7 @@ import { RemoteCalls, type Settle } from './remote-calls.js';
 import { RemoteWatches } from './remote-watches.js';
 import { GlobalNames } from './global-names.js';
 import { RemoteTasks } from './remote-tasks.js';
+import { NodeLease } from './node-lease.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
 
 /** What the cluster asks of its system. */
@@ -39,6 +50,8 @@ export interface ClusterHost {
   spawn(module: string, args: unknown, name: string | null, global: boolean, thread: Placement | undefined, timeout: number): Promise<Pid>;
   whereis(name: string): Pid | undefined;
   run(module: string, exportName: string, args: unknown[]): Promise<unknown>;
+  /** True once the system is stopping: a task that fails then was cut short by the stop. */
+  stopping(): boolean;
   /** A cast or send for an actor that is not there, or (to: null) a message that is not weft's. */
   deadLetter(to: Pid | { name: string; node: string } | null, kind: 'cast' | 'send' | 'foreign', message: unknown): void;
   nodeUp(node: string): void;
@@ -77,6 +90,8 @@ export interface RemoteName {
 
 /** How long a newly started node listens for the others before `start` returns. */
 const JOIN_MS = 150;
+/** How long `stop` waits for the connection's drain before it closes it outright. */
+const DRAIN_MS = 3000;
 
 export class Cluster {
   readonly name: string;
@@ -99,6 +114,10 @@ export class Cluster {
   private readonly startedAt = Date.now();
   private namesake: number | undefined;
   private stopped = false;
+  /** This node's hold on its name (undefined without JetStream: the heartbeats' check only). */
+  private lease: NodeLease | undefined;
+  /** True while the NATS connection is down: every other node is down for this one. */
+  private offline = false;
   globals: GlobalNames | undefined;
   /** Why global names are unavailable, if they are. */
   private globalsError: Error | undefined;
@@ -109,10 +128,20 @@ export class Cluster {
   static async join(options: ResolvedNodeOptions, host: ClusterHost): Promise<Cluster> {
     const { connect } = await import('@nats-io/transport-node');
     let nc: NatsConnection;
+    // The client leaves open the socket of a dial that timed out waiting for the server's INFO (a
+    // server that accepts TCP but never speaks NATS): the sockets dialed meanwhile to a port of the
+    // servers are closed on failure, or the process could not exit.
+    const dialed = new Set<Socket>();
+    const onSocket = (message: unknown): void => void dialed.add((message as { socket: Socket }).socket);
+    diagnostics.subscribe('net.client.socket', onSocket);
     try {
       nc = await connect({ name: `weft:${options.cluster}:${options.name}`, ...options.nats });
     } catch (error) {
+      const ports = serverPorts(options.nats.servers);
+      for (const socket of dialed) if (!socket.destroyed && ports.has(socket.remotePort ?? -1)) socket.destroy();
       throw new ClusterError(`node ${JSON.stringify(options.name)} cannot connect to NATS (${describeServers(options.nats.servers)}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    } finally {
+      diagnostics.unsubscribe('net.client.socket', onSocket);
     }
     const cluster = new Cluster(nc, options, host);
     try {
@@ -154,12 +183,14 @@ export class Cluster {
       calls: this.calls,
       subscribe: (subject, queue, what, onData) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onData) }),
       creationOf: (node) => this.membership.creationOf(node),
-      reach: (node, timeout) => this.reach(node, timeout),
+      reach: (node, timeout) => this.reach(node, timeout, true),
       toInbox: (node, creation, op) => this.toInbox(node, creation, op),
       answer: (to, id, ok, value) => this.answer(to, id, ok, value),
       run: (module, exportName, args) => host.run(module, exportName, args),
       dropForeign: () => this.dropForeign(),
       stopped: () => this.stopped,
+      stopping: () => this.stopped || host.stopping(),
+      offline: () => this.offline,
     });
     // This node counts as up: NATS may give a task of 'any' to its sender.
     const isUp = (node: string, creation: number): boolean => (node === this.name ? creation === this.creation : this.membership.creationOf(node) === creation);
@@ -172,6 +203,13 @@ export class Cluster {
     this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: this.listener("this node's inbox", (data) => this.received(data)) });
     await this.nc.flush(); // the subscriptions are in place (or refused) before anyone is told we are here
     if (this.refusedWhileJoining !== undefined) throw this.refusedWhileJoining;
+    // The name first: a process refused it never says hello, so nobody takes it for this node.
+    this.lease = await NodeLease.take(
+      this.nc,
+      { cluster: this.cluster, node: this.name, creation: this.creation, renewEvery: this.options.heartbeat, window: this.options.downAfter, lost: (holder) => this.lostName(holder) },
+      () => this.namesake !== undefined,
+    );
+    void this.followStatus();
     this.membership.start();
     if (this.options.globalNames) {
       try {
@@ -187,7 +225,7 @@ export class Cluster {
       }
     }
     await new Promise((resolve) => setTimeout(resolve, JOIN_MS));
-    if (this.namesake !== undefined) {
+    if (this.lease === undefined && this.namesake !== undefined) {
       throw new ClusterError(`a node named ${JSON.stringify(this.name)} is already running in cluster ${JSON.stringify(this.cluster)}; node names are unique while their nodes run`);
     }
     this.globals?.freeOldLives(this.name, this.creation);
@@ -197,6 +235,49 @@ export class Cluster {
       // Closed for good (the client gave up reconnecting, or the server ended it), not by stop().
       if (!this.stopped) this.host.error(new ClusterError(`node ${JSON.stringify(this.name)} lost its NATS connection for good${error === undefined ? '' : `: ${error.message}`}; the other nodes will be declared down`, { cause: error }));
     });
+  }
+
+  /**
+   * The client's connection events: a drop is a nodedown of every other node (see the module
+   * comment); the reconnect says hello, so the others answer at once. Never rejects.
+   */
+  private async followStatus(): Promise<void> {
+    try {
+      for await (const status of this.nc.status()) {
+        if (this.stopped) return;
+        if (status.type === 'disconnect') this.disconnected();
+        else if (status.type === 'reconnect') this.reconnected();
+      }
+    } catch {
+      // the connection closed: `closed()` reports it
+    }
+  }
+
+  private disconnected(): void {
+    if (this.stopped || this.offline) return;
+    this.offline = true;
+    this.membership.disconnected();
+    // tasks to 'any' no node took yet: no node is reachable now
+    this.calls.disconnected((what) => new NodeDownError(`node ${JSON.stringify(this.name)} lost its NATS connection before a node took ${what} (noconnection)`, this.name, 'noconnection'));
+  }
+
+  private reconnected(): void {
+    if (this.stopped) return;
+    this.offline = false;
+    this.membership.reconnected();
+    this.globals?.reassert();
+  }
+
+  /**
+   * Another process took this node's name (this one was paused past `downAfter`, say): as a node
+   * whose connection is gone, it declares every other node down, then leaves the cluster; the
+   * system runs on without it, and says so ('clusterError').
+   */
+  private lostName(holder: number | undefined): void {
+    if (this.stopped) return;
+    this.host.error(new ClusterError(`node ${JSON.stringify(this.name)} lost its name to another process${holder === undefined ? '' : ` (life ${holder})`}: it was not heard from for downAfter (${this.options.downAfter} ms); this process leaves the cluster`));
+    this.membership.disconnected();
+    void this.stop();
   }
 
   /** True until `start` has returned: a refused subscription then fails the start. */
@@ -239,8 +320,11 @@ export class Cluster {
     return node === this.name || this.membership.creationOf(node) !== undefined;
   }
 
-  /** Resolves once `node` is up (at once if it is); rejects with ClusterError after `timeout` ms. */
-  reach(node: string, timeout: number): Promise<void> {
+  /**
+   * Resolves once `node` is up (at once if it is); rejects after `timeout` ms with ClusterError, or
+   * (`forRequest`: a spawn, look-up or task that needs the node) NodeDownError.
+   */
+  reach(node: string, timeout: number, forRequest = false): Promise<void> {
     if (this.isUp(node)) return Promise.resolve();
     if (this.stopped) return Promise.reject(new ClusterError(`node ${JSON.stringify(this.name)} has left the cluster`));
     return new Promise((resolve, reject) => {
@@ -255,7 +339,8 @@ export class Cluster {
       const timer = setTimeout(() => {
         waiters.delete(done);
         if (waiters.size === 0 && this.upWaiters.get(node) === waiters) this.upWaiters.delete(node);
-        reject(new ClusterError(`node ${JSON.stringify(node)} is not up in cluster ${JSON.stringify(this.cluster)} (waited ${timeout} ms); up: ${this.nodes().join(', ')}`));
+        const message = `node ${JSON.stringify(node)} is not up in cluster ${JSON.stringify(this.cluster)} (waited ${timeout} ms); up: ${this.nodes().join(', ')}`;
+        reject(forRequest ? new NodeDownError(`${message} (noconnection)`, node, 'noconnection') : new ClusterError(message));
       }, Math.min(timeout, 2 ** 31 - 1)).unref(); // the caller's own wait holds nothing open
       waiters.add(done);
     });
@@ -276,7 +361,8 @@ export class Cluster {
     for (const { thread, mref, target } of downs) this.runtime.downFromAfar(thread, mref, target, 'noconnection');
     for (const { ref, listener } of watchedFrom) this.runtime.demonitorFrom(listener, ref);
     for (const [local, remote] of links) this.runtime.exitSignal(local, remote, 'noconnection', true);
-    this.globals?.freeNode(node, creation);
+    // A lost connection is not a lost node: its actors live on and keep their names.
+    if (why !== 'noconnection') this.globals?.freeNode(node, creation);
     this.host.nodeDown(node, why);
   }
 
@@ -401,13 +487,13 @@ export class Cluster {
 
   /** Starts an actor on `node` and resolves with its pid. */
   async spawn(node: string, module: string, args: unknown, name: string | null, global: boolean, thread: Placement | undefined, timeout: number): Promise<Pid> {
-    await this.reach(node, this.options.downAfter);
+    await this.reach(node, this.options.downAfter, true);
     return (await this.request(node, timeout, `a spawn of ${module} on node ${JSON.stringify(node)}`, (id) => [WireOp.SPAWN, id, module, args, name, thread ?? null, timeout, global])) as Pid;
   }
 
   /** The pid registered as `name` on `node`, if any. */
   async whereis(node: string, name: string, timeout: number): Promise<Pid | undefined> {
-    await this.reach(node, this.options.downAfter);
+    await this.reach(node, this.options.downAfter, true);
     const pid = await this.request(node, timeout, `whereis(${JSON.stringify(name)}) on node ${JSON.stringify(node)}`, (id) => [WireOp.WHEREIS, id, name]);
     return (pid as Pid | null) ?? undefined;
   }
@@ -661,7 +747,16 @@ export class Cluster {
 
   private toInbox(node: string, creation: number, op: unknown[]): void {
     if (this.stopped) return;
+    if (node === this.name && creation === this.creation) {
+      // This node answering itself (a task of 'any' NATS gave back to its sender): no message, none to lose.
+      this.handleSafely(this.selfHeader, op);
+      return;
+    }
     this.outbox.add(this.inbox(node), creation, op);
+  }
+
+  private get selfHeader(): BatchHeader {
+    return { cluster: this.cluster, from: this.name, fromCreation: this.creation, toCreation: this.creation };
   }
 
   /** Node `node`'s subject (kept: a string made afresh would be hashed afresh by every Map lookup). */
@@ -683,7 +778,7 @@ export class Cluster {
   }
 
   private unreachable(node: string, to: Pid | string | undefined): NodeDownError {
-    const why = to instanceof Pid && this.membership.creationOf(node) !== undefined ? 'restarted' : 'timeout';
+    const why = this.offline ? 'noconnection' : to instanceof Pid && this.membership.creationOf(node) !== undefined ? 'restarted' : 'timeout';
     const what = to === undefined ? '' : ` for ${describeTarget(to, node)}`;
     return new NodeDownError(`node ${JSON.stringify(node)} is not up${what} (${why}); up: ${this.nodes().join(', ')}`, node, why);
   }
@@ -737,11 +832,20 @@ export class Cluster {
     this.upWaiters.clear();
     this.globals?.stop();
     this.calls.rejectAll(() => new ClusterError(`node ${JSON.stringify(this.name)} left the cluster before the answer came`));
-    try {
-      await this.nc.drain();
-    } catch {
-      await this.nc.close().catch(() => {});
+    // The name goes back (a restart under it need not wait), unless the server is away: then it lapses.
+    if (this.lease !== undefined) {
+      if (this.offline) this.lease.stop();
+      else await Promise.race([this.lease.release(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     }
+    // A drain waits for the server to confirm each unsubscribe; a connection that is reconnecting
+    // (or a JetStream watch resubscribing) may never confirm: after DRAIN_MS it is closed instead,
+    // so a stopped node's process can always exit.
+    const drained = this.nc.drain().then(
+      () => true,
+      () => false,
+    );
+    const inTime = await Promise.race([drained, new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_MS).unref())]);
+    if (!inTime || !this.nc.isClosed()) await Promise.race([this.nc.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
   }
 }
 
@@ -753,4 +857,14 @@ function describeTarget(to: unknown, node: string): string {
 function describeServers(servers: string | string[] | undefined): string {
   if (servers === undefined) return 'the default server, 127.0.0.1:4222';
   return Array.isArray(servers) ? servers.join(', ') : servers;
+}
+
+/** The ports of the NATS servers named in the connection options (4222 where none is given). */
+function serverPorts(servers: string | string[] | undefined): Set<number> {
+  const ports = new Set<number>();
+  for (const server of servers === undefined ? ['127.0.0.1:4222'] : Array.isArray(servers) ? servers : [servers]) {
+    const match = /:(\d+)\/?$/.exec(server.trim());
+    ports.add(match === null ? 4222 : Number(match[1]));
+  }
+  return ports;
 }

@@ -47,6 +47,8 @@ export class GlobalNames {
   private constructor(
     private readonly kv: KV,
     private readonly host: GlobalNamesHost,
+    /** True once the connection is closed for good: no watch can be opened again. */
+    private readonly closed: () => boolean,
   ) {}
 
   /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
@@ -58,14 +60,18 @@ export class GlobalNames {
     } catch (error) {
       throw new ClusterError(`cannot open the global-names bucket: is JetStream on (nats-server -js)? ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const names = new GlobalNames(kv, host);
-    const watch = await kv.watch({ key: '>' });
-    void names.follow(watch);
+    const names = new GlobalNames(kv, host, () => nc.isClosed());
+    void names.follow(await kv.watch({ key: '>' }));
     return names;
   }
 
+  /**
+   * The actor holding `name`, while it lives (or may: see GlobalNamesHost.alive). A holder whose
+   * node is down is nobody's, whether or not its entry is deleted yet: a delete sent while the
+   * server was away may never land, and every node must still give the same answer.
+   */
   whereis(name: string): Pid | undefined {
-    return this.entries.get(name)?.pid;
+    return this.heldBy(name);
   }
 
   /** The actor holding `name`, if it is alive (or may be: see GlobalNamesHost.alive). */
@@ -135,16 +141,51 @@ export class GlobalNames {
     this.freeWhere((pid) => pid.node === node && pid.creation !== creation);
   }
 
+  /**
+   * Deletes the names of holders that are gone, on the revision seen. The view here changes only
+   * when the bucket says so (the watch): a delete refused (a node that took this one's peer for
+   * down by mistake while the owner put its name back) must not leave this node alone in not
+   * seeing a name the others see. Meanwhile `whereis` hides a holder whose node is down.
+   */
   private freeWhere(gone: (pid: Pid) => boolean): void {
     for (const [name, entry] of [...this.entries]) {
-      if (!gone(entry.pid)) continue;
-      this.entries.delete(name);
-      this.kv.delete(keyOf(name), { previousSeq: entry.revision }).catch(() => {});
+      if (gone(entry.pid)) this.kv.delete(keyOf(name), { previousSeq: entry.revision }).catch(() => {});
     }
   }
 
   stop(): void {
     this.stopped = true;
+  }
+
+  /**
+   * The connection is back: the server may have lost what it had not stored yet (killed, not
+   * stopped), and a watch resumes after what it saw, so nobody would notice a name gone. Each name
+   * this node's live actors hold is read back: there, nothing to do; gone, put back; another's
+   * (taken while this node was out of reach), lost. Never rejects.
+   */
+  reassert(): void {
+    for (const [name, pid] of [...this.owned]) void this.check(name, pid);
+  }
+
+  private async check(name: string, pid: Pid, attempt = 0): Promise<void> {
+    const key = keyOf(name);
+    const entry = await this.kv.get(key).catch(() => undefined);
+    if (this.stopped || this.closed() || this.owned.get(name) !== pid) return;
+    if (entry === undefined) {
+      // JetStream may not be back yet on a restarted server: try a few times
+      if (attempt < 10) setTimeout(() => void this.check(name, pid, attempt + 1), 500).unref();
+      return;
+    }
+    const holder = entry !== null && entry.operation === 'PUT' ? pidOf(entry.string()) : undefined;
+    if (holder !== undefined && pidEquals(holder, pid)) return;
+    if (holder !== undefined) return this.lose(name, pid, holder);
+    try {
+      const revision = entry === null ? await this.kv.create(key, valueOf(pid)) : await this.kv.update(key, valueOf(pid), entry.revision);
+      if (this.owned.get(name) === pid) this.took(name, pid, revision);
+      else this.kv.delete(key, { previousSeq: revision }).catch(() => {});
+    } catch {
+      // taken meanwhile: the watch tells this node whose it is now
+    }
   }
 
   /** Our live actor's name was deleted (this node was taken for down): put it back, unless taken. */
@@ -168,7 +209,22 @@ export class GlobalNames {
     this.host.lost(name, pid, holder);
   }
 
-  private async follow(watch: AsyncIterable<{ key: string; operation: string; revision: number; string(): string }> & { stop(): void }): Promise<void> {
+  /**
+   * Follows the bucket. A watch that ends while this node runs (the server restarted and the
+   * client's consumer could not be set up again) is opened anew: its replay of every key's last
+   * value brings this node's view up to date. Never rejects.
+   */
+  private async follow(first: Watch): Promise<void> {
+    let watch: Watch | undefined = first;
+    while (!this.stopped) {
+      if (watch !== undefined) await this.read(watch);
+      if (this.stopped || this.closed()) return;
+      await new Promise((resolve) => setTimeout(resolve, 250).unref());
+      watch = await this.kv.watch({ key: '>' }).catch(() => undefined);
+    }
+  }
+
+  private async read(watch: Watch): Promise<void> {
     try {
       for await (const change of watch) {
         if (this.stopped) break;
@@ -183,12 +239,14 @@ export class GlobalNames {
         else this.lose(name, mine, pid);
       }
     } catch {
-      // the connection closed: the node is stopping
+      // the connection closed (the node is stopping), or the watch broke: `follow` says which
     } finally {
       watch.stop();
     }
   }
 }
+
+type Watch = AsyncIterable<{ key: string; operation: string; revision: number; string(): string }> & { stop(): void };
 
 function valueOf(pid: Pid): string {
   return JSON.stringify({ node: pid.node, creation: pid.creation, thread: pid.thread, serial: pid.serial } satisfies Stored);

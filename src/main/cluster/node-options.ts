@@ -43,6 +43,13 @@ export interface NodeOptions {
    * @default true
    */
   globalNames?: boolean;
+  /**
+   * How long `runOn` waits for a task's result when its call gives no `timeout`, ms; then it
+   * rejects with `CallTimeoutError` (the task may still run). `Infinity`: as long as the task runs
+   * (its node's going down, or the loss of the connection to it, still ends the wait).
+   * @default 60000
+   */
+  taskTimeout?: number;
 }
 
 export interface ResolvedNodeOptions {
@@ -52,6 +59,7 @@ export interface ResolvedNodeOptions {
   heartbeat: number;
   downAfter: number;
   globalNames: boolean;
+  taskTimeout: number;
 }
 
 /** A NATS subject token, and a KV bucket name piece: what node and cluster names may be. */
@@ -60,7 +68,7 @@ export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected \`node\` to be an object { name, nats, cluster? }, got: ${describeValue(options)}`);
   const o = options as Partial<NodeOptions> & Record<string, unknown>;
-  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames'];
+  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout'];
   for (const key of Object.keys(o)) {
     if (!known.includes(key)) throw new InvalidArgumentError(`unknown option \`node.${key}\`; accepted: ${known.join(', ')}, got: ${describeValue(o[key])}`);
   }
@@ -71,7 +79,8 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   const heartbeat = milliseconds('node.heartbeat', o.heartbeat ?? 500, 10);
   const downAfter = milliseconds('node.downAfter', o.downAfter ?? 2500, 2 * heartbeat);
   if (o.globalNames !== undefined && typeof o.globalNames !== 'boolean') throw new InvalidArgumentError(`expected \`node.globalNames\` to be a boolean, got: ${describeValue(o.globalNames)}`);
-  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true };
+  const taskTimeout = o.taskTimeout === Infinity ? Infinity : milliseconds('node.taskTimeout', o.taskTimeout ?? 60_000, 1);
+  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout };
 }
 
 function token(what: string, value: unknown): string {

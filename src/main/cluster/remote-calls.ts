@@ -105,6 +105,19 @@ export class RemoteCalls {
     }
   }
 
+  /**
+   * This node's connection dropped: fails every request no node has taken yet (a task to 'any');
+   * requests to a node fail with that node's nodedown. A task this node took itself is answered
+   * without NATS, and waits on.
+   */
+  disconnected(error: (what: string) => Error): void {
+    for (const [id, request] of [...this.requests]) {
+      if (request.node !== undefined) continue;
+      this.requests.delete(id);
+      request.settle(false, error(request.what));
+    }
+  }
+
   /** Fails every request (the node is stopping). */
   rejectAll(error: () => Error): void {
     const all = [...this.requests.values()];

@@ -8,10 +8,12 @@
  * The serving node answers ACCEPTED at once and the result when it is done, both in its batch to
  * the caller's node: from ACCEPTED on, the task's wait belongs to that node, whose going down
  * rejects it with NodeDownError. A task nobody takes within `downAfter` fails with ClusterError.
+ * A task cut short by its node's graceful stop is answered as the goodbye that follows would
+ * answer it: NodeDownError ('goodbye'), never the exit of the machinery that ran it.
  */
 import { createHash } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
-import { ClusterError } from '../../shm/errors.js';
+import { AlreadyRegisteredError, ClusterError, ErrorCodes, NodeDownError, isWeftError } from '../../shm/errors.js';
 import type { Outbox } from './outbox.js';
 import type { RemoteCalls } from './remote-calls.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
@@ -35,38 +37,51 @@ export interface TaskRoutes {
   dropForeign(): void;
   /** True once this node has left the cluster. */
   stopped(): boolean;
+  /** True once this node's system is stopping (or has left the cluster). */
+  stopping(): boolean;
+  /** True while this node's NATS connection is down. */
+  offline(): boolean;
 }
 
 export class RemoteTasks {
   /** Modules this node serves, by their subject token. */
   private readonly served = new Map<string, { module: string; subscriptions: Subscription[] }>();
+  /**
+   * Why a second `serve` under one key is refused rather than served: two modules under one key
+   * would split a caller's tasks between them by the luck of NATS, and "serve both" has no
+   * meaning for `runOn('this node', …)`. Unserve first, then serve the other.
+   */
 
   constructor(private readonly routes: TaskRoutes) {}
 
-  /** Takes tasks of `module` (under the key `as`) from every node: joins its queue group. */
-  serve(module: string, as: string): void {
+  /**
+   * Takes tasks of `module` (under the key `as`) from every node: joins its queue group. Returns
+   * the function that undoes this registration, and only this one. Throws AlreadyRegisteredError
+   * if this node already serves a module as `as`.
+   */
+  serve(module: string, as: string): () => void {
     const token = taskToken(as);
-    if (this.served.has(token)) return;
+    const held = this.served.get(token);
+    if (held !== undefined) throw new AlreadyRegisteredError(`node ${JSON.stringify(this.routes.node)} already serves ${JSON.stringify(as)} (${held.module}); call the function its serve returned first, got: ${module}`);
     const { routes } = this;
     const subject = `${routes.prefix}.t.${token}`;
     const what = `tasks of ${JSON.stringify(as)}`;
     const onData = (data: Uint8Array): void => this.received(data, module);
-    this.served.set(token, {
+    const registration = {
       module,
       subscriptions: [routes.subscribe(`${subject}.any`, 'weft', what, onData), routes.subscribe(`${subject}.${routes.node}`, undefined, what, onData)],
-    });
+    };
+    this.served.set(token, registration);
+    return () => {
+      if (this.served.get(token) !== registration) return; // undone already, or another serve's now
+      this.served.delete(token);
+      for (const subscription of registration.subscriptions) subscription.unsubscribe();
+    };
   }
 
   /** The module this node serves as `as`, if it does. */
   servedModule(as: string): string | undefined {
     return this.served.get(taskToken(as))?.module;
-  }
-
-  /** Stops taking tasks of `as`; tasks already taken finish. */
-  unserve(as: string): void {
-    const token = taskToken(as);
-    for (const subscription of this.served.get(token)?.subscriptions ?? []) subscription.unsubscribe();
-    this.served.delete(token);
   }
 
   /**
@@ -79,10 +94,11 @@ export class RemoteTasks {
     if (where === routes.node && this.servedModule(as) === undefined) throw new ClusterError(`node ${JSON.stringify(where)} (this node) does not serve ${JSON.stringify(as)} (see system.serve)`);
     if (where !== 'any') await routes.reach(where, routes.downAfter);
     if (routes.stopped()) throw new ClusterError(`node ${JSON.stringify(routes.node)} has left the cluster: the task was not sent`);
+    if (where === 'any' && routes.offline()) throw new NodeDownError(`node ${JSON.stringify(routes.node)} has no NATS connection now: the task was not sent (noconnection)`, routes.node, 'noconnection');
     return new Promise((resolve, reject) => {
       const what = `a task of ${JSON.stringify(as)} (${exportName}) on ${where === 'any' ? 'any node' : `node ${JSON.stringify(where)}`}`;
-      // By default no deadline: a task runs as long as it runs (as system.run's do); its node's death
-      // ends the wait. To a named node, its going down fails the task even before it is taken.
+      // Its deadline is the caller's (system.runOn gives one by default); its node's death ends the
+      // wait sooner. To a named node, its going down fails the task even before it is taken.
       const node = where === 'any' ? undefined : where;
       const creation = node === undefined ? 0 : (routes.creationOf(node) ?? 0);
       const id = routes.calls.add(node, creation, -1, timeout, (ok, value) => (ok ? resolve(value) : reject(value)), what, routes.downAfter);
@@ -117,7 +133,7 @@ export class RemoteTasks {
             .then(() => routes.run(module, exportName, args))
             .then(
             (value) => routes.answer(caller, id, true, value),
-            (error: unknown) => routes.answer(caller, id, false, error),
+            (error: unknown) => routes.answer(caller, id, false, this.cutShort(error) ? this.goodbye(module, exportName) : error),
           );
           routes.outbox.flush(); // the ACCEPTED now: the caller learns who took it before the work is done
         },
@@ -125,6 +141,15 @@ export class RemoteTasks {
     } catch {
       routes.dropForeign();
     }
+  }
+
+  /** True for a task's failure that is this node's stop, not the task's own error. */
+  private cutShort(error: unknown): boolean {
+    return this.routes.stopping() && isWeftError(error) && (error.code === ErrorCodes.EXIT || error.code === ErrorCodes.SYSTEM_STOPPED);
+  }
+
+  private goodbye(module: string, exportName: string): NodeDownError {
+    return new NodeDownError(`node ${JSON.stringify(this.routes.node)} stopped before it finished a task of ${module} (${exportName}) (goodbye)`, this.routes.node, 'goodbye');
   }
 }
 
