@@ -160,6 +160,9 @@ export class ActorCell implements CallContext {
     this.timers.clear();
   }
 
+  /** The deepest the mailbox has been since the thread last reported its stats (which resets it). */
+  peakDepth = 0;
+
   /** Messages waiting (not counting the one being handled). */
   get depth(): number {
     return this.mailbox.length - this.mailboxHead;
@@ -437,7 +440,9 @@ export class ActorCell implements CallContext {
   /** A message for this actor, from thread `from` (`ref` is the caller's, for a CALL). */
   deliver(kind: number, from: number, ref: number, body: unknown): void {
     if (this.busy || this.mailboxHead !== this.mailbox.length) {
-      this.mailbox.push({ kind, from, ref, body });
+      // Only here, where a message waits, is the depth worth a look: the fast path stays as it was.
+      const depth = this.mailbox.push({ kind, from, ref, body }) - this.mailboxHead;
+      if (depth > this.peakDepth) this.peakDepth = depth;
       return;
     }
     this.handle(kind, from, ref, body);

@@ -26,6 +26,8 @@ import type { MainServices, NameScope } from './main-services.js';
 import { Fuse, setThreadFuses } from './fuse.js';
 import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
+import { ActorMeter } from './actor-meter.js';
+import { performance } from 'node:perf_hooks';
 
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
 export const DEFAULT_SPAWN_TIMEOUT = 30_000;
@@ -70,6 +72,8 @@ export interface RuntimeOptions {
   serve?: (from: number, kind: number, envelope: unknown[]) => boolean;
   /** How much a sender may hold for one destination thread (see `Backpressure`). */
   backpressure: Backpressure;
+  /** Time each actor's handlers (src/common/actor-meter.ts); off: no meter, no cost. */
+  actorMetrics?: boolean;
 }
 
 /**
@@ -153,10 +157,13 @@ export class ThreadRuntime implements CellHost {
       this.decoders.push(new MessageDecoder());
     }
     this.main = options.main(this);
+    this.meters = options.actorMetrics === true ? new Map() : undefined;
     this.fuses = options.fuses;
     setThreadFuses((name) => this.fuse(name));
   }
 
+  /** Meters of this thread's live actors, by serial, when actor metrics are on. */
+  private readonly meters: Map<number, ActorMeter> | undefined;
   private readonly fuses: FuseTable;
   /** Handles made on this thread, by name. */
   private readonly fuseHandles = new Map<string, Fuse>();
@@ -575,6 +582,7 @@ export class ThreadRuntime implements CellHost {
 
   exited(cell: ActorCell, reason: ExitReason): void {
     this.cells.delete(cell.self.serial);
+    this.meters?.delete(cell.self.serial);
     this.dying.set(cell.self.serial, cell);
     publishActorCount(this.set, this.thread, this.cells.size);
     // Its own monitors die with it; a DOWN still on its way finds no watcher and is dropped.
@@ -789,16 +797,25 @@ export class ThreadRuntime implements CellHost {
     return this.previousDown !== undefined && serial < this.firstSerial ? this.previousDown : 'noproc';
   }
 
+  /** This thread's figures; reading them starts a new mailbox peak (see ThreadStats `mailboxPeak`). */
   stats(): ThreadStats {
     let mailboxDepth = this.local.size;
-    for (const cell of this.cells.values()) mailboxDepth += cell.depth;
+    let mailboxPeak = 0;
+    for (const cell of this.cells.values()) {
+      mailboxDepth += cell.depth;
+      if (cell.peakDepth > mailboxPeak) mailboxPeak = cell.peakDepth;
+      cell.peakDepth = cell.depth;
+    }
+    const { idle, active } = performance.eventLoopUtilization();
     const { messagesReceived, messagesSent, parks, notifies, overflowed } = this.endpoint.stats;
     const pending: ThreadStats['pending'] = [];
     for (let to = 0; to < this.set.threads; to++) {
       const bytes = this.pathBytes(to);
       if (bytes !== 0) pending.push({ to, bytes, frames: to === this.thread ? this.local.size : this.endpoint.pendingFrames(to) });
     }
-    return { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters, pending };
+    const stats: ThreadStats = { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters, pending, elu: { idle, active }, mailboxPeak };
+    if (this.meters !== undefined) stats.actorMetrics = [...this.meters.values()].map((meter) => meter.report());
+    return stats;
   }
 
   /**
@@ -840,7 +857,13 @@ export class ThreadRuntime implements CellHost {
       this.nextSerial = this.nextSerial >= 0x3fff_ffff ? 1 : this.nextSerial + 1;
       Atomics.store(this.set.words, serialIndex(this.thread), this.nextSerial);
       // init gets the cell as its context; exit signals reach it meanwhile (see `signalled`).
-      const cell = new ActorCell(pid, name, actor.behaviour, this);
+      let behaviour = actor.behaviour;
+      if (this.meters !== undefined) {
+        const meter = new ActorMeter(pid.serial, name);
+        this.meters.set(pid.serial, meter);
+        behaviour = meter.wrap(behaviour);
+      }
+      const cell = new ActorCell(pid, name, behaviour, this);
       this.starting.set(pid.serial, cell);
       let state: unknown;
       try {
@@ -851,6 +874,7 @@ export class ThreadRuntime implements CellHost {
         const failure = isWeftError(error) ? error : new SpawnError(`init of ${moduleUrl} threw: ${describeReason(error)}`, { cause: error });
         const reason = isWeftError(error) ? error : (error as ExitReason);
         if (cell.alive) cell.abandon(reason);
+        this.meters?.delete(pid.serial);
         for (const mref of [...cell.watching]) this.dropMonitor(mref);
         this.remember(pid.serial, reason);
         throw failure;

@@ -70,6 +70,13 @@ export class Registry {
     }
   }
 
+  /** Every name bound now, with its pid (for the inspect endpoint's view). */
+  bound(): Array<{ name: string; pid: Pid }> {
+    const out: Array<{ name: string; pid: Pid }> = [];
+    for (const [name, pid] of this.byName) if (pid !== null) out.push({ name, pid });
+    return out;
+  }
+
   whereis(name: string): Pid | undefined {
     return this.byName.get(name) ?? undefined;
   }

@@ -49,6 +49,7 @@
 import { EncodeError } from './errors.js';
 import type { Pid } from './pid.js';
 import type { Placement } from './placement.js';
+import type { ActorMetrics } from '../common/actor-meter.js';
 
 export const Kind = {
   CAST: 1,
@@ -164,6 +165,16 @@ export interface ThreadStats {
    * bounds each by `backpressure.maxPending`.
    */
   pending: Array<{ to: number; bytes: number; frames: number }>;
+  /**
+   * The thread's event loop since it started, ms: time idle (parked included) and active (handling
+   * frames, running actors, spinning). Utilisation over a window is Δactive / (Δidle + Δactive):
+   * `system.stats()` gives it as `window.threads[i].elu`.
+   */
+  elu: { idle: number; active: number };
+  /** The deepest an actor's mailbox got since the thread last reported its stats (reading resets it). */
+  mailboxPeak: number;
+  /** Per-actor figures, only with `start({ metrics: { actors: true } })`. */
+  actorMetrics?: ActorMetrics[];
 }
 
 /** What a shard gets in `workerData` at start. */
@@ -186,4 +197,6 @@ export interface ShardData {
   fuses: SharedArrayBuffer;
   /** What the shard may hold back for another thread (src/common/runtime.ts `Backpressure`). */
   backpressure: { maxPending: number; highWater: number; whenFull: 'throw' | 'drop' };
+  /** Time each actor's handlers (`start({ metrics: { actors: true } })`). */
+  actorMetrics?: boolean;
 }

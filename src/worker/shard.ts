@@ -47,6 +47,7 @@ const runtime = new ThreadRuntime({
   previousDown: data.previousDown as ExitReason | undefined,
   fuses: FuseTable.attach(data.fuses),
   backpressure: data.backpressure,
+  actorMetrics: data.actorMetrics,
   main: (self) => new RemoteMain(self),
 });
 const endpoint = runtime.endpoint;
