@@ -77,7 +77,12 @@ interface Letter {
   readonly from: number;
   readonly ref: number;
   readonly body: unknown;
+  /** A traced call's context, entered around its handler (see `deliverIn`). */
+  readonly trace?: { enter: Enter; traceparent: string };
 }
+
+/** Runs a handler inside the trace context `traceparent` names (src/common/tracing.ts). */
+type Enter = (traceparent: string, handle: () => void) => void;
 
 export class ActorCell implements CallContext {
   readonly self: Pid;
@@ -448,6 +453,19 @@ export class ActorCell implements CallContext {
     this.handle(kind, from, ref, body);
   }
 
+  /**
+   * `deliver`, for a call made inside a span: its handler runs inside `enter(traceparent, …)`, now
+   * or when it leaves the mailbox. Only traced calls come this way; `deliver` stays as it was.
+   */
+  deliverIn(enter: Enter, traceparent: string, kind: number, from: number, ref: number, body: unknown): void {
+    if (this.busy || this.mailboxHead !== this.mailbox.length) {
+      const depth = this.mailbox.push({ kind, from, ref, body, trace: { enter, traceparent } }) - this.mailboxHead;
+      if (depth > this.peakDepth) this.peakDepth = depth;
+      return;
+    }
+    enter(traceparent, () => this.handle(kind, from, ref, body));
+  }
+
   /** Stops the actor from outside (its thread is stopping): `terminate` runs, queued calls fail. */
   shutdown(reason: ExitReason): Promise<void> {
     return this.die(reason);
@@ -526,7 +544,8 @@ export class ActorCell implements CallContext {
     while (this.alive && !this.busy && this.mailboxHead < mailbox.length) {
       const letter = mailbox[this.mailboxHead];
       mailbox[this.mailboxHead++] = undefined as unknown as Letter;
-      this.handle(letter.kind, letter.from, letter.ref, letter.body);
+      if (letter.trace === undefined) this.handle(letter.kind, letter.from, letter.ref, letter.body);
+      else letter.trace.enter(letter.trace.traceparent, () => this.handle(letter.kind, letter.from, letter.ref, letter.body));
     }
     if (this.mailboxHead === mailbox.length) {
       mailbox.length = 0;

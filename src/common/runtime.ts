@@ -18,7 +18,7 @@ import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
-import { Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
+import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallTracedEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
 import { heartbeatIndex, serialIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, type CellHost } from './cell.js';
@@ -27,6 +27,7 @@ import { Fuse, setThreadFuses } from './fuse.js';
 import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import { ActorMeter } from './actor-meter.js';
+import { tracing } from './tracing.js';
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
@@ -255,6 +256,11 @@ export class ThreadRuntime implements CellHost {
       case Kind.STOP:
         void this.stopActors().then(() => this.sendFrame(from, Kind.STOPPED, [(envelope as StopEnvelope)[0]]));
         return;
+      case Kind.CALL_TRACED: {
+        const [serial, ref, traceparent, body] = envelope as CallTracedEnvelope;
+        this.deliverTraced(serial, from, ref, traceparent, body);
+        return;
+      }
       case Kind.THREAD_DOWN: {
         const [ref, thread, reason] = envelope as ThreadDownEnvelope;
         this.threadDown(thread, reason as ExitReason);
@@ -331,7 +337,12 @@ export class ThreadRuntime implements CellHost {
     try {
       if (remote) this.main.remote([RemoteOp.CALL, pid, ref, ms, msg]);
       else if (this.hasThread(pid.thread) && this.pathBytes(pid.thread) >= this.backpressure.maxPending) throw this.mailboxFull(pid);
-      else this.post(pid, Kind.CALL, ref, msg);
+      else {
+        // One load when tracing is off; a traceparent only when a span is active (src/common/tracing.ts).
+        const traceparent = tracing.capture === undefined ? undefined : tracing.capture();
+        if (traceparent === undefined) this.post(pid, Kind.CALL, ref, msg);
+        else this.postTraced(pid, ref, msg, traceparent);
+      }
     } catch (error) {
       pending.forget(ref);
       throw error;
@@ -422,6 +433,30 @@ export class ThreadRuntime implements CellHost {
     if (this.parked) this.runLocalSoon();
   }
 
+  /** A CALL inside an active span: as `post` sends a CALL, with the caller's `traceparent` beside it. */
+  private postTraced(pid: Pid, ref: number, msg: unknown, traceparent: string): void {
+    if (pid.thread === this.thread) {
+      const bytes = this.localEncoder.encode(msg);
+      this.local.push(pid.serial, Kind.CALL_TRACED, ref, [traceparent, this.localDecoder.decode(bytes)], bytes.length);
+      if (this.parked) this.runLocalSoon();
+      return;
+    }
+    if (!this.hasThread(pid.thread)) throw new NoProcError(`no actor ${pid}: this system has threads 0 to ${this.set.threads - 1}`);
+    try {
+      this.sendFrame(pid.thread, Kind.CALL_TRACED, [pid.serial, ref, traceparent, msg]);
+    } catch (error) {
+      throw rebaseOntoBody(error, CALL_TRACED_BODY);
+    }
+  }
+
+  /** A traced CALL for actor `serial` of this thread: its handler runs in the caller's trace context. */
+  private deliverTraced(serial: number, from: number, ref: number, traceparent: string, body: unknown): void {
+    const cell = this.live(serial);
+    if (cell === undefined) this.replyError(from, ref, this.missing(serial));
+    else if (tracing.enter === undefined) cell.deliver(Kind.CALL, from, ref, body);
+    else cell.deliverIn(tracing.enter, traceparent, Kind.CALL, from, ref, body);
+  }
+
   /**
    * The message as the receiver would get it from another thread: a copy through the codec, so a
    * same-thread receiver never shares an object with its sender, and a value that could not cross
@@ -474,6 +509,11 @@ export class ThreadRuntime implements CellHost {
         // ref holds `linked` (1 or 0), body [from, reason]: see exitSignal.
         const [from, reason] = body as [Pid, ExitReason];
         this.signalled(serial)?.signal(from, reason, ref === 1);
+        continue;
+      }
+      if (kind === Kind.CALL_TRACED) {
+        const [traceparent, msg] = body as [string, unknown];
+        this.deliverTraced(serial, this.thread, ref, traceparent, msg);
         continue;
       }
       const cell = this.live(serial);

@@ -741,7 +741,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly rootHost: RootHost = {
     shardData: (thread, previousDown) => {
       const { spinMicros, batch, callTimeout, backpressure } = this.options;
-      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors };
+      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry };
     },
     forgetThread: async (thread, reason) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.

@@ -39,6 +39,7 @@
  * | FUSE        | shard → main     | [notice]                 (a fuse blew, or is to go)   |
  * | REMOTE      | shard → main     | RemoteEnvelope           (for an actor on another node: main's cluster carries it) |
  * | MONITOR_NODE| shard → main     | [serial, node]           (send the actor a NodeDown when the node goes down) |
+ * | CALL_TRACED | any → actor's    | [serial, ref, traceparent, body] (a CALL made inside an active span, with openTelemetry on) |
  *
  * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
  * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
@@ -79,6 +80,7 @@ export const Kind = {
   FUSE: 26,
   REMOTE: 27,
   MONITOR_NODE: 28,
+  CALL_TRACED: 29,
 } as const;
 
 /** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */
@@ -111,6 +113,9 @@ export const REMOTE_CALL_BODY = 4;
 /** Where a remote spawn's `args` sit in its RemoteEnvelope. */
 export const REMOTE_SPAWN_ARGS = 4;
 
+/** A CALL that carries the caller's trace context (src/common/tracing.ts); the body sits at CALL_TRACED_BODY. */
+export type CallTracedEnvelope = [serial: number, ref: number, traceparent: string, body: unknown];
+export const CALL_TRACED_BODY = 3;
 export type ReplyEnvelope = [ref: number, body: unknown];
 export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null];
 /** Where the user's `args` sit in a SpawnEnvelope (for `rebaseOntoBody`). */
@@ -199,4 +204,6 @@ export interface ShardData {
   backpressure: { maxPending: number; highWater: number; whenFull: 'throw' | 'drop' };
   /** Time each actor's handlers (`start({ metrics: { actors: true } })`). */
   actorMetrics?: boolean;
+  /** Continue callers' traces in handlers (`start({ openTelemetry: true })`). */
+  openTelemetry?: boolean;
 }

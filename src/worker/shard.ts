@@ -35,6 +35,9 @@ async function assignment(): Promise<ShardData> {
   return message.shard;
 }
 
+// Before the first frame, so a traced call is never handled outside its context.
+if (data.openTelemetry === true) await (await import('../common/otel-tracing.js')).installOpenTelemetryTracing();
+
 const { batch } = data;
 const runtime = new ThreadRuntime({
   set: RingSet.attach(data.buffer),
