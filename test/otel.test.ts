@@ -43,6 +43,9 @@ describe('with openTelemetry on', () => {
   let system: System;
   beforeAll(async () => {
     system = await start({ threads: 2, openTelemetry: true, metrics: { actors: true } });
+    // Each shard sets up its SDK before traced work reaches it, as a `--import` preload would:
+    // the fixture actor's module does it when it loads.
+    for (const thread of [1, 2]) await system.spawn<typeof TracedActor>(ACTOR, { thread });
   });
   afterAll(async () => {
     await system.stop();
@@ -79,6 +82,24 @@ describe('with openTelemetry on', () => {
     expect(result.thread).toBeGreaterThanOrEqual(1);
     expect(result.active).toEqual({ traceId, spanId });
     expect(result.child.parentSpanId).toBe(spanId);
+  });
+
+  it('tasks that waited in the queue still run in their own caller’s context (or in none)', async () => {
+    // Far more tasks than the shards take at once: most wait in the dispatcher's queue, and are
+    // sent later from whichever task's completion freed a place.
+    const a = tracer.startSpan('batch-a');
+    const b = tracer.startSpan('batch-b');
+    const runs: Array<Promise<{ seen: Seen; parent: string | undefined }>> = [];
+    for (let i = 0; i < 300; i++) {
+      const span = i % 3 === 0 ? a : i % 3 === 1 ? b : undefined;
+      const run = () => (system.run(TASK, 'see', 2) as Promise<Seen>).then((seen) => ({ seen, parent: span?.spanContext().spanId }));
+      runs.push(span === undefined ? context.with(context.active(), run) : context.with(trace.setSpan(context.active(), span), run));
+    }
+    const results = await Promise.all(runs);
+    a.end();
+    b.end();
+    const wrong = results.map(({ seen, parent }, i) => [i, seen.active?.spanId, parent, seen.thread]).filter(([, got, want]) => got !== want);
+    expect(wrong).toEqual([]);
   });
 
   it('the windowed figures reach the metrics exporter, per thread and per actor', async () => {

@@ -10,6 +10,7 @@ import { ExitError, InvalidArgumentError, describeReason, describeValue } from '
 import { Kind } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
+import { tracing } from './tracing.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import { PoolRef } from './pool-ref.js';
@@ -544,8 +545,11 @@ export class ActorCell implements CallContext {
     while (this.alive && !this.busy && this.mailboxHead < mailbox.length) {
       const letter = mailbox[this.mailboxHead];
       mailbox[this.mailboxHead++] = undefined as unknown as Letter;
-      if (letter.trace === undefined) this.handle(letter.kind, letter.from, letter.ref, letter.body);
-      else letter.trace.enter(letter.trace.traceparent, () => this.handle(letter.kind, letter.from, letter.ref, letter.body));
+      if (letter.trace !== undefined) letter.trace.enter(letter.trace.traceparent, () => this.handle(letter.kind, letter.from, letter.ref, letter.body));
+      // This loop may run in the continuation of a traced handler: a letter that came untraced
+      // must not inherit that caller's context, so with tracing on it runs in none.
+      else if (tracing.enter !== undefined) tracing.enter(undefined, () => this.handle(letter.kind, letter.from, letter.ref, letter.body));
+      else this.handle(letter.kind, letter.from, letter.ref, letter.body);
     }
     if (this.mailboxHead === mailbox.length) {
       mailbox.length = 0;

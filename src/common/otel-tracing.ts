@@ -31,9 +31,9 @@ export async function installOpenTelemetryTracing(): Promise<boolean> {
       return `00-${span.traceId}-${span.spanId}-${(span.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
     },
     enter(traceparent, handle) {
-      const match = TRACEPARENT.exec(traceparent);
+      const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
       if (match === null) {
-        handle(); // not ours to judge: the call is handled, untraced
+        context.with(ROOT_CONTEXT, handle); // no parent (or one we cannot read): not the context it happens to run in
         return;
       }
       const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId: match[1], spanId: match[2], traceFlags: parseInt(match[3], 16), isRemote: true });

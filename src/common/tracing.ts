@@ -11,8 +11,8 @@
 export interface TracingHooks {
   /** The active span's `traceparent`, or undefined when no span is active (the call goes untraced). */
   capture(): string | undefined;
-  /** Runs `handle` inside a context whose parent span is `traceparent`'s. */
-  enter(traceparent: string, handle: () => void): void;
+  /** Runs `handle` inside a context whose parent span is `traceparent`'s (undefined: no parent at all). */
+  enter(traceparent: string | undefined, handle: () => void): void;
 }
 
 /** This thread's hooks; `undefined` fields when OpenTelemetry is off (the common case, and free). */
