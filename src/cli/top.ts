@@ -98,12 +98,22 @@ function table(rows: string[][], right: Set<number>): string[] {
 
 /** The view of one report (and of the other nodes' reports, when the endpoint gathered them), as lines. */
 export function render(report: InspectReport, target: string): string[] {
+  const clock = new Date(report.at).toISOString().slice(11, 19);
+  const lines = [`weft top · node ${report.node} · pid ${report.pid} · ${target} · ${clock} · window ${(report.stats.window.ms / 1000).toFixed(2)} s · q quits`, ''];
+  lines.push(...renderNode(report));
+  for (const peer of report.peers ?? []) {
+    lines.push('', `── node ${peer.node} ${'─'.repeat(Math.max(3, 60 - peer.node.length))}`);
+    if ('error' in peer) lines.push(`  no report: ${peer.error}`);
+    else lines.push(`pid ${peer.pid} · window ${(peer.stats.window.ms / 1000).toFixed(2)} s`, '', ...renderNode(peer));
+  }
+  return lines;
+}
+
+/** One node's threads, actors, fuses and cluster line. */
+function renderNode(report: InspectReport): string[] {
   const { stats } = report;
   const { window } = stats;
   const lines: string[] = [];
-  const clock = new Date(report.at).toISOString().slice(11, 19);
-  lines.push(`weft top · node ${report.node} · pid ${report.pid} · ${target} · ${clock} · window ${(window.ms / 1000).toFixed(2)} s · q quits`);
-  lines.push('');
   const rows = [['THREAD', 'ELU', 'IN/s', 'OUT/s', 'ACTORS', 'MAILBOX', 'PEAK', 'RESTARTS', 'PARKS', 'DEAD']];
   for (const thread of window.threads) {
     rows.push([

@@ -3,7 +3,8 @@
  *
  * One HTTP route, `GET /stats`, answers a JSON `InspectReport`: the system's stats in the
  * endpoint's own window (each request resets it, so a viewer polling every second sees per-second
- * rates without touching `system.stats()`'s window), the bound names, and the node. HTTP because
+ * rates without touching `system.stats()`'s window), the bound names, and the node; on a cluster
+ * node, the other nodes' reports too, asked of their inspect agents (src/main/inspect-agent.ts). HTTP because
  * any tool can read it (`curl --unix-socket`), and it needs nothing beyond node:http.
  *
  * Bound to 127.0.0.1 only (or a Unix socket, whose file permissions say who may read): the figures
@@ -26,7 +27,14 @@ export interface InspectReport {
   stats: SystemStats;
   /** Names bound on this node, pids printed (`<node.thread.serial>`). */
   names: Array<{ name: string; pid: string }>;
+  /** On a cluster node: every other node's report (or why it has none), asked through the cluster. */
+  peers?: PeerReport[];
 }
+
+export type PeerReport = InspectReport | { node: string; error: string };
+
+/** How long the endpoint waits for other nodes' reports. */
+const PEER_TIMEOUT_MS = 2000;
 
 export class InspectServer {
   private constructor(
@@ -42,11 +50,8 @@ export class InspectServer {
         send(response, 404, { error: 'not found: the inspect endpoint serves GET /stats' });
         return;
       }
-      source.read(window, true).then(
-        (stats) => {
-          const report: InspectReport = { node: source.node, pid: process.pid, at: Date.now(), stats, names: source.names().map(({ name, pid }) => ({ name, pid: String(pid) })) };
-          send(response, 200, report);
-        },
+      Promise.all([source.report(window), source.peerReports(PEER_TIMEOUT_MS)]).then(
+        ([report, peers]) => send(response, 200, peers.length === 0 ? report : { ...report, peers }),
         (error: unknown) => send(response, 503, { error: describeReason(error) }),
       );
     });

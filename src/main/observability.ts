@@ -5,13 +5,13 @@
  * asked for: the endpoint and OpenTelemetry are off by default, and the counters were kept anyway.
  */
 import { performance } from 'node:perf_hooks';
-import { InvalidArgumentError, describeValue } from '../shm/errors.js';
+import { InvalidArgumentError, describeReason, describeValue } from '../shm/errors.js';
 import type { ThreadStats } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
 import type { ClusterStats } from './cluster/cluster.js';
 import { Windows, type StatsWindow, type StatsWindowView } from './stats-window.js';
 import type { ResolvedStartOptions } from './options.js';
-import type { InspectServer } from './inspect-server.js';
+import type { InspectReport, InspectServer, PeerReport } from './inspect-server.js';
 import type { Telemetry } from './telemetry.js';
 
 export interface FuseStats {
@@ -48,6 +48,11 @@ export interface StatsOptions {
 /** What the figures are read from: the system's threads, restarts and names. */
 export interface ObservedHost {
   node(): string;
+  creation(): number;
+  /** The cluster's nodes up (this one among them), and a call to a named actor on one; undefined outside a cluster. */
+  cluster(): { nodes(): string[]; call(node: string, name: string, msg: unknown, timeout: number): Promise<unknown> } | undefined;
+  /** Starts the inspect agent on main under `name` (src/main/inspect-agent.ts). */
+  spawnAgent(module: URL, name: string): Promise<void>;
   read(): Promise<Omit<SystemStats, 'window'>>;
   restarts(): number[];
   /** Every bound name of this node, for the inspect view. */
@@ -60,6 +65,8 @@ export class Observability {
   private readonly userWindow: StatsWindow;
   private inspect: InspectServer | undefined;
   private telemetry: Telemetry | undefined;
+  /** Set while this node's figures are offered to other nodes (src/main/inspect-agent.ts). */
+  private agentKey: string | undefined;
 
   constructor(private readonly host: ObservedHost) {
     this.userWindow = this.windows.open();
@@ -70,6 +77,14 @@ export class Observability {
     if (options.inspect !== undefined) {
       const { InspectServer } = await import('./inspect-server.js');
       this.inspect = await InspectServer.listen(options.inspect, this.windows.open(), this);
+      if (this.host.cluster() !== undefined) {
+        // Other nodes' endpoints ask this node for its figures through the agent (one top shows all).
+        const agent = await import('./inspect-agent.js');
+        const window = this.windows.open();
+        this.agentKey = agent.agentKey(this.host.node(), this.host.creation());
+        agent.provideReports(this.agentKey, () => this.report(window));
+        await this.host.spawnAgent(new URL('./inspect-agent.js', import.meta.url), agent.INSPECT_AGENT);
+      }
     }
     if (options.openTelemetry) {
       const { Telemetry } = await import('./telemetry.js');
@@ -83,6 +98,7 @@ export class Observability {
   }
 
   async stop(): Promise<void> {
+    if (this.agentKey !== undefined) (await import('./inspect-agent.js')).withdrawReports(this.agentKey);
     this.telemetry?.stop();
     await this.inspect?.close();
   }
@@ -107,6 +123,31 @@ export class Observability {
 
   names(): Array<{ name: string; pid: Pid }> {
     return this.host.names();
+  }
+
+  /** This node's report, read in `window` (which it resets). */
+  async report(window: StatsWindow): Promise<InspectReport> {
+    const stats = await this.read(window, true);
+    return { node: this.host.node(), pid: process.pid, at: Date.now(), stats, names: this.names().map(({ name, pid }) => ({ name, pid: String(pid) })) };
+  }
+
+  /**
+   * The other nodes' reports, asked of their inspect agents at once; a node that does not answer
+   * within `timeout` ms (or runs no endpoint) is listed with why. Empty outside a cluster.
+   */
+  async peerReports(timeout: number): Promise<PeerReport[]> {
+    const cluster = this.host.cluster();
+    if (cluster === undefined) return [];
+    const { INSPECT_AGENT } = await import('./inspect-agent.js');
+    const others = cluster.nodes().filter((node) => node !== this.host.node());
+    return Promise.all(
+      others.map((node) =>
+        cluster.call(node, INSPECT_AGENT, 'report', timeout).then(
+          (report) => (report === null ? { node, error: 'its endpoint is closing' } : (report as InspectReport)),
+          (error: unknown) => ({ node, error: `${describeReason(error)} (start it with { inspect } too, so one endpoint shows it)` }),
+        ),
+      ),
+    );
   }
 
   get node(): string {

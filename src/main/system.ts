@@ -639,6 +639,14 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   /** What stats, the inspect endpoint and OpenTelemetry read (src/main/observability.ts). */
   private readonly seen = new Observability({
     node: () => this.node,
+    creation: () => this.creation,
+    cluster: () =>
+      this.cluster === undefined
+        ? undefined
+        : { nodes: () => this.nodes(), call: (node, name, msg, timeout) => this.call({ name, node }, msg, timeout) },
+    spawnAgent: async (module, name) => {
+      await this.spawn(module, { thread: 0, name });
+    },
     read: async () => {
       const main = this.runtime.stats();
       const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.statsOf(thread)));
