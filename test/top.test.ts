@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { start } from '../src/main/index.js';
+import { InspectError, start } from '../src/main/index.js';
 import { fetchReport, render } from '../src/cli/top.js';
 import { fixtureUrl } from './helpers.js';
 
@@ -145,6 +145,19 @@ describe('weft top over a Unix socket, and when nothing listens', () => {
     const bad = await run(process.execPath, [CLI, 'top', '--port', 'x']).catch((error: { code: number; stderr: string }) => error);
     expect((bad as { code: number }).code).toBe(2);
     expect((bad as { stderr: string }).stderr).toMatch(/expected --port to be an integer from 1 to 65535, got: x/);
+  }, 30_000);
+
+  it('a taken port fails start() with InspectError, and nothing is left running', async () => {
+    const first = await start({ threads: 1, inspect: { port: 0 } });
+    try {
+      const { port } = first.inspectAddress as { port: number };
+      const failed = await start({ threads: 1, inspect: { port } }).catch((error: unknown) => error);
+      expect(failed).toBeInstanceOf(InspectError);
+      expect((failed as InspectError).code).toBe('WEFT_ERR_INSPECT');
+      expect((failed as Error).message).toMatch(new RegExp(`cannot open the inspect endpoint on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+    } finally {
+      await first.stop();
+    }
   }, 30_000);
 
   it('render() draws an ELU bar per thread and the cluster line', () => {

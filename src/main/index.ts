@@ -49,6 +49,7 @@ export {
   FuseError,
   NodeDownError,
   ClusterError,
+  InspectError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

@@ -13,7 +13,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { rmSync } from 'node:fs';
-import { describeReason } from '../shm/errors.js';
+import { InspectError, describeReason } from '../shm/errors.js';
 import type { StatsWindow } from './stats-window.js';
 import type { Observability, SystemStats } from './observability.js';
 
@@ -58,7 +58,10 @@ export class InspectServer {
     // Its sockets must not hold the process open after the system stops.
     server.unref();
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        const at = 'path' in where ? `the Unix socket ${where.path}` : `127.0.0.1:${where.port}`;
+        reject(new InspectError(`cannot open the inspect endpoint on ${at}: ${error.code ?? error.message}${error.code === 'EADDRINUSE' ? ' (taken: pick another, or { port: 0 } for any free one)' : ''}`, { cause: error }));
+      });
       if ('path' in where) server.listen(where.path, resolve);
       else server.listen(where.port, '127.0.0.1', resolve);
     });

@@ -626,8 +626,8 @@ export class System extends EventEmitter<SystemEvents> implements Router {
    * awaits. `window` gives the same figures as rates over the time since the last
    * `stats({ reset: true })` (or since start): see src/main/observability.ts.
    */
-  stats(options?: StatsOptions): Promise<SystemStats> {
-    this.checkOpen('stats');
+  async stats(options?: StatsOptions): Promise<SystemStats> {
+    this.checkOpen('stats'); // async: a stopped system's stats() rejects, as it always did
     return this.seen.stats(options);
   }
 

@@ -36,6 +36,7 @@ export const ErrorCodes = {
   FUSE: 'WEFT_ERR_FUSE',
   NODE_DOWN: 'WEFT_ERR_NODE_DOWN',
   CLUSTER: 'WEFT_ERR_CLUSTER',
+  INSPECT: 'WEFT_ERR_INSPECT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -246,6 +247,13 @@ export class ClusterError extends WeftError {
   }
 }
 
+/** `start({ inspect })` could not open its endpoint: the port is taken, the socket path unusable. */
+export class InspectError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.INSPECT });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
@@ -279,6 +287,7 @@ const factories: Record<string, ErrorFactory> = {
     return new NodeDownError(m, String(down?.node ?? ''), String(down?.why ?? ''));
   },
   [ErrorCodes.CLUSTER]: (m, d) => new ClusterError(m, { cause: d.cause }),
+  [ErrorCodes.INSPECT]: (m, d) => new InspectError(m, { cause: d.cause }),
 };
 
 /**
