@@ -144,3 +144,16 @@ describe('with openTelemetry off', () => {
     }
   });
 });
+
+describe('without @opentelemetry/api installed', () => {
+  it('openTelemetry: true does nothing: the system starts, calls and stops as ever', async () => {
+    const { execFile } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const hide = fileURLToPath(new URL('./fixtures/otel/hide-api-register.mjs', import.meta.url));
+    const script = fileURLToPath(fixtureUrl('otel/without-api'));
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['--import', hide, script], { timeout: 60_000 }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out))),
+    );
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual({ apiHidden: true, reply: 42, threads: 2 });
+  }, 60_000);
+});
