@@ -10,6 +10,7 @@ import { ActorExitedError, ExitError, InvalidArgumentError, describeReason, desc
 import { Kind } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
+import { tracing } from './tracing.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import { PoolRef } from './pool-ref.js';
@@ -79,7 +80,12 @@ interface Letter {
   readonly from: number;
   readonly ref: number;
   readonly body: unknown;
+  /** A traced call's context, entered around its handler (see `deliverIn`). */
+  readonly trace?: { enter: Enter; traceparent: string };
 }
+
+/** Runs a handler inside the trace context `traceparent` names (src/common/tracing.ts). */
+type Enter = (traceparent: string, handle: () => void) => void;
 
 export class ActorCell implements CallContext {
   readonly self: Pid;
@@ -187,6 +193,8 @@ export class ActorCell implements CallContext {
   private refusal(what: string): ActorExitedError {
     return new ActorExitedError(`actor ${this.self} has exited (${describeReason(this.deathReason)}): its ctx cannot ${what} any more`);
   }
+  /** The deepest the mailbox has been since the thread last reported its stats (which resets it). */
+  peakDepth = 0;
 
   /** Messages waiting (not counting the one being handled). */
   get depth(): number {
@@ -496,10 +504,25 @@ export class ActorCell implements CallContext {
   /** A message for this actor, from thread `from` (`ref` is the caller's, for a CALL). */
   deliver(kind: number, from: number, ref: number, body: unknown): void {
     if (this.busy || this.mailboxHead !== this.mailbox.length) {
-      this.mailbox.push({ kind, from, ref, body });
+      // Only here, where a message waits, is the depth worth a look: the fast path stays as it was.
+      const depth = this.mailbox.push({ kind, from, ref, body }) - this.mailboxHead;
+      if (depth > this.peakDepth) this.peakDepth = depth;
       return;
     }
     this.handle(kind, from, ref, body);
+  }
+
+  /**
+   * `deliver`, for a call made inside a span: its handler runs inside `enter(traceparent, …)`, now
+   * or when it leaves the mailbox. Only traced calls come this way; `deliver` stays as it was.
+   */
+  deliverIn(enter: Enter, traceparent: string, kind: number, from: number, ref: number, body: unknown): void {
+    if (this.busy || this.mailboxHead !== this.mailbox.length) {
+      const depth = this.mailbox.push({ kind, from, ref, body, trace: { enter, traceparent } }) - this.mailboxHead;
+      if (depth > this.peakDepth) this.peakDepth = depth;
+      return;
+    }
+    enter(traceparent, () => this.handle(kind, from, ref, body));
   }
 
   /** Stops the actor from outside (its thread is stopping): `terminate` runs, queued calls fail. */
@@ -580,7 +603,11 @@ export class ActorCell implements CallContext {
     while (this.alive && !this.busy && this.mailboxHead < mailbox.length) {
       const letter = mailbox[this.mailboxHead];
       mailbox[this.mailboxHead++] = undefined as unknown as Letter;
-      this.handle(letter.kind, letter.from, letter.ref, letter.body);
+      if (letter.trace !== undefined) letter.trace.enter(letter.trace.traceparent, () => this.handle(letter.kind, letter.from, letter.ref, letter.body));
+      // This loop may run in the continuation of a traced handler: a letter that came untraced
+      // must not inherit that caller's context, so with tracing on it runs in none.
+      else if (tracing.enter !== undefined) tracing.enter(undefined, () => this.handle(letter.kind, letter.from, letter.ref, letter.body));
+      else this.handle(letter.kind, letter.from, letter.ref, letter.body);
     }
     if (this.mailboxHead === mailbox.length) {
       mailbox.length = 0;

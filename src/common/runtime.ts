@@ -19,7 +19,7 @@ import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
-import { Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
+import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallTracedEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
 import { heartbeatIndex, serialIndex, taskIndex, parkedIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, type CellHost } from './cell.js';
@@ -27,6 +27,9 @@ import type { MainServices, NameScope } from './main-services.js';
 import { Fuse, setThreadFuses } from './fuse.js';
 import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
+import { ActorMeter } from './actor-meter.js';
+import { tracing } from './tracing.js';
+import { performance } from 'node:perf_hooks';
 
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
 export const DEFAULT_SPAWN_TIMEOUT = 30_000;
@@ -75,6 +78,8 @@ export interface RuntimeOptions {
   serve?: (from: number, kind: number, envelope: unknown[]) => boolean;
   /** How much a sender may hold for one destination thread (see `Backpressure`). */
   backpressure: Backpressure;
+  /** Time each actor's handlers (src/common/actor-meter.ts); off: no meter, no cost. */
+  actorMetrics?: boolean;
 }
 
 /**
@@ -158,10 +163,13 @@ export class ThreadRuntime implements CellHost {
       this.decoders.push(new MessageDecoder());
     }
     this.main = options.main(this);
+    this.meters = options.actorMetrics === true ? new Map() : undefined;
     this.fuses = options.fuses;
     setThreadFuses((name) => this.fuse(name));
   }
 
+  /** Meters of this thread's live actors, by serial, when actor metrics are on. */
+  private readonly meters: Map<number, ActorMeter> | undefined;
   private readonly fuses: FuseTable;
   /** Handles made on this thread, by name. */
   private readonly fuseHandles = new Map<string, Fuse>();
@@ -257,6 +265,11 @@ export class ThreadRuntime implements CellHost {
           .then(() => this.sendFrame(from, Kind.STOPPED, [(envelope as StopEnvelope)[0]]))
           .catch(() => undefined);
         return;
+      case Kind.CALL_TRACED: {
+        const [serial, ref, traceparent, body] = envelope as CallTracedEnvelope;
+        this.deliverTraced(serial, from, ref, traceparent, body);
+        return;
+      }
       case Kind.THREAD_DOWN: {
         const [ref, thread, reason] = envelope as ThreadDownEnvelope;
         this.threadDown(thread, reason as ExitReason);
@@ -353,7 +366,12 @@ export class ThreadRuntime implements CellHost {
     try {
       if (remote) this.main.remote([RemoteOp.CALL, pid, ref, ms, msg]);
       else if (this.hasThread(pid.thread) && this.pathBytes(pid.thread) >= this.backpressure.maxPending) throw this.mailboxFull(pid);
-      else this.post(pid, Kind.CALL, ref, msg);
+      else {
+        // One load when tracing is off; a traceparent only when a span is active (src/common/tracing.ts).
+        const traceparent = tracing.capture === undefined ? undefined : tracing.capture();
+        if (traceparent === undefined) this.post(pid, Kind.CALL, ref, msg);
+        else this.postTraced(pid, ref, msg, traceparent);
+      }
     } catch (error) {
       pending.forget(ref);
       throw error;
@@ -444,6 +462,30 @@ export class ThreadRuntime implements CellHost {
     if (this.parked) this.runLocalSoon();
   }
 
+  /** A CALL inside an active span: as `post` sends a CALL, with the caller's `traceparent` beside it. */
+  private postTraced(pid: Pid, ref: number, msg: unknown, traceparent: string): void {
+    if (pid.thread === this.thread) {
+      const bytes = this.localEncoder.encode(msg);
+      this.local.push(pid.serial, Kind.CALL_TRACED, ref, [traceparent, this.localDecoder.decode(bytes)], bytes.length);
+      if (this.parked) this.runLocalSoon();
+      return;
+    }
+    if (!this.hasThread(pid.thread)) throw new NoProcError(`no actor ${pid}: this system has threads 0 to ${this.set.threads - 1}`);
+    try {
+      this.sendFrame(pid.thread, Kind.CALL_TRACED, [pid.serial, ref, traceparent, msg]);
+    } catch (error) {
+      throw rebaseOntoBody(error, CALL_TRACED_BODY);
+    }
+  }
+
+  /** A traced CALL for actor `serial` of this thread: its handler runs in the caller's trace context. */
+  private deliverTraced(serial: number, from: number, ref: number, traceparent: string, body: unknown): void {
+    const cell = this.live(serial);
+    if (cell === undefined) this.replyError(from, ref, this.missing(serial));
+    else if (tracing.enter === undefined) cell.deliver(Kind.CALL, from, ref, body);
+    else cell.deliverIn(tracing.enter, traceparent, Kind.CALL, from, ref, body);
+  }
+
   /**
    * The message as the receiver would get it from another thread: a copy through the codec, so a
    * same-thread receiver never shares an object with its sender, and a value that could not cross
@@ -518,6 +560,11 @@ export class ThreadRuntime implements CellHost {
         // ref holds `linked` (1 or 0), body [from, reason]: see exitSignal.
         const [from, reason] = body as [Pid, ExitReason];
         this.signalled(serial)?.signal(from, reason, ref === 1);
+        continue;
+      }
+      if (kind === Kind.CALL_TRACED) {
+        const [traceparent, msg] = body as [string, unknown];
+        this.deliverTraced(serial, this.thread, ref, traceparent, msg);
         continue;
       }
       const cell = this.live(serial);
@@ -668,6 +715,7 @@ export class ThreadRuntime implements CellHost {
 
   exited(cell: ActorCell, reason: ExitReason): void {
     this.cells.delete(cell.self.serial);
+    this.meters?.delete(cell.self.serial);
     this.dying.set(cell.self.serial, cell);
     publishActorCount(this.set, this.thread, this.cells.size);
     // Its own monitors die with it; a DOWN still on its way finds no watcher and is dropped.
@@ -882,16 +930,25 @@ export class ThreadRuntime implements CellHost {
     return this.previousDown !== undefined && serial < this.firstSerial ? this.previousDown : 'noproc';
   }
 
+  /** This thread's figures; reading them starts a new mailbox peak (see ThreadStats `mailboxPeak`). */
   stats(): ThreadStats {
     let mailboxDepth = this.local.size;
-    for (const cell of this.cells.values()) mailboxDepth += cell.depth;
+    let mailboxPeak = 0;
+    for (const cell of this.cells.values()) {
+      mailboxDepth += cell.depth;
+      if (cell.peakDepth > mailboxPeak) mailboxPeak = cell.peakDepth;
+      cell.peakDepth = cell.depth;
+    }
+    const { idle, active } = performance.eventLoopUtilization();
     const { messagesReceived, messagesSent, parks, notifies, overflowed } = this.endpoint.stats;
     const pending: ThreadStats['pending'] = [];
     for (let to = 0; to < this.set.threads; to++) {
       const bytes = this.pathBytes(to);
       if (bytes !== 0) pending.push({ to, bytes, frames: to === this.thread ? this.local.size : this.endpoint.pendingFrames(to) });
     }
-    return { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters, pending };
+    const stats: ThreadStats = { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters, pending, elu: { idle, active }, mailboxPeak };
+    if (this.meters !== undefined) stats.actorMetrics = [...this.meters.values()].map((meter) => meter.report());
+    return stats;
   }
 
   /**
@@ -939,7 +996,13 @@ export class ThreadRuntime implements CellHost {
       this.nextSerial = this.nextSerial >= 0x3fff_ffff ? 1 : this.nextSerial + 1;
       Atomics.store(this.set.words, serialIndex(this.thread), this.nextSerial);
       // init gets the cell as its context; exit signals reach it meanwhile (see `signalled`).
-      const cell = new ActorCell(pid, name, actor.behaviour, this);
+      let behaviour = actor.behaviour;
+      if (this.meters !== undefined) {
+        const meter = new ActorMeter(pid.serial, name);
+        this.meters.set(pid.serial, meter);
+        behaviour = meter.wrap(behaviour);
+      }
+      const cell = new ActorCell(pid, name, behaviour, this);
       this.starting.set(pid.serial, cell);
       let state: unknown;
       let named = false;
@@ -960,6 +1023,7 @@ export class ThreadRuntime implements CellHost {
           this.remember(pid.serial, reason);
         }
         if (named) this.main.unregister(pid, name!);
+        this.meters?.delete(pid.serial);
         for (const mref of [...cell.watching]) this.dropMonitor(mref);
         throw failure;
       } finally {

@@ -2,7 +2,7 @@
  * weft's public entry (`import … from 'weft'`): start a system, spawn actors and talk to them; and,
  * below that, the message path itself (rings, endpoints, codec) for those who build on it.
  */
-export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor, type RemoteName, type ClusterStats, type NodeDownWhy } from './system.js';
+export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor, type RemoteName, type ClusterStats, type NodeDownWhy, type StatsOptions, type SystemStats } from './system.js';
 export type { NodeOptions } from './cluster/node-options.js';
 export type { ThreadDownCause, ThreadRestart } from './root-supervisor.js';
 export { ActorRef, type CallOptions } from '../common/actor-ref.js';
@@ -23,6 +23,9 @@ export { RingProducer, RingConsumer, ringBytes, type RingRegion, type FrameHandl
 export { MessageEncoder, MessageDecoder } from '../shm/codec.js';
 export { Pid, pidEquals, LOCAL_NODE } from '../shm/pid.js';
 export type { ThreadStats } from '../shm/protocol.js';
+export type { ThreadWindow, ActorWindow, StatsWindowView } from './stats-window.js';
+export type { ActorMetrics } from '../common/actor-meter.js';
+export type { InspectReport } from './inspect-server.js';
 export {
   WeftError,
   EncodeError,
@@ -47,6 +50,7 @@ export {
   NodeDownError,
   ClusterError,
   ActorExitedError,
+  InspectError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

@@ -81,6 +81,28 @@ export interface StartOptions {
    * @example start({ node: { name: 'a', nats: { servers: 'nats://127.0.0.1:4222' } } })
    */
   node?: NodeOptions;
+  /**
+   * Per-actor figures in `system.stats()` (`window.actors`: message rate and time in handlers). Off,
+   * actors run unwrapped and pay nothing (src/common/actor-meter.ts).
+   * @default { actors: false }
+   * @example start({ metrics: { actors: true } })
+   */
+  metrics?: { actors?: boolean };
+  /**
+   * Opens a local endpoint `npx weft top` attaches to (src/main/inspect-server.ts): a TCP port on
+   * 127.0.0.1 only (`port: 0` picks a free one: see `system.inspectAddress`), or a Unix socket.
+   * Off by default: nothing listens.
+   * @example start({ inspect: { port: 9229 } })
+   * @example start({ inspect: { path: '/tmp/weft.sock' } })
+   */
+  inspect?: { port: number } | { path: string };
+  /**
+   * Reports the windowed figures through `@opentelemetry/api` (an optional peer dependency: when
+   * it is not installed this does nothing) and carries the active span's context with calls and
+   * tasks to the thread that handles them (src/main/telemetry.ts).
+   * @default false
+   */
+  openTelemetry?: boolean;
 }
 
 export interface ResolvedStartOptions {
@@ -96,6 +118,9 @@ export interface ResolvedStartOptions {
   fuses: number;
   backpressure: Backpressure;
   node: ResolvedNodeOptions | undefined;
+  metrics: { actors: boolean };
+  inspect: { port: number } | { path: string } | undefined;
+  openTelemetry: boolean;
 }
 
 export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
@@ -110,6 +135,9 @@ export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
   fuses: 64,
   backpressure: { maxPending: 64 * 2 ** 20, highWater: 2 ** 20, whenFull: 'throw' },
   node: undefined,
+  metrics: { actors: false },
+  inspect: undefined,
+  openTelemetry: false,
 };
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
@@ -152,6 +180,9 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     fuses: integerIn('fuses', o.fuses, 0, 65_536),
     backpressure: backpressure(o.backpressure),
     node: o.node === undefined ? undefined : resolveNodeOptions(o.node),
+    metrics: metrics(o.metrics),
+    inspect: inspect(o.inspect),
+    openTelemetry: booleanOption('openTelemetry', o.openTelemetry),
   };
 }
 
@@ -183,6 +214,31 @@ function backpressure(value: unknown): Backpressure {
   const whenFull = given.whenFull ?? defaults.whenFull;
   if (whenFull !== 'throw' && whenFull !== 'drop') throw new InvalidArgumentError(`expected \`backpressure.whenFull\` to be 'throw' or 'drop', got: ${describeValue(whenFull)}`);
   return { maxPending, highWater, whenFull };
+}
+
+function booleanOption(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`expected \`${name}\` to be true or false, got: ${describeValue(value)}`);
+  return value;
+}
+
+function metrics(value: unknown): { actors: boolean } {
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`expected \`metrics\` to be { actors? }, got: ${describeValue(value)}`);
+  for (const key of Object.keys(value)) if (key !== 'actors') throw new InvalidArgumentError(`unknown field \`metrics.${key}\`; accepted: actors`);
+  return { actors: booleanOption('metrics.actors', (value as { actors?: unknown }).actors ?? false) };
+}
+
+function inspect(value: unknown): { port: number } | { path: string } | undefined {
+  if (value === undefined) return undefined;
+  const shape = 'expected `inspect` to be { port } (a TCP port on 127.0.0.1, 0 for any free one) or { path } (a Unix socket)';
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`${shape}, got: ${describeValue(value)}`);
+  const keys = Object.keys(value);
+  if (keys.length === 1 && keys[0] === 'port') return { port: integerIn('inspect.port', (value as { port: unknown }).port, 0, 65_535) };
+  if (keys.length === 1 && keys[0] === 'path') {
+    const path = (value as { path: unknown }).path;
+    if (typeof path !== 'string' || path === '') throw new InvalidArgumentError(`expected \`inspect.path\` to be a non-empty string, got: ${describeValue(path)}`);
+    return { path };
+  }
+  throw new InvalidArgumentError(`${shape}, got: ${describeValue(value)}`);
 }
 
 function stripUndefined<T extends object>(object: T): Partial<T> {

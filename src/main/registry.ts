@@ -81,6 +81,13 @@ export class Registry {
     }
   }
 
+  /** Every name bound now, with its pid (for the inspect endpoint's view). */
+  bound(): Array<{ name: string; pid: Pid }> {
+    const out: Array<{ name: string; pid: Pid }> = [];
+    for (const [name, pid] of this.byName) if (typeof pid !== 'number') out.push({ name, pid }); // a number: reserved, no actor yet
+    return out;
+  }
+
   whereis(name: string): Pid | undefined {
     const holder = this.byName.get(name);
     return typeof holder === 'number' ? undefined : holder;

@@ -143,6 +143,11 @@ export class RootSupervisor {
     }
   }
 
+  /** Restarts so far, per thread index (main's, index 0, is always 0). */
+  restarts(): number[] {
+    return [...this.restartsOf];
+  }
+
   /** True while shard `thread` is running (not down, not restarting). */
   isUp(thread: number): boolean {
     return this.up[thread] === true;

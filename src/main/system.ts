@@ -19,7 +19,7 @@ import { FuseTable } from '../shm/fuse-table.js';
 import type { Fuse, FuseNotice } from '../common/fuse.js';
 import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type ThreadStats, type WhereisEnvelope } from '../shm/protocol.js';
+import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet, parkedIndex, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
@@ -35,6 +35,7 @@ import type Pool from '../common/pool.js';
 import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-ref.js';
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
+import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
@@ -97,7 +98,7 @@ export interface DeadLetter {
   message: unknown;
 }
 
-export type { RemoteName, ClusterStats };
+export type { RemoteName, ClusterStats, StatsOptions, SystemStats };
 
 /** Why a node is down: no heartbeat for `downAfter` ms, it said goodbye, or it came back as a new life. */
 export type { NodeDownWhy };
@@ -227,6 +228,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       serve: this.serveFrame,
       fuses: this.fuseTable,
       backpressure: options.backpressure,
+      actorMetrics: options.metrics.actors,
     });
     const { hangTimeout, resourceLimits, threadRestarts } = options;
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
@@ -246,10 +248,12 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     } finally {
       if (this.runtime.awaiting === 0) this.hold.unref();
     }
-    if (this.options.node === undefined) return;
     try {
-      const { Cluster } = await import('./cluster/cluster.js');
-      this.cluster = await Cluster.join(this.options.node, this.clusterHost());
+      if (this.options.node !== undefined) {
+        const { Cluster } = await import('./cluster/cluster.js');
+        this.cluster = await Cluster.join(this.options.node, this.clusterHost());
+      }
+      await this.seen.start(this.options);
     } catch (error) {
       await this.stop();
       throw error;
@@ -628,14 +632,39 @@ export class System extends EventEmitter<SystemEvents> implements Router {
 
   /**
    * Figures per thread (main first, then each shard): live actors, mailbox depth, messages in and
-   * out, parks and notifies, overflowed frames, dead letters; and the replies main awaits.
+   * out, parks and notifies, overflowed frames, dead letters, event-loop time; and the replies main
+   * awaits. `window` gives the same figures as rates over the time since the last
+   * `stats({ reset: true })` (or since start): see src/main/observability.ts.
    */
-  async stats(): Promise<{ awaitedReplies: number; threads: ThreadStats[]; fuses: Array<{ name: string; state: 'ok' | 'blown'; melts: number; blows: number; heals: number }>; cluster?: ClusterStats }> {
-    this.checkOpen('stats');
-    const main = this.runtime.stats();
-    const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.statsOf(thread)));
-    return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
+  async stats(options?: StatsOptions): Promise<SystemStats> {
+    this.checkOpen('stats'); // async: a stopped system's stats() rejects, as it always did
+    return this.seen.stats(options);
   }
+
+  /** Where `start({ inspect })`'s endpoint listens (`port: 0` picked one), if it is open. */
+  get inspectAddress(): { host: string; port: number } | { path: string } | undefined {
+    return this.seen.inspectAddress;
+  }
+
+  /** What stats, the inspect endpoint and OpenTelemetry read (src/main/observability.ts). */
+  private readonly seen = new Observability({
+    node: () => this.node,
+    creation: () => this.creation,
+    cluster: () =>
+      this.cluster === undefined
+        ? undefined
+        : { nodes: () => this.nodes(), call: (node, name, msg, timeout) => this.call({ name, node }, msg, timeout) },
+    spawnAgent: async (module, name) => {
+      await this.spawn(module, { thread: 0, name });
+    },
+    read: async () => {
+      const main = this.runtime.stats();
+      const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.statsOf(thread)));
+      return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
+    },
+    restarts: () => this.root.restarts(),
+    names: () => this.names.bound(),
+  });
 
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
 
@@ -701,6 +730,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       .filter((thread) => this.root.isUp(thread))
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
+    await this.seen.stop();
     await this.cluster?.stop();
     this.runtime.abandonWaits(() => this.stoppedError('call'));
     this.runtime.releaseDrainWaiters();
@@ -731,7 +761,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   private readonly rootHost: RootHost = {
     shardData: (thread, previousDown) => {
       const { spinMicros, batch, callTimeout, backpressure } = this.options;
-      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure };
+      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry };
     },
     forgetThread: async (thread, reason) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.

@@ -28,6 +28,7 @@ import type { Pid } from '../shm/pid.js';
 import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
 import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
+import { tracing } from '../common/tracing.js';
 import { isThreadDown, type System } from './system.js';
 
 /** The task runner's module, for the shards to import. */
@@ -78,6 +79,8 @@ interface Job {
   /** The caller has its answer (an abort may come first; the late result is then dropped). */
   settled: boolean;
   onAbort: (() => void) | undefined;
+  /** The caller's trace context, when tracing is on: a queued task is sent in it, not in whoever's frees a thread. */
+  readonly trace: string | undefined;
 }
 
 /** A side-path task that moves nothing (it shares a SharedArrayBuffer, or holds a class instance). */
@@ -199,7 +202,7 @@ export class TaskDispatcher {
       resolve = ok;
       reject = fail;
     });
-    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined };
+    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined, trace: tracing.capture?.() };
     const shard = this.queued === 0 ? this.pick() : -1;
     if (shard !== -1) {
       this.dispatch(job, shard);
@@ -438,7 +441,8 @@ export class TaskDispatcher {
       const shard = this.pick();
       if (shard === -1) break;
       this.queueHead++;
-      this.dispatch(job, shard);
+      if (tracing.enter === undefined) this.dispatch(job, shard);
+      else tracing.enter(job.trace, () => this.dispatch(job, shard));
     }
     if (this.queueHead === queue.length) {
       queue.length = 0;

@@ -37,6 +37,7 @@ export const ErrorCodes = {
   NODE_DOWN: 'WEFT_ERR_NODE_DOWN',
   CLUSTER: 'WEFT_ERR_CLUSTER',
   ACTOR_EXITED: 'WEFT_ERR_ACTOR_EXITED',
+  INSPECT: 'WEFT_ERR_INSPECT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -263,6 +264,13 @@ export class ActorExitedError extends WeftError {
   }
 }
 
+/** `start({ inspect })` could not open its endpoint: the port is taken, the socket path unusable. */
+export class InspectError extends WeftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.INSPECT });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   // A Proxy's get trap may throw: asking must not (it is asked of whatever a task threw).
@@ -298,6 +306,7 @@ const factories: Record<string, ErrorFactory> = {
   },
   [ErrorCodes.CLUSTER]: (m, d) => new ClusterError(m, { cause: d.cause }),
   [ErrorCodes.ACTOR_EXITED]: (m) => new ActorExitedError(m),
+  [ErrorCodes.INSPECT]: (m, d) => new InspectError(m, { cause: d.cause }),
 };
 
 /**

@@ -39,6 +39,7 @@
  * | FUSE        | shard → main     | [notice]                 (a fuse blew, or is to go)   |
  * | REMOTE      | shard → main     | RemoteEnvelope           (for an actor on another node: main's cluster carries it) |
  * | MONITOR_NODE| shard → main     | [serial, node]           (send the actor a NodeDown when the node goes down) |
+ * | CALL_TRACED | any → actor's    | [serial, ref, traceparent, body] (a CALL made inside an active span, with openTelemetry on) |
  *
  * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
  * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
@@ -49,6 +50,7 @@
 import { EncodeError } from './errors.js';
 import type { Pid } from './pid.js';
 import type { Placement } from './placement.js';
+import type { ActorMetrics } from '../common/actor-meter.js';
 
 export const Kind = {
   CAST: 1,
@@ -78,6 +80,7 @@ export const Kind = {
   FUSE: 26,
   REMOTE: 27,
   MONITOR_NODE: 28,
+  CALL_TRACED: 29,
 } as const;
 
 /** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */
@@ -110,6 +113,9 @@ export const REMOTE_CALL_BODY = 4;
 /** Where a remote spawn's `args` sit in its RemoteEnvelope. */
 export const REMOTE_SPAWN_ARGS = 4;
 
+/** A CALL that carries the caller's trace context (src/common/tracing.ts); the body sits at CALL_TRACED_BODY. */
+export type CallTracedEnvelope = [serial: number, ref: number, traceparent: string, body: unknown];
+export const CALL_TRACED_BODY = 3;
 export type ReplyEnvelope = [ref: number, body: unknown];
 /**
  * `name`: registered by the thread that runs the actor, before it runs (see ThreadRuntime.spawn);
@@ -169,6 +175,16 @@ export interface ThreadStats {
    * bounds each by `backpressure.maxPending`.
    */
   pending: Array<{ to: number; bytes: number; frames: number }>;
+  /**
+   * The thread's event loop since it started, ms: time idle (parked included) and active (handling
+   * frames, running actors, spinning). Utilisation over a window is Δactive / (Δidle + Δactive):
+   * `system.stats()` gives it as `window.threads[i].elu`.
+   */
+  elu: { idle: number; active: number };
+  /** The deepest an actor's mailbox got since the thread last reported its stats (reading resets it). */
+  mailboxPeak: number;
+  /** Per-actor figures, only with `start({ metrics: { actors: true } })`. */
+  actorMetrics?: ActorMetrics[];
 }
 
 /** What a shard gets in `workerData` at start. */
@@ -191,4 +207,8 @@ export interface ShardData {
   fuses: SharedArrayBuffer;
   /** What the shard may hold back for another thread (src/common/runtime.ts `Backpressure`). */
   backpressure: { maxPending: number; highWater: number; whenFull: 'throw' | 'drop' };
+  /** Time each actor's handlers (`start({ metrics: { actors: true } })`). */
+  actorMetrics?: boolean;
+  /** Continue callers' traces in handlers (`start({ openTelemetry: true })`). */
+  openTelemetry?: boolean;
 }

@@ -35,6 +35,9 @@ async function assignment(): Promise<ShardData> {
   return message.shard;
 }
 
+// Before the first frame, so a traced call is never handled outside its context.
+if (data.openTelemetry === true) await (await import('../common/otel-tracing.js')).installOpenTelemetryTracing();
+
 const { batch } = data;
 const runtime = new ThreadRuntime({
   set: RingSet.attach(data.buffer),
@@ -47,6 +50,7 @@ const runtime = new ThreadRuntime({
   previousDown: data.previousDown as ExitReason | undefined,
   fuses: FuseTable.attach(data.fuses),
   backpressure: data.backpressure,
+  actorMetrics: data.actorMetrics,
   main: (self) => new RemoteMain(self),
 });
 const endpoint = runtime.endpoint;
