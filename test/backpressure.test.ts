@@ -6,10 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { MailboxFullError, start, type DeadLetter, type System } from '../src/main/index.js';
-import { fixtureUrl } from './helpers.js';
-import type SlowSink from './fixtures/actors/slow-sink.js';
+import type SlowSink from '../bench/actors/slow-sink.js';
 
-const SINK = fixtureUrl('actors/slow-sink');
+/** The bench's slow sink (bench/actors/slow-sink.ts): `micros` µs of CPU a cast, counted and checked for order. */
+const SINK = new URL('../dist/bench/actors/slow-sink.js', import.meta.url);
 const PAD = 'x'.repeat(200); // ~200 B a message: a backlog in bytes grows fast
 
 let system: System | undefined;
@@ -39,7 +39,7 @@ describe('backpressure', () => {
     const deadline = Date.now() + 60_000;
     let count = await sink.call({ type: 'count' });
     while (count.got < total && Date.now() < deadline) count = await sink.call({ type: 'count' });
-    expect(count).toEqual({ got: total, outOfOrder: 0 });
+    expect(count).toMatchObject({ got: total, outOfOrder: 0 });
   });
 
   it('past maxPending a cast throws MailboxFullError, and so does a call; nothing before it is lost', async () => {
@@ -95,7 +95,7 @@ describe('backpressure', () => {
       }
     }
     expect(waits).toBeGreaterThan(0);
-    expect(await sink.call({ type: 'count' })).toEqual({ got: 10_000, outOfOrder: 0 });
+    expect(await sink.call({ type: 'count' })).toMatchObject({ got: 10_000, outOfOrder: 0 });
   });
 
   it('a drained() wait is let go by stop()', async () => {

@@ -1,5 +1,5 @@
 /**
- * The receiving end of `backpressure`: each cast `{ seq }` costs `micros` µs of CPU (a busy wait, as
+ * The receiving end of `backpressure` (and of test/backpressure.test.ts): each cast `{ seq, pad? }` costs `micros` µs of CPU (a busy wait, as
  * a parser or a driver would), is checked for order and counted. `own` measures the actor's own
  * rate: the same handler run `n` times in a loop, no messaging at all.
  */
@@ -20,7 +20,7 @@ export default defineActor({
     for (let i = 0; i < msg.n; i++) busy(state.micros);
     return { reply: { got: state.got, outOfOrder: state.outOfOrder, perSec: (msg.n / (performance.now() - started)) * 1000 }, state };
   },
-  handleCast: (msg: { seq: number }, state) => {
+  handleCast: (msg: { seq: number; pad?: string }, state) => {
     busy(state.micros);
     if (msg.seq !== state.got) state.outOfOrder++;
     state.got++;
