@@ -680,6 +680,12 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   /**
    * Stops every actor (each `terminate` runs with reason `'shutdown'`), ends every shard, and
    * rejects whatever is still awaited with `SystemStoppedError`. Safe to call more than once.
+   *
+   * Bound: supervision trees stop child by child, and a child that outlives its `shutdown` ms is
+   * killed, which ends it at once even inside a `terminate` that never settles. So the trees take
+   * at most the sum of the `shutdown` times of the children that overrun them (a few ms each
+   * otherwise), and no top-level tree more than 10 s; an actor outside any tree whose `terminate`
+   * never settles holds its thread's stop for at most 10 s, after which the thread is ended.
    */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();

@@ -1,0 +1,49 @@
+/**
+ * Every stop is prompt (issue 14): a 'kill' ends an actor even while its `terminate` hangs, so a
+ * supervisor stops such a child within its `shutdown` ms and `system.stop()` is bounded by the
+ * shutdown times in its trees, not by 10 s waits; on real shards.
+ */
+import { describe, expect, it } from 'vitest';
+import { child, start, supervisorChild, type SupervisorSpec } from '../src/main/index.js';
+import { fixtureUrl } from './helpers.js';
+import type Stuck from './fixtures/actors/stuck.js';
+import type Counter from './fixtures/actors/counter.js';
+
+const STUCK = fixtureUrl('actors/stuck');
+const COUNTER = fixtureUrl('actors/counter');
+
+/** `depth` nested supervisors, each with a child whose terminate never settles (shutdown: 100 ms). */
+function tree(depth: number): SupervisorSpec {
+  const children = [child<typeof Stuck>(`stuck-${depth}`, STUCK, { shutdown: 100, thread: (depth % 2) + 1 })];
+  return depth === 1 ? { children } : { children: [...children, supervisorChild(`level-${depth - 1}`, tree(depth - 1), { thread: 1 })] };
+}
+
+describe("'kill' during terminate", () => {
+  it('ends a child whose terminate never settles within its shutdown time; its thread runs on', async () => {
+    const system = await start({ threads: 2 });
+    try {
+      const sup = await system.supervise({ children: [child<typeof Stuck>('stuck', STUCK, { shutdown: 200, thread: 2 })] }, { thread: 1 });
+      const [{ pid }] = await sup.whichChildren();
+      const { down } = system.monitor(pid!);
+      const began = performance.now();
+      await sup.stop();
+      // 200 ms of shutdown, then the kill ends it at once (before: 200 ms + a 10 s wait for an EXIT).
+      expect(performance.now() - began).toBeLessThan(5000);
+      expect((await down).reason).toBe('killed');
+      // The thread that still runs the stuck terminate serves other actors.
+      const counter = await system.spawn<typeof Counter>(COUNTER, { args: 1, thread: 2 });
+      expect(await counter.call({ type: 'add', by: 1 })).toBe(2);
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it('system.stop() with 3 nested supervisors of stuck children finishes in about their shutdown times, not 10 s each', async () => {
+    const system = await start({ threads: 2 });
+    await system.supervise(tree(3), { thread: 2 });
+    const began = performance.now();
+    await system.stop();
+    // Bound: 3 × 100 ms of shutdown plus messaging (before: 20 s and more).
+    expect(performance.now() - began).toBeLessThan(5000);
+  });
+});
