@@ -258,8 +258,8 @@ export class ThreadRuntime implements CellHost {
           .catch(() => undefined);
         return;
       case Kind.THREAD_DOWN: {
-        const [ref, thread, reason] = envelope as ThreadDownEnvelope;
-        this.threadDown(thread, reason as ExitReason);
+        const [ref, thread, reason, final] = envelope as ThreadDownEnvelope;
+        this.threadDown(thread, reason as ExitReason, final);
         this.reply(from, ref, true);
         return;
       }
@@ -1016,11 +1016,15 @@ export class ThreadRuntime implements CellHost {
    * (watches, open calls) is forgotten. Main calls this on every live thread before it starts the
    * thread's next incarnation.
    */
-  threadDown(thread: number, reason: ExitReason): void {
+  threadDown(thread: number, reason: ExitReason, final = false): void {
     this.endpoint.resetPeer(thread, this.onFrame);
     this.encoders[thread] = new MessageEncoder();
     this.decoders[thread] = new MessageDecoder();
-    this.pending.rejectThread(thread, () => new ExitError(`thread ${thread} went down before replying: ${describeReason(reason)}`, reason));
+    const error = () => new ExitError(`thread ${thread} went down before replying: ${describeReason(reason)}`, reason);
+    // `final` (it will not come back): set before the exit signals below, so a supervisor that
+    // restarts a child there hears at once that it cannot, instead of waiting out a spawn timeout.
+    if (final) this.pending.loseThread(thread, error);
+    else this.pending.rejectThread(thread, error);
     for (const [mref, target] of [...this.monitorTargets]) {
       if (target.thread === thread && this.isLocal(target)) this.deliverDown(mref, target, reason);
     }

@@ -739,9 +739,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       const { spinMicros, batch, callTimeout, backpressure } = this.options;
       return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure };
     },
-    forgetThread: async (thread, reason) => {
+    forgetThread: async (thread, reason, final) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
-      this.runtime.threadDown(thread, reason);
+      this.runtime.threadDown(thread, reason, final);
       this.cluster?.threadDown(thread, reason);
       // Actors that die with their thread send no EXITED: free their global names here.
       for (const [key, { name, pid }] of [...this.globalNames]) {
@@ -755,7 +755,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       // A shard being ended (an aborted task's) will not answer: counted silent now, not after the wait.
       const ending = others.filter((other) => this.root.isEnding(other));
       const answers = others.filter((other) => !this.root.isEnding(other)).map((other) =>
-        this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason]], FORGET_TIMEOUT_MS).then(
+        this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason, final]], FORGET_TIMEOUT_MS).then(
           () => 0,
           () => other,
         ),
