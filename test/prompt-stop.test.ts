@@ -3,16 +3,21 @@
  * supervisor stops such a child within its `shutdown` ms and `system.stop()` is bounded by the
  * shutdown times in its trees, not by 10 s waits; on real shards.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { child, start, supervisorChild, type SupervisorSpec } from '../src/main/index.js';
 import { fixtureUrl } from './helpers.js';
 import type Stuck from './fixtures/actors/stuck.js';
 import type Counter from './fixtures/actors/counter.js';
 import type Saboteur from './fixtures/actors/saboteur.js';
+import type Tally from './fixtures/actors/tally.js';
 
 const STUCK = fixtureUrl('actors/stuck');
 const COUNTER = fixtureUrl('actors/counter');
 const SABOTEUR = fixtureUrl('actors/saboteur');
+const TALLY = fixtureUrl('actors/tally');
 
 /** `depth` nested supervisors, each with a child whose terminate never settles (shutdown: 100 ms). */
 function tree(depth: number): SupervisorSpec {
@@ -63,5 +68,23 @@ describe("stop after 'fatal'", () => {
     await system.stop();
     // Before: 10 s, waiting for the EXIT of a child whose thread was already gone.
     expect(performance.now() - began).toBeLessThan(5000);
+  });
+});
+
+describe('casts sent just before stop()', () => {
+  it('are handled by an actor on main as by one on a shard, none dead-lettered', async () => {
+    const system = await start({ threads: 1 });
+    const log = join(mkdtempSync(join(tmpdir(), 'weft-stop-')), 'log');
+    const onMain = await system.spawn<typeof Tally>(TALLY, { args: log, thread: 0 });
+    const onShard = await system.spawn<typeof Tally>(TALLY, { args: log, thread: 1 });
+    let deadLetters = 0;
+    system.on('deadLetter', () => deadLetters++);
+    for (let i = 0; i < 1000; i++) {
+      onMain.cast('one');
+      onShard.cast('one');
+    }
+    await system.stop();
+    expect(readFileSync(log, 'utf8').trim().split('\n').sort()).toEqual(['0 1000', '1 1000']);
+    expect(deadLetters).toBe(0);
   });
 });

@@ -1046,6 +1046,11 @@ export class ThreadRuntime implements CellHost {
 
   /** Stops every actor (terminate runs, queued calls fail with 'shutdown'); spawns still loading are refused. */
   async stopActors(): Promise<void> {
+    // What was sent to this thread's own actors before the stop is handled first, as messages from
+    // other threads are (they come ahead of the STOP in the ring): a cast from main to an actor on
+    // main just before stop() is not lost. Only those already queued: an actor casting to itself
+    // forever cannot hold the stop.
+    for (let left = this.local.size; left > 0 && this.local.size !== 0; ) left -= this.runLocal(left);
     this.stopping = true;
     // Those already exiting too: a supervisor in its terminate is still stopping its children.
     await Promise.all([...[...this.cells.values()].map((cell) => cell.shutdown('shutdown')), ...[...this.dying.values()].map((cell) => cell.ended)]);
