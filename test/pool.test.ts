@@ -129,6 +129,24 @@ describe('deaths and give-ups', () => {
     await pool.stop();
   });
 
+  it('a borrower that dies while waiting leaves the queue: the next checkin never lends to it', async () => {
+    const pool = await newPool(1, 0);
+    const held = await pool.checkout();
+    const borrower = await system.spawn<typeof Borrower>(BORROWER, { thread: 2 });
+    const { down } = system.monitor(borrower.pid);
+    // Its checkout waits (the only worker is held), then it is killed while waiting.
+    const asked = borrower.call({ type: 'borrow', pool: pool.pid, timeout: 60_000, killSelfAfter: 300 }).catch((error: unknown) => error);
+    expect((await down).reason).toBe('killed');
+    await asked;
+    // The pool hears its waiter's DOWN (a message from thread 2) well within a second.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    pool.checkin(held);
+    // Straight after the checkin (no time for a noproc DOWN to bring it back): the worker is free.
+    expect(await pool.status()).toEqual({ state: 'ready', available: 1, overflow: 0, checkedOut: 0 });
+    expect(await pool.checkout({ block: false })).not.toBe('full');
+    await pool.stop();
+  });
+
   it('a caller that aborts its wait gets AbortError and never keeps a worker', async () => {
     const pool = await newPool(1, 0);
     const held = await pool.checkout();

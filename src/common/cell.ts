@@ -123,6 +123,8 @@ export class ActorCell implements CallContext {
   private readonly timers = new Set<NodeJS.Timeout>();
   /** `init` has returned (a kill during `init` skips `terminate`: there is no state to end). */
   private hasStarted = false;
+  /** Set while `terminate` runs: a 'kill' calls it to end the actor without waiting for terminate. */
+  private cutShort: (() => void) | undefined;
   /** Exits of linked actors that came during `terminate` with no `awaitExit` for them yet. */
   private readonly lateExits = new Map<number | string, ExitReason>();
   /** `awaitExit` waits, by `threadKey` of the pid waited for. */
@@ -456,6 +458,9 @@ export class ActorCell implements CallContext {
       // In terminate: kept for an awaitExit that has not begun yet (a supervisor stopping its
       // children one by one while they are also being stopped by their own threads).
       if (linked) this.lateExits.set(key, reason);
+      // 'kill' is never ignored, not even by a terminate that does not settle: the actor is gone
+      // at once (its terminate may run on, refused every effect) and its exit is told as 'killed'.
+      else if (reason === 'kill') this.cutShort?.();
       return;
     }
     if (linked) this.links.delete(this.keyOf(from));
@@ -644,12 +649,16 @@ export class ActorCell implements CallContext {
     this.mailboxHead = 0;
     this.deathReason = reason;
     this.host.exited(this, reason);
-    if (reason !== 'kill' && reason !== 'killed' && this.hasStarted && this.behaviour.terminate !== undefined) {
-      try {
-        await this.behaviour.terminate(reason, this.state, this);
-      } catch {
-        // terminate's own failure does not change why the actor exited
-      }
+    const terminate = this.behaviour.terminate;
+    if (reason !== 'kill' && reason !== 'killed' && this.hasStarted && terminate !== undefined) {
+      // terminate's own failure does not change why the actor exited (nor does a sync throw).
+      const finished = (async () => terminate(reason, this.state, this))().then(
+        () => false,
+        () => false,
+      );
+      const killed = new Promise<boolean>((resolve) => (this.cutShort = () => resolve(true)));
+      if (await Promise.race([finished, killed])) this.deathReason = reason = 'killed';
+      this.cutShort = undefined;
     }
     this.gone = true;
     for (const [thread, ref] of pending) {

@@ -95,6 +95,11 @@ export class PendingReplies {
   request<T>(timeoutMs: number, onTimeout: () => Error, send: (ref: number) => void, thread = -1): Promise<T> {
     const promise = this.begin<T>(timeoutMs, thread, callIt, onTimeout);
     const ref = this.lastRef;
+    const lost = this.lost.get(thread);
+    if (lost !== undefined) {
+      this.reject(ref, lost());
+      return promise;
+    }
     try {
       send(ref);
     } catch (error) {
@@ -131,6 +136,18 @@ export class PendingReplies {
   }
 
   /** Rejects every wait that thread `thread` was to answer (it died), with `error()`. */
+  /**
+   * Thread `thread` is gone for good (it will not be started again): its waits reject now, and
+   * every later request to it rejects at once with `error()` rather than wait out its timeout.
+   */
+  loseThread(thread: number, error: () => Error): void {
+    this.lost.set(thread, error);
+    this.rejectThread(thread, error);
+  }
+
+  /** Threads gone for good, with the error their waits get (see `loseThread`). */
+  private readonly lost = new Map<number, () => Error>();
+
   rejectThread(thread: number, error: () => Error): void {
     for (const [ref, waiter] of [...this.waiters]) if (waiter.thread === thread) this.reject(ref, error());
   }

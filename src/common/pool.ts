@@ -57,6 +57,8 @@ interface Waiter {
   readonly borrower: Pid | null;
   readonly ticket: number;
   readonly timer: { cancel(): boolean } | undefined;
+  /** Our monitor of the waiting borrower (-1: main, not watched): a borrower that dies leaves the queue. */
+  readonly monitor: number;
 }
 
 interface Loan {
@@ -88,10 +90,20 @@ async function startWorker(ctx: ActorContext, state: State): Promise<Pid> {
   return ref.pid;
 }
 
-/** Lends `worker` to a borrower (watched if it is an actor). */
-function lend(ctx: ActorContext, state: State, worker: Pid, borrower: Pid | null): void {
-  const monitor = borrower === null ? -1 : ctx.monitor(borrower);
+/** Lends `worker` to a borrower (watched if it is an actor; a waiter's monitor carries over). */
+function lend(ctx: ActorContext, state: State, worker: Pid, borrower: Pid | null, monitor = watch(ctx, borrower)): void {
   state.loans.set(key(worker), { worker, borrower, monitor });
+}
+
+/** Monitors a borrowing actor (main, `null`, is not watched: -1). */
+function watch(ctx: ActorContext, borrower: Pid | null): number {
+  return borrower === null ? -1 : ctx.monitor(borrower);
+}
+
+/** A wait ends without a worker: its timer and its monitor go. */
+function forgetWaiter(ctx: ActorContext, waiter: Waiter): void {
+  waiter.timer?.cancel();
+  if (waiter.monitor !== -1) ctx.demonitor(waiter.monitor);
 }
 
 function takeAvailable(state: State): Pid | undefined {
@@ -103,7 +115,7 @@ function release(ctx: ActorContext, state: State, worker: Pid): void {
   const waiter = state.waiting.shift();
   if (waiter !== undefined) {
     waiter.timer?.cancel();
-    lend(ctx, state, worker, waiter.borrower);
+    lend(ctx, state, worker, waiter.borrower, waiter.monitor);
     ctx.reply(waiter.from, { worker });
     return;
   }
@@ -197,7 +209,7 @@ export default defineActor({
         if (!msg.block) return { reply: { full: true } as PoolReply, state };
         const from = ctx.from as ReplyTo<CheckoutReply>;
         const timer = Number.isFinite(msg.timeout) ? ctx.sendAfter(msg.timeout, { type: 'expire', ticket: msg.ticket, borrower: msg.borrower }) : undefined;
-        state.waiting.push({ from, borrower: msg.borrower, ticket: msg.ticket, timer });
+        state.waiting.push({ from, borrower: msg.borrower, ticket: msg.ticket, timer, monitor: watch(ctx, msg.borrower) });
         return ctx.noreply<State, PoolReply>(state);
       }
       case 'status':
@@ -222,7 +234,7 @@ export default defineActor({
     const at = waiterAt(state, msg.ticket, msg.borrower);
     if (at !== -1) {
       const [waiter] = state.waiting.splice(at, 1);
-      waiter.timer?.cancel();
+      forgetWaiter(ctx, waiter);
       ctx.reply(waiter.from, { timeout: true });
     }
     return state;
@@ -232,11 +244,25 @@ export default defineActor({
     const info = msg as ExitSignal | Down | { type: 'expire'; ticket: number; borrower: Pid | null };
     if (info.type === 'expire') {
       const at = waiterAt(state, info.ticket, info.borrower);
-      if (at !== -1) ctx.reply(state.waiting.splice(at, 1)[0].from, { timeout: true });
+      if (at !== -1) {
+        const [waiter] = state.waiting.splice(at, 1);
+        forgetWaiter(ctx, waiter);
+        ctx.reply(waiter.from, { timeout: true });
+      }
       return state;
     }
     if (info.type === 'DOWN') {
-      // A borrower died: its workers come back.
+      // A borrower died: its waits leave the queue (as poolboy's DOWN clause drops them, so no
+      // worker is lent to the dead) and its workers come back.
+      const dead = state.waiting.filter((waiter) => waiter.monitor === info.ref);
+      if (dead.length > 0) {
+        state.waiting.splice(0, state.waiting.length, ...state.waiting.filter((waiter) => waiter.monitor !== info.ref));
+        for (const waiter of dead) {
+          waiter.timer?.cancel();
+          // Its call settles (no one is left to read it): the caller's thread forgets the wait.
+          ctx.reply(waiter.from, { timeout: true });
+        }
+      }
       for (const loan of [...state.loans.values()]) if (loan.monitor === info.ref) void checkin(ctx, state, loan.worker.thread, loan.worker.serial, false);
       return state;
     }

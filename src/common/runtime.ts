@@ -271,8 +271,8 @@ export class ThreadRuntime implements CellHost {
         return;
       }
       case Kind.THREAD_DOWN: {
-        const [ref, thread, reason] = envelope as ThreadDownEnvelope;
-        this.threadDown(thread, reason as ExitReason);
+        const [ref, thread, reason, final] = envelope as ThreadDownEnvelope;
+        this.threadDown(thread, reason as ExitReason, final);
         this.reply(from, ref, true);
         return;
       }
@@ -1080,11 +1080,15 @@ export class ThreadRuntime implements CellHost {
    * (watches, open calls) is forgotten. Main calls this on every live thread before it starts the
    * thread's next incarnation.
    */
-  threadDown(thread: number, reason: ExitReason): void {
+  threadDown(thread: number, reason: ExitReason, final = false): void {
     this.endpoint.resetPeer(thread, this.onFrame);
     this.encoders[thread] = new MessageEncoder();
     this.decoders[thread] = new MessageDecoder();
-    this.pending.rejectThread(thread, () => new ExitError(`thread ${thread} went down before replying: ${describeReason(reason)}`, reason));
+    const error = () => new ExitError(`thread ${thread} went down before replying: ${describeReason(reason)}`, reason);
+    // `final` (it will not come back): set before the exit signals below, so a supervisor that
+    // restarts a child there hears at once that it cannot, instead of waiting out a spawn timeout.
+    if (final) this.pending.loseThread(thread, error);
+    else this.pending.rejectThread(thread, error);
     for (const [mref, target] of [...this.monitorTargets]) {
       if (target.thread === thread && this.isLocal(target)) this.deliverDown(mref, target, reason);
     }
@@ -1106,6 +1110,11 @@ export class ThreadRuntime implements CellHost {
 
   /** Stops every actor (terminate runs, queued calls fail with 'shutdown'); spawns still loading are refused. */
   async stopActors(): Promise<void> {
+    // What was sent to this thread's own actors before the stop is handled first, as messages from
+    // other threads are (they come ahead of the STOP in the ring): a cast from main to an actor on
+    // main just before stop() is not lost. Only those already queued: an actor casting to itself
+    // forever cannot hold the stop.
+    for (let left = this.local.size; left > 0 && this.local.size !== 0; ) left -= this.runLocal(left);
     this.stopping = true;
     // Those already exiting too: a supervisor in its terminate is still stopping its children.
     await Promise.all([...[...this.cells.values()].map((cell) => cell.shutdown('shutdown')), ...[...this.dying.values()].map((cell) => cell.ended)]);

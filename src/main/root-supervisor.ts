@@ -61,7 +61,8 @@ export interface RootHost {
    * Every live thread, main included, forgets `thread` (see `ThreadRuntime.threadDown`); resolves
    * with the shards that did not confirm in time (they are ended: a shard that cannot answer is hung).
    */
-  forgetThread(thread: number, reason: ExitReason): Promise<number[]>;
+  /** `final`: the thread will not be started again (past `threadRestarts`: the system stops). */
+  forgetThread(thread: number, reason: ExitReason, final: boolean): Promise<number[]>;
   /** Shard `thread` is running again. */
   threadUp(thread: number): void;
   threadDownEvent(cause: ThreadDownCause): void;
@@ -277,7 +278,9 @@ export class RootSupervisor {
     if (this.stopping) return;
     this.host.threadDownEvent(cause);
     const reason: ExitReason = { threadDown: cause };
-    const silent = await this.host.forgetThread(thread, reason);
+    // Decided first, so the live threads learn with the news of its death whether it comes back.
+    let allowed = this.allowRestart(thread, cause);
+    const silent = await this.host.forgetThread(thread, reason, !allowed);
     // A shard that did not confirm may still reset its rings with `thread` later, under the new
     // incarnation's feet: it is ended (and recovered in turn) before the new one starts.
     for (const other of silent) {
@@ -296,7 +299,7 @@ export class RootSupervisor {
     }
     set.resetThreadLine(thread);
     for (;;) {
-      if (!this.allowRestart(thread, cause)) {
+      if (!allowed) {
         this.host.fatal([...this.history]);
         return;
       }
@@ -307,6 +310,7 @@ export class RootSupervisor {
         // It would not even start: that is one more restart, and perhaps the last.
         if (this.stopping) return;
       }
+      allowed = this.allowRestart(thread, cause);
     }
     this.restartsOf[thread]++;
     this.host.threadUpEvent({ thread, restarts: this.restartsOf[thread] });

@@ -709,6 +709,12 @@ export class System extends EventEmitter<SystemEvents> implements Router {
   /**
    * Stops every actor (each `terminate` runs with reason `'shutdown'`), ends every shard, and
    * rejects whatever is still awaited with `SystemStoppedError`. Safe to call more than once.
+   *
+   * Bound: supervision trees stop child by child, and a child that outlives its `shutdown` ms is
+   * killed, which ends it at once even inside a `terminate` that never settles. So the trees take
+   * at most the sum of the `shutdown` times of the children that overrun them (a few ms each
+   * otherwise), and no top-level tree more than 10 s; an actor outside any tree whose `terminate`
+   * never settles holds its thread's stop for at most 10 s, after which the thread is ended.
    */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
@@ -763,9 +769,9 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       const { spinMicros, batch, callTimeout, backpressure } = this.options;
       return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry };
     },
-    forgetThread: async (thread, reason) => {
+    forgetThread: async (thread, reason, final) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
-      this.runtime.threadDown(thread, reason);
+      this.runtime.threadDown(thread, reason, final);
       this.cluster?.threadDown(thread, reason);
       // Actors that die with their thread send no EXITED: free their global names here.
       for (const [key, { name, pid }] of [...this.globalNames]) {
@@ -779,7 +785,7 @@ export class System extends EventEmitter<SystemEvents> implements Router {
       // A shard being ended (an aborted task's) will not answer: counted silent now, not after the wait.
       const ending = others.filter((other) => this.root.isEnding(other));
       const answers = others.filter((other) => !this.root.isEnding(other)).map((other) =>
-        this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason]], FORGET_TIMEOUT_MS).then(
+        this.runtime.request(other, 'thread down', (ref) => [Kind.THREAD_DOWN, [ref, thread, reason, final]], FORGET_TIMEOUT_MS).then(
           () => 0,
           () => other,
         ),

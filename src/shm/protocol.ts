@@ -133,7 +133,8 @@ export type MonitorEnvelope = [serial: number, mref: number];
 export type DownEnvelope = [mref: number, serial: number | Pid, reason: unknown];
 export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number, replacing?: Pid | null, reservation?: number | null];
 export type EventEnvelope = [event: unknown];
-export type ThreadDownEnvelope = [ref: number, thread: number, reason: unknown];
+/** `final`: the thread will not be started again (the system is going down): waits on it end at once. */
+export type ThreadDownEnvelope = [ref: number, thread: number, reason: unknown, final: boolean];
 /** `node`: look on that node; `global`: the cluster's global names; neither: this node's. */
 export type WhereisEnvelope = [ref: number, name: string, node?: string | null, global?: boolean];
 export type LinkEnvelope = [serial: number, fromSerial: number | Pid];
