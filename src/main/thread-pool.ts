@@ -103,7 +103,7 @@ export class ThreadPool {
     // Its own threads are replaced however often they die, as piscina replaces its workers.
     this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
     const made = (s: System): TaskDispatcher => {
-      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: Math.max(2, concurrency), maxQueue, concurrency });
+      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency });
       this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       return dispatcher;
