@@ -32,6 +32,7 @@ import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
 import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
 import { isThreadDown, type System } from './system.js';
+import type { ThreadDownCause } from './root-supervisor.js';
 
 /** The task runner's module, for the shards to import. */
 const RUNNER_URL = compiledModule('common/task-runner.js');
@@ -91,6 +92,24 @@ const PIPELINE_MS = 1;
 const STALL_MS = 1;
 /** Answers per measurement of a shard's time per task; also the limit before the first one. */
 const SAMPLE = 8;
+
+/**
+ * What a task whose thread went down rejects with: the thread's own error when it died of one (an
+ * uncaught throw: the same class and message; out of heap: Node's ERR_WORKER_OUT_OF_MEMORY), as
+ * piscina's tasks do, with weft's account of the death on `threadDown`; else (an exit, a hang, an
+ * abort) the ExitError itself. Each task gets its own copy: the original stays in the exit reason
+ * that actors and supervisors see, and a copy never points back at itself through `threadDown`.
+ */
+function threadError(error: unknown): unknown {
+  if (!(error instanceof ExitError) || !isThreadDown(error.reason)) return error;
+  const down = error.reason.threadDown;
+  const own = down.error;
+  if ((down.cause !== 'exception' && down.cause !== 'out_of_memory') || typeof own !== 'object' || own === null) return error;
+  const copy = Object.create(Object.getPrototypeOf(own) as object | null) as Error & { threadDown?: ThreadDownCause };
+  for (const key of Reflect.ownKeys(own)) Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(own, key)!);
+  Object.defineProperty(copy, 'threadDown', { value: down, writable: true, configurable: true, enumerable: false });
+  return copy;
+}
 
 export class TaskDispatcher {
   private readonly host: TaskHost;
@@ -268,7 +287,8 @@ export class TaskDispatcher {
    * under it (ExitError) or a system that stopped means the pool closed under it.
    */
   private failure(error: unknown): unknown {
-    return this.closed && (error instanceof ExitError || error instanceof SystemStoppedError) ? this.closedError('the task was not answered') : error;
+    if (this.closed && (error instanceof ExitError || error instanceof SystemStoppedError)) return this.closedError('the task was not answered');
+    return threadError(error);
   }
 
   /** The number tasks give `module[name]` by (the same for the dispatcher's life). */
