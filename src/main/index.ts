@@ -28,6 +28,8 @@ export {
   EncodeError,
   DecodeError,
   InvalidArgumentError,
+  InvalidOptionRangeError,
+  InvalidOptionTypeError,
   RingCorruptError,
   CallTimeoutError,
   ExitError,
