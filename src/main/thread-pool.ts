@@ -12,8 +12,10 @@
  * What differs, on purpose: threads are weft shards, started once (`maxThreads` of them) and
  * restarted by the root supervisor when one dies, not grown and shrunk (`minThreads` and
  * `idleTimeout` are accepted and do nothing); tasks travel through the rings rather than
- * `postMessage`. A crashing task rejects its own promise; a task that takes its thread down
- * rejects with `ExitError({ threadDown })` and the others waiting there run elsewhere.
+ * `postMessage`. A crashing task rejects its own promise; a task that takes its thread down rejects
+ * with the thread's error (piscina's behaviour; weft's account on `threadDown`), or with
+ * `ExitError({ threadDown })` if it died without one, and the others waiting there run elsewhere.
+ * The README lists what still differs from piscina.
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
