@@ -12,6 +12,7 @@ import { suite as actorStream } from './actor-stream.js';
 import { suite as crashRecovery } from './crash-recovery.js';
 import { suite as poolRun } from './pool-run.js';
 import { suite as cpuSpeedup } from './cpu-speedup.js';
+import { suite as poolBlocking } from './pool-blocking.js';
 import { suite as transaction } from './transaction.js';
 import { suite as fuseAsk } from './fuse-ask.js';
 import { suite as remoteCall } from './remote-call.js';
@@ -20,4 +21,4 @@ import { suite as remoteRun } from './remote-run.js';
 import { suite as backpressure } from './backpressure.js';
 import { suite as stopLatency } from './stop-latency.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, backpressure, stopLatency];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, backpressure, stopLatency];

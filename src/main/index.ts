@@ -31,6 +31,8 @@ export {
   EncodeError,
   DecodeError,
   InvalidArgumentError,
+  InvalidOptionRangeError,
+  InvalidOptionTypeError,
   RingCorruptError,
   CallTimeoutError,
   ExitError,

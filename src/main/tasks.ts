@@ -7,10 +7,13 @@
  * here, in order, up to `maxQueue`. Async tasks the shard has started and that are awaiting
  * (parked: they hold no CPU, and may never settle) do not count against the limit, so a shard
  * with tasks stuck on it still takes work. The limit adapts to how long tasks take on that shard: about
- * PIPELINE_MS of work, between `floor` and `window`. Tiny tasks then flow at ring speed (hundreds
- * in flight, no round trip between them), while long ones are handed out a few at a time, so a
- * shard that runs slower (sharing its core) is not left with a backlog while another idles, as a
- * pool that gives each task to the next free worker would have it.
+ * PIPELINE_MS of work, between `floor` and `window`, and `floor` (one task) until measured. Tiny
+ * tasks then flow at ring speed (hundreds in flight, no round trip between them), while long ones
+ * are handed out one at a time, as a pool that gives each task to the next free worker does, so no
+ * task waits behind a long one while another shard idles. A shard whose runner has been on the
+ * same task for more than STALL_MS (its TASK word has not moved) counts as busy whatever its limit
+ * says, and its limit drops back to `floor` until measured again: a task that turned out long (or
+ * never ends) holds only itself, not a pipeline of quick ones behind it.
  *
  * Failures, each its own: a task that throws rejects its promise with what it threw; one whose
  * signal aborts is rejected with `AbortError` at once; if it had started (running, or an async one
@@ -30,6 +33,7 @@ import type Runner from '../common/task-runner.js';
 import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
 import { tracing } from '../common/tracing.js';
 import { isThreadDown, type System } from './system.js';
+import type { ThreadDownCause } from './root-supervisor.js';
 
 /** The task runner's module, for the shards to import. */
 const RUNNER_URL = compiledModule('common/task-runner.js');
@@ -86,9 +90,29 @@ interface Job {
 /** A side-path task that moves nothing (it shares a SharedArrayBuffer, or holds a class instance). */
 const NOTHING_TO_MOVE: readonly Transferable[] = Object.freeze([]);
 /** Work (ms) a shard is given ahead; see the module comment. */
-const PIPELINE_MS = 2;
+const PIPELINE_MS = 1;
+/** A shard on one task for longer than this (ms) is busy: it gets no more until that task ends. */
+const STALL_MS = 1;
 /** Answers per measurement of a shard's time per task; also the limit before the first one. */
 const SAMPLE = 8;
+
+/**
+ * What a task whose thread went down rejects with: the thread's own error when it died of one (an
+ * uncaught throw: the same class and message; out of heap: Node's ERR_WORKER_OUT_OF_MEMORY), as
+ * piscina's tasks do, with weft's account of the death on `threadDown`; else (an exit, a hang, an
+ * abort) the ExitError itself. Each task gets its own copy: the original stays in the exit reason
+ * that actors and supervisors see, and a copy never points back at itself through `threadDown`.
+ */
+function threadError(error: unknown): unknown {
+  if (!(error instanceof ExitError) || !isThreadDown(error.reason)) return error;
+  const down = error.reason.threadDown;
+  const own = down.error;
+  if ((down.cause !== 'exception' && down.cause !== 'out_of_memory') || typeof own !== 'object' || own === null) return error;
+  const copy = Object.create(Object.getPrototypeOf(own) as object | null) as Error & { threadDown?: ThreadDownCause };
+  for (const key of Reflect.ownKeys(own)) Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(own, key)!);
+  Object.defineProperty(copy, 'threadDown', { value: down, writable: true, configurable: true, enumerable: false });
+  return copy;
+}
 
 export class TaskDispatcher {
   private readonly host: TaskHost;
@@ -97,12 +121,21 @@ export class TaskDispatcher {
   /** Per shard (index 0 unused): its runner (undefined while the shard is down) and tasks in flight. */
   private readonly runners: Array<ActorRef<typeof Runner> | undefined>;
   private readonly inFlight: number[];
-  /** Per shard: its current limit, answers counted, when the measurement began, and whether the
-   *  shard ran dry meanwhile (then the time is not all work, and the measurement is dropped). */
+  /**
+   * Per shard: its current limit; answers counted; the time it spent busy (with a task in flight
+   * that is not parked) during the current measurement, and since when it is busy (-1: idle). Busy
+   * time over answers is the shard's time per task, whether it was pipelined or fed one at a time.
+   */
   private readonly limit: number[];
   private readonly answers: number[];
-  private readonly sampleStart: number[];
-  private readonly ranDry: boolean[];
+  private readonly busyTime: number[];
+  private readonly busySince: number[];
+  /**
+   * Per shard, its last sign of progress (see `stalled`): when, and the task it was on then (the one
+   * sent to it idle, or its TASK word when it answered or was seen on a new task).
+   */
+  private readonly progressTask: number[];
+  private readonly progressAt: number[];
   private readonly floor: number;
   private readonly queue: Job[] = [];
   private queueHead = 0;
@@ -134,6 +167,8 @@ export class TaskDispatcher {
   private readonly functions: Array<[module: string, name: string]> = [];
   private readonly named: Array<Set<number>>;
   private closed = false;
+  /** Armed while tasks wait here (see `lookAgain`). */
+  private lookTimer: NodeJS.Timeout | undefined;
   /** Tasks answered (resolved or rejected) since start. */
   completed = 0;
 
@@ -144,11 +179,14 @@ export class TaskDispatcher {
     const shards = host.system.threads;
     this.runners = new Array(shards + 1).fill(undefined);
     this.inFlight = new Array<number>(shards + 1).fill(0);
-    this.floor = Math.min(options.floor ?? 2, options.window);
-    this.limit = new Array<number>(shards + 1).fill(Math.max(this.floor, Math.min(SAMPLE, options.window)));
+    this.floor = Math.min(options.floor ?? 1, options.window);
+    // Until measured, a task may be long: one at a time, so the first tasks spread over every shard.
+    this.limit = new Array<number>(shards + 1).fill(this.floor);
     this.answers = new Array<number>(shards + 1).fill(0);
-    this.sampleStart = new Array<number>(shards + 1).fill(0);
-    this.ranDry = new Array<boolean>(shards + 1).fill(true);
+    this.busyTime = new Array<number>(shards + 1).fill(0);
+    this.busySince = new Array<number>(shards + 1).fill(-1);
+    this.progressTask = new Array<number>(shards + 1).fill(0);
+    this.progressAt = new Array<number>(shards + 1).fill(0);
     this.culprits = new Array<readonly number[] | undefined>(shards + 1).fill(undefined);
     this.ending = new Array<readonly number[] | null | undefined>(shards + 1).fill(undefined);
     this.aborting = new Array<number>(shards + 1).fill(0);
@@ -210,6 +248,7 @@ export class TaskDispatcher {
       return Promise.reject(new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`));
     } else {
       this.queue.push(job);
+      this.lookAgain();
     }
     if (signal !== undefined) {
       job.onAbort = () => this.abort(job);
@@ -227,6 +266,8 @@ export class TaskDispatcher {
     if (this.closed) return;
     this.closed = true;
     this.closing = why;
+    clearTimeout(this.lookTimer);
+    this.lookTimer = undefined;
     this.onNeverStarted(this.closedError('the pool can never be ready'));
     this.host.closed(this);
     this.host.system.off('threadDown', this.onThreadDown);
@@ -249,7 +290,8 @@ export class TaskDispatcher {
    * under it (ExitError) or a system that stopped means the pool closed under it.
    */
   private failure(error: unknown): unknown {
-    return this.closed && (error instanceof ExitError || error instanceof SystemStoppedError) ? this.closedError('the task was not answered') : error;
+    if (this.closed && (error instanceof ExitError || error instanceof SystemStoppedError)) return this.closedError('the task was not answered');
+    return threadError(error);
   }
 
   /** The number tasks give `module[name]` by (the same for the dispatcher's life). */
@@ -312,7 +354,8 @@ export class TaskDispatcher {
 
   /**
    * The live shard with the fewest tasks in flight that still has room under its limit; else -1.
-   * A shard that may hold an aborted task (being asked, or being ended) gets none.
+   * A shard that may hold an aborted task (being asked, or being ended) gets none, nor one stalled
+   * on a long task. Ties go to a shard running nothing now.
    */
   private pick(): number {
     let best = -1;
@@ -320,7 +363,7 @@ export class TaskDispatcher {
     for (let thread = 1; thread < this.runners.length; thread++) {
       if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined) continue;
       const inFlight = this.load(thread);
-      if (inFlight < this.limit[thread] && inFlight < fewest) {
+      if (inFlight < this.limit[thread] && (inFlight < fewest || (inFlight === fewest && this.host.taskRunning(thread) === 0)) && !this.stalled(thread, inFlight)) {
         best = thread;
         fewest = inFlight;
       }
@@ -329,20 +372,45 @@ export class TaskDispatcher {
   }
 
   /**
+   * True if shard `thread` has been on one task for more than STALL_MS: its TASK word (the task its
+   * runner is in now) still shows the task it was on at its last sign of progress (an answer, a
+   * task sent to it idle, a new task seen running), and that was more than STALL_MS ago. A shard
+   * whose answers main has not read yet (main busy submitting) is not stalled: its TASK word moved.
+   * Its limit drops to `floor`, so once the long task ends the shard is fed one task at a time
+   * until measured fast again. Costs an Atomics.load per look, and the clock while a task runs.
+   */
+  private stalled(thread: number, inFlight: number): boolean {
+    if (inFlight === 0) return false;
+    const running = this.host.taskRunning(thread);
+    if (running === 0) return false;
+    const now = performance.now();
+    if (running !== this.progressTask[thread]) {
+      this.progressTask[thread] = running;
+      this.progressAt[thread] = now;
+      return false;
+    }
+    if (now - this.progressAt[thread] <= STALL_MS) return false;
+    this.limit[thread] = this.floor;
+    return true;
+  }
+
+  /**
    * A task of `shard` was answered: one fewer in flight, and every SAMPLE answers a new estimate of
    * its time per task, hence its limit (see the module comment).
    */
   private answer(shard: number): void {
-    // Dry: nothing left but parked tasks, so the time until the next answer is not all work.
-    if (--this.inFlight[shard] === 0 || this.load(shard) === 0) this.ranDry[shard] = true;
-    if (++this.answers[shard] % SAMPLE !== 0) return;
+    this.inFlight[shard]--;
+    const counted = ++this.answers[shard] % SAMPLE === 0;
+    const idle = this.load(shard) === 0;
     const now = performance.now();
-    if (!this.ranDry[shard]) {
-      const perTask = (now - this.sampleStart[shard]) / SAMPLE;
-      this.limit[shard] = Math.max(this.floor, Math.min(this.window, Math.round(PIPELINE_MS / Math.max(perTask, 0.0001))));
-    }
-    this.sampleStart[shard] = now;
-    this.ranDry[shard] = this.load(shard) === 0;
+    this.progressAt[shard] = now;
+    this.progressTask[shard] = this.host.taskRunning(shard);
+    if (this.busySince[shard] !== -1) this.busyTime[shard] += now - this.busySince[shard];
+    this.busySince[shard] = idle ? -1 : now;
+    if (!counted) return;
+    const perTask = this.busyTime[shard] / SAMPLE;
+    this.busyTime[shard] = 0;
+    this.limit[shard] = Math.max(this.floor, Math.min(this.window, Math.round(PIPELINE_MS / Math.max(perTask, 0.0001))));
   }
 
   /**
@@ -350,6 +418,11 @@ export class TaskDispatcher {
    * `transfer` is set (its data holds what a ring cannot carry); resolves with its answer.
    */
   private send(shard: number, id: number, fn: number, args: unknown[], transfer?: readonly Transferable[]): Promise<unknown> {
+    if (this.busySince[shard] === -1) {
+      // Idle until now: this task is the next it runs, so it is the one to watch for a stall.
+      this.busySince[shard] = this.progressAt[shard] = performance.now();
+      this.progressTask[shard] = id;
+    }
     this.inFlight[shard]++;
     const [module, name] = this.functions[fn];
     if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer);
@@ -429,6 +502,20 @@ export class TaskDispatcher {
     else job.reject(answer);
   }
 
+  /**
+   * While tasks wait here, looks for room again within STALL_MS even if no answer comes: a shard
+   * makes room without answering when a task parks (an async task awaiting, which may never
+   * settle), and a shard stalled on a long task is passed over only while it stays so.
+   */
+  private lookAgain(): void {
+    if (this.lookTimer !== undefined || this.closed) return;
+    this.lookTimer = setTimeout(() => {
+      this.lookTimer = undefined;
+      if (!this.closed) this.pump();
+    }, STALL_MS);
+    this.lookTimer.unref(); // waiting tasks alone keep nothing alive: their shards do, while they run
+  }
+
   /** Moves waiting tasks onto shards with room. */
   private pump(): void {
     const queue = this.queue;
@@ -447,7 +534,10 @@ export class TaskDispatcher {
     if (this.queueHead === queue.length) {
       queue.length = 0;
       this.queueHead = 0;
-    } else if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
+    } else {
+      this.lookAgain();
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
       queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }

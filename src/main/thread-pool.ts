@@ -12,19 +12,21 @@
  * What differs, on purpose: threads are weft shards, started once (`maxThreads` of them) and
  * restarted by the root supervisor when one dies, not grown and shrunk (`minThreads` and
  * `idleTimeout` are accepted and do nothing); tasks travel through the rings rather than
- * `postMessage`. A crashing task rejects its own promise; a task that takes its thread down
- * rejects with `ExitError({ threadDown })` and the others waiting there run elsewhere.
+ * `postMessage`. A crashing task rejects its own promise; a task that takes its thread down rejects
+ * with the thread's error (piscina's behaviour; weft's account on `threadDown`), or with
+ * `ExitError({ threadDown })` if it died without one, and the others waiting there run elsewhere.
+ * The README lists what still differs from piscina.
  */
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
-import { InvalidArgumentError, PoolClosedError, describeValue } from '../shm/errors.js';
+import { InvalidArgumentError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { start, type System } from './system.js';
 import type { TaskDispatcher } from './tasks.js';
 
 export interface ThreadPoolOptions {
-  /** The worker file: a path or a file URL (piscina's `filename`). */
-  filename: string | URL;
+  /** The worker file: a path or a file URL (piscina's `filename`). Optional: then each `run` names one. */
+  filename?: string | URL | null;
   /** The export that runs a task, unless `run` says otherwise. @default 'default' */
   name?: string;
   /** Threads to run tasks on (its own shards; `system.threadPool` uses the system's). @default os.availableParallelism() */
@@ -43,13 +45,79 @@ export interface ThreadPoolOptions {
   concurrentTasksPerWorker?: number;
   /** Heap and stack limits of each thread (its own shards only). */
   resourceLimits?: ResourceLimits;
+  /**
+   * piscina's other options, accepted so a piscina script runs unchanged, and not used by weft's
+   * shards yet: `workerData`, `env`, `argv`, `execArgv`, `niceIncrement`, `trackUnmanagedFds`,
+   * `recordTiming`, `atomics`, `taskQueue`, `closeTimeout`, `loadBalancer`, `workerHistogram`.
+   */
+  workerData?: unknown;
+  env?: unknown;
+  argv?: unknown;
+  execArgv?: unknown;
+  niceIncrement?: unknown;
+  trackUnmanagedFds?: unknown;
+  recordTiming?: unknown;
+  atomics?: unknown;
+  taskQueue?: unknown;
+  closeTimeout?: unknown;
+  loadBalancer?: unknown;
+  workerHistogram?: unknown;
+}
+
+/** Every option name `ThreadPool` accepts: piscina's. Any other is refused (a typo would otherwise do nothing). */
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'filename', 'name', 'maxThreads', 'minThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerWorker', 'resourceLimits',
+  'workerData', 'env', 'argv', 'execArgv', 'niceIncrement', 'trackUnmanagedFds', 'recordTiming', 'atomics', 'taskQueue',
+  'closeTimeout', 'loadBalancer', 'workerHistogram',
+]);
+
+/** What the constructor works with, once `validate` has checked it. */
+interface Resolved {
+  filename: string | undefined;
+  name: string;
+  threads: number;
+  concurrency: number;
+  maxQueue: number;
+}
+
+function isCount(value: unknown, least: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= least;
+}
+
+/**
+ * piscina's checks, with piscina's error classes: a wrong type or value is an
+ * InvalidOptionTypeError (a TypeError), `minThreads > maxThreads` an InvalidOptionRangeError (a
+ * RangeError); both carry `code` WEFT_ERR_INVALID_ARGUMENT. Synchronous: `new ThreadPool()` throws.
+ */
+function validate(options: ThreadPoolOptions): Resolved {
+  const bad = (what: string, expected: string, got: unknown) => new InvalidOptionTypeError(`expected \`${what}\` to be ${expected}, got: ${describeValue(got)}`);
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key)) throw new InvalidOptionTypeError(`unknown ThreadPool option \`${key}\`; accepted: ${[...OPTION_NAMES].join(', ')}`);
+  }
+  const { filename, name = 'default', minThreads, maxThreads, idleTimeout, maxQueue = Infinity, concurrentTasksPerWorker = 1, resourceLimits } = options;
+  if (filename !== undefined && filename !== null && (typeof filename === 'string' ? filename === '' : !(filename instanceof URL))) throw bad('filename', 'a file path or a URL', filename);
+  if (typeof name !== 'string') throw bad('name', 'a string', name);
+  if (maxThreads !== undefined && !isCount(maxThreads, 1)) throw bad('maxThreads', 'an integer >= 1', maxThreads);
+  if (minThreads !== undefined && !isCount(minThreads, 0)) throw bad('minThreads', 'an integer >= 0', minThreads);
+  if (minThreads !== undefined && maxThreads !== undefined && minThreads > maxThreads) {
+    throw new InvalidOptionRangeError(`expected \`minThreads\` <= \`maxThreads\`, got: minThreads ${minThreads}, maxThreads ${maxThreads}`);
+  }
+  if (idleTimeout !== undefined && !isCount(idleTimeout, 0) && idleTimeout !== Infinity) throw bad('idleTimeout', 'an integer >= 0', idleTimeout);
+  if (!isCount(concurrentTasksPerWorker, 1)) throw bad('concurrentTasksPerWorker', 'an integer >= 1', concurrentTasksPerWorker);
+  if (resourceLimits !== undefined && (typeof resourceLimits !== 'object' || resourceLimits === null)) throw bad('resourceLimits', 'an object', resourceLimits);
+  // As piscina: minThreads alone above the default raises maxThreads to it.
+  const threads = maxThreads ?? Math.max(availableParallelism(), minThreads ?? 0);
+  const queue = maxQueue === 'auto' ? threads * threads : maxQueue;
+  if (!(queue === Infinity || isCount(queue, 0))) throw bad('maxQueue', "an integer >= 0, 'auto' or Infinity", maxQueue);
+  const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
+  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue };
 }
 
 export interface RunOptions {
   /** The export to call for this task. */
   name?: string;
   /** Another worker file for this task. */
-  filename?: string | URL;
+  filename?: string | URL | null;
   /**
    * Aborts the task: it rejects with AbortError at once. Still in the pool's queue: it never runs.
    * Held on its thread behind async tasks: dropped there, it never runs. Started (running, or an
@@ -76,7 +144,7 @@ export function moduleUrl(file: string | URL, what = 'filename'): string {
 }
 
 export class ThreadPool {
-  private readonly filename: string;
+  private readonly filename: string | undefined;
   private readonly name: string;
   private readonly dispatcher: Promise<TaskDispatcher>;
   private readonly own: Promise<System> | undefined;
@@ -90,21 +158,17 @@ export class ThreadPool {
    * Starts a pool on shards of its own. `system` (internal: use `system.threadPool`) runs it on a
    * running system's shards instead.
    */
-  constructor(options: ThreadPoolOptions, system?: System) {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected ThreadPool options, got: ${describeValue(options)}`);
+  constructor(options: ThreadPoolOptions = {}, system?: System) {
+    if (typeof options !== 'object' || options === null) throw new InvalidOptionTypeError(`expected ThreadPool options (an object), got: ${describeValue(options)}`);
     this.options = options;
-    this.filename = moduleUrl(options.filename);
-    this.name = options.name ?? 'default';
-    const threads = options.maxThreads ?? availableParallelism();
-    const concurrency = options.concurrentTasksPerWorker ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidArgumentError(`expected \`concurrentTasksPerWorker\` to be an integer >= 1, got: ${describeValue(concurrency)}`);
-    const maxQueue = options.maxQueue === 'auto' ? threads * threads : (options.maxQueue ?? Infinity);
-    if (!(maxQueue === Infinity || (Number.isInteger(maxQueue) && maxQueue >= 0))) throw new InvalidArgumentError(`expected \`maxQueue\` to be an integer >= 0, 'auto' or Infinity, got: ${describeValue(options.maxQueue)}`);
+    const { filename, name, threads, concurrency, maxQueue } = validate(options);
+    this.filename = filename;
+    this.name = name;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
     this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
     const made = (s: System): TaskDispatcher => {
-      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: Math.max(2, concurrency), maxQueue, concurrency });
-      this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
+      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency });
+      if (this.filename !== undefined) this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       return dispatcher;
     };
@@ -119,8 +183,14 @@ export class ThreadPool {
   run(task: unknown, options?: RunOptions): Promise<unknown> {
     if (this.destroyed) return Promise.reject(new PoolClosedError('cannot run a task: the pool has been destroyed'));
     const now = this.dispatcherNow;
-    if (options === undefined && now !== undefined) return now.runFunction(this.defaultFunction, [task], undefined);
-    const module = options?.filename === undefined ? this.filename : moduleUrl(options.filename);
+    if (options === undefined && now !== undefined && this.defaultFunction !== -1) return now.runFunction(this.defaultFunction, [task], undefined);
+    let module: string | undefined;
+    try {
+      module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (module === undefined) return Promise.reject(new InvalidOptionTypeError('no worker file: give `filename` to the ThreadPool or to run()'));
     const name = options?.name ?? this.name;
     if (now !== undefined) return now.run(module, name, [task], options?.signal, options?.transferList);
     return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal, options?.transferList));

@@ -55,6 +55,15 @@ export class WeftError extends Error {
   override get name(): string {
     return this.constructor.name;
   }
+
+  /**
+   * `x instanceof WeftError` holds for every weft error, those that must extend a built-in class
+   * instead (InvalidOptionTypeError, InvalidOptionRangeError) and copies from another realm included:
+   * it asks the brand. Subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return this === WeftError ? isWeftError(value) : Function.prototype[Symbol.hasInstance].call(this, value);
+  }
 }
 
 /**
@@ -82,6 +91,37 @@ export class DecodeError extends WeftError {
 export class InvalidArgumentError extends WeftError {
   constructor(message: string) {
     super(message, { code: ErrorCodes.INVALID_ARGUMENT });
+  }
+}
+
+/**
+ * An option of the wrong type or shape, where piscina's users expect a `TypeError` (ThreadPool's
+ * options): a TypeError, and a weft error by brand (`instanceof WeftError`) and `code`.
+ */
+export class InvalidOptionTypeError extends TypeError {
+  readonly code: string = ErrorCodes.INVALID_ARGUMENT;
+
+  constructor(message: string) {
+    super(message);
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  override get name(): string {
+    return 'InvalidOptionTypeError';
+  }
+}
+
+/** Options that contradict each other, where piscina's users expect a `RangeError` (`minThreads > maxThreads`). */
+export class InvalidOptionRangeError extends RangeError {
+  readonly code: string = ErrorCodes.INVALID_ARGUMENT;
+
+  constructor(message: string) {
+    super(message);
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  override get name(): string {
+    return 'InvalidOptionRangeError';
   }
 }
 
