@@ -3,9 +3,12 @@
  * nats-server, attacked by a raw NATS client that publishes on weft's subjects, and a real node
  * process 'b' that checks a still serves its members afterwards.
  */
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { start, type System } from '../../src/main/index.js';
+import { Pid } from '../../src/shm/pid.js';
 import { BatchWriter, WireOp } from '../../src/main/cluster/wire.js';
 import type Wanderer from '../fixtures/actors/wanderer.js';
 import { fixtureUrl } from '../helpers.js';
@@ -101,5 +104,68 @@ describe("main's loop never dies", () => {
       system.off('actorExit', thrower);
       process.off('warning', onWarning);
     }
+  });
+});
+
+describe('only members speak', () => {
+  /** Main's heap after a full collection, MB. */
+  const heapMb = (): number => {
+    v8.setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    return process.memoryUsage().heapUsed / 1e6;
+  };
+
+  it('a forged SPAWN, EXIT kill, LINK and CALL from a non-member (or from a member name in another life) are foreign: nothing done, nothing answered', async () => {
+    const b = await node('b');
+    const victim = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1, name: 'victim' });
+    const before = (await system.stats()).cluster!;
+    const replies: unknown[] = [];
+    const inbox = raw.subscribe('weft.weft.n.mallory', { callback: (_error, message) => void replies.push(message.data) });
+    const mallory = new Pid('mallory', 1, 1, 7);
+    const ops = [
+      [WireOp.SPAWN, 1, WANDERER.href, null, 'planted', null, 5000, false],
+      [WireOp.EXIT, victim.pid, mallory, 'kill', false],
+      [WireOp.LINK, victim.pid, mallory],
+      [WireOp.CALL, 'victim', 0, 2, 5000, { type: 'echo', value: 'stolen' }],
+      [WireOp.WHEREIS, 3, 'victim'],
+    ];
+    raw.publish('weft.weft.n.a', forged('mallory', 7, ops));
+    // b's name, but not b's life: as foreign as a stranger
+    raw.publish('weft.weft.n.a', forged('b', b.creation + 1, ops.map((op) => (op[0] === WireOp.EXIT || op[0] === WireOp.LINK ? [op[0], victim.pid, new Pid('b', 1, 1, b.creation + 1), ...op.slice(3)] : op))));
+    // b's life, but an exit on behalf of an actor of another node
+    raw.publish('weft.weft.n.a', forged('b', b.creation, [[WireOp.EXIT, victim.pid, mallory, 'kill', false]]));
+    await raw.flush();
+    await eventually(async () => (await system.stats()).cluster!.foreign >= before.foreign + 3, 5000, 'the three batches dropped as foreign');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(system.whereis('planted')).toBeUndefined();
+    expect(await victim.call({ type: 'echo', value: 'alive' })).toBe('alive');
+    const after = (await system.stats()).cluster!;
+    expect(after.links).toBe(before.links);
+    expect(after.pendingRequests).toBe(0);
+    expect(replies).toEqual([]);
+    inbox.unsubscribe();
+    // the real b is still served
+    expect(await b.ask('call', { to: { name: 'victim', node: 'a' }, msg: { type: 'echo', value: 'member' } })).toBe('member');
+    victim.cast({ type: 'stop', reason: 'normal' });
+  });
+
+  it('20,000 distinct fake senders asking for answers leave main holding nothing for them, and are counted', async () => {
+    await system.spawn<typeof Wanderer>(WANDERER, { name: 'target' });
+    // warm up the paths once, then measure
+    raw.publish('weft.weft.n.a', forged('warmup', 1, [[WireOp.WHEREIS, 1, 'target']]));
+    await raw.flush();
+    const start = heapMb();
+    const foreignBefore = (await system.stats()).cluster!.foreign;
+    const N = 20_000;
+    for (let i = 0; i < N; i++) {
+      const op = i % 2 === 0 ? [WireOp.WHEREIS, i, 'target'] : [WireOp.CALL, 'target', 0, i, 5000, { type: 'echo', value: i }];
+      raw.publish('weft.weft.n.a', forged(`fake-${i}`, i + 1, [op]));
+      if (i % 1000 === 999) await raw.flush();
+    }
+    await raw.flush();
+    await eventually(async () => (await system.stats()).cluster!.foreign >= foreignBefore + N, 30_000, 'every fake batch counted as foreign');
+    const grown = heapMb() - start;
+    expect(grown).toBeLessThan(8);
+    expect(await system.call({ name: 'target', node: 'a' } as never, { type: 'echo', value: 'ok' })).toBe('ok');
   });
 });
