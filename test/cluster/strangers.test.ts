@@ -4,6 +4,9 @@
  * process 'b' that checks a still serves its members afterwards.
  */
 import v8 from 'node:v8';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -15,6 +18,7 @@ import { fixtureUrl } from '../helpers.js';
 import { eventually, startNatsServer, startNode, type NatsServer, type NodeProcess } from './harness.js';
 
 const WANDERER = fixtureUrl('actors/wanderer');
+const MARKER = fixtureUrl('actors/marker');
 
 let nats: NatsServer;
 let system: System;
@@ -167,5 +171,31 @@ describe('only members speak', () => {
     const grown = heapMb() - start;
     expect(grown).toBeLessThan(8);
     expect(await system.call({ name: 'target', node: 'a' } as never, { type: 'echo', value: 'ok' })).toBe('ok');
+  });
+});
+
+describe('remote spawn is opt-in', () => {
+  it('a node spawns for others only what node.allowSpawn lists: anything else is SpawnError at the caller, and is never imported', async () => {
+    const mark = join(tmpdir(), `weft-spawn-marker-${process.pid}`);
+    rmSync(mark, { force: true });
+    process.env.WEFT_SPAWN_MARKER = mark; // the node processes inherit it
+    try {
+      const b = await node('b'); // allowSpawn: [wanderer] (harness.ts)
+      await expect(system.spawn(MARKER, { node: 'b' })).rejects.toMatchObject({ code: 'WEFT_ERR_SPAWN', message: expect.stringContaining('node.allowSpawn') });
+      // the listed module is spawned
+      const allowed = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
+      expect(allowed.pid.node).toBe('b');
+      // a (no allowSpawn: the default) spawns nothing for b, not even a module it runs itself
+      await system.spawn(WANDERER, { thread: 1 });
+      await expect(b.ask('spawn', { module: WANDERER.href, options: { node: 'a' } })).rejects.toMatchObject({ code: 'WEFT_ERR_SPAWN' });
+      await expect(b.ask('spawn', { module: MARKER.href, options: { node: 'a' } })).rejects.toMatchObject({ code: 'WEFT_ERR_SPAWN' });
+      expect(existsSync(mark)).toBe(false);
+      // and the module does leave its mark when it is imported: the check above can fail
+      await system.spawn(MARKER, { thread: 0 }); // main: its environment has the variable (a's shard started before it was set)
+      expect(existsSync(mark)).toBe(true);
+    } finally {
+      delete process.env.WEFT_SPAWN_MARKER;
+      rmSync(mark, { force: true });
+    }
   });
 });

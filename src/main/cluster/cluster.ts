@@ -668,6 +668,11 @@ export class Cluster {
           this.answer(from, id, false, new SpawnError(`node ${JSON.stringify(this.name)} spawns only file: modules, got: ${describeValue(module)}`));
           return;
         }
+        // Checked before anything is imported: a module's top-level code runs on import.
+        if (!this.options.allowSpawn(module)) {
+          this.answer(from, id, false, new SpawnError(`node ${JSON.stringify(this.name)} does not spawn ${module} for other nodes (see node.allowSpawn)`));
+          return;
+        }
         this.host.spawn(module, args, typeof name === 'string' ? name : null, global === true, (thread ?? undefined) as Placement | undefined, timeout).then(
           (pid) => this.answer(from, id, true, pid),
           (error: unknown) => this.answer(from, id, false, error),
