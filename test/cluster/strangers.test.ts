@@ -13,6 +13,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { start, type System } from '../../src/main/index.js';
 import { Pid } from '../../src/shm/pid.js';
 import { BatchWriter, WireOp } from '../../src/main/cluster/wire.js';
+import { CallTimeoutError } from '../../src/shm/errors.js';
 import type Wanderer from '../fixtures/actors/wanderer.js';
 import { fixtureUrl } from '../helpers.js';
 import { eventually, startNatsServer, startNode, type NatsServer, type NodeProcess } from './harness.js';
@@ -197,5 +198,17 @@ describe('remote spawn is opt-in', () => {
       delete process.env.WEFT_SPAWN_MARKER;
       rmSync(mark, { force: true });
     }
+  });
+});
+
+describe('bounded from the wire', () => {
+  it("another node's call waits here at most node.maxRemoteTimeout, even one sent with Infinity", async () => {
+    const b = await node('b', { node: { maxRemoteTimeout: 300 } });
+    const slow = await b.spawn(WANDERER);
+    const started = Date.now();
+    await expect(system.call(slow, { type: 'slow', ms: 5000 }, Infinity)).rejects.toBeInstanceOf(CallTimeoutError);
+    expect(Date.now() - started).toBeLessThan(4500);
+    const other = await b.spawn(WANDERER); // (the slow one is still in its handler)
+    expect(await system.call(other, { type: 'echo', value: 'after' })).toBe('after');
   });
 });

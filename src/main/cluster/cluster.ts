@@ -580,14 +580,14 @@ export class Cluster {
       }
       case WireOp.CALL: {
         const [, to, serial, id, timeout, body] = op;
-        if (typeof id !== 'number' || typeof timeout !== 'number') return this.dropForeign();
+        if (typeof id !== 'number' || typeof timeout !== 'number' || !(timeout >= 0)) return this.dropForeign();
         const pid = this.target(from, to, serial);
         if (pid === undefined) {
           const what = typeof to === 'string' ? `${JSON.stringify(to)} on node ${JSON.stringify(this.name)}: no actor has that name here` : `<${this.name}.${String(to)}.${String(serial)}>: it is not of this node's present life`;
           this.answer(from, id, false, new NoProcError(`no actor ${what}`));
           return;
         }
-        runtime.call(pid, body, timeout).then(
+        runtime.call(pid, body, Math.min(timeout, this.options.maxRemoteTimeout)).then(
           (value) => this.answer(from, id, true, value),
           (error: unknown) => this.answer(from, id, false, error),
         );
@@ -662,7 +662,7 @@ export class Cluster {
       }
       case WireOp.SPAWN: {
         const [, id, module, args, name, thread, timeout, global] = op;
-        if (typeof id !== 'number' || typeof module !== 'string' || typeof timeout !== 'number') return this.dropForeign();
+        if (typeof id !== 'number' || typeof module !== 'string' || typeof timeout !== 'number' || !(timeout >= 0)) return this.dropForeign();
         if (!module.startsWith('file:')) {
           // Only modules on this machine's disk: a data: or http: URL from the wire would be code from anyone who can publish.
           this.answer(from, id, false, new SpawnError(`node ${JSON.stringify(this.name)} spawns only file: modules, got: ${describeValue(module)}`));
@@ -673,7 +673,7 @@ export class Cluster {
           this.answer(from, id, false, new SpawnError(`node ${JSON.stringify(this.name)} does not spawn ${module} for other nodes (see node.allowSpawn)`));
           return;
         }
-        this.host.spawn(module, args, typeof name === 'string' ? name : null, global === true, (thread ?? undefined) as Placement | undefined, timeout).then(
+        this.host.spawn(module, args, typeof name === 'string' ? name : null, global === true, (thread ?? undefined) as Placement | undefined, Math.min(timeout, this.options.maxRemoteTimeout)).then(
           (pid) => this.answer(from, id, true, pid),
           (error: unknown) => this.answer(from, id, false, error),
         );

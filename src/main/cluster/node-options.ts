@@ -60,6 +60,13 @@ export interface NodeOptions {
    * @example [new URL('./actors/worker.js', import.meta.url)]
    */
   allowSpawn?: readonly (string | URL)[] | ((url: string) => boolean);
+  /**
+   * The longest another node's call (or spawn) may wait on this node, ms: a longer timeout from
+   * the wire, `Infinity` included, is cut to this, and the call then rejects at its caller with
+   * `CallTimeoutError`. A caller's timeout is a request from outside; this node's timers are its own.
+   * @default 60000
+   */
+  maxRemoteTimeout?: number;
 }
 
 export interface ResolvedNodeOptions {
@@ -72,6 +79,7 @@ export interface ResolvedNodeOptions {
   taskTimeout: number;
   /** True for a module URL other nodes may spawn here (never throws). */
   allowSpawn: (url: string) => boolean;
+  maxRemoteTimeout: number;
 }
 
 /** A NATS subject token, and a KV bucket name piece: what node and cluster names may be. */
@@ -80,7 +88,7 @@ export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected \`node\` to be an object { name, nats, cluster? }, got: ${describeValue(options)}`);
   const o = options as Partial<NodeOptions> & Record<string, unknown>;
-  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout', 'allowSpawn'];
+  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout', 'allowSpawn', 'maxRemoteTimeout'];
   for (const key of Object.keys(o)) {
     if (!known.includes(key)) throw new InvalidArgumentError(`unknown option \`node.${key}\`; accepted: ${known.join(', ')}, got: ${describeValue(o[key])}`);
   }
@@ -92,7 +100,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   const downAfter = milliseconds('node.downAfter', o.downAfter ?? 2500, 2 * heartbeat);
   if (o.globalNames !== undefined && typeof o.globalNames !== 'boolean') throw new InvalidArgumentError(`expected \`node.globalNames\` to be a boolean, got: ${describeValue(o.globalNames)}`);
   const taskTimeout = o.taskTimeout === Infinity ? Infinity : milliseconds('node.taskTimeout', o.taskTimeout ?? 60_000, 1);
-  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout, allowSpawn: spawnPolicy(o.allowSpawn) };
+  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout, allowSpawn: spawnPolicy(o.allowSpawn), maxRemoteTimeout: milliseconds('node.maxRemoteTimeout', o.maxRemoteTimeout ?? 60_000, 1) };
 }
 
 /** `node.allowSpawn` as a predicate that never throws (a predicate that throws refuses). */
