@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   COMPACT_MARK,
+  COMPACT_MAX_COMPILED,
   COMPACT_MAX_DEPTH,
   COMPACT_MAX_SHAPES,
   COMPACT_MAX_SHAPE_KEYS,
@@ -1031,5 +1032,47 @@ describe('malformed compact frames: DecodeError, never another type', () => {
   it('a single `__proto__` key, in a SHAPE or inline, is a DecodeError rather than a changed prototype', () => {
     decodeFailure([COMPACT_MARK, SHAPE, 0, 1, ...keyBytes('__proto__'), 0x40]);
     decodeFailure([COMPACT_MARK, MAP_OBJECT, 1, ...keyBytes('__proto__'), 0x40]);
+  });
+});
+
+describe('a reader compiles within bounds, whatever the input', () => {
+  const varint = (n: number): number[] => {
+    const out: number[] = [];
+    while (n >= 0x80) {
+      out.push((n & 0x7f) | 0x80);
+      n = Math.floor(n / 0x80);
+    }
+    out.push(n);
+    return out;
+  };
+  const key = (name: string): number[] => [...varint(name.length), ...[...name].flatMap((c) => [c.charCodeAt(0), 0])];
+  /** One frame: an array of `shapes` distinct one-key shapes, each then used `uses - 1` times more. */
+  const frame = (shapes: number, uses: number): Uint8Array => {
+    const bytes: number[] = [COMPACT_MARK, ARRAY, ...varint(shapes * uses)];
+    for (let id = 0; id < shapes; id++) {
+      bytes.push(SHAPE, ...varint(id), 1, ...key(`k${id}`), id % 64);
+      for (let u = 1; u < uses; u++) bytes.push(OBJECT, ...varint(id), u % 64);
+    }
+    return Uint8Array.from(bytes);
+  };
+
+  it('reads 4,096 hot shapes exactly, compiling at most COMPACT_MAX_COMPILED of them', () => {
+    const reader = new CompactReader();
+    const bytes = frame(COMPACT_MAX_SHAPES, 20);
+    const value = reader.read(bytes, 0, bytes.length) as Record<string, number>[];
+    expect(value.length).toBe(COMPACT_MAX_SHAPES * 20);
+    expect(value[0]).toEqual({ k0: 0 });
+    expect(value[20 * 4095 + 19]).toEqual({ k4095: 19 });
+    expect(value[20 * 300 + 17]).toEqual({ k300: 17 }); // past the cap: the generic path
+    expect(reader.compiledShapes).toBe(COMPACT_MAX_COMPILED);
+  });
+
+  it('shapes used once are never compiled; a shape past COMPACT_MAX_SHAPES is a format error, not a compile', () => {
+    const reader = new CompactReader();
+    const once = frame(1000, 1);
+    expect((reader.read(once, 0, once.length) as unknown[]).length).toBe(1000);
+    expect(reader.compiledShapes).toBe(0);
+    const flood = frame(50_000, 1);
+    expect(() => new CompactReader().read(flood, 0, flood.length)).toThrow(CompactFormatError);
   });
 });

@@ -2,7 +2,8 @@
 import { start } from 'weft';
 
 process.env.NODE_NAME = 'a';
-const system = await start({ threads: 2, node: { name: 'a', nats: { servers: 'nats://127.0.0.1:4222' } } });
+// allowSpawn: the modules other nodes may spawn here (none by default: spawning runs a module's code)
+const system = await start({ threads: 2, node: { name: 'a', nats: { servers: 'nats://127.0.0.1:4222' }, allowSpawn: [new URL('./cache.mjs', import.meta.url)] } });
 await system.spawn(new URL('./cache.mjs', import.meta.url), { name: 'cache', global: true });
 system.serve(new URL('./hash.mjs', import.meta.url), { as: 'hash' });
 system.on('nodeup', ({ node }) => console.log(`a: ${node} joined; nodes: ${system.nodes().join(', ')}`));

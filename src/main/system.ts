@@ -10,7 +10,7 @@
  * wait for exits by itself (after `stop()`). Main also keeps what is node-wide: the registry of
  * names and the dead-letter event, which shards reach through frames (`serve`).
  */
-import { EventEmitter } from 'node:events';
+import { GuardedEmitter, type ListenerError } from './guarded-events.js';
 import { randomInt } from 'node:crypto';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -155,6 +155,11 @@ export interface SystemEvents {
    * or all of the cluster.
    */
   clusterError: [error: ClusterError];
+  /**
+   * A listener of another event threw: the throw is reported here (or, with no 'error' listener,
+   * as a process warning `WEFT_LISTENER_THREW`) and the other listeners still heard the event.
+   */
+  error: [error: ListenerError];
 }
 
 /** True for an exit reason `{ threadDown }`: the actor went down with its thread. */
@@ -162,7 +167,7 @@ export function isThreadDown(reason: unknown): reason is { threadDown: ThreadDow
   return typeof reason === 'object' && reason !== null && 'threadDown' in reason;
 }
 
-export class System extends EventEmitter<SystemEvents> implements Router {
+export class System extends GuardedEmitter<SystemEvents> implements Router {
   /** Shards (worker threads) running actors; main is thread 0 besides them. */
   readonly threads: number;
   /** This node's name (`'local'` outside a cluster); pids of its actors carry it. */
@@ -855,10 +860,22 @@ export class System extends EventEmitter<SystemEvents> implements Router {
     const { endpoint } = runtime;
     let drains = 0;
     while (!this.finished) {
-      let handled = endpoint.drain(runtime.onFrame, this.options.batch);
-      endpoint.cork();
-      handled += runtime.runLocal(this.options.batch);
-      endpoint.uncork();
+      let handled: number;
+      try {
+        handled = endpoint.drain(runtime.onFrame, this.options.batch);
+        endpoint.cork();
+        try {
+          handled += runtime.runLocal(this.options.batch);
+        } finally {
+          endpoint.uncork();
+        }
+      } catch (error) {
+        // A frame handler threw (the frame counts as consumed): the loop is main's scheduler, and
+        // it must outlive any one frame. Said, then the next turn, so a throw cannot spin it.
+        this.emit('error', { event: 'frame', error });
+        await yieldToEventLoop();
+        continue;
+      }
       if (handled === 0) {
         // Spin only while a reply is awaited from a thread: with nothing expected, spinning would
         // only block main's event loop.

@@ -42,6 +42,14 @@ export const COMPACT_MARK = 0xc1;
 export const COMPACT_MAX_DEPTH = 64;
 /** Shapes a pair remembers; later new shapes travel with their keys inline (MAP_OBJECT). */
 export const COMPACT_MAX_SHAPES = 4096;
+/**
+ * A reader compiles a shape's reader (a `new Function`) only once the shape has been read this
+ * many times, and compiles at most COMPACT_MAX_COMPILED shapes; the others are read by a generic
+ * loop over their keys. Frames may come from the network (a node's batches), so no input may make
+ * a reader compile without bound: compiling costs far more than reading a few objects generically.
+ */
+export const COMPACT_COMPILE_AFTER = 16;
+export const COMPACT_MAX_COMPILED = 256;
 /** Objects with more keys than this travel with keys inline: they are dictionaries, not records. */
 export const COMPACT_MAX_SHAPE_KEYS = 32;
 
@@ -388,6 +396,8 @@ export class CompactReader {
   private pos = 0;
   private end = 0;
   private readonly shapes: Array<(reader: CompactReader) => Record<string, unknown>> = [];
+  /** Shape readers this reader compiled (at most COMPACT_MAX_COMPILED). */
+  private compiled = 0;
   private readonly f64 = new Float64Array(1);
   private readonly f64Bytes = new Uint8Array(this.f64.buffer);
 
@@ -441,10 +451,12 @@ export class CompactReader {
       case SHAPE: {
         const id = this.varint();
         if (id !== this.shapes.length) throw new CompactFormatError(`shape ${id} defined out of order, expected ${this.shapes.length}`);
+        if (id >= COMPACT_MAX_SHAPES) throw new CompactFormatError(`shape ${id} defined past the ${COMPACT_MAX_SHAPES} shapes a writer defines`);
         const k = this.varint();
+        if (k > this.end - this.pos) throw new CompactFormatError(`shape of ${k} keys in ${this.end - this.pos} bytes`);
         const keys: string[] = [];
         for (let i = 0; i < k; i++) keys.push(this.key());
-        this.shapes.push(compileShapeReader(keys));
+        this.shapes.push(this.genericShape(id, keys));
         return this.shapes[id](this);
       }
       case OBJECT: {
@@ -465,6 +477,31 @@ export class CompactReader {
       default:
         throw new CompactFormatError(`unknown tag 0x${tag.toString(16)}`);
     }
+  }
+
+  /**
+   * A shape's first reader: a loop over its keys (in the order they were written, as the compiled
+   * literal reads them), which puts the compiled reader in its place once the shape is hot, while
+   * this reader has compiled fewer than COMPACT_MAX_COMPILED.
+   */
+  private genericShape(id: number, keys: readonly string[]): (reader: CompactReader) => Record<string, unknown> {
+    let uses = 0;
+    return (reader) => {
+      if (++uses === COMPACT_COMPILE_AFTER && reader.compiled < COMPACT_MAX_COMPILED) {
+        reader.compiled++;
+        const read = compileShapeReader(keys);
+        reader.shapes[id] = read;
+        return read(reader);
+      }
+      const object: Record<string, unknown> = {};
+      for (let i = 0; i < keys.length; i++) object[keys[i]] = reader.value(); // never `__proto__`: key() refuses it
+      return object;
+    };
+  }
+
+  /** Shapes this reader has compiled, for tests. */
+  get compiledShapes(): number {
+    return this.compiled;
   }
 
   /** An object key. The writer never sends `__proto__` (it would set the prototype, or break a

@@ -38,7 +38,8 @@ export function plainPid(pid: Pid): PlainPid {
 /** Starts a node process joined to `nats` (a URL), and resolves once it has joined. */
 export async function startNode(name: string, nats: string, options: Omit<StartOptions, 'node'> & { node?: Partial<NonNullable<StartOptions['node']>> } = {}): Promise<NodeProcess> {
   const { node, ...rest } = options;
-  const config: StartOptions = { threads: 1, ...rest, node: { name, nats: { servers: nats }, heartbeat: 200, downAfter: 1000, ...node } };
+  // Remote spawn is opt-in: the test nodes spawn the fixture actor the tests spawn on them from afar.
+  const config: StartOptions = { threads: 1, ...rest, node: { name, nats: { servers: nats }, heartbeat: 200, downAfter: 1000, allowSpawn: [fixtureUrl('actors/wanderer').href], ...node } };
   const child = fork(fileURLToPath(fixtureUrl('cluster/node')), [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waits = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;

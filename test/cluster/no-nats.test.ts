@@ -30,5 +30,9 @@ describe('a system without `node`', () => {
     await expect(start({ threads: 1, node: { name: 'a' } as never })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, downAfter: 5, heartbeat: 100 } })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, taskTimeout: 0 } })).rejects.toThrow(/`node.taskTimeout` to be a number of ms from 1/);
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, allowSpawn: 'file:///x.js' as never } })).rejects.toThrow(/`node.allowSpawn` to be a list of module URLs or a function/);
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, allowSpawn: ['data:text/javascript,1'] } })).rejects.toThrow(/every entry of `node.allowSpawn` to be a file: module URL/);
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, allowSpawn: ['not a url'] } })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, maxRemoteTimeout: Infinity } })).rejects.toThrow(/`node.maxRemoteTimeout` to be a number of ms from 1/);
   });
 });

@@ -183,6 +183,7 @@ export class Cluster {
       calls: this.calls,
       subscribe: (subject, queue, what, onData) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onData) }),
       creationOf: (node) => this.membership.creationOf(node),
+      isMember: (node, creation) => this.isMember(node, creation),
       reach: (node, timeout) => this.reach(node, timeout, true),
       toInbox: (node, creation, op) => this.toInbox(node, creation, op),
       answer: (to, id, ok, value) => this.answer(to, id, ok, value),
@@ -193,8 +194,7 @@ export class Cluster {
       offline: () => this.offline,
     });
     // This node counts as up: NATS may give a task of 'any' to its sender.
-    const isUp = (node: string, creation: number): boolean => (node === this.name ? creation === this.creation : this.membership.creationOf(node) === creation);
-    this.sweeper = setInterval(() => this.calls.sweep(Date.now(), isUp, options.downAfter), Math.min(options.heartbeat, 250)).unref();
+    this.sweeper = setInterval(() => this.calls.sweep(Date.now(), (node, creation) => this.isMember(node, creation), options.downAfter), Math.min(options.heartbeat, 250)).unref();
   }
 
   private async start(): Promise<void> {
@@ -356,6 +356,7 @@ export class Cluster {
   /** A node went down: everything that waited on it or watched it hears, as Erlang's nodedown. */
   private down(node: string, creation: number, why: NodeDownWhy): void {
     this.outbox.drop(this.inbox(node));
+    this.inboxes.delete(node); // what this node keeps per peer lives only while the peer is up
     this.calls.nodeDown(node, creation, why);
     const { downs, watchedFrom, links } = this.watches.nodeDown(node, creation);
     for (const { thread, mref, target } of downs) this.runtime.downFromAfar(thread, mref, target, 'noconnection');
@@ -530,7 +531,9 @@ export class Cluster {
         readBatch(
           bytes,
           (header) => {
-            if (header.cluster !== this.cluster || header.toCreation !== this.creation) {
+            // Only members speak: a sender this node has not seen join (hello or beat) in that
+            // life gets nothing, not even an answer, and leaves nothing behind (no batch writer).
+            if (header.cluster !== this.cluster || header.toCreation !== this.creation || !this.isMember(header.from, header.fromCreation)) {
               this.dropForeign();
               return false;
             }
@@ -577,14 +580,14 @@ export class Cluster {
       }
       case WireOp.CALL: {
         const [, to, serial, id, timeout, body] = op;
-        if (typeof id !== 'number' || typeof timeout !== 'number') return this.dropForeign();
+        if (typeof id !== 'number' || typeof timeout !== 'number' || !(timeout >= 0)) return this.dropForeign();
         const pid = this.target(from, to, serial);
         if (pid === undefined) {
           const what = typeof to === 'string' ? `${JSON.stringify(to)} on node ${JSON.stringify(this.name)}: no actor has that name here` : `<${this.name}.${String(to)}.${String(serial)}>: it is not of this node's present life`;
           this.answer(from, id, false, new NoProcError(`no actor ${what}`));
           return;
         }
-        runtime.call(pid, body, timeout).then(
+        runtime.call(pid, body, Math.min(timeout, this.options.maxRemoteTimeout)).then(
           (value) => this.answer(from, id, true, value),
           (error: unknown) => this.answer(from, id, false, error),
         );
@@ -619,7 +622,8 @@ export class Cluster {
       }
       case WireOp.EXIT: {
         const [, target, other, reason, linked] = op;
-        if (!(target instanceof Pid) || !(other instanceof Pid)) return this.dropForeign();
+        // an exit signal comes from an actor of the node that sent it, never on another's behalf
+        if (!(target instanceof Pid) || !(other instanceof Pid) || other.node !== from.from || other.creation !== from.fromCreation) return this.dropForeign();
         if (linked === true) this.watches.unlink(target, other);
         if (runtime.isLocal(target)) runtime.exitSignal(target, other, reason as ExitReason, linked === true);
         return;
@@ -658,13 +662,18 @@ export class Cluster {
       }
       case WireOp.SPAWN: {
         const [, id, module, args, name, thread, timeout, global] = op;
-        if (typeof id !== 'number' || typeof module !== 'string' || typeof timeout !== 'number') return this.dropForeign();
+        if (typeof id !== 'number' || typeof module !== 'string' || typeof timeout !== 'number' || !(timeout >= 0)) return this.dropForeign();
         if (!module.startsWith('file:')) {
           // Only modules on this machine's disk: a data: or http: URL from the wire would be code from anyone who can publish.
           this.answer(from, id, false, new SpawnError(`node ${JSON.stringify(this.name)} spawns only file: modules, got: ${describeValue(module)}`));
           return;
         }
-        this.host.spawn(module, args, typeof name === 'string' ? name : null, global === true, (thread ?? undefined) as Placement | undefined, timeout).then(
+        // Checked before anything is imported: a module's top-level code runs on import.
+        if (!this.options.allowSpawn(module)) {
+          this.answer(from, id, false, new SpawnError(`node ${JSON.stringify(this.name)} does not spawn ${module} for other nodes (see node.allowSpawn)`));
+          return;
+        }
+        this.host.spawn(module, args, typeof name === 'string' ? name : null, global === true, (thread ?? undefined) as Placement | undefined, Math.min(timeout, this.options.maxRemoteTimeout)).then(
           (pid) => this.answer(from, id, true, pid),
           (error: unknown) => this.answer(from, id, false, error),
         );
@@ -707,6 +716,11 @@ export class Cluster {
         // nothing more can be said: the caller's timeout, or its node's view of ours, ends its wait
       }
     }
+  }
+
+  /** True for this node's present life, or another node's life this node knows to be up. */
+  private isMember(node: string, creation: number): boolean {
+    return node === this.name ? creation === this.creation : this.membership.creationOf(node) === creation;
   }
 
   /** True when the sender of a batch is a node life this node knows to be up. */

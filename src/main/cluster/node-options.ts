@@ -50,6 +50,23 @@ export interface NodeOptions {
    * @default 60000
    */
   taskTimeout?: number;
+  /**
+   * Which modules other nodes may spawn here (`spawn(url, { node })` from afar): a list of module
+   * URLs (strings or URL objects, compared as `file:` hrefs), or a predicate given each URL. A
+   * spawn of any other module is refused with `SpawnError` at the caller, before anything is
+   * imported: a module's top-level code runs on import, so spawning is running code. Only `file:`
+   * modules are ever spawned from afar.
+   * @default none: this node spawns nothing for other nodes
+   * @example [new URL('./actors/worker.js', import.meta.url)]
+   */
+  allowSpawn?: readonly (string | URL)[] | ((url: string) => boolean);
+  /**
+   * The longest another node's call (or spawn) may wait on this node, ms: a longer timeout from
+   * the wire, `Infinity` included, is cut to this, and the call then rejects at its caller with
+   * `CallTimeoutError`. A caller's timeout is a request from outside; this node's timers are its own.
+   * @default 60000
+   */
+  maxRemoteTimeout?: number;
 }
 
 export interface ResolvedNodeOptions {
@@ -60,6 +77,9 @@ export interface ResolvedNodeOptions {
   downAfter: number;
   globalNames: boolean;
   taskTimeout: number;
+  /** True for a module URL other nodes may spawn here (never throws). */
+  allowSpawn: (url: string) => boolean;
+  maxRemoteTimeout: number;
 }
 
 /** A NATS subject token, and a KV bucket name piece: what node and cluster names may be. */
@@ -68,7 +88,7 @@ export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected \`node\` to be an object { name, nats, cluster? }, got: ${describeValue(options)}`);
   const o = options as Partial<NodeOptions> & Record<string, unknown>;
-  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout'];
+  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout', 'allowSpawn', 'maxRemoteTimeout'];
   for (const key of Object.keys(o)) {
     if (!known.includes(key)) throw new InvalidArgumentError(`unknown option \`node.${key}\`; accepted: ${known.join(', ')}, got: ${describeValue(o[key])}`);
   }
@@ -80,7 +100,35 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   const downAfter = milliseconds('node.downAfter', o.downAfter ?? 2500, 2 * heartbeat);
   if (o.globalNames !== undefined && typeof o.globalNames !== 'boolean') throw new InvalidArgumentError(`expected \`node.globalNames\` to be a boolean, got: ${describeValue(o.globalNames)}`);
   const taskTimeout = o.taskTimeout === Infinity ? Infinity : milliseconds('node.taskTimeout', o.taskTimeout ?? 60_000, 1);
-  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout };
+  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout, allowSpawn: spawnPolicy(o.allowSpawn), maxRemoteTimeout: milliseconds('node.maxRemoteTimeout', o.maxRemoteTimeout ?? 60_000, 1) };
+}
+
+/** `node.allowSpawn` as a predicate that never throws (a predicate that throws refuses). */
+function spawnPolicy(value: unknown): (url: string) => boolean {
+  if (value === undefined) return () => false;
+  if (typeof value === 'function') {
+    const allowed = value as (url: string) => unknown;
+    return (url) => {
+      try {
+        return allowed(url) === true;
+      } catch {
+        return false;
+      }
+    };
+  }
+  if (!Array.isArray(value)) throw new InvalidArgumentError(`expected \`node.allowSpawn\` to be a list of module URLs or a function (url) => boolean, got: ${describeValue(value)}`);
+  const hrefs = new Set<string>();
+  for (const entry of value as unknown[]) {
+    let href: string | undefined;
+    try {
+      href = entry instanceof URL ? entry.href : typeof entry === 'string' ? new URL(entry).href : undefined;
+    } catch {
+      href = undefined;
+    }
+    if (href === undefined || !href.startsWith('file:')) throw new InvalidArgumentError(`expected every entry of \`node.allowSpawn\` to be a file: module URL (other nodes spawn only modules on this machine's disk), got: ${describeValue(entry)}`);
+    hrefs.add(href);
+  }
+  return (url) => hrefs.has(url);
 }
 
 function token(what: string, value: unknown): string {

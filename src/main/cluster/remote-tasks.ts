@@ -29,6 +29,8 @@ export interface TaskRoutes {
   calls: RemoteCalls;
   subscribe(subject: string, queue: string | undefined, what: string, onData: (data: Uint8Array) => void): Subscription;
   creationOf(node: string): number | undefined;
+  /** True for this node's present life or a life of a node this one knows to be up: only they get tasks run. */
+  isMember(node: string, creation: number): boolean;
   reach(node: string, timeout: number): Promise<void>;
   toInbox(node: string, creation: number, op: unknown[]): void;
   answer(to: BatchHeader, id: number, ok: boolean, value: unknown): void;
@@ -121,7 +123,7 @@ export class RemoteTasks {
         bytes,
         (header) => {
           from = header;
-          return header.cluster === routes.cluster || (routes.dropForeign(), false);
+          return (header.cluster === routes.cluster && routes.isMember(header.from, header.fromCreation)) || (routes.dropForeign(), false);
         },
         (op) => {
           const [kind, id, exportName, args] = op;
