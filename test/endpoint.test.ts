@@ -506,7 +506,10 @@ describe('sendMessage', () => {
     { weight: 1, arbitrary: fc.constant({ flush: true as const }) },
   );
 
-  it('property: any mix of sizes through a small ring arrives once, in order, intact', () => {
+  // Seed -914056462 once found a skip marker published by a claim whose message then failed to
+  // encode (the consumer had work that was no message): replayed here, besides fresh seeds.
+  for (const seed of [undefined, -914056462]) {
+  it(`property: any mix of sizes through a small ring arrives once, in order, intact${seed === undefined ? '' : ` (seed ${seed})`}`, () => {
     fc.assert(
       fc.property(fc.constantFrom(256, 512, 1024), fc.array(opArb, { maxLength: 80 }), (capacity, ops) => {
         const { a, b, encoder, decoder } = pairOf(capacity);
@@ -538,9 +541,10 @@ describe('sendMessage', () => {
         expect(b.hasWork()).toBe(false);
         expect(b.stats.messagesReceived).toBe(sent.length);
       }),
-      { numRuns: 150 },
+      { numRuns: 150, seed },
     );
   });
+  }
 });
 
 describe('overflow', () => {

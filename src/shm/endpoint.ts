@@ -214,6 +214,9 @@ export class Endpoint {
         if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
         return;
       }
+      // Not plain data, or no room: give the room back (a skip marker the claim wrote included),
+      // so a message that then fails to encode leaves nothing behind for the consumer to wake on.
+      ring.abandonClaim();
     }
     const length = encoder.encodeToScratch(message);
     const start = encoder.scratchStart;

@@ -258,6 +258,7 @@ export class RingProducer {
    */
   claim(minPayload: number): number {
     if (!this.overflow.isEmpty || !this.urgent.isEmpty) return -1;
+    this.tailBeforeClaim = this.tail;
     let room = this.contiguousRoom();
     if (room < minPayload) {
       this.cachedHead = Atomics.load(this.header, HEAD);
@@ -278,6 +279,19 @@ export class RingProducer {
     this.claimEnd = at + FRAME_HEADER_BYTES + Math.min(room, this.maxFramePayload);
     return at + FRAME_HEADER_BYTES;
   }
+
+  /**
+   * Gives up the open claim, if any: TAIL goes back to where it was before `claim`, so a skip
+   * marker the claim wrote is never published on its own (the consumer would wake for nothing).
+   */
+  abandonClaim(): void {
+    if (this.claimedAt === -1) return;
+    this.tail = this.tailBeforeClaim;
+    this.claimedAt = -1;
+  }
+
+  /** Where TAIL stood when the open claim began (see `abandonClaim`). */
+  private tailBeforeClaim = 0;
 
   /** Finishes the claimed frame: its payload is `bytes[offset, offset + length)` as `claim` said. */
   commit(kind: number, length: number): void {
