@@ -65,22 +65,22 @@ export class HangWatch {
     if (pulse.beat === 0) return false; // still starting
     const watch = this.watches.get(thread);
     if (watch === undefined || watch.beat !== pulse.beat || pulse.resting) {
-      this.watches.set(thread, { beat: pulse.beat, at: now, cpuMs: cpuOf(pulse.osThread)?.cpuMs ?? 0 });
+      this.watches.set(thread, { beat: pulse.beat, at: now, cpuMs: cpuMsOf(pulse.osThread) ?? 0 });
       return false;
     }
     const silentMs = now - watch.at;
     if (silentMs <= this.hangTimeout) return false;
-    const cpu = cpuOf(pulse.osThread);
-    if (cpu === undefined) return true;
+    const cpuMs = cpuMsOf(pulse.osThread);
+    if (cpuMs === undefined) return true;
     // Spinning: it had the CPU to beat and did not. Else it waits: for a core, for a GC helper
     // thread that waits for a core, or in a blocking call; only the last is a hang, and only a
     // long silence tells it from the others.
-    return cpu.cpuMs - watch.cpuMs >= this.hangTimeout || silentMs >= this.hangTimeout * BLOCKED_FACTOR;
+    return cpuMs - watch.cpuMs >= this.hangTimeout || silentMs >= this.hangTimeout * BLOCKED_FACTOR;
   }
 }
 
 /** The CPU time (user + system, ms) of OS thread `tid` of this process, if readable. */
-function cpuOf(tid: number): { cpuMs: number } | undefined {
+function cpuMsOf(tid: number): number | undefined {
   if (tid === 0) return undefined;
   let stat: string;
   try {
@@ -94,5 +94,5 @@ function cpuOf(tid: number): { cpuMs: number } | undefined {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-  return { cpuMs: ((utime + stime) * 1000) / TICKS_PER_SECOND };
+  return ((utime + stime) * 1000) / TICKS_PER_SECOND;
 }
