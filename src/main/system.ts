@@ -514,6 +514,22 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     };
   }
 
+  /**
+   * Sends an exit signal to an actor from main, as Erlang's `exit(Pid, Reason)`: `'kill'` ends it
+   * whatever it does (its exit reason is `'killed'`); another reason ends it with that reason
+   * unless it traps exits, in which case its `handleInfo` gets `{ type: 'EXIT', from, reason }`
+   * (`from` is main's pid, thread 0 serial 0); `'normal'` is ignored by an actor that does not trap.
+   *
+   * ```ts
+   * system.exit(worker, 'kill');
+   * ```
+   */
+  exit(target: ActorRef | Pid, reason: ExitReason): void {
+    this.checkOpen('exit');
+    const pid = target instanceof ActorRef ? target.pid : target;
+    this.runtime.exitSignal(pid, this.runtime.pid(0, 0), reason);
+  }
+
   // ── many machines (start({ node })) ──────────────────────────────────────────────────────────
 
   /** The nodes of the cluster that are up, this one among them, in name order (`[this.node]` outside a cluster). */
