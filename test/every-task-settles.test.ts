@@ -170,6 +170,23 @@ describe('3 and 4. odd values thrown, rejected with or returned', () => {
       await pool.destroy();
     });
   }
+
+  it('on the side channel (a task holding a SharedArrayBuffer) too: each odd value settles its task, the shard lives on', async () => {
+    const shared = new SharedArrayBuffer(4);
+    const odd = (['throwOdd', 'rejectOdd', 'returnOdd', 'resolveOdd'] as const).flatMap((how) => ODD_KINDS.map((kind) => system.run(SETTLE, how, kind, shared)));
+    const outcomes = await settleWithin(odd, 10_000);
+    outcomes.forEach((outcome, index) => expect(outcome, `odd task ${index}`).not.toBe('pending'));
+    // Structured clone carries some (a cycle, null, a Proxy as the object it shows); those it cannot
+    // (a function, a symbol) reject with an Error naming the value, and never take the shard down.
+    const kinds = (['throwOdd', 'rejectOdd', 'returnOdd', 'resolveOdd'] as const).flatMap((how) => ODD_KINDS.map((kind) => `${how}(${kind})`));
+    outcomes.forEach((outcome, index) => {
+      if (outcome === 'pending' || !/function|symbol/.test(kinds[index])) return;
+      expect(outcome.ok, kinds[index]).toBe(false);
+      expect((outcome as { error: unknown }).error, kinds[index]).toBeInstanceOf(Error);
+    });
+    expect(await system.run(SETTLE, 'default', 7)).toBe(7);
+    expect(downs).toBe(0);
+  });
 });
 
 describe('a rejection with undefined or null', () => {

@@ -8,6 +8,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { taskFunction } from '../common/task-functions.js';
 import { isThenable } from '../common/thenable.js';
+import { describeReason, EncodeError, standInError } from '../shm/errors.js';
 
 /** What main posts (src/main/side-tasks.ts). */
 export interface SideTask {
@@ -26,9 +27,17 @@ export async function runSideTask(port: MessagePort, { weftTask: task }: SideTas
   const answer = (message: SideAnswer) => {
     try {
       port.postMessage(message);
-    } catch (error) {
-      // The result cannot be cloned (a function in it): the caller gets why.
-      port.postMessage({ weftTaskDone: task.side, ok: false, error });
+    } catch (failure) {
+      // The result or error cannot be cloned (a function, a symbol): the caller gets an Error that
+      // says what it was, with an EncodeError saying why as its cause. A DOMException (what
+      // postMessage throws) would itself arrive as `{}`, so only weft's own errors go across.
+      const value = message.ok ? message.value : message.error;
+      const why = new EncodeError(`the task's ${message.ok ? 'result' : 'error'} cannot be cloned: ${describeReason(failure)}`, message.ok ? 'result' : 'error');
+      try {
+        port.postMessage({ weftTaskDone: task.side, ok: false, error: standInError(value, why) });
+      } catch {
+        port.postMessage({ weftTaskDone: task.side, ok: false, error: new Error(describeReason(value)) });
+      }
     }
   };
   try {
