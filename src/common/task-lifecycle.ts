@@ -22,7 +22,6 @@
  * same shards that use the same module share one setup.
  */
 import { ModuleError, describeReason } from '../shm/errors.js';
-import { isThenable } from './thenable.js';
 
 /** The longest a thread's teardowns together may take as it stops, ms. */
 export const TEARDOWN_TIMEOUT_MS = 5_000;
@@ -43,22 +42,23 @@ function hook(namespace: Record<string, unknown>, main: unknown, name: string): 
  * ran); rejects with ModuleError if it threw, and forgets it so the next task tries again.
  */
 export function setUp(module: string, namespace: Record<string, unknown>, main: unknown): Promise<void> {
-  const life = lives.get(module);
-  if (life !== undefined) return life.ready;
+  const known = lives.get(module);
+  if (known !== undefined) return known.ready;
   const setup = hook(namespace, main, 'setup');
   const teardown = hook(namespace, main, 'teardown');
-  const ready = (async () => {
+  const life: { ready: Promise<void>; teardown: Hook | undefined } = { ready: Promise.resolve(), teardown };
+  // Recorded before setup runs: a task that comes while it runs waits for the same setup.
+  lives.set(module, life);
+  life.ready = (async () => {
     if (setup === undefined) return;
     try {
-      const result = setup();
-      if (isThenable(result)) await result;
+      await setup();
     } catch (error) {
-      lives.delete(module);
+      if (lives.get(module) === life) lives.delete(module);
       throw new ModuleError(`setup() of task module ${module} failed: ${describeReason(error)}`, { cause: error });
     }
   })();
-  lives.set(module, { ready, teardown });
-  return ready;
+  return life.ready;
 }
 
 /** Runs the teardowns of the modules set up on this thread (newest first), within TEARDOWN_TIMEOUT_MS; never rejects. */
