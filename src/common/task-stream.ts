@@ -14,10 +14,10 @@
  *
  * ```
  *   main                                       runner (this file)
- *   open(credit 256) ────────────────────────▶ fn(...args); next() ×256
- *                   ◀──────────────── [256 values, more]  credit 0: the generator waits
- *   (consumer takes 64) PULL(credit 64) ─────▶ next() ×64
- *                   ◀──────────────── [64 values, more]
+ *   open(credit 1024) ───────────────────────▶ fn(...args); next() ×1024
+ *                   ◀──────────────── [1024 values, more]  credit 0: the generator waits
+ *   (consumer takes 256) PULL(credit 256) ───▶ next() ×256
+ *                   ◀──────────────── [256 values, more]
  *   (consumer breaks)  CANCEL ───────────────▶ return(): the generator's finally blocks run
  *                   ◀──────────────── (answered once return() has settled)
  * ```

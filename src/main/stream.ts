@@ -22,14 +22,16 @@ import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 /** Options of `pool.stream()` (and, through the pool, of a system's streams). */
 export interface StreamOptions {
   /**
-   * Values the thread may make ahead of what the consumer has taken (the credit). Larger: fewer
-   * round trips, more values held in memory when the consumer is slow.
-   * @default 256
+   * Values the thread may make ahead of what the consumer has taken (the credit). A stream's speed
+   * is about this many values per round trip between the threads (a fraction of a ms, more on a
+   * loaded machine), so larger is faster; smaller holds fewer values in memory when the consumer is
+   * slow (lower it for large values).
+   * @default 1024
    */
   highWaterMark?: number;
 }
 
-export const DEFAULT_HIGH_WATER_MARK = 256;
+export const DEFAULT_HIGH_WATER_MARK = 1024;
 
 /** What a stream asks of its dispatcher (src/main/tasks.ts); each call settles once. */
 export interface StreamChannel {
