@@ -23,6 +23,11 @@
  * again elsewhere; the shard comes back and gets a new runner. Once the dispatcher is closed, every
  * task it has not answered rejects with its closing error (PoolClosedError for a destroyed pool,
  * SystemStoppedError for a stopped system), whether it waited here or was on a shard.
+ *
+ * Two more shapes of task go through here: a streamed task (`stream`: a generator whose values come
+ * back in batches under credit, src/main/stream.ts and src/common/task-stream.ts), dispatched like
+ * any task for its opening call and then talking to its runner directly; and a broadcast
+ * (`broadcast`: the same task once on every shard, outside the shards' limits).
  */
 import type { Transferable } from 'node:worker_threads';
 import { compiledModule } from '../common/compiled-module.js';
@@ -725,11 +730,11 @@ export class TaskDispatcher {
   private readonly onThreadDown = (cause: ThreadDownCause): void => {
     const { thread } = cause;
     if (thread >= this.runners.length) return;
-    const down = new ExitError(`thread ${thread} went down while streaming: ${describeReason({ threadDown: cause })}`, { threadDown: cause });
+    // Streams whose generator was there fail now: no slot of theirs may be open to hear it.
     for (const [stream, shard] of [...this.streams]) {
       if (shard !== thread) continue;
       this.streams.delete(stream);
-      stream.fail(this.failure(down));
+      stream.fail(this.failure(new ExitError(`thread ${thread} went down while streaming: ${describeReason({ threadDown: cause })}`, { threadDown: cause })));
     }
     // Which tasks had started there: those an abort ended it for, else the one running now; not
     // known when async tasks were awaiting there (they may be ours).
