@@ -20,5 +20,6 @@ import { suite as remoteCast } from './remote-cast.js';
 import { suite as remoteRun } from './remote-run.js';
 import { suite as backpressure } from './backpressure.js';
 import { suite as stopLatency } from './stop-latency.js';
+import { suite as stream } from './stream.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, backpressure, stopLatency];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, backpressure, stopLatency, stream];

@@ -29,6 +29,7 @@ import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import { ActorMeter } from './actor-meter.js';
 import { tracing } from './tracing.js';
+import { tearDownAll } from './task-lifecycle.js';
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
@@ -1108,7 +1109,10 @@ export class ThreadRuntime implements CellHost {
     Atomics.store(this.set.words, heartbeatIndex(this.thread), this.heartbeat);
   }
 
-  /** Stops every actor (terminate runs, queued calls fail with 'shutdown'); spawns still loading are refused. */
+  /**
+   * Stops every actor (terminate runs, queued calls fail with 'shutdown'); spawns still loading are
+   * refused. Then the thread's task modules' `teardown` exports run (src/common/task-lifecycle.ts).
+   */
   async stopActors(): Promise<void> {
     // What was sent to this thread's own actors before the stop is handled first, as messages from
     // other threads are (they come ahead of the STOP in the ring): a cast from main to an actor on
@@ -1118,6 +1122,8 @@ export class ThreadRuntime implements CellHost {
     this.stopping = true;
     // Those already exiting too: a supervisor in its terminate is still stopping its children.
     await Promise.all([...[...this.cells.values()].map((cell) => cell.shutdown('shutdown')), ...[...this.dying.values()].map((cell) => cell.ended)]);
+    // Then the task modules' teardowns (their runners, and their open streams, have ended above).
+    await tearDownAll();
   }
 
   /** Rejects every reply still awaited on this thread, and stops their timers. */

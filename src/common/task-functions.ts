@@ -1,10 +1,12 @@
 /**
  * Finding a task's function in a worker file, the way piscina does: `export default fn`,
  * `module.exports = fn`, named exports, a CommonJS object's keys, or a promise of any of these (a
- * worker file that sets itself up first). Each module is imported once per thread.
+ * worker file that sets itself up first). Each module is imported once per thread, and its
+ * `setup` export, if any, runs once per thread before its first task (src/common/task-lifecycle.ts).
  */
 import { ModuleError } from '../shm/errors.js';
 import { isThenable } from './thenable.js';
+import { setUp } from './task-lifecycle.js';
 
 export type TaskFunction = (...args: unknown[]) => unknown;
 
@@ -31,5 +33,6 @@ export async function taskFunction(module: string, name: string): Promise<TaskFu
   if (typeof candidate !== 'function') {
     throw new ModuleError(`task module ${module} has no function ${name === 'default' ? 'as its default export' : `exported as ${JSON.stringify(name)}`}`);
   }
+  await setUp(module, namespace, main);
   return candidate as TaskFunction;
 }

@@ -18,18 +18,32 @@
  *   ring ──▶ held (waiting for a slot) ──▶ parked (started, awaiting) ──▶ answered
  *                                      └──▶ running (sync: this thread's TASK word) ──▶ answered
  * ```
+ *
+ * A streamed task (its call carries a sixth element, the opening credit) is not held or parked: its
+ * generator is kept in the runner's stream table and makes values as main's credit allows
+ * (src/common/task-stream.ts).
  */
 import { AbortError, ModuleError, standInError } from '../shm/errors.js';
 import { taskFunction, type TaskFunction } from './task-functions.js';
 import { isThenable } from './thenable.js';
 import { defineActor, type ActorContext, type CallContext, type ReplyTo } from './actor.js';
+import { STREAM_CANCEL, STREAM_PULL, StreamTable } from './task-stream.js';
 
 /**
  * One task: the function numbered `fn` called with `args`; `id` is main's, unique while it runs (0
  * is never used). The first task of a function on a runner also names it (`module`, `name`), and
  * later ones send only its number: a module URL costs more to encode and decode than a tiny task.
  */
-export type TaskCall = [id: number, fn: number, args: unknown[]] | [id: number, fn: number, args: unknown[], module: string, name: string];
+export type TaskCall =
+  | [id: number, fn: number, args: unknown[]]
+  | [id: number, fn: number, args: unknown[], module: string, name: string]
+  | StreamCall;
+
+/**
+ * A streamed task: the function's iterator is kept here and makes up to `credit` values before
+ * main grants more (src/common/task-stream.ts). `module` and `name` are null once the function is named.
+ */
+export type StreamCall = [id: number, fn: number, args: unknown[], module: string | null, name: string | null, credit: number];
 
 /** The task that ends a runner (its dispatcher closed): fn -1. */
 export const STOP_TASK: TaskCall = [0, -1, []];
@@ -70,6 +84,8 @@ interface State {
   readonly parked: Set<number>;
   /** Tasks waiting for a slot, in arrival order. */
   readonly held: Held[];
+  /** Streamed tasks under way. */
+  readonly streams: StreamTable;
 }
 
 /**
@@ -168,6 +184,12 @@ function startHeld(ctx: RunnerContext, state: State): void {
   }
 }
 
+/** Starts a streamed task: its first values answer this call (src/common/task-stream.ts). */
+function openStream(ctx: RunnerContext, state: State, fn: TaskFunction, task: StreamCall) {
+  state.streams.start(ctx, task[0], fn, task[2], task[5], ctx.from, `task function ${fn.name === '' ? task[1] : fn.name}`);
+  return ctx.noreply(state);
+}
+
 /** An ABORT_FN call for task `id`: drops it if held; says which tasks are parked. */
 function aborted(ctx: RunnerContext, state: State, id: number): AbortAnswer {
   const at = state.held.findIndex(([, task]) => task[0] === id);
@@ -176,27 +198,35 @@ function aborted(ctx: RunnerContext, state: State, id: number): AbortAnswer {
 }
 
 export default defineActor({
-  init: (args: { concurrency: number } | undefined): State => ({ functions: new Map(), concurrency: args?.concurrency ?? Infinity, parked: new Set(), held: [] }),
+  init: (args: { concurrency: number } | undefined): State => ({ functions: new Map(), concurrency: args?.concurrency ?? Infinity, parked: new Set(), held: [], streams: new StreamTable() }),
   handleCall: (task: TaskCall, state: State, ctx) => {
     const runner = internal(ctx);
     const fnNumber = task[1];
     if (fnNumber < 0) {
       if (fnNumber === ABORT_FN) return { reply: aborted(runner, state, task[0]) as unknown, state };
+      if (fnNumber === STREAM_PULL) {
+        state.streams.pull(runner, task[0], (task[2] as [number])[0], ctx.from);
+        return ctx.noreply(state);
+      }
+      if (fnNumber === STREAM_CANCEL) {
+        state.streams.cancel(runner, task[0], ctx.from);
+        return ctx.noreply(state);
+      }
       ctx.stop('normal');
       return { reply: null, state };
     }
     const fn = state.functions.get(fnNumber);
-    if (fn !== undefined) return run(runner, state, fn, task);
+    if (fn !== undefined) return task.length === 6 ? openStream(runner, state, fn, task) : run(runner, state, fn, task);
     // First task for this function on this thread: import it (the runner waits, once).
     const from = ctx.from;
-    if (task.length !== 5) {
+    if (typeof task[3] !== 'string' || typeof task[4] !== 'string') {
       answer(runner, from, false, new ModuleError(`task function ${fnNumber} was never named to this runner`));
       return ctx.noreply(state);
     }
     return taskFunction(task[3], task[4]).then(
       (loaded) => {
         state.functions.set(fnNumber, loaded);
-        return run(runner, state, loaded, task);
+        return task.length === 6 ? openStream(runner, state, loaded, task) : run(runner, state, loaded, task);
       },
       (error: unknown) => {
         answer(runner, from, false, error);
@@ -204,4 +234,6 @@ export default defineActor({
       },
     );
   },
+  // Open generators end with their runner (their finally blocks run), before the thread's teardown.
+  terminate: (_reason, state) => state.streams.closeAll(),
 });

@@ -10,7 +10,8 @@ export { SupervisorRef, child, supervisorChild, type ChildSpec, type SupervisorS
 export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../common/supervisor.js';
 export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
-export { ThreadPool, type ThreadPoolOptions, type RunOptions } from './thread-pool.js';
+export { ThreadPool, type ThreadPoolOptions, type RunOptions, type StreamRunOptions, type BroadcastOptions } from './thread-pool.js';
+export type { TaskStream, StreamOptions } from './stream.js';
 export type { MapOptions } from './map.js';
 export { Fuse } from '../common/fuse.js';
 export type { FuseInstallOptions } from './fuse-options.js';
@@ -53,6 +54,7 @@ export {
   ClusterError,
   ActorExitedError,
   InspectError,
+  NotIterableError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

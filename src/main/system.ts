@@ -37,6 +37,7 @@ import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } fro
 import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
+import { DEFAULT_HIGH_WATER_MARK, TaskStream, refusedChannel } from './stream.js';
 import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
@@ -338,6 +339,27 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   run(module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('run'));
     return this.dispatcher().run(moduleUrl(module, 'module'), exportName, args);
+  }
+
+  /**
+   * Streams the values `module[exportName](...args)` yields (a generator, sync or async) from one
+   * shard, with backpressure: see `ThreadPool.stream` and src/main/stream.ts.
+   * `for await (const row of system.stream<Row>(ROWS_URL, 'rows', 'big.csv')) …`
+   */
+  stream<T = unknown>(module: string | URL, exportName = 'default', ...args: unknown[]): TaskStream<T> {
+    if (this.closed) return new TaskStream<T>(() => refusedChannel(() => this.stoppedError('stream')), DEFAULT_HIGH_WATER_MARK);
+    const tasks = this.dispatcher();
+    return tasks.stream<T>(tasks.functionNumber(moduleUrl(module, 'module'), exportName), args, DEFAULT_HIGH_WATER_MARK);
+  }
+
+  /**
+   * Runs `module[exportName](...args)` once on every shard; resolves with the results in shard
+   * order, or rejects with the first failure (the other shards still ran theirs). See `ThreadPool.broadcast`.
+   */
+  broadcast(module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown[]> {
+    if (this.closed) return Promise.reject(this.stoppedError('broadcast'));
+    const tasks = this.dispatcher();
+    return tasks.broadcast(tasks.functionNumber(moduleUrl(module, 'module'), exportName), args);
   }
 
   /**

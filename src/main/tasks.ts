@@ -23,14 +23,21 @@
  * again elsewhere; the shard comes back and gets a new runner. Once the dispatcher is closed, every
  * task it has not answered rejects with its closing error (PoolClosedError for a destroyed pool,
  * SystemStoppedError for a stopped system), whether it waited here or was on a shard.
+ *
+ * Two more shapes of task go through here: a streamed task (`stream`: a generator whose values come
+ * back in batches under credit, src/main/stream.ts and src/common/task-stream.ts), dispatched like
+ * any task for its opening call and then talking to its runner directly; and a broadcast
+ * (`broadcast`: the same task once on every shard, outside the shards' limits).
  */
 import type { Transferable } from 'node:worker_threads';
 import { compiledModule } from '../common/compiled-module.js';
-import { AbortError, EncodeError, ExitError, ModuleError, PoolClosedError, QueueFullError, SystemStoppedError } from '../shm/errors.js';
+import { AbortError, EncodeError, ExitError, ModuleError, PoolClosedError, QueueFullError, SystemStoppedError, describeReason } from '../shm/errors.js';
 import type { Pid } from '../shm/pid.js';
 import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
 import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
+import { STREAM_CANCEL, STREAM_PULL, type StreamBatch } from '../common/task-stream.js';
+import { TaskStream, type StreamChannel } from './stream.js';
 import { tracing } from '../common/tracing.js';
 import { isThreadDown, type System } from './system.js';
 import type { ThreadDownCause } from './root-supervisor.js';
@@ -85,6 +92,10 @@ interface Job {
   onAbort: (() => void) | undefined;
   /** The caller's trace context, when tracing is on: a queued task is sent in it, not in whoever's frees a thread. */
   readonly trace: string | undefined;
+  /** Set for a streamed task's opening call: the credit it grants (see src/common/task-stream.ts). */
+  readonly credit?: number;
+  /** Told where a streamed task's opening call went (again, if it runs elsewhere after its thread died). */
+  readonly placed?: (shard: number, runner: Pid, id: number) => void;
 }
 
 /** A side-path task that moves nothing (it shares a SharedArrayBuffer, or holds a class instance). */
@@ -171,6 +182,10 @@ export class TaskDispatcher {
   private lookTimer: NodeJS.Timeout | undefined;
   /** Tasks answered (resolved or rejected) since start. */
   completed = 0;
+  /** Streams whose thread has started them, by the shard they run on: they fail if it goes down, or when this closes. */
+  private readonly streams = new Map<TaskStream<unknown>, number>();
+  /** Per shard, broadcasts waiting for its runner (see `runnerOn`). */
+  private readonly runnerWaiters: Array<Array<{ resolve(): void; reject(error: unknown): void }>>;
 
   constructor(host: TaskHost, options: DispatcherOptions) {
     this.host = host;
@@ -193,6 +208,7 @@ export class TaskDispatcher {
     // Nobody need ask: a pool closed before its threads were up must not leave an unhandled rejection.
     this.allStarted.catch(() => undefined);
     this.named = Array.from({ length: shards + 1 }, () => new Set<number>());
+    this.runnerWaiters = Array.from({ length: shards + 1 }, () => []);
     this.answered = Array.from({ length: shards + 1 }, (_, shard) => (value: unknown) => {
       this.answer(shard);
       this.completed++;
@@ -241,20 +257,113 @@ export class TaskDispatcher {
       reject = fail;
     });
     const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined, trace: tracing.capture?.() };
-    const shard = this.queued === 0 ? this.pick() : -1;
-    if (shard !== -1) {
-      this.dispatch(job, shard);
-    } else if (this.queued >= this.maxQueue) {
-      return Promise.reject(new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`));
-    } else {
-      this.queue.push(job);
-      this.lookAgain();
-    }
+    const refused = this.submit(job);
+    if (refused !== undefined) return Promise.reject(refused);
     if (signal !== undefined) {
       job.onAbort = () => this.abort(job);
       signal.addEventListener('abort', job.onAbort, { once: true });
     }
     return promise;
+  }
+
+  /** Sends `job` to a shard with room, or queues it; returns QueueFullError if the queue is full. */
+  private submit(job: Job): QueueFullError | undefined {
+    const shard = this.queued === 0 ? this.pick() : -1;
+    if (shard !== -1) {
+      this.dispatch(job, shard);
+    } else if (this.queued >= this.maxQueue) {
+      return new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`);
+    } else {
+      this.queue.push(job);
+      this.lookAgain();
+    }
+    return undefined;
+  }
+
+  /**
+   * A streamed task: `fn(...args)` is a generator (or returns an iterable) whose values the stream
+   * yields, the thread running at most `highWaterMark` values ahead of the consumer (credit: see
+   * src/common/task-stream.ts). It is sent when first pulled, queued as any task, and counts
+   * against its shard's limit until its first values come back; after that, pulls go straight to
+   * the runner that holds the generator. Its shard going down fails it with the thread's error (as
+   * `run` does); the dispatcher closing fails it with PoolClosedError or SystemStoppedError.
+   */
+  stream<T>(fn: number, args: unknown[], highWaterMark: number): TaskStream<T> {
+    return new TaskStream<T>((stream) => this.streamChannel(fn, args, stream), highWaterMark);
+  }
+
+  /** The channel `stream` talks to its thread through (see `stream`); it is sent when opened. */
+  streamChannel(fn: number, args: unknown[], stream: TaskStream<unknown>): StreamChannel {
+    let at: { shard: number; runner: Pid; id: number } | undefined;
+    return {
+      open: (credit) => {
+        if (this.closed) return Promise.reject(this.closedError('cannot stream a task'));
+        return new Promise<unknown>((resolve, reject) => {
+          const placed = (shard: number, runner: Pid, id: number) => (at = { shard, runner, id });
+          const job: Job = { fn, args, transfer: undefined, signal: undefined, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined, trace: tracing.capture?.(), credit, placed };
+          const refused = this.submit(job);
+          if (refused !== undefined) reject(refused);
+        }).then((batch) => {
+          // Closed while it opened: its runner ends the generator; the consumer hears why.
+          if (this.closed) throw this.closedError('the stream was not finished');
+          this.streams.set(stream, at!.shard);
+          return batch as StreamBatch;
+        });
+      },
+      pull: (credit) => this.toStream(at, STREAM_PULL, [credit]) as Promise<StreamBatch>,
+      cancel: () => this.toStream(at, STREAM_CANCEL, []),
+      close: () => this.streams.delete(stream),
+    };
+  }
+
+  /** A PULL or CANCEL for the stream `at` names, to the runner that holds it. */
+  private toStream(at: { runner: Pid; id: number } | undefined, op: number, args: unknown[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.closedError('the stream was not finished'));
+    try {
+      return this.host.callRunner(at!.runner, [at!.id, op, args]).then(undefined, (error: unknown) => {
+        throw this.failure(error);
+      });
+    } catch (error) {
+      return Promise.reject(this.failure(error));
+    }
+  }
+
+  /**
+   * Runs `fn(...args)` once on every shard and resolves with the results in shard order (index 0:
+   * shard 1). A shard that is down (restarting) gets it once it is back. Rejects with the first
+   * failure, in time; the other shards still ran theirs.
+   */
+  broadcast(fn: number, args: unknown[]): Promise<unknown[]> {
+    if (this.closed) return Promise.reject(this.closedError('cannot broadcast a task'));
+    const shards = Array.from({ length: this.runners.length - 1 }, (_, index) => index + 1);
+    return Promise.all(shards.map((shard) => this.runOn(shard, fn, args)));
+  }
+
+  /** Runs a task on shard `shard`, whatever its limit, once it has a runner; again there if its thread went down under another task. */
+  private async runOn(shard: number, fn: number, args: unknown[]): Promise<unknown> {
+    for (;;) {
+      if (this.runners[shard] === undefined) await this.runnerOn(shard);
+      const id = this.host.takeId();
+      let answer: unknown;
+      try {
+        answer = await this.send(shard, id, fn, args);
+      } catch (error) {
+        this.answer(shard);
+        if (this.runsElsewhere(error, shard, id)) continue;
+        this.completed++;
+        throw this.failure(error);
+      }
+      this.answer(shard);
+      this.completed++;
+      if (this.queued !== 0) this.pump();
+      return answer;
+    }
+  }
+
+  /** Resolves once shard `shard` has a runner; rejects with the closing error if this closes first. */
+  private runnerOn(shard: number): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError('the task never ran'));
+    return new Promise((resolve, reject) => this.runnerWaiters[shard].push({ resolve, reject }));
   }
 
   /**
@@ -278,6 +387,10 @@ export class TaskDispatcher {
     for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], false, this.closedError('the task never ran'));
     this.queue.length = 0;
     this.queueHead = 0;
+    for (const waiters of this.runnerWaiters) for (const waiter of waiters.splice(0)) waiter.reject(this.closedError('the task never ran'));
+    // Their runners end their generators (the runner's terminate); the consumers hear why now.
+    for (const stream of [...this.streams.keys()]) stream.fail(this.closedError('the stream was not finished'));
+    this.streams.clear();
   }
 
   /** The error for what the dispatcher refuses or leaves unanswered once closed. */
@@ -326,6 +439,7 @@ export class TaskDispatcher {
     this.runners[thread] = runner;
     void this.watch(thread, runner);
     if (this.runners.every((other, shard) => shard === 0 || other !== undefined)) this.onAllStarted();
+    for (const waiter of this.runnerWaiters[thread].splice(0)) waiter.resolve();
     this.pump();
   }
 
@@ -417,7 +531,7 @@ export class TaskDispatcher {
    * Sends task `id` (function `fn` with `args`) to shard `shard`'s runner, or beside the rings when
    * `transfer` is set (its data holds what a ring cannot carry); resolves with its answer.
    */
-  private send(shard: number, id: number, fn: number, args: unknown[], transfer?: readonly Transferable[]): Promise<unknown> {
+  private send(shard: number, id: number, fn: number, args: unknown[], transfer?: readonly Transferable[], credit?: number): Promise<unknown> {
     if (this.busySince[shard] === -1) {
       // Idle until now: this task is the next it runs, so it is the one to watch for a stall.
       this.busySince[shard] = this.progressAt[shard] = performance.now();
@@ -428,6 +542,7 @@ export class TaskDispatcher {
     if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer);
     const named = this.named[shard];
     const runner = this.runners[shard]!.pid;
+    if (credit !== undefined) return this.sendStream(shard, runner, id, fn, args, credit);
     try {
       if (named.has(fn)) return this.host.callRunner(runner, [id, fn, args]);
       // The first task of `fn` on this runner names it; tasks sent after it in the same ring find it.
@@ -441,6 +556,20 @@ export class TaskDispatcher {
     }
   }
 
+  /** A streamed task's opening call (no side path: its values come back through the rings). */
+  private sendStream(shard: number, runner: Pid, id: number, fn: number, args: unknown[], credit: number): Promise<unknown> {
+    const named = this.named[shard];
+    try {
+      if (named.has(fn)) return this.host.callRunner(runner, [id, fn, args, null, null, credit]);
+      const [module, name] = this.functions[fn];
+      const answer = this.host.callRunner(runner, [id, fn, args, module, name, credit]);
+      named.add(fn);
+      return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   /** The task that named `fn` to `shard`'s runner failed: name it again next time (the import may work then). */
   private namingFailed(shard: number, fn: number, error: unknown): never {
     if (error instanceof ModuleError) this.named[shard].delete(fn);
@@ -450,7 +579,8 @@ export class TaskDispatcher {
   private dispatch(job: Job, shard: number): void {
     job.id = this.host.takeId();
     job.shard = shard;
-    this.send(shard, job.id, job.fn, job.args, job.transfer).then(
+    job.placed?.(shard, this.runners[shard]!.pid, job.id);
+    this.send(shard, job.id, job.fn, job.args, job.transfer, job.credit).then(
       (value) => this.landed(job, shard, true, value),
       (error: unknown) => this.landed(job, shard, false, error),
     );
@@ -597,8 +727,15 @@ export class TaskDispatcher {
     this.host.endThread(thread);
   }
 
-  private readonly onThreadDown = ({ thread }: { thread: number }): void => {
+  private readonly onThreadDown = (cause: ThreadDownCause): void => {
+    const { thread } = cause;
     if (thread >= this.runners.length) return;
+    // Streams whose generator was there fail now: no slot of theirs may be open to hear it.
+    for (const [stream, shard] of [...this.streams]) {
+      if (shard !== thread) continue;
+      this.streams.delete(stream);
+      stream.fail(this.failure(new ExitError(`thread ${thread} went down while streaming: ${describeReason({ threadDown: cause })}`, { threadDown: cause })));
+    }
     // Which tasks had started there: those an abort ended it for, else the one running now; not
     // known when async tasks were awaiting there (they may be ours).
     const running = this.host.taskRunning(thread);

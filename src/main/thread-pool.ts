@@ -23,6 +23,7 @@ import type { ResourceLimits, Transferable } from 'node:worker_threads';
 import { InvalidArgumentError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { start, type System } from './system.js';
 import type { TaskDispatcher } from './tasks.js';
+import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from './stream.js';
 
 export interface ThreadPoolOptions {
   /** The worker file: a path or a file URL (piscina's `filename`). Optional: then each `run` names one. */
@@ -130,6 +131,22 @@ export interface RunOptions {
   transferList?: readonly Transferable[];
 }
 
+/** Options of `pool.stream()`: which function, and how far its thread may run ahead of the consumer. */
+export interface StreamRunOptions extends StreamOptions {
+  /** The export to call (a generator function). */
+  name?: string;
+  /** Another worker file for this stream. */
+  filename?: string | URL | null;
+}
+
+/** Options of `pool.broadcast()`. */
+export interface BroadcastOptions {
+  /** The export to call on every thread. */
+  name?: string;
+  /** Another worker file. */
+  filename?: string | URL | null;
+}
+
 /**
  * The most tasks a thread holds per unit of `concurrentTasksPerWorker`, for tiny tasks: enough to
  * keep a ring busy. Long tasks are held a few at a time (the dispatcher adapts, src/main/tasks.ts).
@@ -194,6 +211,64 @@ export class ThreadPool {
     const name = options?.name ?? this.name;
     if (now !== undefined) return now.run(module, name, [task], options?.signal, options?.transferList);
     return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal, options?.transferList));
+  }
+
+  /**
+   * Streams the values of a generator task: the worker file's export (`export async function*
+   * rows(query) { … yield row; }`, or a sync `function*`) is called with `task` on one thread, and
+   * the stream yields what it yields, in order. Backpressure crosses the rings: the thread runs at
+   * most `highWaterMark` values ahead of the consumer, then its generator waits until the consumer
+   * pulls again. `break` (or `return()`) ends the generator on its thread (its finally blocks run)
+   * and resolves once they have. The stream starts when first pulled.
+   *
+   * ```ts
+   * for await (const row of pool.stream<Row>('big.csv', { name: 'rows' })) total += row.amount;
+   * ```
+   *
+   * A function that returns an iterable (an array, say) streams its elements; one whose result is
+   * not iterable fails the stream with NotIterableError. What the generator throws rejects the
+   * `next()` after the values it yielded before; its thread dying rejects with the thread's error
+   * (as `run` does); `destroy()` rejects a waiting `next()` with PoolClosedError.
+   */
+  stream<T = unknown>(task: unknown, options?: StreamRunOptions): TaskStream<T> {
+    const highWaterMark = highWaterMarkOf(options);
+    if (this.destroyed) return new TaskStream<T>(() => refusedChannel(() => new PoolClosedError('cannot stream a task: the pool has been destroyed')), highWaterMark);
+    const target = this.target(options);
+    if (target instanceof Error) return new TaskStream<T>(() => refusedChannel(() => target), highWaterMark);
+    const [module, name] = target;
+    const now = this.dispatcherNow;
+    if (now !== undefined) return new TaskStream<T>((stream) => now.streamChannel(now.functionNumber(module, name), [task], stream), highWaterMark);
+    return new TaskStream<T>((stream) => deferredChannel(this.dispatcher.then((d) => d.streamChannel(d.functionNumber(module, name), [task], stream))), highWaterMark);
+  }
+
+  /**
+   * Runs `task` once on every thread of the pool (cache warm-up, config reload) and resolves with
+   * the results in thread order. A thread that is restarting runs it once it is back. If any
+   * thread's run fails, the promise rejects with that error (the first to fail): the others still
+   * ran theirs.
+   *
+   * ```ts
+   * await pool.broadcast({ reload: 'config.json' }, { name: 'reload' });
+   * ```
+   */
+  broadcast(task: unknown, options?: BroadcastOptions): Promise<unknown[]> {
+    if (this.destroyed) return Promise.reject(new PoolClosedError('cannot broadcast a task: the pool has been destroyed'));
+    const target = this.target(options);
+    if (target instanceof Error) return Promise.reject(target);
+    const [module, name] = target;
+    return this.dispatcher.then((dispatcher) => dispatcher.broadcast(dispatcher.functionNumber(module, name), [task]));
+  }
+
+  /** The worker file and export a call names (or the pool's); an error if there is no file. */
+  private target(options: { name?: string; filename?: string | URL | null } | undefined): [module: string, name: string] | Error {
+    let module: string | undefined;
+    try {
+      module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename);
+    } catch (error) {
+      return error as Error;
+    }
+    if (module === undefined) return new InvalidOptionTypeError('no worker file: give `filename` to the ThreadPool or to run()');
+    return [module, options?.name ?? this.name];
   }
 
   /**

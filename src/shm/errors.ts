@@ -38,6 +38,7 @@ export const ErrorCodes = {
   CLUSTER: 'WEFT_ERR_CLUSTER',
   ACTOR_EXITED: 'WEFT_ERR_ACTOR_EXITED',
   INSPECT: 'WEFT_ERR_INSPECT',
+  NOT_ITERABLE: 'WEFT_ERR_NOT_ITERABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -311,6 +312,16 @@ export class InspectError extends WeftError {
   }
 }
 
+/**
+ * `stream()` was asked of a task function whose result is not iterable: a stream needs a generator
+ * (`function*` or `async function*`), or a function that returns (or resolves to) an iterable.
+ */
+export class NotIterableError extends WeftError {
+  constructor(message: string) {
+    super(message, { code: ErrorCodes.NOT_ITERABLE });
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   // A Proxy's get trap may throw: asking must not (it is asked of whatever a task threw).
@@ -347,6 +358,7 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.CLUSTER]: (m, d) => new ClusterError(m, { cause: d.cause }),
   [ErrorCodes.ACTOR_EXITED]: (m) => new ActorExitedError(m),
   [ErrorCodes.INSPECT]: (m, d) => new InspectError(m, { cause: d.cause }),
+  [ErrorCodes.NOT_ITERABLE]: (m) => new NotIterableError(m),
 };
 
 /**
