@@ -34,5 +34,7 @@ describe('a system without `node`', () => {
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, allowSpawn: ['data:text/javascript,1'] } })).rejects.toThrow(/every entry of `node.allowSpawn` to be a file: module URL/);
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, allowSpawn: ['not a url'] } })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, maxRemoteTimeout: Infinity } })).rejects.toThrow(/`node.maxRemoteTimeout` to be a number of ms from 1/);
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, maxQueue: 0 } })).rejects.toThrow(/`node.maxQueue` to be an integer from 1 to 2147483647, got: `0` \(number\)/);
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, maxQueue: 1.5 } })).rejects.toThrow(/`node.maxQueue` to be an integer/);
   });
 });

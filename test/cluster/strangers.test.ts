@@ -13,13 +13,14 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { start, type System } from '../../src/main/index.js';
 import { Pid } from '../../src/shm/pid.js';
 import { BatchWriter, WireOp } from '../../src/main/cluster/wire.js';
-import { CallTimeoutError } from '../../src/shm/errors.js';
+import { CallTimeoutError, QueueFullError } from '../../src/shm/errors.js';
 import type Wanderer from '../fixtures/actors/wanderer.js';
 import { fixtureUrl } from '../helpers.js';
 import { eventually, startNatsServer, startNode, type NatsServer, type NodeProcess } from './harness.js';
 
 const WANDERER = fixtureUrl('actors/wanderer');
 const MARKER = fixtureUrl('actors/marker');
+const WHERE = fixtureUrl('tasks/where');
 
 let nats: NatsServer;
 let system: System;
@@ -210,5 +211,22 @@ describe('bounded from the wire', () => {
     expect(Date.now() - started).toBeLessThan(4500);
     const other = await b.spawn(WANDERER); // (the slow one is still in its handler)
     expect(await system.call(other, { type: 'echo', value: 'after' })).toBe('after');
+  });
+
+  it('tasks from other nodes queue here only up to node.maxQueue: past it the caller gets QueueFullError at once', async () => {
+    const b = await node('b', { node: { maxQueue: 2 } });
+    await b.ask('serve', { module: WHERE.href, as: 'where' });
+    const began = Date.now();
+    const settled = await Promise.allSettled([0, 1, 2, 3, 4].map(() => system.runOn('b', 'where', 'sleep', 1500)));
+    const refused = settled.filter((s) => s.status === 'rejected');
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(2);
+    expect(refused).toHaveLength(3);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(QueueFullError);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1400); // the two held ran their course
+    // room again once they are answered
+    expect(await system.runOn('b', 'where', 'where', 'again')).toEqual({ node: 'b', label: 'again' });
+    // and a refusal is told to a task for 'any' too (the node that refused is the one that answers)
+    const any = await Promise.allSettled([0, 1, 2].map(() => system.runOn('any', 'where', 'sleep', 800)));
+    expect(any.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason)).toEqual([expect.any(QueueFullError)]);
   });
 });

@@ -179,6 +179,7 @@ export class Cluster {
       node: this.name,
       cluster: this.cluster,
       downAfter: options.downAfter,
+      maxQueue: options.maxQueue,
       outbox: this.outbox,
       calls: this.calls,
       subscribe: (subject, queue, what, onData) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onData) }),

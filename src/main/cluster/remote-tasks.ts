@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
-import { AlreadyRegisteredError, ClusterError, ErrorCodes, NodeDownError, isWeftError } from '../../shm/errors.js';
+import { AlreadyRegisteredError, ClusterError, ErrorCodes, NodeDownError, QueueFullError, isWeftError } from '../../shm/errors.js';
 import type { Outbox } from './outbox.js';
 import type { RemoteCalls } from './remote-calls.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
@@ -25,6 +25,8 @@ export interface TaskRoutes {
   node: string;
   cluster: string;
   downAfter: number;
+  /** The most tasks from other nodes held here at once (node.maxQueue). */
+  maxQueue: number;
   outbox: Outbox;
   calls: RemoteCalls;
   subscribe(subject: string, queue: string | undefined, what: string, onData: (data: Uint8Array) => void): Subscription;
@@ -54,7 +56,15 @@ export class RemoteTasks {
    * meaning for `runOn('this node', …)`. Unserve first, then serve the other.
    */
 
+  /** Tasks from other nodes taken and not yet answered: at most `maxQueue`. */
+  private held = 0;
+
   constructor(private readonly routes: TaskRoutes) {}
+
+  /** Tasks from other nodes this node holds now (running or waiting for a thread). */
+  get queued(): number {
+    return this.held;
+  }
 
   /**
    * Takes tasks of `module` (under the key `as`) from every node: joins its queue group. Returns
@@ -129,14 +139,27 @@ export class RemoteTasks {
           const [kind, id, exportName, args] = op;
           if (kind !== WireOp.TASK || typeof id !== 'number' || typeof exportName !== 'string' || !Array.isArray(args)) return routes.dropForeign();
           const caller = from!;
+          // ACCEPTED even for a refusal: a task to 'any' is answered only by the node that took it.
           routes.toInbox(caller.from, caller.fromCreation, [WireOp.ACCEPTED, id]);
+          if (this.held >= routes.maxQueue) {
+            routes.answer(caller, id, false, new QueueFullError(`node ${JSON.stringify(routes.node)} holds ${this.held} tasks from other nodes already (node.maxQueue ${routes.maxQueue}): a task of ${module} (${exportName}) was refused`));
+            routes.outbox.flush();
+            return;
+          }
+          this.held++;
           // Through a promise, so even a run that throws at once is answered (and the batch goes on).
           Promise.resolve()
             .then(() => routes.run(module, exportName, args))
             .then(
-            (value) => routes.answer(caller, id, true, value),
-            (error: unknown) => routes.answer(caller, id, false, this.cutShort(error) ? this.goodbye(module, exportName) : error),
-          );
+              (value) => {
+                this.held--;
+                routes.answer(caller, id, true, value);
+              },
+              (error: unknown) => {
+                this.held--;
+                routes.answer(caller, id, false, this.cutShort(error) ? this.goodbye(module, exportName) : error);
+              },
+            );
           routes.outbox.flush(); // the ACCEPTED now: the caller learns who took it before the work is done
         },
       );
