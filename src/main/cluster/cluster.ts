@@ -6,10 +6,13 @@
  * had been sent there. Calls are proxied: main on the far side makes the call itself and sends
  * the reply back; a shard's caller waits on its own thread, and main answers it.
  *
- * Subjects (`<p>` is `weft.<cluster>`):
- * - `<p>.hb`: heartbeats (membership.ts).
- * - `<p>.n.<node>`: batches of ops for one node (wire.ts).
- * - `<p>.t.<module>.any` (queue group) and `<p>.t.<module>.<node>`: tasks (remote-tasks.ts).
+ * Subjects (`<p>` is `weft.<cluster>`); the last token of each is the node that publishes on it:
+ * - `<p>.hb.<from>`: heartbeats, hellos and goodbyes (membership.ts).
+ * - `<p>.n.<to>.<from>`: batches of ops for one node (wire.ts).
+ * - `<p>.t.<module>.any.<from>` (queue group) and `<p>.t.<module>.<to>.<from>`: tasks (remote-tasks.ts).
+ * A message whose sender in the subject is not the sender its payload names is foreign. So the
+ * NATS server can vouch for who speaks: give each node a user allowed to publish only on subjects
+ * ending in its own name (README, "Trust"), and no node can speak for another.
  *
  * Delivery: core NATS delivers at most once, and a client that loses its server buffers what it
  * publishes and flushes it on reconnect, before the other nodes may have subscribed again, so a
@@ -167,7 +170,7 @@ export class Cluster {
     this.membership = new Membership(
       { ...self, heartbeat: options.heartbeat, downAfter: options.downAfter },
       {
-        publish: (bytes) => this.publish(`${this.prefix}.hb`, bytes),
+        publish: (bytes) => this.publish(`${this.prefix}.hb.${this.name}`, bytes),
         up: (node) => this.up(node),
         down: (node, creation, why) => this.down(node, creation, why),
         foreign: () => this.dropForeign(),
@@ -182,7 +185,7 @@ export class Cluster {
       maxQueue: options.maxQueue,
       outbox: this.outbox,
       calls: this.calls,
-      subscribe: (subject, queue, what, onData) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onData) }),
+      subscribe: (subject, queue, what, onMessage) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onMessage) }),
       creationOf: (node) => this.membership.creationOf(node),
       isMember: (node, creation) => this.isMember(node, creation),
       reach: (node, timeout) => this.reach(node, timeout, true),
@@ -200,8 +203,8 @@ export class Cluster {
 
   private async start(): Promise<void> {
     // Both end with the connection's drain in `stop`.
-    this.nc.subscribe(`${this.prefix}.hb`, { callback: this.listener('heartbeats', (data) => this.membership.heard(data)) });
-    this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: this.listener("this node's inbox", (data) => this.received(data)) });
+    this.nc.subscribe(`${this.prefix}.hb.*`, { callback: this.listener('heartbeats', (data, sender) => this.membership.heard(data, sender)) });
+    this.nc.subscribe(`${this.prefix}.n.${this.name}.*`, { callback: this.listener("this node's inbox", (data, sender) => this.received(data, sender)) });
     await this.nc.flush(); // the subscriptions are in place (or refused) before anyone is told we are here
     if (this.refusedWhileJoining !== undefined) throw this.refusedWhileJoining;
     // The name first: a process refused it never says hello, so nobody takes it for this node.
@@ -290,11 +293,11 @@ export class Cluster {
    * against this node's will (the server refused it: permissions): this node no longer hears that
    * subject, and the system says so ('clusterError').
    */
-  private listener(what: string, onData: (data: Uint8Array) => void): (error: Error | null, message: { data: Uint8Array }) => void {
+  private listener(what: string, onMessage: (data: Uint8Array, sender: string) => void): (error: Error | null, message: { data: Uint8Array; subject: string }) => void {
     return (error, message) => {
       if (error === null) {
         try {
-          onData(message.data);
+          onMessage(message.data, senderOf(message.subject));
         } catch (thrown) {
           // From a listener of an event this emitted (nodeup, deadLetter…): it must not end the
           // client's reading, which calls this; it is thrown again, out of the client's way.
@@ -525,7 +528,7 @@ export class Cluster {
    * read (a namesake that failed to start, or this node's next life, hears the old life's traffic
    * and must not act on it). What it sends to this node's threads goes out in one publish per ring.
    */
-  private received(bytes: Uint8Array): void {
+  private received(bytes: Uint8Array, sender: string): void {
     this.runtime.endpoint.corkedAround(() => {
       let from: BatchHeader | undefined;
       try {
@@ -534,7 +537,8 @@ export class Cluster {
           (header) => {
             // Only members speak: a sender this node has not seen join (hello or beat) in that
             // life gets nothing, not even an answer, and leaves nothing behind (no batch writer).
-            if (header.cluster !== this.cluster || header.toCreation !== this.creation || !this.isMember(header.from, header.fromCreation)) {
+            // And a batch speaks only for the node whose subject it came on (the server may vouch for that).
+            if (header.from !== sender || header.cluster !== this.cluster || header.toCreation !== this.creation || !this.isMember(header.from, header.fromCreation)) {
               this.dropForeign();
               return false;
             }
@@ -774,10 +778,10 @@ export class Cluster {
     return { cluster: this.cluster, from: this.name, fromCreation: this.creation, toCreation: this.creation };
   }
 
-  /** Node `node`'s subject (kept: a string made afresh would be hashed afresh by every Map lookup). */
+  /** Node `node`'s subject from this node (kept: a string made afresh would be hashed afresh by every Map lookup). */
   private inbox(node: string): string {
     let subject = this.inboxes.get(node);
-    if (subject === undefined) this.inboxes.set(node, (subject = `${this.prefix}.n.${node}`));
+    if (subject === undefined) this.inboxes.set(node, (subject = `${this.prefix}.n.${node}.${this.name}`));
     return subject;
   }
 
@@ -862,6 +866,11 @@ export class Cluster {
     const inTime = await Promise.race([drained, new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_MS).unref())]);
     if (!inTime || !this.nc.isClosed()) await Promise.race([this.nc.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
   }
+}
+
+/** The node a subject is published by: its last token (see the module comment). */
+export function senderOf(subject: string): string {
+  return subject.slice(subject.lastIndexOf('.') + 1);
 }
 
 function describeTarget(to: unknown, node: string): string {
