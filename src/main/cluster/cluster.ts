@@ -210,7 +210,7 @@ export class Cluster {
     // The name first: a process refused it never says hello, so nobody takes it for this node.
     this.lease = await NodeLease.take(
       this.nc,
-      { cluster: this.cluster, node: this.name, creation: this.creation, renewEvery: this.options.heartbeat, window: this.options.downAfter, lost: (holder) => this.lostName(holder) },
+      { cluster: this.cluster, replicas: this.options.replicas, node: this.name, creation: this.creation, renewEvery: this.options.heartbeat, window: this.options.downAfter, lost: (holder) => this.lostName(holder) },
       () => this.namesake !== undefined,
     );
     void this.followStatus();
@@ -223,7 +223,7 @@ export class Cluster {
           alive: (holder) => this.holderAlive(holder),
           lost: (name, pid, holder) =>
             this.host.error(new ClusterError(`the global name ${JSON.stringify(name)} of ${pid} was taken${holder === undefined ? '' : ` by ${holder}`} while node ${JSON.stringify(this.name)} was taken for down; ${pid} runs on without it`)),
-        });
+        }, this.options.replicas);
       } catch (error) {
         this.globalsError = error as Error;
       }

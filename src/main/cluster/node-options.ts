@@ -75,6 +75,13 @@ export interface NodeOptions {
    * @default 10000
    */
   maxQueue?: number;
+  /**
+   * How many servers keep a copy of weft's KV buckets (global names, node names), when weft makes
+   * them: 3 on a JetStream cluster of three servers, so names outlive the loss of one. A bucket
+   * that exists already keeps the replicas it was made with.
+   * @default 1
+   */
+  replicas?: number;
 }
 
 export interface ResolvedNodeOptions {
@@ -89,6 +96,7 @@ export interface ResolvedNodeOptions {
   allowSpawn: (url: string) => boolean;
   maxRemoteTimeout: number;
   maxQueue: number;
+  replicas: number;
 }
 
 /** A NATS subject token, and a KV bucket name piece: what node and cluster names may be. */
@@ -97,7 +105,7 @@ export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected \`node\` to be an object { name, nats, cluster? }, got: ${describeValue(options)}`);
   const o = options as Partial<NodeOptions> & Record<string, unknown>;
-  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout', 'allowSpawn', 'maxRemoteTimeout', 'maxQueue'];
+  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout', 'allowSpawn', 'maxRemoteTimeout', 'maxQueue', 'replicas'];
   for (const key of Object.keys(o)) {
     if (!known.includes(key)) throw new InvalidArgumentError(`unknown option \`node.${key}\`; accepted: ${known.join(', ')}, got: ${describeValue(o[key])}`);
   }
@@ -109,7 +117,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   const downAfter = milliseconds('node.downAfter', o.downAfter ?? 2500, 2 * heartbeat);
   if (o.globalNames !== undefined && typeof o.globalNames !== 'boolean') throw new InvalidArgumentError(`expected \`node.globalNames\` to be a boolean, got: ${describeValue(o.globalNames)}`);
   const taskTimeout = o.taskTimeout === Infinity ? Infinity : milliseconds('node.taskTimeout', o.taskTimeout ?? 60_000, 1);
-  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout, allowSpawn: spawnPolicy(o.allowSpawn), maxRemoteTimeout: milliseconds('node.maxRemoteTimeout', o.maxRemoteTimeout ?? 60_000, 1), maxQueue: count('node.maxQueue', o.maxQueue ?? 10_000, 1) };
+  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout, allowSpawn: spawnPolicy(o.allowSpawn), maxRemoteTimeout: milliseconds('node.maxRemoteTimeout', o.maxRemoteTimeout ?? 60_000, 1), maxQueue: count('node.maxQueue', o.maxQueue ?? 10_000, 1), replicas: count('node.replicas', o.replicas ?? 1, 1) };
 }
 
 /** `node.allowSpawn` as a predicate that never throws (a predicate that throws refuses). */
