@@ -62,11 +62,6 @@ export class RemoteTasks {
 
   constructor(private readonly routes: TaskRoutes) {}
 
-  /** Tasks from other nodes this node holds now (running or waiting for a thread). */
-  get queued(): number {
-    return this.held;
-  }
-
   /**
    * Takes tasks of `module` (under the key `as`) from every node: joins its queue group. Returns
    * the function that undoes this registration, and only this one. Throws AlreadyRegisteredError
