@@ -7,8 +7,9 @@
  * - `weft`: `ActorRef.call` from node `a` to `adder` on node `b`'s shard.
  *
  * `callsPerSec`: WINDOW calls kept in flight for a while. `gapMs`: the same load, then server 1 is
- * SIGKILLed: from the kill to the first answer after it (the client notices, fails over to server
- * 2 or 3, and for weft the nodes hear each other again). Between the rows server 1 is started again
+ * SIGKILLed: from its exit to the first answer to a call sent after it (the client notices, fails
+ * over to server 2 or 3, and for weft the nodes hear each other again; a caller whose calls in
+ * flight wait out their timeout sends no new one until then). Between the rows server 1 is started again
  * and rejoins. Checked: every answer is right, every failed call failed with a reason (weft: a
  * NodeDownError or CallTimeoutError; NATS: its client's error), and calls are answered again after
  * the kill.
@@ -88,17 +89,19 @@ async function gap(call: Call, reason: (error: unknown) => string, kill: () => P
   };
   const running = load(
     async (i) => {
+      const sent = performance.now();
       const sum = await call(i);
-      const now = performance.now();
-      if (now > killedAt && firstAfter === Infinity) firstAfter = now;
+      // only a call sent once the server was gone counts: a reply already on its way when the
+      // kill began says nothing about the failover
+      if (sent > killedAt && firstAfter === Infinity) firstAfter = performance.now();
       return sum;
     },
     reason,
     stop,
   );
   await sleep(BEFORE_KILL_MS);
-  killedAt = performance.now();
   await kill();
+  killedAt = performance.now(); // the server's process has exited
   const seen = await running;
   assert(firstAfter !== Infinity, `${what}: no call was answered in the ${GAP_LIMIT_MS} ms after the server was killed`);
   log(`${what}: ${seen.answered} answered, ${seen.failed} failed (${[...seen.reasons].join(', ') || 'none'}), first answer ${(firstAfter - killedAt).toFixed(0)} ms after the kill`);
