@@ -259,6 +259,7 @@ describe('bounded from the wire', () => {
     expect(refused).toHaveLength(3);
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(QueueFullError);
     expect(Date.now() - began).toBeGreaterThanOrEqual(1400); // the two held ran their course
+    expect(await b.ask('stats')).toMatchObject({ tasksHeld: 0, tasksRefused: 3 });
     // room again once they are answered
     expect(await system.runOn('b', 'where', 'where', 'again')).toEqual({ node: 'b', label: 'again' });
     // and a refusal is told to a task for 'any' too (the node that refused is the one that answers)

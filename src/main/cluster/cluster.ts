@@ -83,6 +83,9 @@ export interface ClusterStats {
   batchesSent: number;
   /** Batches the NATS client refused to publish, and exit or DOWN notices that could not be sent at all. */
   publishFailures: number;
+  /** Tasks from other nodes held here now (running or waiting for a thread), and those refused for want of room (node.maxQueue). */
+  tasksHeld: number;
+  tasksRefused: number;
 }
 
 /** Where a remote name lives: `{ name, node }`, Erlang's `{Name, Node}`. */
@@ -824,7 +827,7 @@ export class Cluster {
   /** What this node holds toward the others, for `system.stats()`. */
   stats(): ClusterStats {
     const { ops: opsSent, published: batchesSent } = this.outbox;
-    return { node: this.name, creation: this.creation, nodes: this.nodes(), pendingRequests: this.calls.size, ...this.watches.counts(), foreign: this.foreign, opsSent, batchesSent, publishFailures: this.publishFailures };
+    return { node: this.name, creation: this.creation, nodes: this.nodes(), pendingRequests: this.calls.size, ...this.watches.counts(), foreign: this.foreign, opsSent, batchesSent, publishFailures: this.publishFailures, tasksHeld: this.tasks.held, tasksRefused: this.tasks.refused };
   }
 
   /** The error of a request made after this node left the cluster. */

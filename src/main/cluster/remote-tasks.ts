@@ -58,7 +58,9 @@ export class RemoteTasks {
    */
 
   /** Tasks from other nodes taken and not yet answered: at most `maxQueue`. */
-  private held = 0;
+  held = 0;
+  /** Tasks from other nodes refused because `maxQueue` were held. */
+  refused = 0;
 
   constructor(private readonly routes: TaskRoutes) {}
 
@@ -138,6 +140,7 @@ export class RemoteTasks {
           // ACCEPTED even for a refusal: a task to 'any' is answered only by the node that took it.
           routes.toInbox(caller.from, caller.fromCreation, [WireOp.ACCEPTED, id]);
           if (this.held >= routes.maxQueue) {
+            this.refused++;
             routes.answer(caller, id, false, new QueueFullError(`node ${JSON.stringify(routes.node)} holds ${this.held} tasks from other nodes already (node.maxQueue ${routes.maxQueue}): a task of ${module} (${exportName}) was refused`));
             routes.outbox.flush();
             return;
