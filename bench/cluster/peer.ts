@@ -3,6 +3,9 @@
  *
  *   weft <name> <natsUrl> [fibModule]   a weft node hosting `adder` and `sink` on its shard, and
  *                                       serving tasks of fibModule as 'fib' when given
+ *
+ * `<natsUrl>` may list several servers, comma-separated: the client tries them in that order
+ * (noRandomize), so a suite decides which server of a NATS cluster each process is on.
  *   nats-echo <natsUrl>                 bare NATS: answers requests on bench.echo with a + b
  *   nats-sink <natsUrl>                 bare NATS: counts messages on bench.cast and checks their ids
  *                                       run 0, 1, 2…; tells { count, outOfOrder } on bench.count
@@ -14,16 +17,21 @@ import { pack, unpack } from 'msgpackr';
 import { start } from '../../src/main/index.js';
 
 const [role, ...args] = process.argv.slice(2);
+
+/** One server, or a comma-separated list tried in order (reconnects too). */
+function natsOptions(servers: string): { servers: string[]; noRandomize: boolean; reconnectTimeWait: number; maxReconnectAttempts: number } {
+  return { servers: servers.split(','), noRandomize: true, reconnectTimeWait: 50, maxReconnectAttempts: -1 };
+}
 process.on('disconnect', () => process.exit(0));
 
 if (role === 'weft') {
   const [name, servers, fibModule] = args;
-  const system = await start({ threads: 1, node: { name: name!, nats: { servers: servers! }, globalNames: false } });
+  const system = await start({ threads: 1, node: { name: name!, nats: natsOptions(servers!), globalNames: false } });
   await system.spawn(new URL('../actors/adder.js', import.meta.url), { name: 'adder', thread: 1 });
   await system.spawn(new URL('../actors/stream-sink.js', import.meta.url), { name: 'sink', thread: 1 });
   if (fibModule !== undefined) system.serve(fibModule, { as: 'fib' });
 } else if (role === 'nats-echo' || role === 'nats-sink') {
-  const nc = await connect({ servers: args[0]! });
+  const nc = await connect(natsOptions(args[0]!));
   if (role === 'nats-echo') {
     nc.subscribe('bench.echo', {
       callback: (_error, message) => {

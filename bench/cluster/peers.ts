@@ -36,7 +36,7 @@ export async function startPeer(role: string, ...args: string[]): Promise<Peer> 
 }
 
 /** True if an executable `name` is in one of PATH's folders. */
-function onPath(name: string): boolean {
+export function onPath(name: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => {
     try {
       accessSync(join(dir, name), constants.X_OK);

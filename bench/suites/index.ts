@@ -18,8 +18,9 @@ import { suite as fuseAsk } from './fuse-ask.js';
 import { suite as remoteCall } from './remote-call.js';
 import { suite as remoteCast } from './remote-cast.js';
 import { suite as remoteRun } from './remote-run.js';
+import { suite as remoteFailover } from './remote-failover.js';
 import { suite as backpressure } from './backpressure.js';
 import { suite as stopLatency } from './stop-latency.js';
 import { suite as stream } from './stream.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, backpressure, stopLatency, stream];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, remoteFailover, backpressure, stopLatency, stream];

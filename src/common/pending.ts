@@ -3,11 +3,22 @@
  * shard too once actors call each other), hence `src/common`.
  *
  * Each wait gets a `ref`, unique on this thread, which travels in the request and comes back in
- * the reply. Timeouts cost O(1) per wait and one timer per distinct timeout value, not a timer per
- * call: waits with the same timeout expire in the order they began, so each timeout value keeps a
- * FIFO of deadlines and one timer armed for its head. The FIFO is two arrays of numbers, not an
- * object per wait: at hundreds of thousands of calls a second the garbage collector is the largest
- * cost on the calling thread, and a `setTimeout` per call would cost more than the call.
+ * the reply. Every finite deadline goes into one binary min-heap, whatever its timeout value, with
+ * one timer armed for the earliest: O(log n) to add, O(1) when deadlines come in order (a run of
+ * calls with one timeout: each sifts up no further than its parent), and one structure however
+ * many distinct timeouts there are (another node chooses its calls' timeouts: a deadline queue per
+ * value let it make any number of them). The heap is three arrays of numbers, not an object per
+ * wait: at hundreds of thousands of calls a second the garbage collector is the largest cost on
+ * the calling thread, and a `setTimeout` per call would cost more than the call.
+ *
+ *            [0] at 12.5 ref 7            entry i's children are 2i+1 and 2i+2; every entry's
+ *           /               \              (at, seq) is ≤ its children's, so [0] is the earliest
+ *   [1] at 13.0 ref 9   [2] at 40.2 ref 8  deadline; seq (the order waits began) breaks ties, so
+ *                                          waits with one deadline expire in the order they began.
+ *
+ * An answered wait leaves its entry behind (removing it from the middle would cost O(log n) on
+ * every reply): the timer pops it and finds nothing, and when the heap holds more than twice the
+ * waits still pending it is rebuilt from them, so it holds about as many entries as waits in flight.
  */
 import { Kind } from '../shm/protocol.js';
 import { MAX_TIMER_MS } from './timeout.js';
@@ -21,28 +32,29 @@ interface Waiter {
   readonly subject: unknown;
   /** The thread that will answer, if one: its death rejects the wait (`rejectThread`). */
   thread: number;
+  /** Its timeout, for `timedOut`. */
+  readonly timeoutMs: number;
 }
 
 /** The `timedOut` of waits whose subject is itself the function that makes the error. */
 const callIt = (onTimeout: unknown): Error => (onTimeout as () => Error)();
 
-/** Entries a deadline queue may hold past its head before answered ones are dropped. */
+/** Entries the heap may hold before answered ones are swept out (when they are over half of it). */
 const TRIM_AT = 4096;
-
-/** The deadlines of every wait that shares one timeout value, oldest first, and a timer for the head. */
-class DeadlineQueue {
-  readonly refs: number[] = [];
-  readonly at: number[] = [];
-  head = 0;
-  timer: NodeJS.Timeout | undefined;
-}
 
 /** The `thread` of a wait that another node answers (through main's cluster, not a ring). */
 export const AFAR = -2;
 
 export class PendingReplies {
   private readonly waiters = new Map<number, Waiter>();
-  private readonly queues = new Map<number, DeadlineQueue>();
+  /** The deadline heap (see the module comment): `at[i]` (performance.now() ms), `seq[i]`, `refs[i]`. */
+  private readonly at: number[] = [];
+  private readonly seq: number[] = [];
+  private readonly refs: number[] = [];
+  private nextSeq = 0;
+  /** The one timer, armed for `armedFor`, the heap's earliest deadline when it was armed. */
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
   /** Refs wrap at 2^30 so they stay V8 small integers; a wait never lives through 2^30 others. */
   private nextRef = 1;
   /** Called when the count goes 0 → 1 and 1 → 0 (main holds the process open while waiting). */
@@ -79,7 +91,7 @@ export class PendingReplies {
     this.lastRef = ref;
     let waiter!: Waiter;
     const promise = new Promise<T>((resolve, reject) => {
-      waiter = { resolve: resolve as (value: unknown) => void, reject, timedOut, subject, thread };
+      waiter = { resolve: resolve as (value: unknown) => void, reject, timedOut, subject, thread, timeoutMs };
     });
     this.waiters.set(ref, waiter);
     if (thread === AFAR) this.afar++;
@@ -163,62 +175,128 @@ export class PendingReplies {
     return waiter;
   }
 
+  /** Deadline entries held (pending waits with a finite timeout, plus answered ones not yet swept). */
+  get deadlines(): number {
+    return this.at.length;
+  }
+
+  /** Timers armed for deadlines: 0 or 1, however many timeouts there are. */
+  get timers(): number {
+    return this.timer === undefined ? 0 : 1;
+  }
+
   private schedule(ref: number, timeoutMs: number): void {
-    let queue = this.queues.get(timeoutMs);
-    if (queue === undefined) {
-      queue = new DeadlineQueue();
-      this.queues.set(timeoutMs, queue);
-    }
-    queue.refs.push(ref);
-    queue.at.push(performance.now() + timeoutMs);
-    if (queue.timer === undefined) this.arm(queue, timeoutMs);
-    else if (queue.refs.length - queue.head > TRIM_AT) this.trim(queue);
+    const at = performance.now() + timeoutMs;
+    if (this.at.length >= TRIM_AT && this.at.length > 2 * this.waiters.size) this.sweep();
+    this.push(at, ref);
+    // Only a deadline earlier than the armed one moves the timer: with one timeout, never.
+    if (at < this.armedFor) this.arm();
   }
 
-  /**
-   * Drops answered waits from the front of `queue`, so under steady load it holds about as many
-   * entries as there are waits in flight rather than every call of the last `timeoutMs`.
-   */
-  private trim(queue: DeadlineQueue): void {
-    const { refs, at } = queue;
-    while (queue.head < refs.length && !this.waiters.has(refs[queue.head])) queue.head++;
-    if (queue.head * 2 > refs.length) {
-      refs.splice(0, queue.head);
-      at.splice(0, queue.head);
-      queue.head = 0;
+  /** Rebuilds the heap from the entries of waits still pending (Floyd's heapify, O(n)). */
+  private sweep(): void {
+    const { at, seq, refs } = this;
+    let kept = 0;
+    for (let i = 0; i < refs.length; i++) {
+      if (!this.waiters.has(refs[i])) continue;
+      at[kept] = at[i];
+      seq[kept] = seq[i];
+      refs[kept] = refs[i];
+      kept++;
     }
+    at.length = seq.length = refs.length = kept;
+    for (let i = (kept >>> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  /** Arms `queue`'s timer for its first deadline whose wait is still pending. */
-  private arm(queue: DeadlineQueue, timeoutMs: number): void {
-    const { refs, at } = queue;
-    while (queue.head < refs.length && !this.waiters.has(refs[queue.head])) queue.head++;
-    if (queue.head === refs.length) {
-      refs.length = 0;
-      at.length = 0;
-      queue.head = 0;
-      queue.timer = undefined;
+  private push(deadline: number, ref: number): void {
+    const { at, seq, refs } = this;
+    const order = this.nextSeq++;
+    let i = at.length;
+    // sift up: move parents later than the new entry down, then write it where it stops
+    while (i > 0) {
+      const parent = (i - 1) >>> 1;
+      if (at[parent] < deadline || (at[parent] === deadline && seq[parent] < order)) break;
+      at[i] = at[parent];
+      seq[i] = seq[parent];
+      refs[i] = refs[parent];
+      i = parent;
+    }
+    at[i] = deadline;
+    seq[i] = order;
+    refs[i] = ref;
+  }
+
+  /** Removes the earliest entry (the heap is not empty). */
+  private pop(): void {
+    const { at, seq, refs } = this;
+    const last = at.length - 1;
+    at[0] = at[last];
+    seq[0] = seq[last];
+    refs[0] = refs[last];
+    at.length = seq.length = refs.length = last;
+    if (last > 1) this.siftDown(0);
+  }
+
+  private siftDown(from: number): void {
+    const { at, seq, refs } = this;
+    const n = at.length;
+    const deadline = at[from];
+    const order = seq[from];
+    const ref = refs[from];
+    let i = from;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      const right = child + 1;
+      if (right < n && (at[right] < at[child] || (at[right] === at[child] && seq[right] < seq[child]))) child = right;
+      if (deadline < at[child] || (deadline === at[child] && order < seq[child])) break;
+      at[i] = at[child];
+      seq[i] = seq[child];
+      refs[i] = refs[child];
+      i = child;
+    }
+    at[i] = deadline;
+    seq[i] = order;
+    refs[i] = ref;
+  }
+
+  /** (Re)arms the timer for the earliest deadline whose wait is still pending; none left: no timer. */
+  private arm(): void {
+    while (this.refs.length !== 0 && !this.waiters.has(this.refs[0])) this.pop();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.refs.length === 0) {
+      this.timer = undefined;
+      this.armedFor = Infinity;
       return;
     }
+    this.armedFor = this.at[0];
     // Capped: a Node timer longer than 2^31-1 ms fires after 1 ms; this one fires, finds its
     // deadline not yet come, and re-arms, once every 24.8 days rather than every millisecond.
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at[queue.head] - performance.now()));
-    queue.timer = setTimeout(() => {
-      const now = performance.now();
-      while (queue.head < refs.length && at[queue.head] <= now) {
-        const ref = refs[queue.head++];
-        const waiter = this.waiters.get(ref);
-        if (waiter !== undefined) this.reject(ref, waiter.timedOut(waiter.subject, timeoutMs));
-      }
-      if (this.queues.get(timeoutMs) === queue) this.arm(queue, timeoutMs);
-    }, delay);
-    queue.timer.unref();
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, this.armedFor - performance.now()));
+    this.timer = setTimeout(this.expire, delay);
+    this.timer.unref();
   }
 
-  /** Stops every timer (the thread is done waiting for anything). */
+  /** The timer: rejects every wait whose deadline has come, earliest first, then re-arms. */
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = performance.now();
+    while (this.refs.length !== 0 && this.at[0] <= now) {
+      const ref = this.refs[0];
+      this.pop();
+      const waiter = this.waiters.get(ref);
+      if (waiter !== undefined) this.reject(ref, waiter.timedOut(waiter.subject, waiter.timeoutMs));
+    }
+    if (this.timer === undefined) this.arm(); // (a rejection's handler may have begun a wait and armed it)
+  };
+
+  /** Stops the timer (the thread is done waiting for anything). */
   close(): void {
-    for (const queue of this.queues.values()) if (queue.timer !== undefined) clearTimeout(queue.timer);
-    this.queues.clear();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    this.at.length = this.seq.length = this.refs.length = 0;
   }
 }
 

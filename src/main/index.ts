@@ -4,6 +4,7 @@
  */
 export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor, type RemoteName, type ClusterStats, type NodeDownWhy, type StatsOptions, type SystemStats } from './system.js';
 export type { NodeOptions } from './cluster/node-options.js';
+export { nodePermissions, type NatsPermissions } from './cluster/permissions.js';
 export type { ThreadDownCause, ThreadRestart } from './root-supervisor.js';
 export { ActorRef, type CallOptions } from '../common/actor-ref.js';
 export { SupervisorRef, child, supervisorChild, type ChildSpec, type SupervisorSpec, type SuperviseOptions } from '../common/supervisor-ref.js';

@@ -369,10 +369,10 @@ describe('the NATS server and strangers', () => {
     const onLetter = (letter: DeadLetter): void => void letters.push(letter);
     system.on('deadLetter', onLetter);
     const raw = await connect({ servers: nats.url });
-    raw.publish('weft.weft.n.a', new Uint8Array([1, 2, 3]));
-    raw.publish('weft.weft.n.a', new Uint8Array([0x57, 1, 255, 255, 255, 255, 0, 0]));
-    raw.publish('weft.weft.hb', new TextEncoder().encode('{"weft":1,"cluster":"weft"}'));
-    raw.publish('weft.weft.hb', new TextEncoder().encode('not json'));
+    raw.publish('weft.weft.n.a.x', new Uint8Array([1, 2, 3]));
+    raw.publish('weft.weft.n.a.x', new Uint8Array([0x57, 1, 255, 255, 255, 255, 0, 0]));
+    raw.publish('weft.weft.hb.x', new TextEncoder().encode('{"weft":1,"cluster":"weft"}'));
+    raw.publish('weft.weft.hb.x', new TextEncoder().encode('not json'));
     await raw.flush();
     await raw.close();
     await eventually(() => letters.filter((l) => l.kind === 'foreign').length === 4, 5000, 'four foreign dead letters');

@@ -40,6 +40,17 @@ export async function startNatsServer(options: { jetstream?: boolean; config?: s
     writeFileSync(file, options.config);
     args.push('-c', file);
   }
+  return runServer(port, dir, args);
+}
+
+/** Starts `nats-server` with the whole config in a file (it says where to listen). */
+async function startNatsServerAt(port: number, dir: string, config: string): Promise<NatsServer> {
+  const file = join(dir, 'server.conf');
+  writeFileSync(file, config);
+  return runServer(port, dir, ['-c', file]);
+}
+
+async function runServer(port: number, dir: string, args: string[]): Promise<NatsServer> {
   let child: ChildProcess | undefined;
   const run = async (): Promise<void> => {
     child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -85,3 +96,77 @@ async function waitForPort(port: number, timeout: number): Promise<void> {
   }
 }
 
+
+/** Three (or `size`) nats-servers routed into one NATS cluster on loopback, JetStream clustered. */
+export interface NatsCluster {
+  servers: NatsServer[];
+  /** Every server's URL, for a client that should fail over between them. */
+  urls: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The config of server `i` of a cluster on loopback: a name (JetStream's raft needs one), its own
+ * store, and routes to every server (its own route is skipped by the server). This is the config
+ * the README shows.
+ */
+export function clusterServerConfig(options: { name: string; port: number; routePort: number; routePorts: number[]; storeDir: string; clusterName?: string }): string {
+  return [
+    `server_name: ${JSON.stringify(options.name)}`,
+    `listen: "127.0.0.1:${options.port}"`,
+    `jetstream { store_dir: ${JSON.stringify(options.storeDir)} }`,
+    'cluster {',
+    `  name: ${JSON.stringify(options.clusterName ?? 'weft-nats')}`,
+    `  listen: "127.0.0.1:${options.routePort}"`,
+    `  routes: [${options.routePorts.map((port) => JSON.stringify(`nats-route://127.0.0.1:${port}`)).join(', ')}]`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Starts `size` clustered nats-servers and waits until their JetStream cluster has a leader. */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const ports: number[] = [];
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) {
+    ports.push(await freePort());
+    routePorts.push(await freePort());
+  }
+  const servers = await Promise.all(
+    ports.map((port, i) => {
+      const dir = mkdtempSync(join(tmpdir(), `weft-nats-${i}-`));
+      return startNatsServerAt(port, dir, clusterServerConfig({ name: `n${i + 1}`, port, routePort: routePorts[i], routePorts, storeDir: dir }));
+    }),
+  );
+  const urls = servers.map((server) => server.url);
+  const cluster = { servers, urls, stop: async () => void (await Promise.all(servers.map((server) => server.stop()))) };
+  try {
+    await jetStreamReady(urls, 30_000);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
+
+/** Resolves once a JetStream API request is answered (the cluster elected its meta leader). */
+async function jetStreamReady(urls: string[], timeout: number): Promise<void> {
+  const { connect } = await import('@nats-io/transport-node');
+  const nc = await connect({ servers: urls });
+  try {
+    const until = Date.now() + timeout;
+    for (;;) {
+      try {
+        const reply = await nc.request('$JS.API.INFO', undefined, { timeout: 2000 });
+        const info = JSON.parse(new TextDecoder().decode(reply.data)) as { error?: unknown };
+        if (info.error === undefined) return;
+      } catch {
+        // not yet
+      }
+      if (Date.now() > until) throw new Error(`the JetStream cluster of ${urls.join(', ')} had no leader after ${timeout} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await nc.close();
+  }
+}

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { start } from '../../src/main/index.js';
+import { nodePermissions, start } from '../../src/main/index.js';
 import { ClusterError } from '../../src/shm/errors.js';
 import { fixtureUrl } from '../helpers.js';
 import type Wanderer from '../fixtures/actors/wanderer.js';
@@ -34,5 +34,9 @@ describe('a system without `node`', () => {
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, allowSpawn: ['data:text/javascript,1'] } })).rejects.toThrow(/every entry of `node.allowSpawn` to be a file: module URL/);
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, allowSpawn: ['not a url'] } })).rejects.toMatchObject({ code: 'WEFT_ERR_INVALID_ARGUMENT' });
     await expect(start({ threads: 1, node: { name: 'a', nats: {}, maxRemoteTimeout: Infinity } })).rejects.toThrow(/`node.maxRemoteTimeout` to be a number of ms from 1/);
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, maxQueue: 0 } })).rejects.toThrow(/`node.maxQueue` to be an integer from 1 to 2147483647, got: `0` \(number\)/);
+    await expect(start({ threads: 1, node: { name: 'a', nats: {}, maxQueue: 1.5 } })).rejects.toThrow(/`node.maxQueue` to be an integer/);
+    expect(() => nodePermissions({ node: 'a.>' })).toThrow(/expected `node` to be 1 to 64 letters, digits, `_` or `-`, got: `"a.>"` \(string\)/);
+    expect(nodePermissions({ node: 'a', cluster: 'c' }).publish.allow.slice(0, 3)).toEqual(['weft.c.hb.a', 'weft.c.n.*.a', 'weft.c.t.*.*.a']);
   });
 });

@@ -13,13 +13,14 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { start, type System } from '../../src/main/index.js';
 import { Pid } from '../../src/shm/pid.js';
 import { BatchWriter, WireOp } from '../../src/main/cluster/wire.js';
-import { CallTimeoutError } from '../../src/shm/errors.js';
+import { CallTimeoutError, QueueFullError } from '../../src/shm/errors.js';
 import type Wanderer from '../fixtures/actors/wanderer.js';
 import { fixtureUrl } from '../helpers.js';
 import { eventually, startNatsServer, startNode, type NatsServer, type NodeProcess } from './harness.js';
 
 const WANDERER = fixtureUrl('actors/wanderer');
 const MARKER = fixtureUrl('actors/marker');
+const WHERE = fixtureUrl('tasks/where');
 
 let nats: NatsServer;
 let system: System;
@@ -31,6 +32,11 @@ function forged(from: string, fromCreation: number, ops: unknown[][]): Uint8Arra
   const writer = new BatchWriter({ cluster: 'weft', from, fromCreation, toCreation: system.creation }, 1024 * 1024);
   for (const op of ops) writer.add(op);
   return writer.bytes();
+}
+
+/** Publishes a forged batch for node a on the subject of the node it claims to be from. */
+function publishForged(from: string, fromCreation: number, ops: unknown[][]): void {
+  raw.publish(`weft.weft.n.a.${from}`, forged(from, fromCreation, ops));
 }
 
 async function node(name: string, options: Parameters<typeof startNode>[2] = {}): Promise<NodeProcess> {
@@ -73,8 +79,8 @@ describe("main's loop never dies", () => {
     system.on('error', onError);
     try {
       const foreignBefore = (await system.stats()).cluster!.foreign;
-      raw.publish('weft.weft.n.a', new Uint8Array([1, 2, 3, 4, 5, 6, 7]));
-      raw.publish('weft.weft.n.a', forged('mallory', 7, [[WireOp.CAST, 'nobody', 0, 'hi']]));
+      raw.publish('weft.weft.n.a.mallory', new Uint8Array([1, 2, 3, 4, 5, 6, 7]));
+      publishForged('mallory', 7, [[WireOp.CAST, 'nobody', 0, 'hi']]);
       await raw.flush();
       await eventually(() => heard.length >= 2, 5000, 'the second listener to hear both');
       expect(reported.length).toBeGreaterThanOrEqual(2);
@@ -125,7 +131,7 @@ describe('only members speak', () => {
     const victim = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1, name: 'victim' });
     const before = (await system.stats()).cluster!;
     const replies: unknown[] = [];
-    const inbox = raw.subscribe('weft.weft.n.mallory', { callback: (_error, message) => void replies.push(message.data) });
+    const inbox = raw.subscribe('weft.weft.n.mallory.*', { callback: (_error, message) => void replies.push(message.data) });
     const mallory = new Pid('mallory', 1, 1, 7);
     const ops = [
       [WireOp.SPAWN, 1, WANDERER.href, null, 'planted', null, 5000, false],
@@ -134,11 +140,11 @@ describe('only members speak', () => {
       [WireOp.CALL, 'victim', 0, 2, 5000, { type: 'echo', value: 'stolen' }],
       [WireOp.WHEREIS, 3, 'victim'],
     ];
-    raw.publish('weft.weft.n.a', forged('mallory', 7, ops));
+    publishForged('mallory', 7, ops);
     // b's name, but not b's life: as foreign as a stranger
-    raw.publish('weft.weft.n.a', forged('b', b.creation + 1, ops.map((op) => (op[0] === WireOp.EXIT || op[0] === WireOp.LINK ? [op[0], victim.pid, new Pid('b', 1, 1, b.creation + 1), ...op.slice(3)] : op))));
+    publishForged('b', b.creation + 1, ops.map((op) => (op[0] === WireOp.EXIT || op[0] === WireOp.LINK ? [op[0], victim.pid, new Pid('b', 1, 1, b.creation + 1), ...op.slice(3)] : op)));
     // b's life, but an exit on behalf of an actor of another node
-    raw.publish('weft.weft.n.a', forged('b', b.creation, [[WireOp.EXIT, victim.pid, mallory, 'kill', false]]));
+    publishForged('b', b.creation, [[WireOp.EXIT, victim.pid, mallory, 'kill', false]]);
     await raw.flush();
     await eventually(async () => (await system.stats()).cluster!.foreign >= before.foreign + 3, 5000, 'the three batches dropped as foreign');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -157,14 +163,14 @@ describe('only members speak', () => {
   it('20,000 distinct fake senders asking for answers leave main holding nothing for them, and are counted', async () => {
     await system.spawn<typeof Wanderer>(WANDERER, { name: 'target' });
     // warm up the paths once, then measure
-    raw.publish('weft.weft.n.a', forged('warmup', 1, [[WireOp.WHEREIS, 1, 'target']]));
+    publishForged('warmup', 1, [[WireOp.WHEREIS, 1, 'target']]);
     await raw.flush();
     const start = heapMb();
     const foreignBefore = (await system.stats()).cluster!.foreign;
     const N = 20_000;
     for (let i = 0; i < N; i++) {
       const op = i % 2 === 0 ? [WireOp.WHEREIS, i, 'target'] : [WireOp.CALL, 'target', 0, i, 5000, { type: 'echo', value: i }];
-      raw.publish('weft.weft.n.a', forged(`fake-${i}`, i + 1, [op]));
+      publishForged(`fake-${i}`, i + 1, [op]);
       if (i % 1000 === 999) await raw.flush();
     }
     await raw.flush();
@@ -172,6 +178,37 @@ describe('only members speak', () => {
     const grown = heapMb() - start;
     expect(grown).toBeLessThan(8);
     expect(await system.call({ name: 'target', node: 'a' } as never, { type: 'echo', value: 'ok' })).toBe('ok');
+  });
+});
+
+describe('the subject names the sender', () => {
+  it("a member's batch or goodbye published on another sender's subject is foreign; on the member's own subject, any publisher speaks for it unless the server forbids (per-node users)", async () => {
+    const b = await node('b');
+    const victim = await system.spawn<typeof Wanderer>(WANDERER, { thread: 1, name: 'victim2' });
+    const before = (await system.stats()).cluster!.foreign;
+    const asB = forged('b', b.creation, [[WireOp.EXIT, victim.pid, new Pid('b', 1, 1, b.creation), 'kill', false]]);
+    const byeOfB = new TextEncoder().encode(JSON.stringify({ weft: 1, cluster: 'weft', node: 'b', creation: b.creation, kind: 'bye', up: {} }));
+    raw.publish('weft.weft.n.a.mallory', asB); // b's header, mallory's subject
+    raw.publish('weft.weft.hb.mallory', byeOfB); // b's goodbye, mallory's subject
+    await raw.flush();
+    await eventually(async () => (await system.stats()).cluster!.foreign >= before + 2, 5000, 'both counted as foreign');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(system.nodes()).toEqual(['a', 'b']);
+    expect(await victim.call({ type: 'echo', value: 'alive' })).toBe('alive');
+    // What a publisher without per-node users can do: b's goodbye on b's own subject takes b down
+    // here (it comes back with its next beat). The per-node-user test shows the server refusing it.
+    const downs: string[] = [];
+    const onDown = ({ node, why }: { node: string; why: string }): void => void downs.push(`${node}:${why}`);
+    system.on('nodedown', onDown);
+    try {
+      raw.publish('weft.weft.hb.b', byeOfB);
+      await raw.flush();
+      await eventually(() => downs.includes('b:goodbye'), 5000, "b taken down by the forged goodbye");
+      await system.awaitNode('b', 5000);
+    } finally {
+      system.off('nodedown', onDown);
+    }
+    victim.cast({ type: 'stop', reason: 'normal' });
   });
 });
 
@@ -210,5 +247,23 @@ describe('bounded from the wire', () => {
     expect(Date.now() - started).toBeLessThan(4500);
     const other = await b.spawn(WANDERER); // (the slow one is still in its handler)
     expect(await system.call(other, { type: 'echo', value: 'after' })).toBe('after');
+  });
+
+  it('tasks from other nodes queue here only up to node.maxQueue: past it the caller gets QueueFullError at once', async () => {
+    const b = await node('b', { node: { maxQueue: 2 } });
+    await b.ask('serve', { module: WHERE.href, as: 'where' });
+    const began = Date.now();
+    const settled = await Promise.allSettled([0, 1, 2, 3, 4].map(() => system.runOn('b', 'where', 'sleep', 1500)));
+    const refused = settled.filter((s) => s.status === 'rejected');
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(2);
+    expect(refused).toHaveLength(3);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(QueueFullError);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(1400); // the two held ran their course
+    expect(await b.ask('stats')).toMatchObject({ tasksHeld: 0, tasksRefused: 3 });
+    // room again once they are answered
+    expect(await system.runOn('b', 'where', 'where', 'again')).toEqual({ node: 'b', label: 'again' });
+    // and a refusal is told to a task for 'any' too (the node that refused is the one that answers)
+    const any = await Promise.allSettled([0, 1, 2].map(() => system.runOn('any', 'where', 'sleep', 800)));
+    expect(any.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason)).toEqual([expect.any(QueueFullError)]);
   });
 });

@@ -6,10 +6,13 @@
  * had been sent there. Calls are proxied: main on the far side makes the call itself and sends
  * the reply back; a shard's caller waits on its own thread, and main answers it.
  *
- * Subjects (`<p>` is `weft.<cluster>`):
- * - `<p>.hb`: heartbeats (membership.ts).
- * - `<p>.n.<node>`: batches of ops for one node (wire.ts).
- * - `<p>.t.<module>.any` (queue group) and `<p>.t.<module>.<node>`: tasks (remote-tasks.ts).
+ * Subjects (`<p>` is `weft.<cluster>`); the last token of each is the node that publishes on it:
+ * - `<p>.hb.<from>`: heartbeats, hellos and goodbyes (membership.ts).
+ * - `<p>.n.<to>.<from>`: batches of ops for one node (wire.ts).
+ * - `<p>.t.<module>.any.<from>` (queue group) and `<p>.t.<module>.<to>.<from>`: tasks (remote-tasks.ts).
+ * A message whose sender in the subject is not the sender its payload names is foreign. So the
+ * NATS server can vouch for who speaks: give each node a user allowed to publish only on subjects
+ * ending in its own name (README, "Trust"), and no node can speak for another.
  *
  * Delivery: core NATS delivers at most once, and a client that loses its server buffers what it
  * publishes and flushes it on reconnect, before the other nodes may have subscribed again, so a
@@ -80,6 +83,9 @@ export interface ClusterStats {
   batchesSent: number;
   /** Batches the NATS client refused to publish, and exit or DOWN notices that could not be sent at all. */
   publishFailures: number;
+  /** Tasks from other nodes held here now (running or waiting for a thread), and those refused for want of room (node.maxQueue). */
+  tasksHeld: number;
+  tasksRefused: number;
 }
 
 /** Where a remote name lives: `{ name, node }`, Erlang's `{Name, Node}`. */
@@ -167,7 +173,7 @@ export class Cluster {
     this.membership = new Membership(
       { ...self, heartbeat: options.heartbeat, downAfter: options.downAfter },
       {
-        publish: (bytes) => this.publish(`${this.prefix}.hb`, bytes),
+        publish: (bytes) => this.publish(`${this.prefix}.hb.${this.name}`, bytes),
         up: (node) => this.up(node),
         down: (node, creation, why) => this.down(node, creation, why),
         foreign: () => this.dropForeign(),
@@ -179,9 +185,10 @@ export class Cluster {
       node: this.name,
       cluster: this.cluster,
       downAfter: options.downAfter,
+      maxQueue: options.maxQueue,
       outbox: this.outbox,
       calls: this.calls,
-      subscribe: (subject, queue, what, onData) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onData) }),
+      subscribe: (subject, queue, what, onMessage) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onMessage) }),
       creationOf: (node) => this.membership.creationOf(node),
       isMember: (node, creation) => this.isMember(node, creation),
       reach: (node, timeout) => this.reach(node, timeout, true),
@@ -199,14 +206,14 @@ export class Cluster {
 
   private async start(): Promise<void> {
     // Both end with the connection's drain in `stop`.
-    this.nc.subscribe(`${this.prefix}.hb`, { callback: this.listener('heartbeats', (data) => this.membership.heard(data)) });
-    this.nc.subscribe(`${this.prefix}.n.${this.name}`, { callback: this.listener("this node's inbox", (data) => this.received(data)) });
+    this.nc.subscribe(`${this.prefix}.hb.*`, { callback: this.listener('heartbeats', (data, sender) => this.membership.heard(data, sender)) });
+    this.nc.subscribe(`${this.prefix}.n.${this.name}.*`, { callback: this.listener("this node's inbox", (data, sender) => this.received(data, sender)) });
     await this.nc.flush(); // the subscriptions are in place (or refused) before anyone is told we are here
     if (this.refusedWhileJoining !== undefined) throw this.refusedWhileJoining;
     // The name first: a process refused it never says hello, so nobody takes it for this node.
     this.lease = await NodeLease.take(
       this.nc,
-      { cluster: this.cluster, node: this.name, creation: this.creation, renewEvery: this.options.heartbeat, window: this.options.downAfter, lost: (holder) => this.lostName(holder) },
+      { cluster: this.cluster, replicas: this.options.replicas, node: this.name, creation: this.creation, renewEvery: this.options.heartbeat, window: this.options.downAfter, lost: (holder) => this.lostName(holder) },
       () => this.namesake !== undefined,
     );
     void this.followStatus();
@@ -219,7 +226,7 @@ export class Cluster {
           alive: (holder) => this.holderAlive(holder),
           lost: (name, pid, holder) =>
             this.host.error(new ClusterError(`the global name ${JSON.stringify(name)} of ${pid} was taken${holder === undefined ? '' : ` by ${holder}`} while node ${JSON.stringify(this.name)} was taken for down; ${pid} runs on without it`)),
-        });
+        }, this.options.replicas);
       } catch (error) {
         this.globalsError = error as Error;
       }
@@ -289,11 +296,11 @@ export class Cluster {
    * against this node's will (the server refused it: permissions): this node no longer hears that
    * subject, and the system says so ('clusterError').
    */
-  private listener(what: string, onData: (data: Uint8Array) => void): (error: Error | null, message: { data: Uint8Array }) => void {
+  private listener(what: string, onMessage: (data: Uint8Array, sender: string) => void): (error: Error | null, message: { data: Uint8Array; subject: string }) => void {
     return (error, message) => {
       if (error === null) {
         try {
-          onData(message.data);
+          onMessage(message.data, senderOf(message.subject));
         } catch (thrown) {
           // From a listener of an event this emitted (nodeup, deadLetter…): it must not end the
           // client's reading, which calls this; it is thrown again, out of the client's way.
@@ -524,7 +531,7 @@ export class Cluster {
    * read (a namesake that failed to start, or this node's next life, hears the old life's traffic
    * and must not act on it). What it sends to this node's threads goes out in one publish per ring.
    */
-  private received(bytes: Uint8Array): void {
+  private received(bytes: Uint8Array, sender: string): void {
     this.runtime.endpoint.corkedAround(() => {
       let from: BatchHeader | undefined;
       try {
@@ -533,7 +540,8 @@ export class Cluster {
           (header) => {
             // Only members speak: a sender this node has not seen join (hello or beat) in that
             // life gets nothing, not even an answer, and leaves nothing behind (no batch writer).
-            if (header.cluster !== this.cluster || header.toCreation !== this.creation || !this.isMember(header.from, header.fromCreation)) {
+            // And a batch speaks only for the node whose subject it came on (the server may vouch for that).
+            if (header.from !== sender || header.cluster !== this.cluster || header.toCreation !== this.creation || !this.isMember(header.from, header.fromCreation)) {
               this.dropForeign();
               return false;
             }
@@ -773,10 +781,10 @@ export class Cluster {
     return { cluster: this.cluster, from: this.name, fromCreation: this.creation, toCreation: this.creation };
   }
 
-  /** Node `node`'s subject (kept: a string made afresh would be hashed afresh by every Map lookup). */
+  /** Node `node`'s subject from this node (kept: a string made afresh would be hashed afresh by every Map lookup). */
   private inbox(node: string): string {
     let subject = this.inboxes.get(node);
-    if (subject === undefined) this.inboxes.set(node, (subject = `${this.prefix}.n.${node}`));
+    if (subject === undefined) this.inboxes.set(node, (subject = `${this.prefix}.n.${node}.${this.name}`));
     return subject;
   }
 
@@ -819,7 +827,7 @@ export class Cluster {
   /** What this node holds toward the others, for `system.stats()`. */
   stats(): ClusterStats {
     const { ops: opsSent, published: batchesSent } = this.outbox;
-    return { node: this.name, creation: this.creation, nodes: this.nodes(), pendingRequests: this.calls.size, ...this.watches.counts(), foreign: this.foreign, opsSent, batchesSent, publishFailures: this.publishFailures };
+    return { node: this.name, creation: this.creation, nodes: this.nodes(), pendingRequests: this.calls.size, ...this.watches.counts(), foreign: this.foreign, opsSent, batchesSent, publishFailures: this.publishFailures, tasksHeld: this.tasks.held, tasksRefused: this.tasks.refused };
   }
 
   /** The error of a request made after this node left the cluster. */
@@ -861,6 +869,11 @@ export class Cluster {
     const inTime = await Promise.race([drained, new Promise<false>((resolve) => setTimeout(() => resolve(false), DRAIN_MS).unref())]);
     if (!inTime || !this.nc.isClosed()) await Promise.race([this.nc.close().catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
   }
+}
+
+/** The node a subject is published by: its last token (see the module comment). */
+export function senderOf(subject: string): string {
+  return subject.slice(subject.lastIndexOf('.') + 1);
 }
 
 function describeTarget(to: unknown, node: string): string {

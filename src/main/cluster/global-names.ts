@@ -52,11 +52,11 @@ export class GlobalNames {
   ) {}
 
   /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
-  static async open(nc: NatsConnection, cluster: string, host: GlobalNamesHost): Promise<GlobalNames> {
+  static async open(nc: NatsConnection, cluster: string, host: GlobalNamesHost, replicas = 1): Promise<GlobalNames> {
     const { Kvm } = await import('@nats-io/kv');
     let kv: KV;
     try {
-      kv = await new Kvm(nc).create(`weft_${cluster}_names`, { history: 1 });
+      kv = await new Kvm(nc).create(`weft_${cluster}_names`, { history: 1, replicas });
     } catch (error) {
       throw new ClusterError(`cannot open the global-names bucket: is JetStream on (nats-server -js)? ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }

@@ -1,6 +1,6 @@
 /**
- * Who is in the cluster: every node publishes a heartbeat on `weft.<cluster>.hb` every `heartbeat`
- * ms, says hello when it joins (the others answer with a beat at once, so a new node learns the
+ * Who is in the cluster: every node publishes a heartbeat on `weft.<cluster>.hb.<node>` (its own
+ * name last, so the server can be told who may publish it) every `heartbeat` ms, says hello when it joins (the others answer with a beat at once, so a new node learns the
  * cluster in one round trip) and goodbye when it stops. A node not heard from for `downAfter` ms
  * is down; one heard with a new creation after its old life fell silent was restarted (the old
  * life is down, the new one up). Without JetStream, a second node started under a live node's
@@ -108,8 +108,8 @@ export class Membership {
     return this.members.get(node)?.creation;
   }
 
-  /** A message on the heartbeat subject. */
-  heard(bytes: Uint8Array): void {
+  /** A message on the heartbeat subject of node `sender`: a beat for any other node is foreign. */
+  heard(bytes: Uint8Array, sender: string): void {
     if (this.stopped) return; // leaving: nobody comes up for this node any more
     let beat: Beat;
     try {
@@ -118,7 +118,7 @@ export class Membership {
       this.host.foreign();
       return;
     }
-    if (!isBeat(beat) || beat.cluster !== this.self.cluster) {
+    if (!isBeat(beat) || beat.cluster !== this.self.cluster || beat.node !== sender) {
       this.host.foreign();
       return;
     }

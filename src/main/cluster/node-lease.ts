@@ -27,6 +27,8 @@ import { ClusterError } from '../../shm/errors.js';
 
 export interface LeaseOptions {
   cluster: string;
+  /** Copies JetStream keeps of the bucket (node.replicas). */
+  replicas?: number;
   node: string;
   creation: number;
   /** How often the holder renews, ms (the heartbeat). */
@@ -64,7 +66,7 @@ export class NodeLease {
     const { Kvm } = await import('@nats-io/kv');
     let kv: KV;
     try {
-      kv = await new Kvm(nc).create(`weft_${options.cluster}_nodes`, { history: 1 });
+      kv = await new Kvm(nc).create(`weft_${options.cluster}_nodes`, { history: 1, replicas: options.replicas ?? 1 });
     } catch {
       return undefined;
     }

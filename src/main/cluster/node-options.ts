@@ -67,6 +67,21 @@ export interface NodeOptions {
    * @default 60000
    */
   maxRemoteTimeout?: number;
+  /**
+   * The most tasks from other nodes (`runOn`) this node holds at once, running or waiting for a
+   * thread: past it, a task is refused at once and its caller's `runOn` rejects with
+   * `QueueFullError` (it may try another node). Tasks come from the network: without a bound, a
+   * caller could fill this node's memory with tasks it cannot run.
+   * @default 10000
+   */
+  maxQueue?: number;
+  /**
+   * How many servers keep a copy of weft's KV buckets (global names, node names), when weft makes
+   * them: 3 on a JetStream cluster of three servers, so names outlive the loss of one. A bucket
+   * that exists already keeps the replicas it was made with.
+   * @default 1
+   */
+  replicas?: number;
 }
 
 export interface ResolvedNodeOptions {
@@ -80,6 +95,8 @@ export interface ResolvedNodeOptions {
   /** True for a module URL other nodes may spawn here (never throws). */
   allowSpawn: (url: string) => boolean;
   maxRemoteTimeout: number;
+  maxQueue: number;
+  replicas: number;
 }
 
 /** A NATS subject token, and a KV bucket name piece: what node and cluster names may be. */
@@ -88,7 +105,7 @@ export const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected \`node\` to be an object { name, nats, cluster? }, got: ${describeValue(options)}`);
   const o = options as Partial<NodeOptions> & Record<string, unknown>;
-  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout', 'allowSpawn', 'maxRemoteTimeout'];
+  const known = ['name', 'nats', 'cluster', 'heartbeat', 'downAfter', 'globalNames', 'taskTimeout', 'allowSpawn', 'maxRemoteTimeout', 'maxQueue', 'replicas'];
   for (const key of Object.keys(o)) {
     if (!known.includes(key)) throw new InvalidArgumentError(`unknown option \`node.${key}\`; accepted: ${known.join(', ')}, got: ${describeValue(o[key])}`);
   }
@@ -100,7 +117,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   const downAfter = milliseconds('node.downAfter', o.downAfter ?? 2500, 2 * heartbeat);
   if (o.globalNames !== undefined && typeof o.globalNames !== 'boolean') throw new InvalidArgumentError(`expected \`node.globalNames\` to be a boolean, got: ${describeValue(o.globalNames)}`);
   const taskTimeout = o.taskTimeout === Infinity ? Infinity : milliseconds('node.taskTimeout', o.taskTimeout ?? 60_000, 1);
-  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout, allowSpawn: spawnPolicy(o.allowSpawn), maxRemoteTimeout: milliseconds('node.maxRemoteTimeout', o.maxRemoteTimeout ?? 60_000, 1) };
+  return { name, cluster, nats: o.nats, heartbeat, downAfter, globalNames: o.globalNames ?? true, taskTimeout, allowSpawn: spawnPolicy(o.allowSpawn), maxRemoteTimeout: milliseconds('node.maxRemoteTimeout', o.maxRemoteTimeout ?? 60_000, 1), maxQueue: count('node.maxQueue', o.maxQueue ?? 10_000, 1), replicas: count('node.replicas', o.replicas ?? 1, 1) };
 }
 
 /** `node.allowSpawn` as a predicate that never throws (a predicate that throws refuses). */
@@ -134,6 +151,13 @@ function spawnPolicy(value: unknown): (url: string) => boolean {
 function token(what: string, value: unknown): string {
   if (typeof value !== 'string' || !TOKEN.test(value)) {
     throw new InvalidArgumentError(`expected \`${what}\` to be 1 to 64 letters, digits, \`_\` or \`-\` (a NATS subject token), got: ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function count(what: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
+    throw new InvalidArgumentError(`expected \`${what}\` to be an integer from ${min} to ${2 ** 31 - 1}, got: ${describeValue(value)}`);
   }
   return value;
 }

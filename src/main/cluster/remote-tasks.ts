@@ -1,8 +1,8 @@
 /**
  * Tasks across nodes, the way Elixir's `Task.Supervisor.async({Sup, node}, …)` spreads work: a
  * node that `serve`s a module joins the NATS queue group of that module
- * (`weft.<cluster>.t.<module>.any`, queue 'weft') and listens on its own subject for it
- * (`….<node>`); `run` publishes one task a message (the queue group spreads messages, not the ops
+ * (`weft.<cluster>.t.<module>.any.*`, queue 'weft') and listens on its own subject for it
+ * (`….<node>.*`); the last token is the sending node's name, as on every weft subject; `run` publishes one task a message (the queue group spreads messages, not the ops
  * inside them), so NATS gives each to one serving node, and a node that leaves stops getting them.
  *
  * The serving node answers ACCEPTED at once and the result when it is done, both in its batch to
@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
-import { AlreadyRegisteredError, ClusterError, ErrorCodes, NodeDownError, isWeftError } from '../../shm/errors.js';
+import { AlreadyRegisteredError, ClusterError, ErrorCodes, NodeDownError, QueueFullError, isWeftError } from '../../shm/errors.js';
 import type { Outbox } from './outbox.js';
 import type { RemoteCalls } from './remote-calls.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
@@ -25,9 +25,12 @@ export interface TaskRoutes {
   node: string;
   cluster: string;
   downAfter: number;
+  /** The most tasks from other nodes held here at once (node.maxQueue). */
+  maxQueue: number;
   outbox: Outbox;
   calls: RemoteCalls;
-  subscribe(subject: string, queue: string | undefined, what: string, onData: (data: Uint8Array) => void): Subscription;
+  /** `onMessage` gets each message's bytes and its sender (the subject's last token). */
+  subscribe(subject: string, queue: string | undefined, what: string, onMessage: (data: Uint8Array, sender: string) => void): Subscription;
   creationOf(node: string): number | undefined;
   /** True for this node's present life or a life of a node this one knows to be up: only they get tasks run. */
   isMember(node: string, creation: number): boolean;
@@ -54,6 +57,11 @@ export class RemoteTasks {
    * meaning for `runOn('this node', …)`. Unserve first, then serve the other.
    */
 
+  /** Tasks from other nodes taken and not yet answered: at most `maxQueue`. */
+  held = 0;
+  /** Tasks from other nodes refused because `maxQueue` were held. */
+  refused = 0;
+
   constructor(private readonly routes: TaskRoutes) {}
 
   /**
@@ -68,10 +76,10 @@ export class RemoteTasks {
     const { routes } = this;
     const subject = `${routes.prefix}.t.${token}`;
     const what = `tasks of ${JSON.stringify(as)}`;
-    const onData = (data: Uint8Array): void => this.received(data, module);
+    const onMessage = (data: Uint8Array, sender: string): void => this.received(data, sender, module);
     const registration = {
       module,
-      subscriptions: [routes.subscribe(`${subject}.any`, 'weft', what, onData), routes.subscribe(`${subject}.${routes.node}`, undefined, what, onData)],
+      subscriptions: [routes.subscribe(`${subject}.any.*`, 'weft', what, onMessage), routes.subscribe(`${subject}.${routes.node}.*`, undefined, what, onMessage)],
     };
     this.served.set(token, registration);
     return () => {
@@ -105,7 +113,7 @@ export class RemoteTasks {
       const creation = node === undefined ? 0 : (routes.creationOf(node) ?? 0);
       const id = routes.calls.add(node, creation, -1, timeout, (ok, value) => (ok ? resolve(value) : reject(value)), what, routes.downAfter);
       try {
-        routes.outbox.add(`${routes.prefix}.t.${taskToken(as)}.${where}`, 0, [WireOp.TASK, id, exportName, args]);
+        routes.outbox.add(`${routes.prefix}.t.${taskToken(as)}.${where}.${routes.node}`, 0, [WireOp.TASK, id, exportName, args]);
         if (where === 'any') routes.outbox.flush(); // one task a message: the queue group spreads messages
       } catch (error) {
         routes.calls.forget(id);
@@ -115,7 +123,7 @@ export class RemoteTasks {
   }
 
   /** A batch on a task subject this node serves: each op is a task of `module`. */
-  private received(bytes: Uint8Array, module: string): void {
+  private received(bytes: Uint8Array, sender: string, module: string): void {
     const { routes } = this;
     try {
       let from: BatchHeader | undefined;
@@ -123,20 +131,34 @@ export class RemoteTasks {
         bytes,
         (header) => {
           from = header;
-          return (header.cluster === routes.cluster && routes.isMember(header.from, header.fromCreation)) || (routes.dropForeign(), false);
+          return (header.from === sender && header.cluster === routes.cluster && routes.isMember(header.from, header.fromCreation)) || (routes.dropForeign(), false);
         },
         (op) => {
           const [kind, id, exportName, args] = op;
           if (kind !== WireOp.TASK || typeof id !== 'number' || typeof exportName !== 'string' || !Array.isArray(args)) return routes.dropForeign();
           const caller = from!;
+          // ACCEPTED even for a refusal: a task to 'any' is answered only by the node that took it.
           routes.toInbox(caller.from, caller.fromCreation, [WireOp.ACCEPTED, id]);
+          if (this.held >= routes.maxQueue) {
+            this.refused++;
+            routes.answer(caller, id, false, new QueueFullError(`node ${JSON.stringify(routes.node)} holds ${this.held} tasks from other nodes already (node.maxQueue ${routes.maxQueue}): a task of ${module} (${exportName}) was refused`));
+            routes.outbox.flush();
+            return;
+          }
+          this.held++;
           // Through a promise, so even a run that throws at once is answered (and the batch goes on).
           Promise.resolve()
             .then(() => routes.run(module, exportName, args))
             .then(
-            (value) => routes.answer(caller, id, true, value),
-            (error: unknown) => routes.answer(caller, id, false, this.cutShort(error) ? this.goodbye(module, exportName) : error),
-          );
+              (value) => {
+                this.held--;
+                routes.answer(caller, id, true, value);
+              },
+              (error: unknown) => {
+                this.held--;
+                routes.answer(caller, id, false, this.cutShort(error) ? this.goodbye(module, exportName) : error);
+              },
+            );
           routes.outbox.flush(); // the ACCEPTED now: the caller learns who took it before the work is done
         },
       );
