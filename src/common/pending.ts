@@ -5,29 +5,22 @@
  * Each wait gets a `ref`, unique on this thread, which travels in the request and comes back in
  * the reply. Timeouts cost O(1) per wait and one timer per distinct timeout value, not a timer per
  * call: waits with the same timeout expire in the order they began, so each timeout value keeps a
- * FIFO of deadlines and one timer armed for its head. The FIFO is two arrays of numbers, not an
- * object per wait: at hundreds of thousands of calls a second the garbage collector is the largest
- * cost on the calling thread, and a `setTimeout` per call would cost more than the call.
+ * FIFO of deadlines and one timer armed for its head. The FIFO is two arrays of numbers, and the
+ * waits a table of slots (see PendingReplies), not an object and a Map entry per wait: at hundreds
+ * of thousands of calls a second the garbage collector is the largest cost on the calling thread,
+ * and a `setTimeout` per call would cost more than the call.
  */
 import { Kind } from '../shm/protocol.js';
 import { MAX_TIMER_MS } from './timeout.js';
-
-interface Waiter {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-  /** Makes the error a timed-out wait rejects with, from `subject` (only called if it times out):
-   *  a function shared by every wait of its kind, so that a wait allocates no closure for it. */
-  readonly timedOut: (subject: unknown, timeoutMs: number) => Error;
-  readonly subject: unknown;
-  /** The thread that will answer, if one: its death rejects the wait (`rejectThread`). */
-  thread: number;
-}
 
 /** The `timedOut` of waits whose subject is itself the function that makes the error. */
 const callIt = (onTimeout: unknown): Error => (onTimeout as () => Error)();
 
 /** Entries a deadline queue may hold past its head before answered ones are dropped. */
 const TRIM_AT = 4096;
+
+/** Slots the wait table starts with (a power of two); it doubles when half are taken. */
+const FIRST_SLOTS = 64;
 
 /** The deadlines of every wait that shares one timeout value, oldest first, and a timer for the head. */
 class DeadlineQueue {
@@ -40,13 +33,48 @@ class DeadlineQueue {
 /** The `thread` of a wait that another node answers (through main's cluster, not a ring). */
 export const AFAR = -2;
 
+/**
+ * The waits, as a table of slots in parallel arrays: wait `ref` lives in slot `ref & mask`, and
+ * `refs[slot] === ref` says it is still there. No object and no Map entry per wait: beginning and
+ * settling one allocates only its promise and that promise's two resolving functions.
+ *
+ * ```
+ *  slot      0      1      2      3    ...   mask
+ *  refs    [ 0 ][ 65 ][ 66 ][  0 ] ... [ 63 ]     0: free; else the ref of the wait in it
+ *  resolves[   ][ fn ][ fn ][    ] ... [ fn ]     what settles it, and how a timeout words it:
+ *  rejects, timedOuts, subjects, threads           read and cleared only by `take`
+ * ```
+ *
+ * Refs are handed out in order (wrapping at 2^30, never 0), so the waits in flight sit in a run of
+ * consecutive slots that moves on as they are answered. A ref whose slot is still held (a long wait
+ * the run came round to) is skipped: refs need only be unique among the live waits. The table
+ * doubles when half its slots are taken, so a free slot is always near.
+ */
 export class PendingReplies {
-  private readonly waiters = new Map<number, Waiter>();
+  private mask = FIRST_SLOTS - 1;
+  private refs = new Int32Array(FIRST_SLOTS);
+  private resolves: Array<((value: unknown) => void) | undefined> = new Array(FIRST_SLOTS).fill(undefined);
+  private rejects: Array<((error: unknown) => void) | undefined> = new Array(FIRST_SLOTS).fill(undefined);
+  /** Makes the error a timed-out wait rejects with, from its subject (only called if it times out):
+   *  a function shared by every wait of its kind, so that a wait allocates no closure for it. */
+  private timedOuts: Array<((subject: unknown, timeoutMs: number) => Error) | undefined> = new Array(FIRST_SLOTS).fill(undefined);
+  private subjects: unknown[] = new Array(FIRST_SLOTS).fill(undefined);
+  /** The thread that will answer each wait, if one: its death rejects the wait (`rejectThread`). */
+  private threads = new Int32Array(FIRST_SLOTS);
+  private count = 0;
   private readonly queues = new Map<number, DeadlineQueue>();
   /** Refs wrap at 2^30 so they stay V8 small integers; a wait never lives through 2^30 others. */
   private nextRef = 1;
   /** Called when the count goes 0 → 1 and 1 → 0 (main holds the process open while waiting). */
   private readonly onBusyChange: (busy: boolean) => void;
+  /** What the promise executor hands over (see `capture`); cleared at once by `begin`. */
+  private capturedResolve: ((value: unknown) => void) | undefined;
+  private capturedReject: ((error: unknown) => void) | undefined;
+  /** The executor of every wait's promise, made once: a closure per promise is what it saves. */
+  private readonly capture = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
+    this.capturedResolve = resolve;
+    this.capturedReject = reject;
+  };
 
   /**
    * `firstRef`: where refs start. A restarted shard starts at a random one, so that a late reply
@@ -58,7 +86,7 @@ export class PendingReplies {
   }
 
   get size(): number {
-    return this.waiters.size;
+    return this.count;
   }
 
   /** Waits another node is to answer (`thread` AFAR): their replies come through NATS, not a ring. */
@@ -71,19 +99,29 @@ export class PendingReplies {
    * Registers a wait and returns its promise; its ref is then `lastRef`. After `timeoutMs` (if
    * finite) it rejects with `timedOut(subject, timeoutMs)`; a reply that comes later is dropped. `thread`: the
    * thread that will answer (-1: none in particular; AFAR: another node), whose death rejects the wait. The hot path of
-   * every call: it allocates the promise and one record, nothing else.
+   * every call: it allocates the promise (with its resolving functions), nothing else.
    */
   begin<T>(timeoutMs: number, thread: number, timedOut: (subject: unknown, timeoutMs: number) => Error, subject: unknown): Promise<T> {
-    const ref = this.nextRef;
+    if (this.count * 2 >= this.refs.length) this.grow();
+    const refs = this.refs;
+    const mask = this.mask;
+    let ref = this.nextRef;
+    // At most half the slots are taken, so this finds a free one within a few steps.
+    while (refs[ref & mask] !== 0) ref = ref >= 0x3fff_ffff ? 1 : ref + 1;
     this.nextRef = ref >= 0x3fff_ffff ? 1 : ref + 1;
     this.lastRef = ref;
-    let waiter!: Waiter;
-    const promise = new Promise<T>((resolve, reject) => {
-      waiter = { resolve: resolve as (value: unknown) => void, reject, timedOut, subject, thread };
-    });
-    this.waiters.set(ref, waiter);
+    const promise = new Promise<T>(this.capture as (resolve: (value: T) => void, reject: (error: unknown) => void) => void);
+    const slot = ref & mask;
+    refs[slot] = ref;
+    this.resolves[slot] = this.capturedResolve;
+    this.rejects[slot] = this.capturedReject;
+    this.capturedResolve = this.capturedReject = undefined;
+    this.timedOuts[slot] = timedOut;
+    this.subjects[slot] = subject;
+    this.threads[slot] = thread;
+    this.count++;
     if (thread === AFAR) this.afar++;
-    if (this.waiters.size === 1) this.onBusyChange(true);
+    if (this.count === 1) this.onBusyChange(true);
     if (Number.isFinite(timeoutMs)) this.schedule(ref, timeoutMs);
     return promise;
   }
@@ -109,33 +147,38 @@ export class PendingReplies {
   }
 
   resolve(ref: number, value: unknown): boolean {
-    const waiter = this.take(ref);
-    waiter?.resolve(value);
-    return waiter !== undefined;
+    const slot = ref & this.mask;
+    if (ref <= 0 || this.refs[slot] !== ref) return false;
+    const resolve = this.resolves[slot]!;
+    this.take(slot);
+    resolve(value);
+    return true;
   }
 
   reject(ref: number, error: unknown): boolean {
-    const waiter = this.take(ref);
-    waiter?.reject(error);
-    return waiter !== undefined;
+    const slot = ref & this.mask;
+    if (ref <= 0 || this.refs[slot] !== ref) return false;
+    const reject = this.rejects[slot]!;
+    this.take(slot);
+    reject(error);
+    return true;
   }
 
   /** True while wait `ref` is pending. */
   has(ref: number): boolean {
-    return this.waiters.has(ref);
+    return ref > 0 && this.refs[ref & this.mask] === ref;
   }
 
   /** Drops wait `ref` without settling it (its request was never sent, and the caller was told so). */
   forget(ref: number): void {
-    this.take(ref);
+    if (this.has(ref)) this.take(ref & this.mask);
   }
 
   /** Rejects every wait (e.g. the system stopped), with `error(ref)`. */
   rejectAll(error: () => Error): void {
-    for (const ref of [...this.waiters.keys()]) this.reject(ref, error());
+    for (const ref of this.liveRefs()) this.reject(ref, error());
   }
 
-  /** Rejects every wait that thread `thread` was to answer (it died), with `error()`. */
   /**
    * Thread `thread` is gone for good (it will not be started again): its waits reject now, and
    * every later request to it rejects at once with `error()` rather than wait out its timeout.
@@ -148,19 +191,57 @@ export class PendingReplies {
   /** Threads gone for good, with the error their waits get (see `loseThread`). */
   private readonly lost = new Map<number, () => Error>();
 
+  /** Rejects every wait that thread `thread` was to answer (it died), with `error()`. */
   rejectThread(thread: number, error: () => Error): void {
-    for (const [ref, waiter] of [...this.waiters]) if (waiter.thread === thread) this.reject(ref, error());
+    const threads = this.threads;
+    for (const ref of this.liveRefs()) if (threads[ref & this.mask] === thread) this.reject(ref, error());
   }
 
-  private take(ref: number): Waiter | undefined {
-    const waiter = this.waiters.get(ref);
-    if (waiter === undefined) return undefined;
-    this.waiters.delete(ref);
-    if (waiter.thread === AFAR) this.afar--;
+  /** The refs of the waits pending now, oldest first (a copy: settling one may begin others). */
+  private liveRefs(): number[] {
+    const live: number[] = [];
+    for (const ref of this.refs) if (ref !== 0) live.push(ref);
+    return live.sort((a, b) => a - b);
+  }
+
+  /** Empties `slot` (its wait is settled or dropped): its functions and subject are let go. */
+  private take(slot: number): void {
+    this.refs[slot] = 0;
+    this.resolves[slot] = undefined;
+    this.rejects[slot] = undefined;
+    this.timedOuts[slot] = undefined;
+    this.subjects[slot] = undefined;
+    if (this.threads[slot] === AFAR) this.afar--;
+    this.count--;
     // Timers are left to fire and find nothing: clearing and re-creating them whenever the count
     // touches zero would cost a timer per call when calls run one at a time.
-    if (this.waiters.size === 0) this.onBusyChange(false);
-    return waiter;
+    if (this.count === 0) this.onBusyChange(false);
+  }
+
+  /** Doubles the table, moving every wait to its slot under the new mask. */
+  private grow(): void {
+    const { refs, resolves, rejects, timedOuts, subjects, threads } = this;
+    const slots = refs.length * 2;
+    this.mask = slots - 1;
+    this.refs = new Int32Array(slots);
+    this.resolves = new Array(slots).fill(undefined);
+    this.rejects = new Array(slots).fill(undefined);
+    this.timedOuts = new Array(slots).fill(undefined);
+    this.subjects = new Array(slots).fill(undefined);
+    this.threads = new Int32Array(slots);
+    for (let old = 0; old < refs.length; old++) {
+      const ref = refs[old];
+      if (ref === 0) continue;
+      // Two live refs never share a slot under the new mask: they differed under the old one,
+      // whose bits the new mask keeps.
+      const slot = ref & this.mask;
+      this.refs[slot] = ref;
+      this.resolves[slot] = resolves[old];
+      this.rejects[slot] = rejects[old];
+      this.timedOuts[slot] = timedOuts[old];
+      this.subjects[slot] = subjects[old];
+      this.threads[slot] = threads[old];
+    }
   }
 
   private schedule(ref: number, timeoutMs: number): void {
@@ -181,7 +262,7 @@ export class PendingReplies {
    */
   private trim(queue: DeadlineQueue): void {
     const { refs, at } = queue;
-    while (queue.head < refs.length && !this.waiters.has(refs[queue.head])) queue.head++;
+    while (queue.head < refs.length && !this.has(refs[queue.head])) queue.head++;
     if (queue.head * 2 > refs.length) {
       refs.splice(0, queue.head);
       at.splice(0, queue.head);
@@ -192,7 +273,7 @@ export class PendingReplies {
   /** Arms `queue`'s timer for its first deadline whose wait is still pending. */
   private arm(queue: DeadlineQueue, timeoutMs: number): void {
     const { refs, at } = queue;
-    while (queue.head < refs.length && !this.waiters.has(refs[queue.head])) queue.head++;
+    while (queue.head < refs.length && !this.has(refs[queue.head])) queue.head++;
     if (queue.head === refs.length) {
       refs.length = 0;
       at.length = 0;
@@ -207,8 +288,9 @@ export class PendingReplies {
       const now = performance.now();
       while (queue.head < refs.length && at[queue.head] <= now) {
         const ref = refs[queue.head++];
-        const waiter = this.waiters.get(ref);
-        if (waiter !== undefined) this.reject(ref, waiter.timedOut(waiter.subject, timeoutMs));
+        if (!this.has(ref)) continue;
+        const slot = ref & this.mask;
+        this.reject(ref, this.timedOuts[slot]!(this.subjects[slot], timeoutMs));
       }
       if (this.queues.get(timeoutMs) === queue) this.arm(queue, timeoutMs);
     }, delay);
