@@ -737,6 +737,34 @@ describe('adaptive spin', () => {
     b.send(0, 1, payload(4, 8));
     await withTimeout(again.waiting, 5_000, 'the last wait woken');
   });
+
+  it('a park that wakes to a backlog (a stream, not sparse traffic) brings the spin back', async () => {
+    const WINDOW_MS = 200;
+    const set = RingSet.create({ threads: 2, ringCapacity: 256 });
+    const a = new Endpoint(set, 0, { spinMicros: WINDOW_MS * 1000 });
+    const b = new Endpoint(set, 1, { spinMicros: 0 });
+    const { handler } = collector();
+    for (let i = 0; i < 3; i++) {
+      const { waiting } = startWait(a);
+      b.send(0, 1, payload(i, 8));
+      await withTimeout(waiting, 5_000, `wait ${i} woken`);
+      expect(a.drain(handler)).toBe(1);
+    }
+    const skipped = startWait(a);
+    expect(skipped.syncMs, 'the fourth wait spun').toBeLessThan(WINDOW_MS / 2);
+    // Woken well after the window, so the wake's timing says nothing; but two messages wait.
+    await sleep(WINDOW_MS * 1.5);
+    b.cork();
+    b.send(0, 1, payload(3, 8));
+    b.send(0, 1, payload(4, 8));
+    b.uncork();
+    await withTimeout(skipped.waiting, 5_000, 'the parked wait woken');
+    expect(a.drain(handler)).toBe(2);
+    const again = startWait(a);
+    expect(again.syncMs, 'a wait after a park that woke to a backlog spins again').toBeGreaterThanOrEqual(WINDOW_MS - 1);
+    b.send(0, 1, payload(5, 8));
+    await withTimeout(again.waiting, 5_000, 'the last wait woken');
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------

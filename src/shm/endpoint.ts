@@ -301,6 +301,13 @@ export class Endpoint {
       if (corkedHere) this.uncork();
     }
     this.stats.messagesReceived += total;
+    // The first drain after a park that finds a backlog: frames came faster than this thread
+    // woke, so the traffic is dense, and a spin would have caught them one publish at a time
+    // rather than cost a notify each. Sparse traffic wakes to one message.
+    if (this.wokeFromPark) {
+      this.wokeFromPark = false;
+      if (total > 1) this.spinMisses = 0;
+    }
     if (this.backedUp.size !== 0) this.flush();
     return total;
   }
@@ -453,8 +460,9 @@ export class Endpoint {
    * How long this wait spins: `spinMicros`, unless the last SPIN_MISSES_TO_PARK waits all outlasted
    * their spin (sparse traffic: each of those spins only burnt CPU, and on a loaded machine took
    * the core from the thread about to answer); then 0, with a probe of the full window every
-   * SPIN_PROBE_EVERY waits. A parked wait that ends within `spinMicros` (see `afterPark`) also
-   * brings the spin back.
+   * SPIN_PROBE_EVERY waits. A parked wait that ends within `spinMicros` (see `afterPark`), or one
+   * that wakes to more than one message (see `drain`: a stream whose producer was descheduled for
+   * a while, not sparse traffic), brings the spin back.
    */
   private spinWindow(spinMicros: number): number {
     if (spinMicros <= 0 || this.spinMisses < SPIN_MISSES_TO_PARK) return spinMicros;
@@ -464,6 +472,8 @@ export class Endpoint {
   /** Waits in a row whose spin found nothing (see `spinWindow`). */
   private spinMisses = 0;
   private spinProbe = 0;
+  /** Set as a park ends, cleared by the next `drain` (which looks at what the park let pile up). */
+  private wokeFromPark = false;
   /** When the current park began, if it skipped its spin (else -1), and the window it skipped. */
   private parkedAt = -1;
   private parkWindow = 0;
@@ -515,6 +525,7 @@ export class Endpoint {
     Atomics.store(this.set.words, this.bell, AWAKE);
     // A skipped spin that would have paid (the wake came within the window): spin again.
     if (this.parkedAt >= 0 && (performance.now() - this.parkedAt) * 1000 <= this.parkWindow) this.spinMisses = 0;
+    this.wokeFromPark = true;
     Atomics.exchange(this.set.words, this.interruptWord, 0);
   };
 
