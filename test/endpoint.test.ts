@@ -700,6 +700,73 @@ describe('interrupt', () => {
   });
 });
 
+describe('adaptive spin', () => {
+  /** Runs `a.wait()` up to its park and says how long that took (the spin is synchronous). */
+  function startWait(a: Endpoint): { waiting: Promise<void>; syncMs: number } {
+    const t0 = performance.now();
+    const waiting = a.wait();
+    return { waiting, syncMs: performance.now() - t0 };
+  }
+
+  it('stops spinning after waits that outlast the window, and spins again once a wait would have paid', async () => {
+    const WINDOW_MS = 300;
+    const set = RingSet.create({ threads: 2, ringCapacity: 256 });
+    const a = new Endpoint(set, 0, { spinMicros: WINDOW_MS * 1000 });
+    const b = new Endpoint(set, 1, { spinMicros: 0 });
+    const { handler } = collector();
+    // Sparse traffic: each message comes after the whole window was spun for nothing.
+    for (let i = 0; i < 3; i++) {
+      const { waiting, syncMs } = startWait(a);
+      expect(syncMs, `wait ${i} spun its window`).toBeGreaterThanOrEqual(WINDOW_MS - 1);
+      expect(a.stats.parks).toBe(i + 1);
+      b.send(0, 1, payload(i, 8));
+      await withTimeout(waiting, 5_000, `wait ${i} woken`);
+      expect(a.drain(handler)).toBe(1);
+    }
+    // Three misses in a row: the next wait parks at once.
+    const skipped = startWait(a);
+    expect(skipped.syncMs, 'the fourth wait spun though three spins in a row found nothing').toBeLessThan(WINDOW_MS / 2);
+    expect(a.stats.parks).toBe(4);
+    expect(bell(set, 0)).toBe(PARKED);
+    // A message soon after the park: the skipped spin would have caught it, so spinning comes back.
+    b.send(0, 1, payload(3, 8));
+    await withTimeout(skipped.waiting, 5_000, 'the parked wait woken');
+    expect(a.drain(handler)).toBe(1);
+    const again = startWait(a);
+    expect(again.syncMs, 'a wait after one that would have paid spins again').toBeGreaterThanOrEqual(WINDOW_MS - 1);
+    b.send(0, 1, payload(4, 8));
+    await withTimeout(again.waiting, 5_000, 'the last wait woken');
+  });
+
+  it('a park that wakes to a backlog (a stream, not sparse traffic) brings the spin back', async () => {
+    const WINDOW_MS = 200;
+    const set = RingSet.create({ threads: 2, ringCapacity: 256 });
+    const a = new Endpoint(set, 0, { spinMicros: WINDOW_MS * 1000 });
+    const b = new Endpoint(set, 1, { spinMicros: 0 });
+    const { handler } = collector();
+    for (let i = 0; i < 3; i++) {
+      const { waiting } = startWait(a);
+      b.send(0, 1, payload(i, 8));
+      await withTimeout(waiting, 5_000, `wait ${i} woken`);
+      expect(a.drain(handler)).toBe(1);
+    }
+    const skipped = startWait(a);
+    expect(skipped.syncMs, 'the fourth wait spun').toBeLessThan(WINDOW_MS / 2);
+    // Woken well after the window, so the wake's timing says nothing; but two messages wait.
+    await sleep(WINDOW_MS * 1.5);
+    b.cork();
+    b.send(0, 1, payload(3, 8));
+    b.send(0, 1, payload(4, 8));
+    b.uncork();
+    await withTimeout(skipped.waiting, 5_000, 'the parked wait woken');
+    expect(a.drain(handler)).toBe(2);
+    const again = startWait(a);
+    expect(again.syncMs, 'a wait after a park that woke to a backlog spins again').toBeGreaterThanOrEqual(WINDOW_MS - 1);
+    b.send(0, 1, payload(5, 8));
+    await withTimeout(again.waiting, 5_000, 'the last wait woken');
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Across threads
 

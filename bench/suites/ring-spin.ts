@@ -9,8 +9,10 @@
  * event-loop utilisation over the run (spinning is JS running; parked in `Atomics.waitAsync` is the
  * loop idle), a proxy for one core's CPU spent on the worker.
  *
- * `postMessage` is the same pattern over a MessagePort, for scale. Main always spins 50 µs while it
- * waits for the echo; only the worker's window changes.
+ * `postMessage` is the same pattern over a MessagePort, for scale. Main's window is always 50 µs
+ * while it waits for the echo; only the worker's window changes. Both windows are adaptive (the
+ * endpoint stops spinning after a few spins that found nothing), so under this sparse traffic the
+ * rows differ mostly by the occasional probe spin.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,10 +26,17 @@ import { KIND_DATA, type RingPeerControl, type RingPeerData } from '../workers/r
 const ROUNDS = { full: 1_000, quick: 200 };
 const SPINS = [0, 20, 50, 200];
 const GAP_MS = 1;
+/**
+ * Round trips back to back before the spaced ones, for every row alike: a service that offloads
+ * occasional work has been running long enough for V8 to optimize its code. With 20, weft's path
+ * (codec, ring, endpoint: JavaScript) was timed partly unoptimized while postMessage's is C++
+ * throughout, and weft measured 0.55-0.79x of its figure against 0.76-1.1x after 3,000 (PROFILE.md).
+ */
+const WARMUP = 2_000;
 
 /** Runs `rounds` spaced round trips with `roundTrip`, timing each and the worker's utilisation. */
 async function spaced(peer: BenchWorker, rounds: number, roundTrip: (i: number) => Promise<void>): Promise<Metrics> {
-  for (let i = 0; i < 20; i++) await roundTrip(i); // warm-up
+  for (let i = 0; i < WARMUP; i++) await roundTrip(i); // warm-up, back to back
   const samples = new Float64Array(rounds);
   const before = peer.worker.performance.eventLoopUtilization();
   for (let i = 0; i < rounds; i++) {

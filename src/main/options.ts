@@ -24,8 +24,9 @@ export interface StartOptions {
    */
   ringCapacity?: number;
   /**
-   * How long an idle shard spins re-checking its rings before it parks (µs). See ring-spin in the
-   * benchmarks for what it buys and costs.
+   * How long an idle shard spins re-checking its rings before it parks (µs): the most, since a
+   * thread whose last three spins found nothing parks at once until a wait shows a spin would
+   * have paid. See ring-spin in the benchmarks for what it buys and costs.
    * @default 50
    */
   spinMicros?: number;

@@ -11,8 +11,9 @@
  *
  * | interrupt    | 1: a `wait()` must return though nothing came | interrupter (store), owner (exchange 0 as `wait` returns) |
  *
- * Consumer (`wait`): find nothing to read → spin up to `spinMicros` re-checking → store PARKED →
- * check the rings once more → `Atomics.waitAsync(bell, PARKED)` → store AWAKE.
+ * Consumer (`wait`): find nothing to read → spin up to `spinMicros` re-checking (unless the last
+ * few spins all found nothing: see `spinWindow`) → store PARKED → check the rings once more →
+ * `Atomics.waitAsync(bell, PARKED)` → store AWAKE.
  * Producer (`send`): publish the frame (TAIL store) → load the bell → only if PARKED, CAS it to
  * AWAKE and, if the CAS won, `Atomics.notify`.
  *
@@ -45,6 +46,11 @@ export function isParked(set: RingSet, thread: number): boolean {
 /** The longest delay a Node timer takes; it only holds the loop open and fires at most every 24 days. */
 const KEEP_ALIVE_MS = 2 ** 31 - 1;
 const noop = (): void => {};
+const RESOLVED: Promise<void> = Promise.resolve();
+/** Waits in a row that outlasted their spin before `wait()` stops spinning (see `spinWindow`). */
+const SPIN_MISSES_TO_PARK = 3;
+/** While not spinning, every this many waits spins anyway, to notice traffic that got dense. */
+const SPIN_PROBE_EVERY = 64;
 
 export interface EndpointOptions {
   /**
@@ -295,6 +301,13 @@ export class Endpoint {
       if (corkedHere) this.uncork();
     }
     this.stats.messagesReceived += total;
+    // The first drain after a park that finds a backlog: frames came faster than this thread
+    // woke, so the traffic is dense, and a spin would have caught them one publish at a time
+    // rather than cost a notify each. Sparse traffic wakes to one message.
+    if (this.wokeFromPark) {
+      this.wokeFromPark = false;
+      if (total > 1) this.spinMisses = 0;
+    }
     if (this.backedUp.size !== 0) this.flush();
     return total;
   }
@@ -419,14 +432,51 @@ export class Endpoint {
    * else when a producer (or `interrupt`) rings this thread's bell. `spinMicros` overrides the
    * endpoint's spin window for this wait (0: park at once, e.g. when nothing is expected). Never a blocking wait: the
    * thread's event loop keeps running while parked.
+   *
+   * The spin is adaptive (see `spinWindow`): it is only worth its CPU when the next frame comes
+   * within the window, so after a few waits in a row that outlasted it the thread parks at once,
+   * and spins again as soon as a wait shows that a spin would have paid.
+   *
+   * Not an async function: a park is one promise (waitAsync's, then `afterPark`), not three.
    */
-  async wait(spinMicros: number = this.spinMicros): Promise<void> {
+  wait(spinMicros: number = this.spinMicros): Promise<void> {
     // Frames we have written but not published would never be read while we sleep.
     if (this.corked) this.uncork();
-    if (!this.ready() && !this.spin(spinMicros)) await this.park();
-    // Whatever woke us, a pending interrupt has now been delivered: this return is it.
-    Atomics.exchange(this.set.words, this.interruptWord, 0);
+    if (this.ready()) return this.woken();
+    const window = this.spinWindow(spinMicros);
+    if (window > 0) {
+      if (this.spin(window)) {
+        this.spinMisses = 0;
+        return this.woken();
+      }
+      this.spinMisses++;
+    }
+    this.parkedAt = window === 0 && spinMicros > 0 ? performance.now() : -1;
+    this.parkWindow = spinMicros;
+    return this.park();
   }
+
+  /**
+   * How long this wait spins: `spinMicros`, unless the last SPIN_MISSES_TO_PARK waits all outlasted
+   * their spin (sparse traffic: each of those spins only burnt CPU, and on a loaded machine took
+   * the core from the thread about to answer); then 0, with a probe of the full window every
+   * SPIN_PROBE_EVERY waits. A parked wait that ends within `spinMicros` (see `afterPark`), or one
+   * that wakes to more than one message (see `drain`: a stream whose producer was descheduled for
+   * a while, not sparse traffic), brings the spin back.
+   */
+  private spinWindow(spinMicros: number): number {
+    if (spinMicros <= 0 || this.spinMisses < SPIN_MISSES_TO_PARK) return spinMicros;
+    return ++this.spinProbe % SPIN_PROBE_EVERY === 0 ? spinMicros : 0;
+  }
+
+  /** Waits in a row whose spin found nothing (see `spinWindow`). */
+  private spinMisses = 0;
+  private spinProbe = 0;
+  /** Set as a park ends, cleared by the next `drain` (which looks at what the park let pile up). */
+  private wokeFromPark = false;
+  /** When the current park began, if it skipped its spin (else -1), and the window it skipped. */
+  private parkedAt = -1;
+  private parkWindow = 0;
 
   /** Re-checks for up to `spinMicros`; true as soon as there is something to do. */
   private spin(spinMicros: number): boolean {
@@ -438,25 +488,46 @@ export class Endpoint {
     return false;
   }
 
-  private async park(): Promise<void> {
+  /** Delivers a pending interrupt (this return of `wait()` is it) and resolves. */
+  private woken(): Promise<void> {
+    Atomics.exchange(this.set.words, this.interruptWord, 0);
+    return RESOLVED;
+  }
+
+  private park(): Promise<void> {
     const words = this.set.words;
     Atomics.store(words, this.bell, PARKED);
     // Check once more with the flag up: a producer that published (or an interrupter that raised
     // its word) before seeing PARKED did not notify, so what it did must be found here.
     if (this.ready()) {
       Atomics.store(words, this.bell, AWAKE);
-      return;
+      return this.woken();
     }
     this.stats.parks++;
     const result = Atomics.waitAsync(words, this.bell, PARKED);
-    if (result.async) {
-      const hold = this.keepAlive ? this.keepAliveTimer() : undefined;
-      hold?.ref();
-      await result.value;
-      hold?.unref();
+    if (!result.async) {
+      this.afterPark();
+      return RESOLVED;
     }
-    Atomics.store(words, this.bell, AWAKE);
+    if (this.keepAlive) this.keepAliveTimer().ref();
+    return result.value.then(this.afterPark);
   }
+
+  /**
+   * The rest of a park, once woken (or never asleep): bound once, so a park allocates no closure,
+   * and returning nothing, so the promise `then` makes settles in one step (a returned promise
+   * would cost two more microtask turns).
+   */
+  private readonly afterPark = (): void => {
+    this.holdTimer?.unref();
+    // The bell is AWAKE already if a waker's CAS won; stored again for a wake by timeout or a
+    // waitAsync that found the word changed. Only this thread stores PARKED, so this cannot lose one.
+    Atomics.store(this.set.words, this.bell, AWAKE);
+    // A skipped spin that would have paid (the wake came within the window): spin again.
+    if (this.parkedAt >= 0 && (performance.now() - this.parkedAt) * 1000 <= this.parkWindow) this.spinMisses = 0;
+    this.wokeFromPark = true;
+    Atomics.exchange(this.set.words, this.interruptWord, 0);
+  };
 
   /**
    * One timer for the endpoint's life, ref'd only while parked: toggling a ref is far cheaper than
