@@ -10,6 +10,7 @@ import { ActorExitedError, ExitError, InvalidArgumentError, describeReason, desc
 import { Kind } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
+import { moduleUrl } from './module-url.js';
 import { tracing } from './tracing.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
@@ -251,12 +252,13 @@ export class ActorCell implements CallContext {
 
   async spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>> {
     this.assertLive('spawn');
+    const url = moduleUrl(module); // now, while the caller's file is on the stack
     const wasAlive = this.alive;
     const node = options?.node;
     const pid =
       node !== undefined && node !== this.self.node
-        ? await this.host.spawnElsewhere(node, module, options?.args, options?.thread === 'local' ? undefined : options?.thread, options?.timeout, options?.name)
-        : await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
+        ? await this.host.spawnElsewhere(node, url, options?.args, options?.thread === 'local' ? undefined : options?.thread, options?.timeout, options?.name)
+        : await this.host.spawnFrom(url, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
     if (this.gone || (wasAlive && !this.alive)) {
       // This actor died while its child started: nothing would link, monitor or name the child.
       this.host.exitSignal(pid, pid, 'kill');

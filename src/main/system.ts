@@ -38,8 +38,9 @@ import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { SideTasks } from './side-tasks.js';
-import { mapItems, mapOptions, type MapOptions } from './map.js';
-import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
+import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
+import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
+import { moduleUrl } from '../common/module-url.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
@@ -280,17 +281,18 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   async spawn<A extends AnyActor>(module: URL | string, ...[options]: undefined extends ArgsOf<A> ? [SpawnOptions<ArgsOf<A>>?] : [SpawnOptions<ArgsOf<A>>]): Promise<ActorRef<A>> {
     this.checkOpen('spawn');
+    // Resolved before any await, while the caller's file is on the stack (src/common/module-url.ts).
+    const url = moduleUrl(module);
     const args = (options as { args?: unknown } | undefined)?.args;
     const timeout = timeoutMs(options?.timeout, DEFAULT_SPAWN_TIMEOUT);
     const node = options?.node;
     if (node !== undefined && node !== this.node) {
-      const url = module instanceof URL ? module.href : String(module);
       const pid = await this.joined('spawn on another node').spawn(node, url, args, options?.name ?? null, options?.global === true, options?.thread, timeout);
       return new ActorRef<A>(pid, this);
     }
     if (options?.global === true) {
       if (options.name === undefined) throw new InvalidArgumentError('`global: true` is for a `name`; got no name');
-      return new ActorRef<A>(await this.spawnGlobal(module, args, options.name, options.thread, timeout), this);
+      return new ActorRef<A>(await this.spawnGlobal(url, args, options.name, options.thread, timeout), this);
     }
     const thread = this.runtime.place(options?.thread);
     const name = options?.name;
@@ -298,7 +300,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     // actor's thread binds it under this reservation before the actor runs (Registry).
     const reservation = name === undefined ? undefined : this.names.reserve(name);
     try {
-      return new ActorRef<A>(await this.runtime.spawnOn(thread, module, args, timeout, name, undefined, reservation), this);
+      return new ActorRef<A>(await this.runtime.spawnOn(thread, url, args, timeout, name, undefined, reservation), this);
     } catch (error) {
       if (reservation !== undefined) this.names.release(name!, reservation);
       throw error;
@@ -337,7 +339,13 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   run(module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('run'));
-    return this.dispatcher().run(moduleUrl(module, 'module'), exportName, args);
+    let url: string;
+    try {
+      url = moduleUrl(module);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.dispatcher().run(url, exportName, args);
   }
 
   /**
@@ -364,8 +372,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   map(items: Iterable<unknown> | AsyncIterable<unknown>, module: string | URL, options?: MapOptions): AsyncGenerator<unknown, void, undefined> {
     this.checkOpen('map');
+    checkItems(items);
     const resolved = mapOptions(options, this.threads);
-    const url = moduleUrl(module, 'module');
+    const url = moduleUrl(module);
     const tasks = this.dispatcher();
     const fn = tasks.functionNumber(url, resolved.exportName);
     return mapItems(items, (item) => tasks.runFunction(fn, [item], undefined), resolved);
@@ -577,7 +586,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   serve(module: string | URL, options?: { as?: string }): () => void {
     const cluster = this.joined('serve');
-    const url = moduleUrl(module, 'module');
+    const url = moduleUrl(module);
     const as = options?.as ?? url;
     if (typeof as !== 'string' || as.length === 0) throw new InvalidArgumentError(`expected \`as\` to be a non-empty string, got: ${describeValue(as)}`);
     return cluster.tasks.serve(url, as);
@@ -674,15 +683,24 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
 
   /**
-   * Calls an actor by pid, or by `{ name, node }` (the name is looked up on that node, at each
-   * call, as Erlang's `gen_server:call({Name, Node}, Msg)` does). Prefer a typed `ActorRef`'s
-   * `call`; this form is for names on other nodes.
+   * Calls an actor by pid, by a name registered on this node (`call('cache', msg)`, as Erlang's
+   * `gen_server:call(Name, Msg)`), or by `{ name, node }` (the name is looked up on that node, at
+   * each call, as `gen_server:call({Name, Node}, Msg)` does). A name is looked up at each call;
+   * one nobody holds rejects with NoProcError. Prefer a typed `ActorRef`'s `call`.
    */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, timeout?: number): Promise<ReplyOf<A>>;
-  call(to: Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown>;
-  call(to: Pid | RemoteName | ActorRef, msg: unknown, timeout?: number): Promise<unknown> {
+  call(to: string | Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown>;
+  call(to: string | Pid | RemoteName | ActorRef, msg: unknown, timeout?: number): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('call'));
-    if (!isRemoteName(to, this.node)) return this.runtime.call(this.localPid(to), msg, timeout);
+    if (!isRemoteName(to, this.node)) {
+      let pid: Pid;
+      try {
+        pid = this.localPid(to);
+      } catch (error) {
+        return Promise.reject(error); // a promise-returning call never throws: NoProcError rejects
+      }
+      return this.runtime.call(pid, msg, timeout);
+    }
     const ms = timeout ?? this.options.callTimeout;
     return new Promise((resolve, reject) => {
       const timer = ms === Infinity ? undefined : setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms);
@@ -699,10 +717,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     });
   }
 
-  /** Casts to an actor by pid, or by `{ name, node }` (see `call`). */
+  /** Casts to an actor by pid, by a local name (NoProcError if nobody holds it, as `send`), or by `{ name, node }` (see `call`). */
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): boolean;
-  cast(to: Pid | RemoteName, msg: unknown): boolean;
-  cast(to: Pid | RemoteName | ActorRef, msg: unknown): boolean {
+  cast(to: string | Pid | RemoteName, msg: unknown): boolean;
+  cast(to: string | Pid | RemoteName | ActorRef, msg: unknown): boolean {
     this.checkOpen('cast');
     if (!isRemoteName(to, this.node)) return this.runtime.cast(this.localPid(to), msg);
     this.joined('cast').postNamed(to, 'cast', msg);
@@ -840,9 +858,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     throw new InvalidArgumentError(`expected a name, an ActorRef or a Pid, got: ${describeValue(to)}`);
   }
 
-  /** A pid, or the pid of `{ name, node }` on this node (NoProcError if none holds the name). */
-  private localPid(to: Pid | RemoteName | ActorRef): Pid {
+  /** A pid, or the pid of a name or `{ name, node }` on this node (NoProcError if none holds the name). */
+  private localPid(to: string | Pid | RemoteName | ActorRef): Pid {
     if (to instanceof ActorRef) return to.pid;
+    if (typeof to === 'string') return this.resolve(to);
     return isName(to) ? this.resolve(to.name) : to;
   }
 

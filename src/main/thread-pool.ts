@@ -18,9 +18,9 @@
  * The README lists what still differs from piscina.
  */
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
-import { InvalidArgumentError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
+import { InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
+import { moduleUrl } from '../common/module-url.js';
 import { start, type System } from './system.js';
 import type { TaskDispatcher } from './tasks.js';
 
@@ -109,7 +109,7 @@ function validate(options: ThreadPoolOptions): Resolved {
   const threads = maxThreads ?? Math.max(availableParallelism(), minThreads ?? 0);
   const queue = maxQueue === 'auto' ? threads * threads : maxQueue;
   if (!(queue === Infinity || isCount(queue, 0))) throw bad('maxQueue', "an integer >= 0, 'auto' or Infinity", maxQueue);
-  const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
+  const file = filename === undefined || filename === null ? undefined : moduleUrl(filename, 'filename');
   return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue };
 }
 
@@ -135,13 +135,6 @@ export interface RunOptions {
  * keep a ring busy. Long tasks are held a few at a time (the dispatcher adapts, src/main/tasks.ts).
  */
 const PIPELINE = 512;
-
-/** A worker file given as a path or a URL, as the URL string a thread imports. */
-export function moduleUrl(file: string | URL, what = 'filename'): string {
-  if (file instanceof URL) return file.href;
-  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`expected \`${what}\` to be a file path or a URL, got: ${describeValue(file)}`);
-  return /^[a-z][a-z0-9+.-]*:/i.test(file) && !/^[a-z]:[\\/]/i.test(file) ? file : pathToFileURL(file).href;
-}
 
 export class ThreadPool {
   private readonly filename: string | undefined;
@@ -186,7 +179,7 @@ export class ThreadPool {
     if (options === undefined && now !== undefined && this.defaultFunction !== -1) return now.runFunction(this.defaultFunction, [task], undefined);
     let module: string | undefined;
     try {
-      module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename);
+      module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename, 'filename');
     } catch (error) {
       return Promise.reject(error);
     }
