@@ -53,6 +53,7 @@ export {
   ClusterError,
   ActorExitedError,
   InspectError,
+  MissingPackageError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

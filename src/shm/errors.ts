@@ -38,6 +38,7 @@ export const ErrorCodes = {
   CLUSTER: 'WEFT_ERR_CLUSTER',
   ACTOR_EXITED: 'WEFT_ERR_ACTOR_EXITED',
   INSPECT: 'WEFT_ERR_INSPECT',
+  MISSING_PACKAGE: 'WEFT_ERR_MISSING_PACKAGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -311,6 +312,19 @@ export class InspectError extends WeftError {
   }
 }
 
+/**
+ * An optional package that a feature needs is not installed (`start({ node })` without the NATS
+ * client). `package` names it; the message gives the `npm install` command.
+ */
+export class MissingPackageError extends WeftError {
+  readonly package: string;
+
+  constructor(message: string, pkg: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.MISSING_PACKAGE });
+    this.package = pkg;
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   // A Proxy's get trap may throw: asking must not (it is asked of whatever a task threw).
@@ -347,6 +361,7 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.CLUSTER]: (m, d) => new ClusterError(m, { cause: d.cause }),
   [ErrorCodes.ACTOR_EXITED]: (m) => new ActorExitedError(m),
   [ErrorCodes.INSPECT]: (m, d) => new InspectError(m, { cause: d.cause }),
+  [ErrorCodes.MISSING_PACKAGE]: (m, d) => new MissingPackageError(m, /the package (\S+),/.exec(m)?.[1] ?? '', { cause: d.cause }),
 };
 
 /**
