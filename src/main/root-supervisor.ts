@@ -79,6 +79,8 @@ export interface RootOptions {
   shards: number;
   hangTimeout: number;
   resourceLimits: Worker['resourceLimits'] | undefined;
+  /** Node flags for every shard (start's `execArgv`); undefined: inherited from main. */
+  execArgv: string[] | undefined;
   maxRestarts: number;
   maxSeconds: number;
 }
@@ -192,7 +194,7 @@ export class RootSupervisor {
   }
 
   private newWorker(thread: number, previousDown?: ExitReason): Worker {
-    const worker = new Worker(this.options.url, { workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits });
+    const worker = new Worker(this.options.url, { workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits, execArgv: this.options.execArgv });
     // Shards do not hold the process open: main decides (see System's `hold`).
     worker.unref();
     return worker;
@@ -200,7 +202,7 @@ export class RootSupervisor {
 
   /** Boots a worker that loads the shard and waits to be given a thread; undefined if it fails. */
   private bootStandby(): Promise<Worker | undefined> {
-    const worker = new Worker(this.options.url, { workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits });
+    const worker = new Worker(this.options.url, { workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits, execArgv: this.options.execArgv });
     worker.unref();
     return new Promise((resolve) => {
       worker.once('message', () => resolve(worker));

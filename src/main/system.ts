@@ -236,8 +236,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       backpressure: options.backpressure,
       actorMetrics: options.metrics.actors,
     });
-    const { hangTimeout, resourceLimits, threadRestarts } = options;
-    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
+    const { hangTimeout, resourceLimits, execArgv, threadRestarts } = options;
+    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts });
   }
 
   /** Starts the shards and the receive loop, then joins the cluster if there is one. */

@@ -46,14 +46,19 @@ export interface ThreadPoolOptions {
   /** Heap and stack limits of each thread (its own shards only). */
   resourceLimits?: ResourceLimits;
   /**
+   * Node flags for each thread (its own shards only; `system.threadPool` runs on the system's,
+   * started with `start({ execArgv })`), as piscina's: `['--import', 'tsx']` loads worker files
+   * written in TypeScript on Node 20.
+   */
+  execArgv?: string[];
+  /**
    * piscina's other options, accepted so a piscina script runs unchanged, and not used by weft's
-   * shards yet: `workerData`, `env`, `argv`, `execArgv`, `niceIncrement`, `trackUnmanagedFds`,
+   * shards yet: `workerData`, `env`, `argv`, `niceIncrement`, `trackUnmanagedFds`,
    * `recordTiming`, `atomics`, `taskQueue`, `closeTimeout`, `loadBalancer`, `workerHistogram`.
    */
   workerData?: unknown;
   env?: unknown;
   argv?: unknown;
-  execArgv?: unknown;
   niceIncrement?: unknown;
   trackUnmanagedFds?: unknown;
   recordTiming?: unknown;
@@ -105,6 +110,7 @@ function validate(options: ThreadPoolOptions): Resolved {
   if (idleTimeout !== undefined && !isCount(idleTimeout, 0) && idleTimeout !== Infinity) throw bad('idleTimeout', 'an integer >= 0', idleTimeout);
   if (!isCount(concurrentTasksPerWorker, 1)) throw bad('concurrentTasksPerWorker', 'an integer >= 1', concurrentTasksPerWorker);
   if (resourceLimits !== undefined && (typeof resourceLimits !== 'object' || resourceLimits === null)) throw bad('resourceLimits', 'an object', resourceLimits);
+  if (options.execArgv !== undefined && !(Array.isArray(options.execArgv) && options.execArgv.every((flag) => typeof flag === 'string'))) throw bad('execArgv', 'an array of strings', options.execArgv);
   // As piscina: minThreads alone above the default raises maxThreads to it.
   const threads = maxThreads ?? Math.max(availableParallelism(), minThreads ?? 0);
   const queue = maxQueue === 'auto' ? threads * threads : maxQueue;
@@ -158,7 +164,7 @@ export class ThreadPool {
     this.filename = filename;
     this.name = name;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
-    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
+    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, execArgv: options.execArgv, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
     const made = (s: System): TaskDispatcher => {
       const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency });
       if (this.filename !== undefined) this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
