@@ -148,8 +148,9 @@ describe('validation', () => {
     expect(b.hasWork()).toBe(false);
   });
 
-  it('RingSet.create rejects a thread count outside 2..1024 or not an integer, echoing it', () => {
-    expectInvalid(() => RingSet.create({ threads: 1 }), '`1` (number)');
+  it('RingSet.create rejects a thread count outside 1..1024 or not an integer, echoing it', () => {
+    expectInvalid(() => RingSet.create({ threads: 0 }), '`0` (number)');
+    expect(RingSet.create({ threads: 1 }).threads).toBe(1); // main alone, no ring: inline mode
     expectInvalid(() => RingSet.create({ threads: 1025, ringCapacity: 256 }), '`1025` (number)');
     expectInvalid(() => RingSet.create({ threads: 2.5 }), '`2.5` (number)');
     expectInvalid(() => RingSet.create({ threads: Number.NaN }), '`NaN` (number)');

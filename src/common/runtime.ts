@@ -316,10 +316,28 @@ export class ThreadRuntime implements CellHost {
   replyError(thread: number, ref: number, error: unknown): void {
     if (thread < 0) return;
     if (thread === this.thread) {
-      this.pending.reject(ref, error);
+      this.pending.reject(ref, this.copyError(error));
       return;
     }
     this.sendError(thread, Kind.REPLY_ERROR, ref, error);
+  }
+
+  /**
+   * An error for a caller on this thread, as it would arrive from another (see `sendError`): a
+   * copy, rebuilt by its code, a stand-in for what cannot travel. So an actor or task behaves the
+   * same whichever thread its caller is on, inline mode included (src/main/inline.ts). Never throws.
+   */
+  private copyError(error: unknown): unknown {
+    try {
+      return this.copy(error);
+    } catch (failure) {
+      const travelling = isWeftError(error) ? travelable(error, failure) : standInError(error, failure);
+      try {
+        return this.copy(travelling);
+      } catch {
+        return travelling;
+      }
+    }
   }
 
   /**
@@ -1039,7 +1057,7 @@ export class ThreadRuntime implements CellHost {
       cell.started(state);
     } catch (error) {
       const failure = isWeftError(error) ? error : new SpawnError(`cannot spawn ${moduleUrl}: ${describeReason(error)}`, { cause: error });
-      if (from === this.thread) this.pending.reject(ref, failure);
+      if (from === this.thread) this.pending.reject(ref, this.copyError(failure));
       else this.sendError(from, Kind.SPAWN_ERROR, ref, failure);
     }
   }

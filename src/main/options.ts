@@ -12,9 +12,12 @@ import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '
 
 export interface StartOptions {
   /**
-   * Worker threads (shards) to run actors on; main is thread 0 besides them.
+   * Worker threads (shards) to run actors on; main is thread 0 besides them. `0` is inline mode:
+   * every actor and task runs on main, with the same semantics (messages copied, order, links,
+   * supervisors), so a debugger steps through all of it (src/main/inline.ts).
    * @default os.availableParallelism()
    * @example start({ threads: 2 })
+   * @example start({ threads: 0 })   // inline: one thread, for the debugger
    */
   threads?: number;
   /**
@@ -178,7 +181,7 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     throw new InvalidArgumentError(`expected \`ringCapacity\` to be a power of two from 256 to 268435456, got: ${describeValue(ringCapacity)}`);
   }
   return {
-    threads: integerIn('threads', o.threads, 1, 1023),
+    threads: integerIn('threads', o.threads, 0, 1023),
     ringCapacity,
     spinMicros: numberIn('spinMicros', o.spinMicros, 0, 1_000_000),
     mainSpinMicros: numberIn('mainSpinMicros', o.mainSpinMicros, 0, 1_000_000),

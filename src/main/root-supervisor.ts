@@ -134,7 +134,8 @@ export class RootSupervisor {
     warnIfOverCores(this.options.shards);
     const starting: Promise<void>[] = [];
     for (let thread = 1; thread <= this.options.shards; thread++) starting.push(this.launch(thread, this.newWorker(thread), true));
-    this.standby = this.bootStandby();
+    // Inline mode (no shards): nothing to stand by for.
+    if (this.options.shards !== 0) this.standby = this.bootStandby();
     try {
       await Promise.all(starting);
     } catch (error) {

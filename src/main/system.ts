@@ -38,6 +38,7 @@ import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { SideTasks } from './side-tasks.js';
+import { runBesideInline } from './inline.js';
 import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
@@ -373,7 +374,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   map(items: Iterable<unknown> | AsyncIterable<unknown>, module: string | URL, options?: MapOptions): AsyncGenerator<unknown, void, undefined> {
     this.checkOpen('map');
     checkItems(items);
-    const resolved = mapOptions(options, this.threads);
+    const resolved = mapOptions(options, Math.max(this.threads, 1));
     const url = moduleUrl(module);
     const tasks = this.dispatcher();
     const fn = tasks.functionNumber(url, resolved.exportName);
@@ -401,11 +402,16 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   private taskHost(): TaskHost {
+    // Inline mode has one lane, numbered 1 as a shard would be, whose runner lives on main.
+    const inline = this.threads === 0;
+    const lane = (thread: number): number => (inline ? 0 : thread);
     return {
       system: this,
-      taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(thread)),
-      parked: (thread) => Atomics.load(this.set.words, parkedIndex(thread)),
-      runBeside: (thread, id, module, name, args, transferList) => this.side.run(thread, id, module, name, args, transferList),
+      lanes: inline ? 1 : this.threads,
+      taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(lane(thread))),
+      parked: (thread) => Atomics.load(this.set.words, parkedIndex(lane(thread))),
+      runBeside: (thread, id, module, name, args, transferList) =>
+        inline ? runBesideInline(id, module, name, args, transferList, (task) => this.runtime.markTask(task)) : this.side.run(thread, id, module, name, args, transferList),
       callRunner: (runner, task) => this.runtime.callOrThrow(runner, task),
       takeId: () => {
         const id = this.nextTaskId;
@@ -413,7 +419,11 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
         return id;
       },
       closed: (dispatcher) => this.dispatchers.delete(dispatcher),
-      endThread: (thread) => this.root.end(thread, 'aborted'),
+      endThread: (thread) => {
+        if (inline) return false; // main cannot be ended: the aborted task runs on (src/main/inline.ts)
+        this.root.end(thread, 'aborted');
+        return true;
+      },
     };
   }
 
