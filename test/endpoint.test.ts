@@ -191,7 +191,7 @@ describe('validation', () => {
     expect(error).toBeInstanceOf(RingCorruptError);
   });
 
-  it('RingSet.attach refuses a header that create() never writes (1 thread, or a capacity not a power of two)', () => {
+  it('RingSet.attach refuses a header that create() never writes (0 threads, or a capacity not a power of two)', () => {
     // The right magic and version, then a thread count or capacity that create() refuses, on a
     // buffer of exactly the length those imply: attach checks only magic, version and length.
     const forge = (threads: number, ringCapacity: number): SharedArrayBuffer => {
@@ -203,7 +203,7 @@ describe('validation', () => {
       words[3] = ringCapacity;
       return buffer;
     };
-    expect(caught(() => RingSet.attach(forge(1, 256)))).toBeInstanceOf(RingCorruptError);
+    expect(caught(() => RingSet.attach(forge(0, 256)))).toBeInstanceOf(RingCorruptError);
     expect(caught(() => RingSet.attach(forge(2, 100)))).toBeInstanceOf(RingCorruptError);
   });
 });

@@ -2,8 +2,10 @@
  * Inline mode, `start({ threads: 0 })`: no shard, main runs every actor and task. What the actor
  * suites (actors, actors-talk, supervision: each runs in both modes) do not show: where tasks run
  * and when, tasks beside the rings, an abort of a task that cannot be ended with its thread, and
- * that nothing is started besides main.
+ * that nothing is started besides main; and the stand-in for a thread crash, in a process of its own.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, EncodeError, start, type System } from '../src/main/index.js';
@@ -83,5 +85,19 @@ describe('inline mode', () => {
     const results: unknown[] = [];
     for await (const value of system.map([1, 2, 3].map((a) => ({ a, b: a })), MATH)) results.push(value);
     expect(results).toEqual([2, 4, 6]);
+  });
+
+  it('an exception thrown in an actor\'s timer crashes that actor alone (its supervisor restarts it), not the process', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [fixtureUrl('inline-crash').pathname], { timeout: 30_000 });
+    expect(JSON.parse(stdout)).toEqual({ reason: 'thrown in a timer', restarted: 'ping' });
+  });
+
+  it('an exception no actor threw still ends the process with status 1, as without weft', async () => {
+    const failed = await promisify(execFile)(process.execPath, [fixtureUrl('inline-crash').pathname, 'plain'], { timeout: 30_000 }).then(
+      () => undefined,
+      (error: { code?: unknown; stdout?: string; stderr?: string }) => error,
+    );
+    expect(failed).toMatchObject({ code: 1, stdout: '' });
+    expect(failed?.stderr).toContain('thrown outside any actor');
   });
 });

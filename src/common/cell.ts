@@ -271,6 +271,11 @@ export class ActorCell implements CallContext {
   /** Why this actor exited, once it has. */
   private deathReason: ExitReason | undefined;
 
+  /** Inline mode: an exception escaped this actor's code (a timer it set threw); it crashes with it, as from a handler. */
+  crash(reason: ExitReason): void {
+    if (this.alive) void this.die(reason);
+  }
+
   async supervise(spec: SupervisorSpec, options?: SuperviseOptions): Promise<SupervisorRef> {
     this.assertLive('supervise');
     const pid = await this.host.spawnFrom(SUPERVISOR_URL, supervisorData(spec, this.self), options?.thread, options?.timeout, options?.name);

@@ -27,6 +27,7 @@ import type { MainServices, NameScope } from './main-services.js';
 import { Fuse, setThreadFuses } from './fuse.js';
 import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
+import type { CrashContext } from './crash-context.js';
 import { ActorMeter } from './actor-meter.js';
 import { tracing } from './tracing.js';
 import { performance } from 'node:perf_hooks';
@@ -80,6 +81,8 @@ export interface RuntimeOptions {
   backpressure: Backpressure;
   /** Time each actor's handlers (src/common/actor-meter.ts); off: no meter, no cost. */
   actorMetrics?: boolean;
+  /** Inline mode: run each actor's code in a context naming it, to charge its escaped exceptions to it (src/common/crash-context.ts). */
+  crashContext?: CrashContext;
 }
 
 /**
@@ -164,12 +167,14 @@ export class ThreadRuntime implements CellHost {
     }
     this.main = options.main(this);
     this.meters = options.actorMetrics === true ? new Map() : undefined;
+    this.crashContext = options.crashContext;
     this.fuses = options.fuses;
     setThreadFuses((name) => this.fuse(name));
   }
 
   /** Meters of this thread's live actors, by serial, when actor metrics are on. */
   private readonly meters: Map<number, ActorMeter> | undefined;
+  private readonly crashContext: CrashContext | undefined;
   private readonly fuses: FuseTable;
   /** Handles made on this thread, by name. */
   private readonly fuseHandles = new Map<string, Fuse>();
@@ -706,6 +711,17 @@ export class ThreadRuntime implements CellHost {
     this.main.event(event);
   }
 
+  /**
+   * Inline mode: an exception escaped actor `serial`'s code (src/common/crash-context.ts); it
+   * crashes with it, as if a handler had thrown. False if no such actor lives here.
+   */
+  crash(serial: number, error: unknown): boolean {
+    const cell = this.cells.get(serial) ?? this.starting.get(serial);
+    if (cell === undefined || !cell.alive) return false;
+    cell.crash(error as ExitReason);
+    return true;
+  }
+
   /** Keeps why actor `serial` exited, for calls and links that come after. */
   private remember(serial: number, reason: ExitReason): void {
     this.recentDeaths.set(serial, reason);
@@ -1020,12 +1036,14 @@ export class ThreadRuntime implements CellHost {
         this.meters.set(pid.serial, meter);
         behaviour = meter.wrap(behaviour);
       }
+      if (this.crashContext !== undefined) behaviour = this.crashContext.wrap(behaviour, pid.serial);
       const cell = new ActorCell(pid, name, behaviour, this);
       this.starting.set(pid.serial, cell);
       let state: unknown;
       let named = false;
       try {
-        state = await actor.behaviour.init(args, cell);
+        const context = this.crashContext;
+        state = await (context === undefined ? actor.behaviour.init(args, cell) : context.run(pid.serial, () => actor.behaviour.init(args, cell)));
         this.checkStarted(cell, moduleUrl);
         if (name !== null) {
           await this.main.register(pid, name, replacing ?? undefined, reservation ?? undefined);

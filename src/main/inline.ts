@@ -12,14 +12,17 @@
  * - A CPU-bound handler or task blocks main (and everything else) while it runs.
  * - An aborted task that has started cannot be ended with its thread: it rejects with AbortError at
  *   once, as always, and runs on to its end, its result dropped.
- * - Nothing is a thread crash: an exception that escapes an actor (thrown in a timer it set) is
- *   the process's, as for any actor on main; `hangTimeout` and `resourceLimits` have no shard to
- *   watch.
+ * - No thread crashes. An exception that escapes an actor (thrown in a timer it set), which on a
+ *   shard would end the thread, crashes that actor alone, with the exception as its reason
+ *   (src/common/crash-context.ts charges it to the actor). One that no actor's code threw is the
+ *   process's, as without weft. `hangTimeout` and `resourceLimits` have no shard to watch.
  *
- * This file holds the one piece with no counterpart on main: tasks that travel beside the rings.
+ * This file holds the pieces with no counterpart on main: tasks that travel beside the rings, and
+ * the charging of uncaught exceptions to actors.
  */
 import type { Transferable } from 'node:worker_threads';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { CrashContext } from '../common/crash-context.js';
 import { taskFunction } from '../common/task-functions.js';
 
 /**
@@ -40,4 +43,24 @@ export async function runBesideInline(id: number, module: string, name: string, 
     markTask(0);
   }
   return structuredClone(await result);
+}
+
+/**
+ * Charges the process's uncaught exceptions to the actors whose code threw them, while an inline
+ * system runs: the actor crashes (`crash(serial, error)` true). An exception no live actor threw is
+ * left as Node leaves it: if no other listener takes it, it is printed and the process exits with 1,
+ * as it would without this listener. Returns the function that removes the listener (at stop).
+ */
+export function chargeUncaught(crash: (serial: number, error: unknown) => boolean): { context: CrashContext; release: () => void } {
+  const context = new CrashContext();
+  const listener = (error: unknown): void => {
+    const serial = context.current();
+    if (serial !== undefined && crash(serial, error)) return;
+    if (process.listenerCount('uncaughtException') > 1) return; // another listener takes it, as it would without weft
+    process.off('uncaughtException', listener);
+    console.error('Uncaught', error);
+    process.exit(1);
+  };
+  process.on('uncaughtException', listener);
+  return { context, release: () => process.off('uncaughtException', listener) };
 }

@@ -27,6 +27,7 @@ import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
+import type { CrashContext } from '../common/crash-context.js';
 import { timeoutMs } from '../common/timeout.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from '../common/supervisor-ref.js';
 import type { SupervisorSpecData } from '../common/supervisor.js';
@@ -38,7 +39,7 @@ import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { SideTasks } from './side-tasks.js';
-import { runBesideInline } from './inline.js';
+import { chargeUncaught, runBesideInline } from './inline.js';
 import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
@@ -209,6 +210,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private cluster: Cluster | undefined;
   /** Actors of this node holding a global name: freed when they exit. */
   private readonly globalNames = new Map<string, { name: string; pid: Pid }>();
+  /** Inline mode only: what charges escaped exceptions to actors, and its release at stop. */
+  private readonly inline: { context: CrashContext; release: () => void } | undefined;
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
 
@@ -222,6 +225,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     this.creation = options.node === undefined ? 0 : randomInt(1, 2 ** 31 - 1);
     this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
     this.fuseTable = FuseTable.create(options.fuses);
+    // Inline mode: an exception escaping an actor crashes that actor, not the process (src/main/inline.ts).
+    this.inline = options.threads === 0 ? chargeUncaught((serial, error) => this.runtime.crash(serial, error)) : undefined;
     this.runtime = new ThreadRuntime({
       set: this.set,
       thread: 0,
@@ -236,6 +241,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       fuses: this.fuseTable,
       backpressure: options.backpressure,
       actorMetrics: options.metrics.actors,
+      crashContext: this.inline?.context,
     });
     const { hangTimeout, resourceLimits, execArgv, threadRestarts } = options;
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts });
@@ -251,6 +257,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       this.closed = true;
       this.finished = true;
       this.runtime.endpoint.interrupt();
+      this.inline?.release();
       throw error;
     } finally {
       if (this.runtime.awaiting === 0) this.hold.unref();
@@ -778,6 +785,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     this.finished = true;
     this.runtime.endpoint.interrupt();
     clearInterval(this.hold);
+    this.inline?.release();
   }
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────────
