@@ -3,7 +3,8 @@
  * written there would be, for every API that takes one; a value that is no module, no iterable or
  * no name is an InvalidArgumentError; `system.call` and `cast` take a local name.
  */
-import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, NoProcError, ThreadPool, child, start, type System } from '../src/main/index.js';
 import { moduleUrl } from '../src/common/module-url.js';
@@ -26,6 +27,8 @@ describe('moduleUrl', () => {
     expect(moduleUrl('./x.js')).toBe(new URL('./x.js', import.meta.url).href);
     expect(moduleUrl('../y/x.js')).toBe(new URL('../y/x.js', import.meta.url).href);
     expect(moduleUrl('/abs/x.js')).toBe(pathToFileURL('/abs/x.js').href);
+    // a path, not a URL: `#` and `%` are characters of the file name
+    expect(moduleUrl('./a#b%41.js')).toBe(pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'a#b%41.js')).href);
     expect(moduleUrl('data:text/javascript,export default 1')).toBe('data:text/javascript,export default 1');
     expect(moduleUrl(new URL('file:///a/b.js'))).toBe('file:///a/b.js');
   });

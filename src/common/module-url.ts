@@ -14,8 +14,8 @@
  * as it is. Bundlers cannot see through either form: a bundled app gives
  * `new URL('./x.js', import.meta.url)`, which they keep as a file beside the bundle.
  */
-import { isAbsolute } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 
 /** weft's own source folder (`src/` or `dist/src/`): frames inside it are not the caller. */
@@ -40,7 +40,8 @@ export function moduleUrl(module: unknown, what = 'module'): string {
   if (HAS_SCHEME.test(module) && !WINDOWS_DRIVE.test(module)) return module;
   if (isAbsolute(module)) return pathToFileURL(module).href;
   const caller = callerFile();
-  return caller === undefined ? pathToFileURL(module).href : new URL(module.replaceAll('\\', '/'), caller).href;
+  // As a path, not a URL: a `#` or `%` in a file name is a character, not a fragment or an escape.
+  return pathToFileURL(caller === undefined ? module : resolve(dirname(fileURLToPath(caller)), module)).href;
 }
 
 /** The URL of the first file on the stack outside weft's source folder, if any frame has one. */

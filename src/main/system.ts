@@ -275,8 +275,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   /**
-   * Starts an actor from the module at `module` (a URL or file URL string whose default export is
-   * `defineActor(...)`) and resolves with a typed ref once its `init` has returned.
+   * Starts an actor from the module at `module` (a URL, a URL string or a file path, whose default
+   * export is `defineActor(...)`; a relative path is read against the calling file, as an import
+   * there would be) and resolves with a typed ref once its `init` has returned.
    *
    * ```ts
    * const counter = await system.spawn<typeof import('./counter.js').default>(new URL('./counter.js', import.meta.url), { args: 5, name: 'counter' });
@@ -285,7 +286,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * server socket); the placement policies spread actors over the shards.
    *
    * Rejects with `SpawnError` (module missing or not an actor, `init` threw: the error is its
-   * `cause`), `AlreadyRegisteredError` for a taken name, `InvalidArgumentError` for a bad thread.
+   * `cause`), `AlreadyRegisteredError` for a taken name, `InvalidArgumentError` for a bad thread
+   * or a `module` that is no URL or path (`spawn(42)`).
    */
   async spawn<A extends AnyActor>(module: URL | string, ...[options]: undefined extends ArgsOf<A> ? [SpawnOptions<ArgsOf<A>>?] : [SpawnOptions<ArgsOf<A>>]): Promise<ActorRef<A>> {
     this.checkOpen('spawn');

@@ -59,7 +59,6 @@ export function publishActorCount(set: RingSet, thread: number, actors: number):
   Atomics.store(set.words, actorsIndex(thread), actors);
 }
 
-/** FNV-1a over UTF-16 code units: stable across runs and Node versions. */
 /**
  * Inline mode (`start({ threads: 0 })`): main is the only thread, so every placement, a shard's
  * number included, lands on it, and code written for shards runs unchanged. A placement that is no
@@ -75,6 +74,7 @@ function inline(placement: Placement): number {
   return 0;
 }
 
+/** FNV-1a over UTF-16 code units: stable across runs and Node versions. */
 function hash(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
