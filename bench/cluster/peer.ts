@@ -12,7 +12,6 @@
  *
  * It says 'ready' over IPC once it can be used, and exits when its parent goes away.
  */
-import { connect } from '@nats-io/transport-node';
 import { pack, unpack } from 'msgpackr';
 import { start } from '../../src/main/index.js';
 
@@ -31,6 +30,8 @@ if (role === 'weft') {
   await system.spawn(new URL('../actors/stream-sink.js', import.meta.url), { name: 'sink', thread: 1 });
   if (fibModule !== undefined) system.serve(fibModule, { as: 'fib' });
 } else if (role === 'nats-echo' || role === 'nats-sink') {
+  // loaded here: the weft role does not need it directly (the suites check it is installed first)
+  const { connect } = await import('@nats-io/transport-node');
   const nc = await connect(natsOptions(args[0]!));
   if (role === 'nats-echo') {
     nc.subscribe('bench.echo', {

@@ -7,6 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SuiteSkipped } from '../harness.js';
+import { natsClient } from './nats-client.js';
 import { startNatsServer, type NatsServer } from '../../test/cluster/nats-server.js';
 
 export { startNatsServer, type NatsServer };
@@ -53,6 +54,7 @@ export function onPath(name: string): boolean {
  */
 export async function withCluster<T>(roles: Array<(url: string) => [role: string, ...args: string[]]>, body: (url: string) => Promise<T>): Promise<T> {
   if (!onPath('nats-server')) throw new SuiteSkipped('needs `nats-server` on PATH (Debian/Ubuntu: apt-get install nats-server; or https://nats.io)');
+  await natsClient(); // skipped, with the install command, when the NATS client is not installed
   const nats = await startNatsServer({ jetstream: false });
   const peers: Peer[] = [];
   try {

@@ -4,7 +4,7 @@
  * request/reply between two processes with the same payload (the responder decodes it and answers
  * a + b, as the actor does). `medianUs` per round trip. The aim: weft ≤ 1.5× bare NATS.
  */
-import { connect } from '@nats-io/transport-node';
+import { natsClient } from '../cluster/nats-client.js';
 import { pack, unpack } from 'msgpackr';
 import { start } from '../../src/main/index.js';
 import type Adder from '../actors/adder.js';
@@ -36,6 +36,7 @@ export const suite: Suite = {
     const rounds = quick ? ROUNDS.quick : ROUNDS.full;
     return withCluster([(url) => ['weft', 'b', url], (url) => ['nats-echo', url]], async (url) => {
       const results: Record<string, Metrics> = {};
+      const { connect } = await natsClient();
       const nc = await connect({ servers: url });
       try {
         results.nats = await sequential('nats', rounds, async (i) => unpack((await nc.request('bench.echo', pack({ a: i, b: 1 }), { timeout: 5000 })).data));

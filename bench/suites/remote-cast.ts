@@ -13,7 +13,8 @@
  * - one per turn (`nats 1/turn`, `weft 1/turn`): one send, then a yield, so weft's batch holds one
  *   message and each cast is its own publish: the like-for-like figure beside bare NATS.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { natsClient } from '../cluster/nats-client.js';
 import { pack, unpack } from 'msgpackr';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { start, type ActorRef } from '../../src/main/index.js';
@@ -84,6 +85,7 @@ export const suite: Suite = {
     const perTurn = quick ? PER_TURN_MESSAGES.quick : PER_TURN_MESSAGES.full;
     return withCluster([(url) => ['weft', 'b', url], (url) => ['nats-sink', url]], async (url) => {
       const results: Record<string, Metrics> = {};
+      const { connect } = await natsClient();
       const nc = await connect({ servers: url });
       try {
         [results.nats, results['nats 1/turn']] = await both(natsStream(nc), total, perTurn);

@@ -14,7 +14,8 @@
  * NodeDownError or CallTimeoutError; NATS: its client's error), and calls are answered again after
  * the kill.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { natsClient } from '../cluster/nats-client.js';
 import { pack, unpack } from 'msgpackr';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start, isWeftError } from '../../src/main/index.js';
@@ -130,6 +131,7 @@ export const suite: Suite = {
     try {
       peers.push(await startPeer('nats-echo', there), await startPeer('weft', 'b', there));
 
+      const { connect } = await natsClient();
       const nc: NatsConnection = await connect({ servers: here, noRandomize: true, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
       try {
         const natsCall: Call = async (i) => unpack((await nc.request('bench.echo', pack({ a: i, b: 1 }), { timeout: 2000 })).data);

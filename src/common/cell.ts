@@ -10,6 +10,7 @@ import { ActorExitedError, ExitError, InvalidArgumentError, describeReason, desc
 import { Kind } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
+import { moduleUrl } from './module-url.js';
 import { tracing } from './tracing.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
@@ -251,12 +252,13 @@ export class ActorCell implements CallContext {
 
   async spawn<A extends AnyActor>(module: URL | string, options?: ActorSpawnOptions<ArgsOf<A>>): Promise<ActorRef<A>> {
     this.assertLive('spawn');
+    const url = moduleUrl(module); // now, while the caller's file is on the stack
     const wasAlive = this.alive;
     const node = options?.node;
     const pid =
       node !== undefined && node !== this.self.node
-        ? await this.host.spawnElsewhere(node, module, options?.args, options?.thread === 'local' ? undefined : options?.thread, options?.timeout, options?.name)
-        : await this.host.spawnFrom(module, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
+        ? await this.host.spawnElsewhere(node, url, options?.args, options?.thread === 'local' ? undefined : options?.thread, options?.timeout, options?.name)
+        : await this.host.spawnFrom(url, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
     if (this.gone || (wasAlive && !this.alive)) {
       // This actor died while its child started: nothing would link, monitor or name the child.
       this.host.exitSignal(pid, pid, 'kill');
@@ -268,6 +270,11 @@ export class ActorCell implements CallContext {
 
   /** Why this actor exited, once it has. */
   private deathReason: ExitReason | undefined;
+
+  /** Inline mode: an exception escaped this actor's code (a timer it set threw); it crashes with it, as from a handler. */
+  crash(reason: ExitReason): void {
+    if (this.alive) void this.die(reason);
+  }
 
   async supervise(spec: SupervisorSpec, options?: SuperviseOptions): Promise<SupervisorRef> {
     this.assertLive('supervise');

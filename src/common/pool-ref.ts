@@ -15,6 +15,7 @@
  */
 import { AbortError, CheckoutTimeoutError, ExitError, InvalidArgumentError, NoProcError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { compiledModule } from './compiled-module.js';
+import { moduleUrl } from './module-url.js';
 import { threadKey, type Pid } from '../shm/pid.js';
 import { Kind } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
@@ -73,11 +74,11 @@ function closedPool(error: unknown): never {
 export function poolData(options: PoolOptions<AnyActor>): PoolSpecData {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`expected pool options, got: ${describeValue(options)}`);
   const { actor, size = 5, maxOverflow = 10, strategy = 'lifo', thread = 'round-robin' } = options;
-  if (!(actor instanceof URL) && (typeof actor !== 'string' || actor === '')) throw new InvalidArgumentError(`expected \`actor\` to be a module URL, got: ${describeValue(actor)}`);
+  const url = moduleUrl(actor, 'actor');
   if (!Number.isInteger(size) || size < 0) throw new InvalidArgumentError(`expected \`size\` to be an integer >= 0, got: ${describeValue(size)}`);
   if (!Number.isInteger(maxOverflow) || maxOverflow < 0) throw new InvalidArgumentError(`expected \`maxOverflow\` to be an integer >= 0, got: ${describeValue(maxOverflow)}`);
   if (strategy !== 'lifo' && strategy !== 'fifo') throw new InvalidArgumentError(`expected \`strategy\` to be 'lifo' or 'fifo', got: ${describeValue(strategy)}`);
-  return { actor: actor instanceof URL ? actor.href : actor, args: (options as { args?: unknown }).args, size, maxOverflow, strategy, thread };
+  return { actor: url, args: (options as { args?: unknown }).args, size, maxOverflow, strategy, thread };
 }
 
 export class PoolRef<A extends AnyActor = AnyActor> {

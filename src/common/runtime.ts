@@ -27,6 +27,7 @@ import type { MainServices, NameScope } from './main-services.js';
 import { Fuse, setThreadFuses } from './fuse.js';
 import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
+import type { CrashContext } from './crash-context.js';
 import { ActorMeter } from './actor-meter.js';
 import { tracing } from './tracing.js';
 import { tearDownAll } from './task-lifecycle.js';
@@ -81,6 +82,8 @@ export interface RuntimeOptions {
   backpressure: Backpressure;
   /** Time each actor's handlers (src/common/actor-meter.ts); off: no meter, no cost. */
   actorMetrics?: boolean;
+  /** Inline mode: run each actor's code in a context naming it, to charge its escaped exceptions to it (src/common/crash-context.ts). */
+  crashContext?: CrashContext;
 }
 
 /**
@@ -165,12 +168,14 @@ export class ThreadRuntime implements CellHost {
     }
     this.main = options.main(this);
     this.meters = options.actorMetrics === true ? new Map() : undefined;
+    this.crashContext = options.crashContext;
     this.fuses = options.fuses;
     setThreadFuses((name) => this.fuse(name));
   }
 
   /** Meters of this thread's live actors, by serial, when actor metrics are on. */
   private readonly meters: Map<number, ActorMeter> | undefined;
+  private readonly crashContext: CrashContext | undefined;
   private readonly fuses: FuseTable;
   /** Handles made on this thread, by name. */
   private readonly fuseHandles = new Map<string, Fuse>();
@@ -317,10 +322,28 @@ export class ThreadRuntime implements CellHost {
   replyError(thread: number, ref: number, error: unknown): void {
     if (thread < 0) return;
     if (thread === this.thread) {
-      this.pending.reject(ref, error);
+      this.pending.reject(ref, this.copyError(error));
       return;
     }
     this.sendError(thread, Kind.REPLY_ERROR, ref, error);
+  }
+
+  /**
+   * An error for a caller on this thread, as it would arrive from another (see `sendError`): a
+   * copy, rebuilt by its code, a stand-in for what cannot travel. So an actor or task behaves the
+   * same whichever thread its caller is on, inline mode included (src/main/inline.ts). Never throws.
+   */
+  private copyError(error: unknown): unknown {
+    try {
+      return this.copy(error);
+    } catch (failure) {
+      const travelling = isWeftError(error) ? travelable(error, failure) : standInError(error, failure);
+      try {
+        return this.copy(travelling);
+      } catch {
+        return travelling;
+      }
+    }
   }
 
   /**
@@ -689,6 +712,17 @@ export class ThreadRuntime implements CellHost {
     this.main.event(event);
   }
 
+  /**
+   * Inline mode: an exception escaped actor `serial`'s code (src/common/crash-context.ts); it
+   * crashes with it, as if a handler had thrown. False if no such actor lives here.
+   */
+  crash(serial: number, error: unknown): boolean {
+    const cell = this.cells.get(serial) ?? this.starting.get(serial);
+    if (cell === undefined || !cell.alive) return false;
+    cell.crash(error as ExitReason);
+    return true;
+  }
+
   /** Keeps why actor `serial` exited, for calls and links that come after. */
   private remember(serial: number, reason: ExitReason): void {
     this.recentDeaths.set(serial, reason);
@@ -1003,12 +1037,14 @@ export class ThreadRuntime implements CellHost {
         this.meters.set(pid.serial, meter);
         behaviour = meter.wrap(behaviour);
       }
+      if (this.crashContext !== undefined) behaviour = this.crashContext.wrap(behaviour, pid.serial);
       const cell = new ActorCell(pid, name, behaviour, this);
       this.starting.set(pid.serial, cell);
       let state: unknown;
       let named = false;
       try {
-        state = await actor.behaviour.init(args, cell);
+        const context = this.crashContext;
+        state = await (context === undefined ? actor.behaviour.init(args, cell) : context.run(pid.serial, () => actor.behaviour.init(args, cell)));
         this.checkStarted(cell, moduleUrl);
         if (name !== null) {
           await this.main.register(pid, name, replacing ?? undefined, reservation ?? undefined);
@@ -1040,7 +1076,7 @@ export class ThreadRuntime implements CellHost {
       cell.started(state);
     } catch (error) {
       const failure = isWeftError(error) ? error : new SpawnError(`cannot spawn ${moduleUrl}: ${describeReason(error)}`, { cause: error });
-      if (from === this.thread) this.pending.reject(ref, failure);
+      if (from === this.thread) this.pending.reject(ref, this.copyError(failure));
       else this.sendError(from, Kind.SPAWN_ERROR, ref, failure);
     }
   }

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { compiledModule } from './compiled-module.js';
+import { moduleUrl } from './module-url.js';
 import type { Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 import type { AnyActor, ArgsOf } from './actor.js';
@@ -60,7 +61,8 @@ export interface SuperviseOptions {
  * `child<typeof Counter>('counter', COUNTER_URL, { args: 5, restart: 'transient' })`.
  */
 export function child<A extends AnyActor>(id: string, actor: URL | string, options: Omit<ChildSpec<A>, 'id' | 'actor'> = {}): ChildSpec<A> {
-  return { ...options, id, actor };
+  // Resolved here, so a relative path is read against the file that wrote the spec.
+  return { ...options, id, actor: moduleUrl(actor, `child ${JSON.stringify(id)}'s actor`) };
 }
 
 /** A child that is itself a supervisor, for trees: `supervisorChild('workers', { strategy: 'one_for_all', children: [...] })`. */
@@ -80,14 +82,13 @@ export function childData(spec: ChildSpec, idOptional = false): ChildSpecData {
   const id = idOptional && spec.id === undefined ? '' : spec.id;
   const shutdown = spec.shutdown ?? (type === 'supervisor' ? 'infinity' : 5000);
   if (typeof id !== 'string' || (id === '' && !idOptional)) throw new InvalidArgumentError(`expected a child's \`id\` to be a non-empty string, got: ${describeValue(id)}`);
-  if (!(actor instanceof URL) && typeof actor !== 'string') throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`actor\` to be a module URL, got: ${describeValue(actor)}`);
   if (!RESTARTS.includes(restart)) throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`restart\` to be 'permanent', 'transient' or 'temporary', got: ${describeValue(restart)}`);
   if (!(shutdown === 'brutal_kill' || shutdown === 'infinity' || (typeof shutdown === 'number' && shutdown >= 0 && shutdown <= 2 ** 31 - 1))) {
     throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`shutdown\` to be ms, 'brutal_kill' or 'infinity', got: ${describeValue(shutdown)}`);
   }
   if (type !== 'worker' && type !== 'supervisor') throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`type\` to be 'worker' or 'supervisor', got: ${describeValue(type)}`);
   if (name !== undefined && (typeof name !== 'string' || name === '')) throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`name\` to be a non-empty string, got: ${describeValue(name)}`);
-  return { id, actor: actor instanceof URL ? actor.href : actor, args, restart, shutdown, type, thread, name: name ?? null };
+  return { id, actor: moduleUrl(actor, `child ${JSON.stringify(id)}'s actor`), args, restart, shutdown, type, thread, name: name ?? null };
 }
 
 /** A supervisor spec as the supervisor gets it (plain data, defaults applied); throws InvalidArgumentError. */

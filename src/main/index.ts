@@ -56,6 +56,7 @@ export {
   ActorExitedError,
   InspectError,
   NotIterableError,
+  MissingPackageError,
   ErrorCodes,
   isWeftError,
   type ErrorCode,

@@ -52,6 +52,17 @@ export function mapOptions(options: MapOptions | undefined, shards: number): Req
   return { exportName, maxConcurrency, ordered: ordered !== false, timeout, onTimeout };
 }
 
+/**
+ * Checks `system.map`'s items at the call, so a value that is no iterable (`map(5, …)`) is an
+ * InvalidArgumentError there, not a TypeError from inside the first `next()`.
+ */
+export function checkItems(items: unknown): asserts items is Iterable<unknown> | AsyncIterable<unknown> {
+  const object = Object(items) as Partial<Iterable<unknown> & AsyncIterable<unknown>>;
+  if (items === null || items === undefined || (typeof object[Symbol.iterator] !== 'function' && typeof object[Symbol.asyncIterator] !== 'function')) {
+    throw new InvalidArgumentError(`expected \`items\` to be an iterable or an async iterable, got: ${describeValue(items)}`);
+  }
+}
+
 /** One item's outcome, never rejecting (its timer cleared once it settles). */
 function attempt(run: RunItem, item: unknown, timeout: number, onTimeout: 'throw' | 'skip'): Promise<Outcome> {
   const task = run(item).then(

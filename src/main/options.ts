@@ -12,9 +12,12 @@ import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '
 
 export interface StartOptions {
   /**
-   * Worker threads (shards) to run actors on; main is thread 0 besides them.
+   * Worker threads (shards) to run actors on; main is thread 0 besides them. `0` is inline mode:
+   * every actor and task runs on main, with the same semantics (messages copied, order, links,
+   * supervisors), so a debugger steps through all of it (src/main/inline.ts).
    * @default os.availableParallelism()
    * @example start({ threads: 2 })
+   * @example start({ threads: 0 })   // inline: one thread, for the debugger
    */
   threads?: number;
   /**
@@ -56,6 +59,14 @@ export interface StartOptions {
   hangTimeout?: number;
   /** Limits of each shard's heap and stack (Node's `Worker` `resourceLimits`); a shard past them is restarted. */
   resourceLimits?: ResourceLimits;
+  /**
+   * Node flags for every shard (Node's `Worker` `execArgv`; given, it replaces the flags a shard
+   * would inherit from main). The way to load actor and task modules written in TypeScript on a
+   * Node without type stripping: a loader such as tsx, preloaded in each shard.
+   * @default main's own flags (`process.execArgv`), inherited
+   * @example start({ execArgv: ['--import', 'tsx'] })
+   */
+  execArgv?: string[];
   /**
    * How often shards may be restarted: more than `maxRestarts` within `maxSeconds` and the system
    * emits 'fatal' and stops, rather than restart forever.
@@ -115,6 +126,7 @@ export interface ResolvedStartOptions {
   callTimeout: number;
   hangTimeout: number;
   resourceLimits: ResourceLimits | undefined;
+  execArgv: string[] | undefined;
   threadRestarts: { maxRestarts: number; maxSeconds: number };
   fuses: number;
   backpressure: Backpressure;
@@ -132,6 +144,7 @@ export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
   callTimeout: 5000,
   hangTimeout: 2000,
   resourceLimits: undefined,
+  execArgv: undefined,
   threadRestarts: { maxRestarts: 5, maxSeconds: 10 },
   fuses: 64,
   backpressure: { maxPending: 64 * 2 ** 20, highWater: 2 ** 20, whenFull: 'throw' },
@@ -169,7 +182,7 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     throw new InvalidArgumentError(`expected \`ringCapacity\` to be a power of two from 256 to 268435456, got: ${describeValue(ringCapacity)}`);
   }
   return {
-    threads: integerIn('threads', o.threads, 1, 1023),
+    threads: integerIn('threads', o.threads, 0, 1023),
     ringCapacity,
     spinMicros: numberIn('spinMicros', o.spinMicros, 0, 1_000_000),
     mainSpinMicros: numberIn('mainSpinMicros', o.mainSpinMicros, 0, 1_000_000),
@@ -177,6 +190,7 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     callTimeout: o.callTimeout === Infinity ? Infinity : numberIn('callTimeout', o.callTimeout, 1, 2 ** 31 - 1),
     hangTimeout: o.hangTimeout === Infinity ? Infinity : numberIn('hangTimeout', o.hangTimeout, 10, 2 ** 31 - 1),
     resourceLimits: resourceLimits(o.resourceLimits),
+    execArgv: execArgv(o.execArgv),
     threadRestarts: threadRestarts(o.threadRestarts),
     fuses: integerIn('fuses', o.fuses, 0, 65_536),
     backpressure: backpressure(o.backpressure),
@@ -185,6 +199,14 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     inspect: inspect(o.inspect),
     openTelemetry: booleanOption('openTelemetry', o.openTelemetry),
   };
+}
+
+function execArgv(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((flag) => typeof flag === 'string')) {
+    throw new InvalidArgumentError(`expected \`execArgv\` to be an array of strings (Node flags, as ['--import', 'tsx']), got: ${describeValue(value)}`);
+  }
+  return [...value];
 }
 
 function resourceLimits(value: unknown): ResourceLimits | undefined {

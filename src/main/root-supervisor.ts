@@ -79,6 +79,8 @@ export interface RootOptions {
   shards: number;
   hangTimeout: number;
   resourceLimits: Worker['resourceLimits'] | undefined;
+  /** Node flags for every shard (start's `execArgv`); undefined: inherited from main. */
+  execArgv: string[] | undefined;
   maxRestarts: number;
   maxSeconds: number;
 }
@@ -132,7 +134,8 @@ export class RootSupervisor {
     warnIfOverCores(this.options.shards);
     const starting: Promise<void>[] = [];
     for (let thread = 1; thread <= this.options.shards; thread++) starting.push(this.launch(thread, this.newWorker(thread), true));
-    this.standby = this.bootStandby();
+    // Inline mode (no shards): nothing to stand by for.
+    if (this.options.shards !== 0) this.standby = this.bootStandby();
     try {
       await Promise.all(starting);
     } catch (error) {
@@ -192,7 +195,7 @@ export class RootSupervisor {
   }
 
   private newWorker(thread: number, previousDown?: ExitReason): Worker {
-    const worker = new Worker(this.options.url, { workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits });
+    const worker = new Worker(this.options.url, { workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits, execArgv: this.options.execArgv });
     // Shards do not hold the process open: main decides (see System's `hold`).
     worker.unref();
     return worker;
@@ -200,7 +203,7 @@ export class RootSupervisor {
 
   /** Boots a worker that loads the shard and waits to be given a thread; undefined if it fails. */
   private bootStandby(): Promise<Worker | undefined> {
-    const worker = new Worker(this.options.url, { workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits });
+    const worker = new Worker(this.options.url, { workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits, execArgv: this.options.execArgv });
     worker.unref();
     return new Promise((resolve) => {
       worker.once('message', () => resolve(worker));

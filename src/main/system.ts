@@ -27,6 +27,7 @@ import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
+import type { CrashContext } from '../common/crash-context.js';
 import { timeoutMs } from '../common/timeout.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from '../common/supervisor-ref.js';
 import type { SupervisorSpecData } from '../common/supervisor.js';
@@ -39,8 +40,10 @@ import { Observability, type StatsOptions, type SystemStats } from './observabil
 import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { DEFAULT_HIGH_WATER_MARK, TaskStream, refusedChannel } from './stream.js';
 import { SideTasks } from './side-tasks.js';
-import { mapItems, mapOptions, type MapOptions } from './map.js';
-import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
+import { chargeUncaught, runBesideInline } from './inline.js';
+import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
+import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
+import { moduleUrl } from '../common/module-url.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
@@ -208,6 +211,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private cluster: Cluster | undefined;
   /** Actors of this node holding a global name: freed when they exit. */
   private readonly globalNames = new Map<string, { name: string; pid: Pid }>();
+  /** Inline mode only: what charges escaped exceptions to actors, and its release at stop. */
+  private readonly inline: { context: CrashContext; release: () => void } | undefined;
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
 
@@ -221,6 +226,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     this.creation = options.node === undefined ? 0 : randomInt(1, 2 ** 31 - 1);
     this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
     this.fuseTable = FuseTable.create(options.fuses);
+    // Inline mode: an exception escaping an actor crashes that actor, not the process (src/main/inline.ts).
+    this.inline = options.threads === 0 ? chargeUncaught((serial, error) => this.runtime.crash(serial, error)) : undefined;
     this.runtime = new ThreadRuntime({
       set: this.set,
       thread: 0,
@@ -235,9 +242,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       fuses: this.fuseTable,
       backpressure: options.backpressure,
       actorMetrics: options.metrics.actors,
+      crashContext: this.inline?.context,
     });
-    const { hangTimeout, resourceLimits, threadRestarts } = options;
-    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
+    const { hangTimeout, resourceLimits, execArgv, threadRestarts } = options;
+    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts });
   }
 
   /** Starts the shards and the receive loop, then joins the cluster if there is one. */
@@ -250,6 +258,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       this.closed = true;
       this.finished = true;
       this.runtime.endpoint.interrupt();
+      this.inline?.release();
       throw error;
     } finally {
       if (this.runtime.awaiting === 0) this.hold.unref();
@@ -267,8 +276,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   /**
-   * Starts an actor from the module at `module` (a URL or file URL string whose default export is
-   * `defineActor(...)`) and resolves with a typed ref once its `init` has returned.
+   * Starts an actor from the module at `module` (a URL, a URL string or a file path, whose default
+   * export is `defineActor(...)`; a relative path is read against the calling file, as an import
+   * there would be) and resolves with a typed ref once its `init` has returned.
    *
    * ```ts
    * const counter = await system.spawn<typeof import('./counter.js').default>(new URL('./counter.js', import.meta.url), { args: 5, name: 'counter' });
@@ -277,21 +287,23 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * server socket); the placement policies spread actors over the shards.
    *
    * Rejects with `SpawnError` (module missing or not an actor, `init` threw: the error is its
-   * `cause`), `AlreadyRegisteredError` for a taken name, `InvalidArgumentError` for a bad thread.
+   * `cause`), `AlreadyRegisteredError` for a taken name, `InvalidArgumentError` for a bad thread
+   * or a `module` that is no URL or path (`spawn(42)`).
    */
   async spawn<A extends AnyActor>(module: URL | string, ...[options]: undefined extends ArgsOf<A> ? [SpawnOptions<ArgsOf<A>>?] : [SpawnOptions<ArgsOf<A>>]): Promise<ActorRef<A>> {
     this.checkOpen('spawn');
+    // Resolved before any await, while the caller's file is on the stack (src/common/module-url.ts).
+    const url = moduleUrl(module);
     const args = (options as { args?: unknown } | undefined)?.args;
     const timeout = timeoutMs(options?.timeout, DEFAULT_SPAWN_TIMEOUT);
     const node = options?.node;
     if (node !== undefined && node !== this.node) {
-      const url = module instanceof URL ? module.href : String(module);
       const pid = await this.joined('spawn on another node').spawn(node, url, args, options?.name ?? null, options?.global === true, options?.thread, timeout);
       return new ActorRef<A>(pid, this);
     }
     if (options?.global === true) {
       if (options.name === undefined) throw new InvalidArgumentError('`global: true` is for a `name`; got no name');
-      return new ActorRef<A>(await this.spawnGlobal(module, args, options.name, options.thread, timeout), this);
+      return new ActorRef<A>(await this.spawnGlobal(url, args, options.name, options.thread, timeout), this);
     }
     const thread = this.runtime.place(options?.thread);
     const name = options?.name;
@@ -299,7 +311,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     // actor's thread binds it under this reservation before the actor runs (Registry).
     const reservation = name === undefined ? undefined : this.names.reserve(name);
     try {
-      return new ActorRef<A>(await this.runtime.spawnOn(thread, module, args, timeout, name, undefined, reservation), this);
+      return new ActorRef<A>(await this.runtime.spawnOn(thread, url, args, timeout, name, undefined, reservation), this);
     } catch (error) {
       if (reservation !== undefined) this.names.release(name!, reservation);
       throw error;
@@ -338,7 +350,13 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   run(module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('run'));
-    return this.dispatcher().run(moduleUrl(module, 'module'), exportName, args);
+    let url: string;
+    try {
+      url = moduleUrl(module);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.dispatcher().run(url, exportName, args);
   }
 
   /**
@@ -386,8 +404,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   map(items: Iterable<unknown> | AsyncIterable<unknown>, module: string | URL, options?: MapOptions): AsyncGenerator<unknown, void, undefined> {
     this.checkOpen('map');
-    const resolved = mapOptions(options, this.threads);
-    const url = moduleUrl(module, 'module');
+    checkItems(items);
+    const resolved = mapOptions(options, Math.max(this.threads, 1));
+    const url = moduleUrl(module);
     const tasks = this.dispatcher();
     const fn = tasks.functionNumber(url, resolved.exportName);
     return mapItems(items, (item) => tasks.runFunction(fn, [item], undefined), resolved);
@@ -414,11 +433,16 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   private taskHost(): TaskHost {
+    // Inline mode has one lane, numbered 1 as a shard would be, whose runner lives on main.
+    const inline = this.threads === 0;
+    const lane = (thread: number): number => (inline ? 0 : thread);
     return {
       system: this,
-      taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(thread)),
-      parked: (thread) => Atomics.load(this.set.words, parkedIndex(thread)),
-      runBeside: (thread, id, module, name, args, transferList) => this.side.run(thread, id, module, name, args, transferList),
+      lanes: inline ? 1 : this.threads,
+      taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(lane(thread))),
+      parked: (thread) => Atomics.load(this.set.words, parkedIndex(lane(thread))),
+      runBeside: (thread, id, module, name, args, transferList) =>
+        inline ? runBesideInline(id, module, name, args, transferList, (task) => this.runtime.markTask(task)) : this.side.run(thread, id, module, name, args, transferList),
       callRunner: (runner, task) => this.runtime.callOrThrow(runner, task),
       takeId: () => {
         const id = this.nextTaskId;
@@ -426,7 +450,11 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
         return id;
       },
       closed: (dispatcher) => this.dispatchers.delete(dispatcher),
-      endThread: (thread) => this.root.end(thread, 'aborted'),
+      endThread: (thread) => {
+        if (inline) return false; // main cannot be ended: the aborted task runs on (src/main/inline.ts)
+        this.root.end(thread, 'aborted');
+        return true;
+      },
     };
   }
 
@@ -615,7 +643,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   serve(module: string | URL, options?: { as?: string }): () => void {
     const cluster = this.joined('serve');
-    const url = moduleUrl(module, 'module');
+    const url = moduleUrl(module);
     const as = options?.as ?? url;
     if (typeof as !== 'string' || as.length === 0) throw new InvalidArgumentError(`expected \`as\` to be a non-empty string, got: ${describeValue(as)}`);
     return cluster.tasks.serve(url, as);
@@ -712,15 +740,24 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   // ── Router: what ActorRef calls ───────────────────────────────────────────────────────────────
 
   /**
-   * Calls an actor by pid, or by `{ name, node }` (the name is looked up on that node, at each
-   * call, as Erlang's `gen_server:call({Name, Node}, Msg)` does). Prefer a typed `ActorRef`'s
-   * `call`; this form is for names on other nodes.
+   * Calls an actor by pid, by a name registered on this node (`call('cache', msg)`, as Erlang's
+   * `gen_server:call(Name, Msg)`), or by `{ name, node }` (the name is looked up on that node, at
+   * each call, as `gen_server:call({Name, Node}, Msg)` does). A name is looked up at each call;
+   * one nobody holds rejects with NoProcError. Prefer a typed `ActorRef`'s `call`.
    */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, timeout?: number): Promise<ReplyOf<A>>;
-  call(to: Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown>;
-  call(to: Pid | RemoteName | ActorRef, msg: unknown, timeout?: number): Promise<unknown> {
+  call(to: string | Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown>;
+  call(to: string | Pid | RemoteName | ActorRef, msg: unknown, timeout?: number): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('call'));
-    if (!isRemoteName(to, this.node)) return this.runtime.call(this.localPid(to), msg, timeout);
+    if (!isRemoteName(to, this.node)) {
+      let pid: Pid;
+      try {
+        pid = this.localPid(to);
+      } catch (error) {
+        return Promise.reject(error); // a promise-returning call never throws: NoProcError rejects
+      }
+      return this.runtime.call(pid, msg, timeout);
+    }
     const ms = timeout ?? this.options.callTimeout;
     return new Promise((resolve, reject) => {
       const timer = ms === Infinity ? undefined : setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms);
@@ -737,10 +774,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     });
   }
 
-  /** Casts to an actor by pid, or by `{ name, node }` (see `call`). */
+  /** Casts to an actor by pid, by a local name (NoProcError if nobody holds it, as `send`), or by `{ name, node }` (see `call`). */
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): boolean;
-  cast(to: Pid | RemoteName, msg: unknown): boolean;
-  cast(to: Pid | RemoteName | ActorRef, msg: unknown): boolean {
+  cast(to: string | Pid | RemoteName, msg: unknown): boolean;
+  cast(to: string | Pid | RemoteName | ActorRef, msg: unknown): boolean {
     this.checkOpen('cast');
     if (!isRemoteName(to, this.node)) return this.runtime.cast(this.localPid(to), msg);
     this.joined('cast').postNamed(to, 'cast', msg);
@@ -788,6 +825,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     this.finished = true;
     this.runtime.endpoint.interrupt();
     clearInterval(this.hold);
+    this.inline?.release();
   }
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────────
@@ -878,9 +916,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     throw new InvalidArgumentError(`expected a name, an ActorRef or a Pid, got: ${describeValue(to)}`);
   }
 
-  /** A pid, or the pid of `{ name, node }` on this node (NoProcError if none holds the name). */
-  private localPid(to: Pid | RemoteName | ActorRef): Pid {
+  /** A pid, or the pid of a name or `{ name, node }` on this node (NoProcError if none holds the name). */
+  private localPid(to: string | Pid | RemoteName | ActorRef): Pid {
     if (to instanceof ActorRef) return to.pid;
+    if (typeof to === 'string') return this.resolve(to);
     return isName(to) ? this.resolve(to.name) : to;
   }
 

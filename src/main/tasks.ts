@@ -59,12 +59,14 @@ export interface DispatcherOptions {
 /** What `System` lends a dispatcher beyond its public face (see `System.taskRunning`, `System.endThread`). */
 export interface TaskHost {
   readonly system: System;
+  /** Lanes to spread tasks over, numbered from 1: the shards, or one whose runner is on main (inline mode, src/main/inline.ts). */
+  readonly lanes: number;
   /** The task id shard `thread` is running now, 0 if none. */
   taskRunning(thread: number): number;
   /** Async tasks started on shard `thread` and awaiting, by all its runners (ring-set.ts `parkedIndex`). */
   parked(thread: number): number;
-  /** Ends shard `thread` (it restarts), to stop an aborted task running there. */
-  endThread(thread: number): void;
+  /** Ends shard `thread` (it restarts), to stop an aborted task running there; false if it cannot be ended (inline mode: main). */
+  endThread(thread: number): boolean;
   /** Runs a task beside the rings, on shard `thread`'s port (src/main/side-tasks.ts). */
   runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown>;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
@@ -191,7 +193,7 @@ export class TaskDispatcher {
     this.host = host;
     this.window = options.window;
     this.maxQueue = options.maxQueue;
-    const shards = host.system.threads;
+    const shards = host.lanes;
     this.runners = new Array(shards + 1).fill(undefined);
     this.inFlight = new Array<number>(shards + 1).fill(0);
     this.floor = Math.min(options.floor ?? 1, options.window);
@@ -724,7 +726,8 @@ export class TaskDispatcher {
   private endShard(thread: number, started: readonly number[] | null): void {
     if (this.ending[thread] !== undefined) return;
     this.ending[thread] = started;
-    this.host.endThread(thread);
+    // Main (inline mode) cannot be ended: the task runs on there, its result dropped, and the lane takes work.
+    if (!this.host.endThread(thread)) this.ending[thread] = undefined;
   }
 
   private readonly onThreadDown = (cause: ThreadDownCause): void => {

@@ -18,9 +18,9 @@
  * The README lists what still differs from piscina.
  */
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
-import { InvalidArgumentError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
+import { InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
+import { moduleUrl } from '../common/module-url.js';
 import { start, type System } from './system.js';
 import type { TaskDispatcher } from './tasks.js';
 import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from './stream.js';
@@ -47,14 +47,19 @@ export interface ThreadPoolOptions {
   /** Heap and stack limits of each thread (its own shards only). */
   resourceLimits?: ResourceLimits;
   /**
+   * Node flags for each thread (its own shards only; `system.threadPool` runs on the system's,
+   * started with `start({ execArgv })`), as piscina's: `['--import', 'tsx']` loads worker files
+   * written in TypeScript on Node 20.
+   */
+  execArgv?: string[];
+  /**
    * piscina's other options, accepted so a piscina script runs unchanged, and not used by weft's
-   * shards yet: `workerData`, `env`, `argv`, `execArgv`, `niceIncrement`, `trackUnmanagedFds`,
+   * shards yet: `workerData`, `env`, `argv`, `niceIncrement`, `trackUnmanagedFds`,
    * `recordTiming`, `atomics`, `taskQueue`, `closeTimeout`, `loadBalancer`, `workerHistogram`.
    */
   workerData?: unknown;
   env?: unknown;
   argv?: unknown;
-  execArgv?: unknown;
   niceIncrement?: unknown;
   trackUnmanagedFds?: unknown;
   recordTiming?: unknown;
@@ -106,11 +111,12 @@ function validate(options: ThreadPoolOptions): Resolved {
   if (idleTimeout !== undefined && !isCount(idleTimeout, 0) && idleTimeout !== Infinity) throw bad('idleTimeout', 'an integer >= 0', idleTimeout);
   if (!isCount(concurrentTasksPerWorker, 1)) throw bad('concurrentTasksPerWorker', 'an integer >= 1', concurrentTasksPerWorker);
   if (resourceLimits !== undefined && (typeof resourceLimits !== 'object' || resourceLimits === null)) throw bad('resourceLimits', 'an object', resourceLimits);
+  if (options.execArgv !== undefined && !(Array.isArray(options.execArgv) && options.execArgv.every((flag) => typeof flag === 'string'))) throw bad('execArgv', 'an array of strings', options.execArgv);
   // As piscina: minThreads alone above the default raises maxThreads to it.
   const threads = maxThreads ?? Math.max(availableParallelism(), minThreads ?? 0);
   const queue = maxQueue === 'auto' ? threads * threads : maxQueue;
   if (!(queue === Infinity || isCount(queue, 0))) throw bad('maxQueue', "an integer >= 0, 'auto' or Infinity", maxQueue);
-  const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
+  const file = filename === undefined || filename === null ? undefined : moduleUrl(filename, 'filename');
   return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue };
 }
 
@@ -153,13 +159,6 @@ export interface BroadcastOptions {
  */
 const PIPELINE = 512;
 
-/** A worker file given as a path or a URL, as the URL string a thread imports. */
-export function moduleUrl(file: string | URL, what = 'filename'): string {
-  if (file instanceof URL) return file.href;
-  if (typeof file !== 'string' || file === '') throw new InvalidArgumentError(`expected \`${what}\` to be a file path or a URL, got: ${describeValue(file)}`);
-  return /^[a-z][a-z0-9+.-]*:/i.test(file) && !/^[a-z]:[\\/]/i.test(file) ? file : pathToFileURL(file).href;
-}
-
 export class ThreadPool {
   private readonly filename: string | undefined;
   private readonly name: string;
@@ -182,7 +181,7 @@ export class ThreadPool {
     this.filename = filename;
     this.name = name;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
-    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
+    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, execArgv: options.execArgv, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
     const made = (s: System): TaskDispatcher => {
       const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency });
       if (this.filename !== undefined) this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
@@ -203,7 +202,7 @@ export class ThreadPool {
     if (options === undefined && now !== undefined && this.defaultFunction !== -1) return now.runFunction(this.defaultFunction, [task], undefined);
     let module: string | undefined;
     try {
-      module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename);
+      module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename, 'filename');
     } catch (error) {
       return Promise.reject(error);
     }

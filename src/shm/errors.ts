@@ -39,6 +39,7 @@ export const ErrorCodes = {
   ACTOR_EXITED: 'WEFT_ERR_ACTOR_EXITED',
   INSPECT: 'WEFT_ERR_INSPECT',
   NOT_ITERABLE: 'WEFT_ERR_NOT_ITERABLE',
+  MISSING_PACKAGE: 'WEFT_ERR_MISSING_PACKAGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -322,6 +323,19 @@ export class NotIterableError extends WeftError {
   }
 }
 
+/**
+ * An optional package that a feature needs is not installed (`start({ node })` without the NATS
+ * client). `package` names it; the message gives the `npm install` command.
+ */
+export class MissingPackageError extends WeftError {
+  readonly package: string;
+
+  constructor(message: string, pkg: string, options?: { cause?: unknown }) {
+    super(message, { ...options, code: ErrorCodes.MISSING_PACKAGE });
+    this.package = pkg;
+  }
+}
+
 /** True for any weft error, from this thread or another (checks the cross-realm brand). */
 export function isWeftError(value: unknown): value is WeftError {
   // A Proxy's get trap may throw: asking must not (it is asked of whatever a task threw).
@@ -359,6 +373,7 @@ const factories: Record<string, ErrorFactory> = {
   [ErrorCodes.ACTOR_EXITED]: (m) => new ActorExitedError(m),
   [ErrorCodes.INSPECT]: (m, d) => new InspectError(m, { cause: d.cause }),
   [ErrorCodes.NOT_ITERABLE]: (m) => new NotIterableError(m),
+  [ErrorCodes.MISSING_PACKAGE]: (m, d) => new MissingPackageError(m, /the package (\S+),/.exec(m)?.[1] ?? '', { cause: d.cause }),
 };
 
 /**

@@ -27,6 +27,7 @@ export class Placer {
   }
 
   place(placement: Placement = 'round-robin'): number {
+    if (this.shards === 0) return inline(placement);
     if (typeof placement === 'number') {
       if (!Number.isInteger(placement) || placement < 0 || placement > this.shards) {
         throw new InvalidArgumentError(`expected \`thread\` to be 0 (main) or a shard from 1 to ${this.shards}, got: ${describeValue(placement)}`);
@@ -56,6 +57,21 @@ export class Placer {
 /** Records `thread`'s live actors for `least-loaded`; only `thread` itself calls this. */
 export function publishActorCount(set: RingSet, thread: number, actors: number): void {
   Atomics.store(set.words, actorsIndex(thread), actors);
+}
+
+/**
+ * Inline mode (`start({ threads: 0 })`): main is the only thread, so every placement, a shard's
+ * number included, lands on it, and code written for shards runs unchanged. A placement that is no
+ * placement at all is still refused.
+ */
+function inline(placement: Placement): number {
+  const valid =
+    (typeof placement === 'number' && Number.isInteger(placement) && placement >= 0) ||
+    placement === 'round-robin' ||
+    placement === 'least-loaded' ||
+    (typeof placement === 'object' && placement !== null && (typeof placement.key === 'string' || typeof placement.key === 'number'));
+  if (!valid) throw new InvalidArgumentError(`expected \`thread\` to be a thread number, 'round-robin', 'least-loaded' or { key }, got: ${describeValue(placement)}`);
+  return 0;
 }
 
 /** FNV-1a over UTF-16 code units: stable across runs and Node versions. */

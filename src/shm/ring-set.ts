@@ -133,8 +133,9 @@ export class RingSet {
   /** Main thread: allocates and lays out a new set, all rings empty, all bells at rest. */
   static create(options: RingSetOptions): RingSet {
     const { threads, ringCapacity = DEFAULT_RING_CAPACITY } = options;
-    if (!Number.isInteger(threads) || threads < 2 || threads > MAX_THREADS) {
-      throw new InvalidArgumentError(`expected \`threads\` (main included) to be an integer from 2 to ${MAX_THREADS}, got: ${describeValue(threads)}`);
+    // One thread is main alone, with no ring: inline mode (`start({ threads: 0 })`).
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+      throw new InvalidArgumentError(`expected \`threads\` (main included) to be an integer from 1 to ${MAX_THREADS}, got: ${describeValue(threads)}`);
     }
     validateCapacity(ringCapacity);
     const buffer = new SharedArrayBuffer(RingSet.byteLength(threads, ringCapacity));
@@ -157,7 +158,7 @@ export class RingSet {
     }
     const threads = words[THREADS];
     const capacity = words[RING_CAPACITY];
-    if (threads < 2 || threads > MAX_THREADS || !isValidCapacity(capacity)) {
+    if (threads < 1 || threads > MAX_THREADS || !isValidCapacity(capacity)) {
       throw new RingCorruptError(`ring set header holds values create() never writes, got: ${threads} threads, ring capacity ${capacity}`);
     }
     if (buffer.byteLength !== RingSet.byteLength(threads, capacity)) {

@@ -45,6 +45,7 @@ import { GlobalNames } from './global-names.js';
 import { RemoteTasks } from './remote-tasks.js';
 import { NodeLease } from './node-lease.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
+import { importKv, importTransport } from './nats-packages.js';
 
 /** What the cluster asks of its system. */
 export interface ClusterHost {
@@ -132,7 +133,8 @@ export class Cluster {
 
   /** Connects to NATS, joins the cluster, and opens the global-names bucket. Rejects with ClusterError. */
   static async join(options: ResolvedNodeOptions, host: ClusterHost): Promise<Cluster> {
-    const { connect } = await import('@nats-io/transport-node');
+    // Both now, so a missing package is said before anything connects (src/main/cluster/nats-packages.ts).
+    const [{ connect }] = await Promise.all([importTransport(), importKv()]);
     let nc: NatsConnection;
     // The client leaves open the socket of a dial that timed out waiting for the server's INFO (a
     // server that accepts TCP but never speaks NATS): the sockets dialed meanwhile to a port of the

@@ -14,6 +14,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import { AlreadyRegisteredError, ClusterError } from '../../shm/errors.js';
 import { Pid, pidEquals } from '../../shm/pid.js';
+import { importKv } from './nats-packages.js';
 
 interface Entry {
   pid: Pid;
@@ -53,7 +54,7 @@ export class GlobalNames {
 
   /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
   static async open(nc: NatsConnection, cluster: string, host: GlobalNamesHost, replicas = 1): Promise<GlobalNames> {
-    const { Kvm } = await import('@nats-io/kv');
+    const { Kvm } = await importKv();
     let kv: KV;
     try {
       kv = await new Kvm(nc).create(`weft_${cluster}_names`, { history: 1, replicas });

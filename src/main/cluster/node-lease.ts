@@ -24,6 +24,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import { ClusterError } from '../../shm/errors.js';
+import { importKv } from './nats-packages.js';
 
 export interface LeaseOptions {
   cluster: string;
@@ -63,7 +64,7 @@ export class NodeLease {
    * `namesakeHeard` ends the wait early: a beat under this name from another life is a live holder.
    */
   static async take(nc: NatsConnection, options: LeaseOptions, namesakeHeard: () => boolean): Promise<NodeLease | undefined> {
-    const { Kvm } = await import('@nats-io/kv');
+    const { Kvm } = await importKv();
     let kv: KV;
     try {
       kv = await new Kvm(nc).create(`weft_${options.cluster}_nodes`, { history: 1, replicas: options.replicas ?? 1 });
