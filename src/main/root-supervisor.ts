@@ -236,6 +236,9 @@ export class RootSupervisor {
     worker.on('error', (error) => (this.lastError[thread] = error));
     worker.on('exit', (code) => this.markDown(thread, worker, code));
     worker.on('message', (message: unknown) => this.host.workerMessage(thread, message));
+    // A 'message' listener refs the worker's port (Node does, so a worker's messages keep the
+    // process alive): unref it again, shards do not hold the process open (see newWorker).
+    worker.unref();
     if (fresh) await online(worker, thread);
     this.hangs.forget(thread);
     this.up[thread] = true;

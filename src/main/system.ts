@@ -726,6 +726,19 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     return this.stopping;
   }
 
+  /**
+   * @internal `stop()` for a system that runs only tasks (a ThreadPool's own): the shards are
+   * ended without being asked to stop first, as piscina terminates its workers. A shard inside a
+   * synchronous task could not answer its STOP before the task ended (10 s, then ended anyway),
+   * and there is no actor of the user's there whose `terminate` would run.
+   */
+  stopNow(): Promise<void> {
+    this.endShardsAtOnce = true;
+    return this.stop();
+  }
+
+  private endShardsAtOnce = false;
+
   private async shutdown(): Promise<void> {
     this.closed = true;
     for (const dispatcher of [...this.dispatchers]) dispatcher.close('stopped');
@@ -738,7 +751,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     }
     await this.runtime.stopActors();
     const stops = this.shardNumbers()
-      .filter((thread) => this.root.isUp(thread))
+      .filter((thread) => this.root.isUp(thread) && !this.endShardsAtOnce)
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
     await this.seen.stop();

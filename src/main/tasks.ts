@@ -171,6 +171,15 @@ export class TaskDispatcher {
   private lookTimer: NodeJS.Timeout | undefined;
   /** Tasks answered (resolved or rejected) since start. */
   completed = 0;
+  /**
+   * Tasks taken and not yet answered, wherever they are (queued here, in a ring, running): while
+   * there is one, `hold` keeps the process alive, as a pool with work to do must; once there is
+   * none, nothing here does (the shards never do), so a script that is done exits even if it never
+   * destroys its pool. A ref'd handle of our own rather than the waits': a task waiting here while
+   * its thread restarts has no wait anywhere else.
+   */
+  private pending = 0;
+  private readonly hold = setInterval(() => undefined, 2 ** 31 - 1).unref();
 
   constructor(host: TaskHost, options: DispatcherOptions) {
     this.host = host;
@@ -196,6 +205,7 @@ export class TaskDispatcher {
     this.answered = Array.from({ length: shards + 1 }, (_, shard) => (value: unknown) => {
       this.answer(shard);
       this.completed++;
+      if (--this.pending === 0) this.hold.unref();
       if (this.queued !== 0) this.pump();
       return value;
     });
@@ -232,7 +242,10 @@ export class TaskDispatcher {
     if (signal?.aborted) return Promise.reject(new AbortError('the task was aborted before it was queued', { cause: signal.reason }));
     if (signal === undefined && transfer === undefined && this.queued === 0) {
       const shard = this.pick();
-      if (shard !== -1) return this.dispatchDirect(fn, args, shard);
+      if (shard !== -1) {
+        if (this.pending++ === 0) this.hold.ref();
+        return this.dispatchDirect(fn, args, shard);
+      }
     }
     let resolve!: (value: unknown) => void;
     let reject!: (error: unknown) => void;
@@ -242,10 +255,12 @@ export class TaskDispatcher {
     });
     const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined, trace: tracing.capture?.() };
     const shard = this.queued === 0 ? this.pick() : -1;
+    if (shard === -1 && this.queued >= this.maxQueue) {
+      return Promise.reject(new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`));
+    }
+    if (this.pending++ === 0) this.hold.ref();
     if (shard !== -1) {
       this.dispatch(job, shard);
-    } else if (this.queued >= this.maxQueue) {
-      return Promise.reject(new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`));
     } else {
       this.queue.push(job);
       this.lookAgain();
@@ -268,6 +283,7 @@ export class TaskDispatcher {
     this.closing = why;
     clearTimeout(this.lookTimer);
     this.lookTimer = undefined;
+    clearInterval(this.hold); // what is left is answered by the system's stop, or the pool's
     this.onNeverStarted(this.closedError('the pool can never be ready'));
     this.host.closed(this);
     this.host.system.off('threadDown', this.onThreadDown);
@@ -466,8 +482,10 @@ export class TaskDispatcher {
       this.answered[shard],
       (error: unknown) => {
         this.answer(shard);
+        this.pending--; // taken again (below: then it counts again), or answered
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
         this.completed++;
+        if (this.pending === 0) this.hold.unref();
         if (this.queued !== 0) this.pump();
         throw this.failure(error);
       },
@@ -498,6 +516,7 @@ export class TaskDispatcher {
     if (job.settled) return;
     job.settled = true;
     this.completed++;
+    if (--this.pending === 0) this.hold.unref();
     if (ok) job.resolve(answer);
     else job.reject(answer);
   }

@@ -223,6 +223,6 @@ export class ThreadPool {
     const dispatcher = await this.dispatcher.catch(() => undefined);
     dispatcher?.close('destroyed');
     const own = await this.own?.catch(() => undefined);
-    await own?.stop();
+    await own?.stopNow();
   }
 }
