@@ -25,13 +25,16 @@ export class SideTasks {
     this.post = post;
   }
 
-  /** Runs task `id` (`module[name](...args)`) on shard `thread`; resolves or rejects with its answer. */
-  run(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown> {
+  /**
+   * Runs task `id` (`module[name](...args)`) on shard `thread`, in a slot of the runner there of
+   * the dispatcher `key`; resolves or rejects with its answer.
+   */
+  run(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], key: number): Promise<unknown> {
     const side = this.nextSide++;
     return new Promise((resolve, reject) => {
       this.waits.set(side, { thread, resolve, reject });
       try {
-        this.post(thread, { weftTask: { side, id, module, name, args } }, transferList);
+        this.post(thread, { weftTask: { side, id, module, name, args, key } }, transferList);
       } catch (error) {
         this.waits.delete(side);
         reject(error); // a DataCloneError: something in the task cannot be posted either

@@ -58,8 +58,8 @@ export interface TaskHost {
   parked(thread: number): number;
   /** Ends shard `thread` (it restarts), to stop an aborted task running there. */
   endThread(thread: number): void;
-  /** Runs a task beside the rings, on shard `thread`'s port (src/main/side-tasks.ts). */
-  runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown>;
+  /** Runs a task beside the rings, on shard `thread`'s port, in a slot of runner `key` there (src/main/side-tasks.ts). */
+  runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], key: number): Promise<unknown>;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
   callRunner(runner: Pid, task: TaskCall): Promise<unknown>;
   /** The next task id: one counter for all of a system's dispatchers, since the shards' TASK words are shared. */
@@ -93,6 +93,8 @@ const NOTHING_TO_MOVE: readonly Transferable[] = Object.freeze([]);
 const PIPELINE_MS = 1;
 /** A shard on one task for longer than this (ms) is busy: it gets no more until that task ends. */
 const STALL_MS = 1;
+/** Keys of the dispatchers' runners (see `TaskDispatcher.key`), unique in this process. */
+let nextRunnerKey = 1;
 /** Answers per measurement of a shard's time per task; also the limit before the first one. */
 const SAMPLE = 8;
 
@@ -217,6 +219,8 @@ export class TaskDispatcher {
   }
 
   private readonly concurrency: number;
+  /** This dispatcher's runners' key on every shard: side tasks find their runner's slots by it. */
+  private readonly key = nextRunnerKey++;
 
   /** Resolves once every shard has a runner at the same time (tasks sent before simply wait for one). */
   whenReady(): Promise<void> {
@@ -330,7 +334,7 @@ export class TaskDispatcher {
   private async startRunner(thread: number): Promise<void> {
     let runner: ActorRef<typeof Runner>;
     try {
-      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread, args: { concurrency: this.concurrency } });
+      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread, args: { concurrency: this.concurrency, key: this.key } });
     } catch {
       return;
     }
@@ -441,7 +445,7 @@ export class TaskDispatcher {
     }
     this.inFlight[shard]++;
     const [module, name] = this.functions[fn];
-    if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer);
+    if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer, this.key);
     const named = this.named[shard];
     const runner = this.runners[shard]!.pid;
     try {
@@ -452,7 +456,7 @@ export class TaskDispatcher {
       return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
     } catch (error) {
       // Not plain data (a SharedArrayBuffer, a class instance): structured clone carries it, beside the rings.
-      if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE);
+      if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE, this.key);
       return Promise.reject(error);
     }
   }
