@@ -25,7 +25,7 @@
  * boots the next standby in the background. Measured by the crash-recovery benchmark.
  */
 import { availableParallelism } from 'node:os';
-import { Worker, type Transferable } from 'node:worker_threads';
+import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
 import { SpawnError } from '../shm/errors.js';
 import { isParked } from '../shm/endpoint.js';
 import type { ShardData } from '../shm/protocol.js';
@@ -81,7 +81,12 @@ export interface RootOptions {
   resourceLimits: Worker['resourceLimits'] | undefined;
   maxRestarts: number;
   maxSeconds: number;
+  /** Passed to every shard's `Worker` (a ThreadPool's `env`, `argv`, `execArgv`, `trackUnmanagedFds`). */
+  worker?: ThreadWorkerOptions;
 }
+
+/** The `Worker` options a ThreadPool passes down to its own shards. */
+export type ThreadWorkerOptions = Pick<WorkerOptions, 'env' | 'argv' | 'execArgv' | 'trackUnmanagedFds'>;
 
 /** Restarts kept for the 'fatal' event. */
 const HISTORY = 100;
@@ -192,7 +197,7 @@ export class RootSupervisor {
   }
 
   private newWorker(thread: number, previousDown?: ExitReason): Worker {
-    const worker = new Worker(this.options.url, { workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits });
+    const worker = new Worker(this.options.url, { ...this.options.worker, workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits });
     // Shards do not hold the process open: main decides (see System's `hold`).
     worker.unref();
     return worker;
@@ -200,7 +205,7 @@ export class RootSupervisor {
 
   /** Boots a worker that loads the shard and waits to be given a thread; undefined if it fails. */
   private bootStandby(): Promise<Worker | undefined> {
-    const worker = new Worker(this.options.url, { workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits });
+    const worker = new Worker(this.options.url, { ...this.options.worker, workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits });
     worker.unref();
     return new Promise((resolve) => {
       worker.once('message', () => resolve(worker));

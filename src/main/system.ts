@@ -12,6 +12,7 @@
  */
 import { GuardedEmitter, type ListenerError } from './guarded-events.js';
 import { randomInt } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AlreadyRegisteredError, CallTimeoutError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
@@ -39,8 +40,9 @@ import { Observability, type StatsOptions, type SystemStats } from './observabil
 import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
-import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
-import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
+import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
+import { moduleUrl } from './module-url.js';
+import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart, type ThreadWorkerOptions } from './root-supervisor.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
@@ -78,10 +80,19 @@ const FORGET_TIMEOUT_MS = 2000;
 const DRAINS_PER_YIELD = 16;
 const noop = (): void => {};
 
+/**
+ * @internal What a ThreadPool gives its own system beyond start's options: the `Worker` options of
+ * its shards, and the `workerData` its worker files read (src/common/worker-state.ts).
+ */
+export interface PoolThreads {
+  worker?: ThreadWorkerOptions;
+  workerData?: unknown;
+}
+
 /** Starts a system: `threads` shards (default: one per core) plus main as thread 0. */
-export async function start(options?: StartOptions): Promise<System> {
+export async function start(options?: StartOptions, pool?: PoolThreads): Promise<System> {
   const resolved = resolveStartOptions(options);
-  const system = new System(resolved);
+  const system = new System(resolved, pool);
   await system.ready();
   return system;
 }
@@ -209,11 +220,14 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly globalNames = new Map<string, { name: string; pid: Pid }>();
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
+  /** A ThreadPool's `workerData`, for the worker files on its own shards. */
+  private readonly userData: unknown;
 
   /** Use `start()`. */
-  constructor(options: ResolvedStartOptions) {
+  constructor(options: ResolvedStartOptions, pool?: PoolThreads) {
     super();
     this.options = options;
+    this.userData = pool?.workerData;
     this.threads = options.threads;
     this.node = options.node?.name ?? LOCAL_NODE;
     // A node's life: never 0 (that means "not in a cluster"); random, so a restart gets another.
@@ -236,7 +250,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       actorMetrics: options.metrics.actors,
     });
     const { hangTimeout, resourceLimits, threadRestarts } = options;
-    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
+    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts, worker: pool?.worker });
   }
 
   /** Starts the shards and the receive loop, then joins the cluster if there is one. */
@@ -739,6 +753,20 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   private endShardsAtOnce = false;
 
+  /** Listeners of what shards' code posts to main itself (`parentPort.postMessage` in a task). */
+  private readonly workerListeners = new Set<(thread: number, message: unknown) => void>();
+
+  /** @internal Hears what code on a shard posts with `parentPort.postMessage` (a ThreadPool's 'message'); returns the unsubscribe. */
+  onWorkerMessage(listener: (thread: number, message: unknown) => void): () => void {
+    this.workerListeners.add(listener);
+    return () => this.workerListeners.delete(listener);
+  }
+
+  /** @internal The `Worker` running shard `thread` now (undefined while it is down). */
+  shardWorker(thread: number): Worker | undefined {
+    return this.root.isUp(thread) ? this.root.workers[thread] : undefined;
+  }
+
   private async shutdown(): Promise<void> {
     this.closed = true;
     for (const dispatcher of [...this.dispatchers]) dispatcher.close('stopped');
@@ -785,7 +813,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly rootHost: RootHost = {
     shardData: (thread, previousDown) => {
       const { spinMicros, batch, callTimeout, backpressure } = this.options;
-      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry };
+      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry, userData: this.userData };
     },
     forgetThread: async (thread, reason, final) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
@@ -833,8 +861,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       this.emit('threadDown', cause);
     },
     threadUpEvent: (event) => this.emit('threadUp', event),
-    workerMessage: (_thread, message) => {
-      this.side.answered(message);
+    workerMessage: (thread, message) => {
+      if (this.side.answered(message)) return;
+      for (const listener of this.workerListeners) listener(thread, message);
     },
     fatal: (history) => {
       this.emit('fatal', { history });

@@ -32,6 +32,7 @@ import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
 import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
 import { tracing } from '../common/tracing.js';
+import type { Abortable } from './task-signal.js';
 import { isThreadDown, type System } from './system.js';
 import type { ThreadDownCause } from './root-supervisor.js';
 
@@ -47,6 +48,16 @@ export interface DispatcherOptions {
   maxQueue: number;
   /** Async tasks a runner keeps pending at once (piscina's `concurrentTasksPerWorker`). @default Infinity */
   concurrency?: number;
+  /** Hears each task's wait (taken to sent to a thread) and run (sent to answered) times, in ms. */
+  timing?: TaskTiming;
+  /** Called when the tasks waiting here have all gone to threads (piscina's 'drain'). */
+  onDrain?: () => void;
+}
+
+/** What a dispatcher tells of each task's times (a ThreadPool's `histogram`). */
+export interface TaskTiming {
+  wait(ms: number): void;
+  run(ms: number): void;
 }
 
 /** What `System` lends a dispatcher beyond its public face (see `System.taskRunning`, `System.endThread`). */
@@ -74,7 +85,7 @@ interface Job {
   readonly args: unknown[];
   /** Set: the task goes beside the rings, moving these (see `send`). */
   readonly transfer: readonly Transferable[] | undefined;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: Abortable | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   /** Set once dispatched (ids run from 1 and are unique among tasks in flight). */
@@ -82,9 +93,13 @@ interface Job {
   shard: number;
   /** The caller has its answer (an abort may come first; the late result is then dropped). */
   settled: boolean;
-  onAbort: (() => void) | undefined;
+  /** Stops listening to `signal`. */
+  unlisten: (() => void) | undefined;
   /** The caller's trace context, when tracing is on: a queued task is sent in it, not in whoever's frees a thread. */
   readonly trace: string | undefined;
+  /** With `timing`: when it was taken, and when it was sent to a thread (0: not yet). */
+  readonly created: number;
+  sentAt: number;
 }
 
 /** A side-path task that moves nothing (it shares a SharedArrayBuffer, or holds a class instance). */
@@ -181,6 +196,10 @@ export class TaskDispatcher {
    * its thread restarts has no wait anywhere else.
    */
   private pending = 0;
+  /** Resolves `whenIdle` waits once `pending` is 0. */
+  private idleWaits: Array<() => void> = [];
+  private readonly timing: TaskTiming | undefined;
+  private readonly onDrain: (() => void) | undefined;
   private readonly hold = setInterval(() => undefined, 2 ** 31 - 1).unref();
 
   constructor(host: TaskHost, options: DispatcherOptions) {
@@ -207,7 +226,7 @@ export class TaskDispatcher {
     this.answered = Array.from({ length: shards + 1 }, (_, shard) => (value: unknown) => {
       this.answer(shard);
       this.completed++;
-      if (--this.pending === 0) this.hold.unref();
+      if (--this.pending === 0) this.idle();
       if (this.queued !== 0) this.pump();
       return value;
     });
@@ -215,12 +234,55 @@ export class TaskDispatcher {
     system.on('threadDown', this.onThreadDown);
     system.on('threadUp', this.onThreadUp);
     this.concurrency = options.concurrency ?? Infinity;
+    this.timing = options.timing;
+    this.onDrain = options.onDrain;
     for (let thread = 1; thread <= shards; thread++) void this.startRunner(thread);
   }
 
   private readonly concurrency: number;
   /** This dispatcher's runners' key on every shard: side tasks find their runner's slots by it. */
   private readonly key = nextRunnerKey++;
+
+  /** No task is left unanswered: the process may exit, and `whenIdle` waits end. */
+  private idle(): void {
+    this.hold.unref();
+    if (this.idleWaits.length === 0) return;
+    const waits = this.idleWaits;
+    this.idleWaits = [];
+    for (const wait of waits) wait();
+  }
+
+  /** Tasks taken and not yet answered (queued here, sent, running). */
+  get unanswered(): number {
+    return this.pending;
+  }
+
+  /** Resolves once every task taken so far (and any taken meanwhile) is answered. */
+  whenIdle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaits.push(resolve));
+  }
+
+  /**
+   * Tasks not started yet: those waiting here, and those sent to a thread that its runner has not
+   * started (in its ring, or held for a slot): each thread's in flight less the one it runs now and
+   * those parked there.
+   */
+  get notStarted(): number {
+    let waiting = this.queued;
+    for (let thread = 1; thread < this.runners.length; thread++) {
+      const held = this.inFlight[thread] - this.host.parked(thread) - (this.host.taskRunning(thread) === 0 ? 0 : 1);
+      if (held > 0) waiting += held;
+    }
+    return waiting;
+  }
+
+  /** Rejects every task still waiting here with `error()` (piscina's `close({ force: true })`); those on threads run on. */
+  rejectQueued(error: () => unknown): void {
+    for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], false, error());
+    this.queue.length = 0;
+    this.queueHead = 0;
+  }
 
   /** Resolves once every shard has a runner at the same time (tasks sent before simply wait for one). */
   whenReady(): Promise<void> {
@@ -233,7 +295,7 @@ export class TaskDispatcher {
   }
 
   /** Runs `module[name](...args)` on a shard; see the module comment for how it can fail. */
-  run(module: string, name: string, args: unknown[], signal?: AbortSignal, transferList?: readonly Transferable[]): Promise<unknown> {
+  run(module: string, name: string, args: unknown[], signal?: Abortable, transferList?: readonly Transferable[]): Promise<unknown> {
     return this.runFunction(this.functionNumber(module, name), args, signal, transferList);
   }
 
@@ -241,14 +303,14 @@ export class TaskDispatcher {
    * Like `run`, for a function numbered once by `functionNumber` (a pool's default one): saves
    * building and looking up its `module#name` key on every task.
    */
-  runFunction(fn: number, args: unknown[], signal: AbortSignal | undefined, transfer?: readonly Transferable[]): Promise<unknown> {
+  runFunction(fn: number, args: unknown[], signal: Abortable | undefined, transfer?: readonly Transferable[]): Promise<unknown> {
     if (this.closed) return Promise.reject(this.closedError('cannot run a task'));
     if (signal?.aborted) return Promise.reject(new AbortError('the task was aborted before it was queued', { cause: signal.reason }));
     if (signal === undefined && transfer === undefined && this.queued === 0) {
       const shard = this.pick();
       if (shard !== -1) {
         if (this.pending++ === 0) this.hold.ref();
-        return this.dispatchDirect(fn, args, shard);
+        return this.timing === undefined ? this.dispatchDirect(fn, args, shard) : this.timed(this.timing, this.dispatchDirect(fn, args, shard));
       }
     }
     let resolve!: (value: unknown) => void;
@@ -257,7 +319,7 @@ export class TaskDispatcher {
       resolve = ok;
       reject = fail;
     });
-    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined, trace: tracing.capture?.() };
+    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0 };
     const shard = this.queued === 0 ? this.pick() : -1;
     if (shard === -1 && this.queued >= this.maxQueue) {
       return Promise.reject(new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`));
@@ -270,8 +332,7 @@ export class TaskDispatcher {
       this.lookAgain();
     }
     if (signal !== undefined) {
-      job.onAbort = () => this.abort(job);
-      signal.addEventListener('abort', job.onAbort, { once: true });
+      job.unlisten = signal.listen(() => this.abort(job));
     }
     return promise;
   }
@@ -468,6 +529,10 @@ export class TaskDispatcher {
   }
 
   private dispatch(job: Job, shard: number): void {
+    if (this.timing !== undefined) {
+      job.sentAt = performance.now();
+      this.timing.wait(job.sentAt - job.created);
+    }
     job.id = this.host.takeId();
     job.shard = shard;
     this.send(shard, job.id, job.fn, job.args, job.transfer).then(
@@ -489,9 +554,25 @@ export class TaskDispatcher {
         this.pending--; // taken again (below: then it counts again), or answered
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
         this.completed++;
-        if (this.pending === 0) this.hold.unref();
+        if (this.pending === 0) this.idle();
         if (this.queued !== 0) this.pump();
         throw this.failure(error);
+      },
+    );
+  }
+
+  /** A task sent at once: it waited 0 ms, and ran until `answer` settles. */
+  private timed(timing: TaskTiming, answer: Promise<unknown>): Promise<unknown> {
+    const sent = performance.now();
+    timing.wait(0);
+    return answer.then(
+      (value) => {
+        timing.run(performance.now() - sent);
+        return value;
+      },
+      (error: unknown) => {
+        timing.run(performance.now() - sent);
+        throw error;
       },
     );
   }
@@ -516,11 +597,12 @@ export class TaskDispatcher {
 
   /** Settles `job` once: resolved with `answer` if `ok`, else rejected with it (which may be any value, undefined too). */
   private finish(job: Job, ok: boolean, answer: unknown): void {
-    if (job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
+    if (job.unlisten !== undefined) job.unlisten();
     if (job.settled) return;
     job.settled = true;
+    if (job.sentAt !== 0) this.timing?.run(performance.now() - job.sentAt);
     this.completed++;
-    if (--this.pending === 0) this.hold.unref();
+    if (--this.pending === 0) this.idle();
     if (ok) job.resolve(answer);
     else job.reject(answer);
   }
@@ -555,8 +637,10 @@ export class TaskDispatcher {
       else tracing.enter(job.trace, () => this.dispatch(job, shard));
     }
     if (this.queueHead === queue.length) {
+      const drained = queue.length !== 0;
       queue.length = 0;
       this.queueHead = 0;
+      if (drained) this.onDrain?.();
     } else {
       this.lookAgain();
     }
