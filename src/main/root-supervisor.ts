@@ -38,8 +38,11 @@ export interface ThreadDownCause {
   thread: number;
   /** Which life of the thread ended: 0 for the first, then one more per restart. */
   incarnation: number;
-  /** `'aborted'`: main ended it to stop a task aborted while it ran (see src/main/tasks.ts). */
-  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted';
+  /**
+   * `'aborted'`: main ended it to stop a task aborted while it ran (see src/main/tasks.ts).
+   * `'retired'`: an elastic ThreadPool stopped it, idle (`retire`): not a failure, not restarted.
+   */
+  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted' | 'retired';
   /** What was thrown, for 'exception' and 'out_of_memory'. */
   error?: Error;
   /** The worker's exit code, for 'exit'. */
@@ -83,6 +86,8 @@ export interface RootOptions {
   maxSeconds: number;
   /** Passed to every shard's `Worker` (a ThreadPool's `env`, `argv`, `execArgv`, `trackUnmanagedFds`). */
   worker?: ThreadWorkerOptions;
+  /** Shards started at first (1..initial); the others wait, retired, until `grow` (an elastic ThreadPool). @default shards */
+  initial?: number;
 }
 
 /** The `Worker` options a ThreadPool passes down to its own shards. */
@@ -110,7 +115,9 @@ export class RootSupervisor {
   /** The last error a worker raised before it exited (its exit event follows). */
   private readonly lastError: Array<Error | undefined> = [];
   /** Threads main terminated on purpose (a hang, an aborted task), with the cause their exit is told as. */
-  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory'>();
+  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory' | 'retired'>();
+  /** Shards not running on purpose (never started, or retired idle): not down, and not restarted. */
+  private readonly retired = new Set<number>();
   /** Which shards are hung (hang-watch.ts). */
   private readonly hangs: HangWatch;
   /** The last restarts (at most HISTORY), for the 'fatal' event. */
@@ -136,7 +143,11 @@ export class RootSupervisor {
   async start(): Promise<void> {
     warnIfOverCores(this.options.shards);
     const starting: Promise<void>[] = [];
-    for (let thread = 1; thread <= this.options.shards; thread++) starting.push(this.launch(thread, this.newWorker(thread), true));
+    const initial = this.options.initial ?? this.options.shards;
+    for (let thread = 1; thread <= this.options.shards; thread++) {
+      if (thread <= initial) starting.push(this.launch(thread, this.newWorker(thread), true));
+      else this.retired.add(thread);
+    }
     this.standby = this.bootStandby();
     try {
       await Promise.all(starting);
@@ -171,6 +182,46 @@ export class RootSupervisor {
     worker.postMessage(message, transferList);
   }
 
+  /** True while shard `thread` is retired (never started, or stopped idle): `grow` starts it. */
+  isRetired(thread: number): boolean {
+    return this.retired.has(thread);
+  }
+
+  /**
+   * Starts retired shard `thread` (an elastic pool needs it): 'threadUp' once it runs. Queued
+   * behind recoveries and retirements, as they are behind each other. No-op unless retired.
+   */
+  grow(thread: number): void {
+    if (!this.retired.has(thread) || this.stopping) return;
+    this.retired.delete(thread);
+    // A fresh worker, booting beside any other growing now, as piscina starts its workers (the
+    // standby stays for crash recovery). Its rings were reset when it retired (or never used).
+    this.growing.add(thread);
+    this.launch(thread, this.newWorker(thread), true)
+      .then(() => {
+        this.growing.delete(thread);
+        this.host.threadUpEvent({ thread, restarts: this.restartsOf[thread] });
+        this.host.threadUp(thread);
+      })
+      .catch(() => {
+        this.growing.delete(thread);
+        if (!this.stopping) this.retired.add(thread); // it would not start: retired still, the next need tries again
+      });
+  }
+
+  /** Shards `grow` is starting: not up yet, yet their rings are in use (a recovery must not reset them). */
+  private readonly growing = new Set<number>();
+
+  /**
+   * Stops shard `thread`, idle, for good until `grow`: it goes down as 'retired' (its rings are
+   * forgotten by the live threads as any dead thread's are), and is not restarted.
+   */
+  retire(thread: number): void {
+    if (!this.up[thread] || this.ended.has(thread) || this.stopping) return;
+    this.ended.set(thread, 'retired');
+    void this.workers[thread]!.terminate();
+  }
+
   /** Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as `cause`. */
   end(thread: number, cause: 'hang' | 'aborted'): void {
     if (!this.up[thread] || this.ended.has(thread)) return;
@@ -189,6 +240,7 @@ export class RootSupervisor {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.retired.clear();
     clearInterval(this.watchdog);
     await this.recoveries;
     const standby = this.standby;
@@ -215,7 +267,7 @@ export class RootSupervisor {
   }
 
   /** The standby, given thread `thread` (and the next standby booting); else a new worker. */
-  private async takeStandby(thread: number, previousDown: ExitReason): Promise<[worker: Worker, fresh: boolean]> {
+  private async takeStandby(thread: number, previousDown: ExitReason | undefined): Promise<[worker: Worker, fresh: boolean]> {
     // Taken before the await, so that no two recoveries are ever handed the same worker.
     const next = this.standby;
     this.standby = this.bootStandby();
@@ -286,8 +338,9 @@ export class RootSupervisor {
     if (this.stopping) return;
     this.host.threadDownEvent(cause);
     const reason: ExitReason = { threadDown: cause };
+    const retiring = cause.cause === 'retired';
     // Decided first, so the live threads learn with the news of its death whether it comes back.
-    let allowed = this.allowRestart(thread, cause);
+    let allowed = retiring || this.allowRestart(thread, cause);
     const silent = await this.host.forgetThread(thread, reason, !allowed);
     // A shard that did not confirm may still reset its rings with `thread` later, under the new
     // incarnation's feet: it is ended (and recovered in turn) before the new one starts.
@@ -301,11 +354,15 @@ export class RootSupervisor {
     if (this.stopping) return;
     const { set } = this.options;
     for (let other = 1; other <= this.options.shards; other++) {
-      if (other === thread || this.up[other]) continue;
+      if (other === thread || this.up[other] || this.growing.has(other)) continue;
       // Both ends dead: nobody else will empty these two rings before the new incarnation reads them.
       set.resetPair(thread, other);
     }
     set.resetThreadLine(thread);
+    if (retiring) {
+      this.retired.add(thread); // until `grow`: not a restart
+      return;
+    }
     for (;;) {
       if (!allowed) {
         this.host.fatal([...this.history]);

@@ -87,6 +87,8 @@ const noop = (): void => {};
 export interface PoolThreads {
   worker?: ThreadWorkerOptions;
   workerData?: unknown;
+  /** Shards started at once (an elastic pool's `minThreads`); the others start on demand. @default threads */
+  initial?: number;
 }
 
 /** Starts a system: `threads` shards (default: one per core) plus main as thread 0. */
@@ -250,7 +252,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       actorMetrics: options.metrics.actors,
     });
     const { hangTimeout, resourceLimits, threadRestarts } = options;
-    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts, worker: pool?.worker });
+    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts, worker: pool?.worker, initial: pool?.initial });
   }
 
   /** Starts the shards and the receive loop, then joins the cluster if there is one. */
@@ -419,6 +421,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       },
       closed: (dispatcher) => this.dispatchers.delete(dispatcher),
       endThread: (thread) => this.root.end(thread, 'aborted'),
+      isRetired: (thread) => this.root.isRetired(thread),
+      grow: (thread) => this.root.grow(thread),
+      retire: (thread) => this.root.retire(thread),
     };
   }
 

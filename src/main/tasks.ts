@@ -52,6 +52,12 @@ export interface DispatcherOptions {
   timing?: TaskTiming;
   /** Called when the tasks waiting here have all gone to threads (piscina's 'drain'). */
   onDrain?: () => void;
+  /**
+   * Elastic threads (a ThreadPool's own, with `minThreads` < `maxThreads`): a task that finds no
+   * room starts a retired shard, if any; a shard idle for `idleTimeout` ms is retired while more
+   * than `min` run.
+   */
+  elastic?: { min: number; idleTimeout: number };
 }
 
 /** What a dispatcher tells of each task's times (a ThreadPool's `histogram`). */
@@ -69,6 +75,12 @@ export interface TaskHost {
   parked(thread: number): number;
   /** Ends shard `thread` (it restarts), to stop an aborted task running there. */
   endThread(thread: number): void;
+  /** True while shard `thread` is retired (an elastic pool's thread not running: see `elastic`). */
+  isRetired(thread: number): boolean;
+  /** Starts retired shard `thread` ('threadUp' follows). */
+  grow(thread: number): void;
+  /** Stops shard `thread`, idle, until `grow` ('threadDown' as 'retired' follows). */
+  retire(thread: number): void;
   /** Runs a task beside the rings, on shard `thread`'s port, in a slot of runner `key` there (src/main/side-tasks.ts). */
   runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], key: number): Promise<unknown>;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
@@ -200,6 +212,13 @@ export class TaskDispatcher {
   private idleWaits: Array<() => void> = [];
   private readonly timing: TaskTiming | undefined;
   private readonly onDrain: (() => void) | undefined;
+  private readonly elastic: { min: number; idleTimeout: number } | undefined;
+  /** Shards asked to retire, until their 'threadDown' (elastic): they take no task meanwhile. */
+  private readonly retiring = new Set<number>();
+  /** Shards about to take tasks: growing, or their runner starting (elastic: no need to grow for what they will take). */
+  private readonly coming = new Set<number>();
+  /** Per shard, the timer that retires it once idle for `elastic.idleTimeout` (elastic only). */
+  private readonly idleTimers: Array<NodeJS.Timeout | undefined>;
   private readonly hold = setInterval(() => undefined, 2 ** 31 - 1).unref();
 
   constructor(host: TaskHost, options: DispatcherOptions) {
@@ -236,12 +255,44 @@ export class TaskDispatcher {
     this.concurrency = options.concurrency ?? Infinity;
     this.timing = options.timing;
     this.onDrain = options.onDrain;
-    for (let thread = 1; thread <= shards; thread++) void this.startRunner(thread);
+    this.elastic = options.elastic;
+    this.idleTimers = new Array<NodeJS.Timeout | undefined>(shards + 1).fill(undefined);
+    for (let thread = 1; thread <= shards; thread++) if (!host.isRetired(thread)) void this.startRunner(thread);
   }
 
   private readonly concurrency: number;
   /** This dispatcher's runners' key on every shard: side tasks find their runner's slots by it. */
   private readonly key = nextRunnerKey++;
+
+  /** Elastic: starts one retired shard, if any (a task had to wait: piscina starts a worker per waiting task, up to maxThreads). */
+  private growOne(): void {
+    // Threads starting (or whose runner is) will each take one: only tasks beyond them need another.
+    let retired = -1;
+    for (let thread = this.runners.length - 1; thread >= 1; thread--) if (this.host.isRetired(thread)) retired = thread;
+    if (retired === -1 || this.queued <= this.coming.size) return;
+    this.coming.add(retired);
+    this.host.grow(retired);
+  }
+
+  /**
+   * Elastic: shard `thread` has nothing in flight; after `idleTimeout` ms still so, it is retired,
+   * while more than `min` shards run. Any task sent to it first disarms this (`send`).
+   */
+  private idleFrom(thread: number): void {
+    const elastic = this.elastic;
+    if (elastic === undefined || this.closed || this.inFlight[thread] !== 0 || elastic.idleTimeout === Infinity) return;
+    clearTimeout(this.idleTimers[thread]);
+    this.idleTimers[thread] = setTimeout(() => {
+      this.idleTimers[thread] = undefined;
+      if (this.closed || this.inFlight[thread] !== 0 || this.runners[thread] === undefined || this.retiring.has(thread)) return;
+      // Those being retired already do not count: two timers at once must not both retire.
+      let running = 0;
+      for (let other = 1; other < this.runners.length; other++) if (this.runners[other] !== undefined && !this.retiring.has(other)) running++;
+      if (running <= elastic.min) return;
+      this.retiring.add(thread);
+      this.host.retire(thread);
+    }, elastic.idleTimeout).unref();
+  }
 
   /** No task is left unanswered: the process may exit, and `whenIdle` waits end. */
   private idle(): void {
@@ -330,6 +381,7 @@ export class TaskDispatcher {
     } else {
       this.queue.push(job);
       this.lookAgain();
+      if (this.elastic !== undefined) this.growOne();
     }
     if (signal !== undefined) {
       job.unlisten = signal.listen(() => this.abort(job));
@@ -349,6 +401,7 @@ export class TaskDispatcher {
     clearTimeout(this.lookTimer);
     this.lookTimer = undefined;
     clearInterval(this.hold); // what is left is answered by the system's stop, or the pool's
+    for (const timer of this.idleTimers) clearTimeout(timer);
     this.onNeverStarted(this.closedError('the pool can never be ready'));
     this.host.closed(this);
     this.host.system.off('threadDown', this.onThreadDown);
@@ -394,10 +447,13 @@ export class TaskDispatcher {
    */
   private async startRunner(thread: number): Promise<void> {
     let runner: ActorRef<typeof Runner>;
+    this.coming.add(thread);
     try {
       runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread, args: { concurrency: this.concurrency, key: this.key } });
     } catch {
       return;
+    } finally {
+      this.coming.delete(thread);
     }
     if (this.closed) {
       this.host.callRunner(runner.pid, STOP_TASK).catch(() => undefined);
@@ -406,7 +462,8 @@ export class TaskDispatcher {
     this.named[thread].clear(); // a new runner knows no function yet
     this.runners[thread] = runner;
     void this.watch(thread, runner);
-    if (this.runners.every((other, shard) => shard === 0 || other !== undefined)) this.onAllStarted();
+    if (this.runners.every((other, shard) => shard === 0 || other !== undefined || this.host.isRetired(shard))) this.onAllStarted();
+    this.idleFrom(thread);
     this.pump();
   }
 
@@ -442,7 +499,7 @@ export class TaskDispatcher {
     let best = -1;
     let fewest = Infinity;
     for (let thread = 1; thread < this.runners.length; thread++) {
-      if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined) continue;
+      if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined || this.retiring.has(thread)) continue;
       const inFlight = this.load(thread);
       if (inFlight < this.limit[thread] && (inFlight < fewest || (inFlight === fewest && this.host.taskRunning(thread) === 0)) && !this.stalled(thread, inFlight)) {
         best = thread;
@@ -480,7 +537,7 @@ export class TaskDispatcher {
    * its time per task, hence its limit (see the module comment).
    */
   private answer(shard: number): void {
-    this.inFlight[shard]--;
+    if (--this.inFlight[shard] === 0 && this.elastic !== undefined) this.idleFrom(shard);
     const counted = ++this.answers[shard] % SAMPLE === 0;
     const idle = this.load(shard) === 0;
     const now = performance.now();
@@ -505,6 +562,10 @@ export class TaskDispatcher {
       this.progressTask[shard] = id;
     }
     this.inFlight[shard]++;
+    if (this.idleTimers[shard] !== undefined) {
+      clearTimeout(this.idleTimers[shard]);
+      this.idleTimers[shard] = undefined;
+    }
     const [module, name] = this.functions[fn];
     if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer, this.key);
     const named = this.named[shard];
@@ -643,6 +704,7 @@ export class TaskDispatcher {
       if (drained) this.onDrain?.();
     } else {
       this.lookAgain();
+      if (this.elastic !== undefined) this.growOne();
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
       queue.splice(0, this.queueHead);
@@ -713,6 +775,7 @@ export class TaskDispatcher {
     this.culprits[thread] = ending !== undefined ? (ending ?? undefined) : this.host.parked(thread) !== 0 ? undefined : running === 0 ? [] : [running];
     this.ending[thread] = undefined;
     this.runners[thread] = undefined;
+    this.retiring.delete(thread);
   };
 
   private readonly onThreadUp = ({ thread }: { thread: number }): void => {

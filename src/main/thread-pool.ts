@@ -93,6 +93,8 @@ interface Resolved {
   maxQueue: number;
   recordTiming: boolean;
   closeTimeout: number;
+  minThreads: number;
+  idleTimeout: number;
 }
 
 function isCount(value: unknown, least: number): value is number {
@@ -134,7 +136,7 @@ function validate(options: ThreadPoolOptions): Resolved {
   if (argv !== undefined && !Array.isArray(argv)) throw bad('argv', 'an array', argv);
   if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((arg) => typeof arg === 'string'))) throw bad('execArgv', 'an array of strings', execArgv);
   const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
-  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout };
+  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout, minThreads: Math.min(minThreads ?? threads, threads), idleTimeout: idleTimeout ?? 0 };
 }
 
 export interface RunOptions {
@@ -253,6 +255,7 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
   private readonly waitTimes: RecordableHistogram | undefined;
   private draining = false;
   private readonly threadCount: number;
+  private readonly minThreadCount: number;
   private readonly closeTimeout: number;
   /** Each shard's Worker as last announced ('workerCreate'), for 'workerDestroy' and `threads`. */
   private readonly workers = new Map<number, Worker>();
@@ -277,10 +280,11 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
     super();
     if (typeof options !== 'object' || options === null) throw new InvalidOptionTypeError(`expected ThreadPool options (an object), got: ${describeValue(options)}`);
     this.options = options;
-    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout } = validate(options);
+    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout, minThreads, idleTimeout } = validate(options);
     this.filename = filename;
     this.name = name;
     this.threadCount = threads;
+    this.minThreadCount = minThreads;
     this.closeTimeout = closeTimeout;
     if (recordTiming) {
       this.runTimes = createHistogram();
@@ -293,10 +297,12 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
     // Its own threads are replaced however often they die, as piscina replaces its workers.
     this.own =
       system === undefined
-        ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data })
+        ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data, initial: minThreads })
         : undefined;
     const made = (s: System): TaskDispatcher => {
-      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency, timing, onDrain: this.onDrain });
+      // Its own threads are elastic when minThreads < maxThreads: started on demand, retired idle.
+      const elastic = this.own !== undefined && minThreads < threads ? { min: minThreads, idleTimeout } : undefined;
+      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency, timing, onDrain: this.onDrain, elastic });
       if (this.filename !== undefined) this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       if (this.own !== undefined) this.watchThreads(s);
@@ -439,7 +445,7 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
   }
 
   get minThreads(): number {
-    return this.threadCount;
+    return this.minThreadCount;
   }
 
   /**
