@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { Piscina } from 'piscina';
 import { describe, expect, it } from 'vitest';
-import { AbortError, ThreadPool, isWorkerThread } from '../src/main/index.js';
+import { AbortError, EncodeError, ThreadPool, isWorkerThread } from '../src/main/index.js';
 import { fixtureUrl } from './helpers.js';
 
 const BLOCKING = fixtureUrl('tasks/blocking').href;
@@ -179,6 +179,26 @@ describe('weft: run<T>()', () => {
     try {
       const thread: number = await pool.run(null); // compiles: T is inferred as number
       expect(thread).toEqual(expect.any(Number));
+    } finally {
+      await pool.destroy();
+    }
+  });
+});
+
+describe('weft: task arguments that cannot travel through the rings', () => {
+  it('carries class instances and cycles beside the rings, as structured clone does; a function is an EncodeError naming its path', async () => {
+    const pool = new ThreadPool({ filename: BLOCKING, maxThreads: 1 });
+    try {
+      class Point {
+        n = 7;
+      }
+      expect(await pool.run(new Point(), { name: 'describe' })).toEqual({ proto: 'Object', cyclic: false, n: 7 });
+      const cycle: { self?: unknown; n: number } = { n: 1 };
+      cycle.self = cycle;
+      expect(await pool.run(cycle, { name: 'describe' })).toEqual({ proto: 'Object', cyclic: true, n: 1 });
+      const error = (await pool.run({ n: 1, inner: { fn: () => 1 } }, { name: 'describe' }).catch((e: unknown) => e)) as EncodeError;
+      expect(error).toBeInstanceOf(EncodeError);
+      expect(error.path).toMatch(/inner/);
     } finally {
       await pool.destroy();
     }

@@ -412,7 +412,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       system: this,
       taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(thread)),
       parked: (thread) => Atomics.load(this.set.words, parkedIndex(thread)),
-      runBeside: (thread, id, module, name, args, transferList, key) => this.side.run(thread, id, module, name, args, transferList, key),
+      runBeside: (thread, id, module, name, args, transferList, key, unsendable) => this.side.run(thread, id, module, name, args, transferList, key, unsendable),
       callRunner: (runner, task) => this.runtime.callOrThrow(runner, task),
       takeId: () => {
         const id = this.nextTaskId;

@@ -82,7 +82,7 @@ export interface TaskHost {
   /** Stops shard `thread`, idle, until `grow` ('threadDown' as 'retired' follows). */
   retire(thread: number): void;
   /** Runs a task beside the rings, on shard `thread`'s port, in a slot of runner `key` there (src/main/side-tasks.ts). */
-  runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], key: number): Promise<unknown>;
+  runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], key: number, unsendable?: EncodeError): Promise<unknown>;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
   callRunner(runner: Pid, task: TaskCall): Promise<unknown>;
   /** The next task id: one counter for all of a system's dispatchers, since the shards' TASK words are shared. */
@@ -578,7 +578,7 @@ export class TaskDispatcher {
       return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
     } catch (error) {
       // Not plain data (a SharedArrayBuffer, a class instance): structured clone carries it, beside the rings.
-      if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE, this.key);
+      if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE, this.key, error);
       return Promise.reject(error);
     }
   }

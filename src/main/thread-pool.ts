@@ -9,13 +9,15 @@
  * const result = await pool.run({ a: 4, b: 6 });   // the worker file's default export, on a shard
  * ```
  *
- * What differs, on purpose: threads are weft shards, started once (`maxThreads` of them) and
- * restarted by the root supervisor when one dies, not grown and shrunk (`minThreads` and
- * `idleTimeout` are accepted and do nothing); tasks travel through the rings rather than
- * `postMessage`. A crashing task rejects its own promise; a task that takes its thread down rejects
- * with the thread's error (piscina's behaviour; weft's account on `threadDown`), or with
- * `ExitError({ threadDown })` if it died without one, and the others waiting there run elsewhere.
- * The README lists what still differs from piscina.
+ * Its threads are weft shards of its own, restarted by the root supervisor when one dies; elastic
+ * as piscina's (`minThreads` started, more on demand up to `maxThreads`, retired after
+ * `idleTimeout` idle). Tasks travel through the rings rather than `postMessage`, except those that
+ * carry what bytes cannot (a SharedArrayBuffer, a transferList, a class instance or a cycle):
+ * those go on the thread's port, structured-cloned, in the same slots. A crashing task rejects its
+ * own promise; a task that takes its thread down rejects with the thread's error (piscina's
+ * behaviour; weft's account on `threadDown`), or with `ExitError({ threadDown })` if it died
+ * without one, and the others waiting there run elsewhere. An idle pool holds nothing that keeps
+ * the process alive. The README lists what still differs from piscina.
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -37,9 +39,14 @@ export interface ThreadPoolOptions {
   name?: string;
   /** Threads to run tasks on (its own shards; `system.threadPool` uses the system's). @default os.availableParallelism() */
   maxThreads?: number;
-  /** Accepted for piscina compatibility; weft's threads do not shrink. */
+  /**
+   * Threads started at once; below `maxThreads`, the pool is elastic: another thread starts for each
+   * task that finds none free, up to `maxThreads`, and one idle for `idleTimeout` stops, down to
+   * this. Given alone above the default `maxThreads`, it raises `maxThreads` to it (as piscina).
+   * @default maxThreads
+   */
   minThreads?: number;
-  /** Accepted for piscina compatibility; weft's threads do not shrink. */
+  /** How long (ms) a thread beyond `minThreads` may idle before it stops. @default 0 */
   idleTimeout?: number;
   /**
    * Tasks that may wait in the pool's queue; beyond, `run` rejects with QueueFullError. Unlike
