@@ -6,7 +6,8 @@
  */
 import { Piscina } from 'piscina';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionRangeError, InvalidOptionTypeError, ThreadPool, WeftError } from '../src/main/index.js';
+import { fileURLToPath } from 'node:url';
+import { InvalidOptionRangeError, InvalidOptionTypeError, ThreadPool, WeftError, moduleUrl } from '../src/main/index.js';
 import { fixtureUrl } from './helpers.js';
 
 const MATH = fixtureUrl('tasks/math').href;
@@ -57,5 +58,29 @@ describe('ThreadPool options', () => {
     } finally {
       await pool.destroy();
     }
+  });
+});
+
+describe('ThreadPool filename resolution (as piscina: require.resolve rules, relative to the caller)', () => {
+  const mathPath = fileURLToPath(MATH);
+
+  it('a path without extension, a path relative to the calling file, and a file URL all run', async () => {
+    for (const filename of [mathPath.replace(/\.js$/, ''), '../dist/test/fixtures/tasks/math', './../dist/test/fixtures/tasks/math.js', MATH]) {
+      const pool = new ThreadPool({ filename, maxThreads: 1 });
+      try {
+        expect(await pool.run({ a: 2, b: 3 })).toBe(5);
+      } finally {
+        await pool.destroy();
+      }
+    }
+  });
+
+  it('moduleUrl resolves against the file it is given, and keeps a URL as written', () => {
+    const from = fileURLToPath(import.meta.url);
+    expect(moduleUrl('../dist/test/fixtures/tasks/math', 'filename', from)).toBe(MATH);
+    expect(moduleUrl(MATH, 'filename', from)).toBe(MATH);
+    expect(moduleUrl('data:text/javascript,export default 1', 'filename', from)).toBe('data:text/javascript,export default 1');
+    // Not found: kept as written (made absolute), so the import fails naming it.
+    expect(moduleUrl('./nowhere.js', 'filename', from)).toBe(new URL('./nowhere.js', import.meta.url).href);
   });
 });

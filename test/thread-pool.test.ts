@@ -13,11 +13,12 @@ const PISCINA_FILE = new URL('./fixtures/tasks/piscina-worker.cjs', import.meta.
 
 /**
  * Async tasks of `ms` each, as many as the pool's threads take in flight, and one more: that last
- * one waits in the pool's queue (how many a thread takes varies: src/main/tasks.ts).
+ * one waits in the pool's queue, so the pool needs a drain (how many a thread takes varies:
+ * src/main/tasks.ts).
  */
 function fillUntilQueued(pool: ThreadPool, ms: number): Array<Promise<unknown>> {
   const tasks: Array<Promise<unknown>> = [];
-  while (pool.queueSize === 0) tasks.push(pool.run({ value: tasks.length, ms }, { name: 'later' }));
+  while (!pool.needsDrain) tasks.push(pool.run({ value: tasks.length, ms }, { name: 'later' }));
   return tasks;
 }
 
@@ -118,12 +119,14 @@ describe('ThreadPool', () => {
       const blockers = fillUntilQueued(single, 300);
       const controller = new AbortController();
       const queued = single.run({ a: 1, b: 1 }, { signal: controller.signal });
-      expect(single.queueSize).toBe(2);
+      // Not started: in the pool's queue, or held on the thread (which the thread changes as it goes).
+      const before = single.queueSize;
+      expect(before).toBeGreaterThanOrEqual(2);
       controller.abort();
       const error = await queued.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AbortError);
       expect((error as Error).name).toBe('AbortError');
-      expect(single.queueSize).toBe(1);
+      expect(single.queueSize).toBeLessThan(before);
       await Promise.all(blockers);
     } finally {
       await single.destroy();

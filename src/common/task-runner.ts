@@ -75,6 +75,18 @@ function internal(ctx: ActorContext): RunnerContext {
 
 type Held = [fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown>];
 
+/**
+ * A task that came beside the rings (src/worker/side-tasks.ts) for this runner: it takes one of
+ * the runner's slots as a ring task does, so `concurrentTasksPerWorker` counts both kinds together.
+ * `done` answers it on the port.
+ */
+export interface SideCall {
+  readonly id: number;
+  readonly fn: TaskFunction;
+  readonly args: unknown[];
+  readonly done: (ok: boolean, value: unknown) => void;
+}
+
 interface State {
   /** Function number (main's) → the function, once imported. */
   readonly functions: Map<number, TaskFunction>;
@@ -82,10 +94,36 @@ interface State {
   readonly concurrency: number;
   /** Ids of the async tasks started and not yet settled (parked): at most `concurrency`. */
   readonly parked: Set<number>;
-  /** Tasks waiting for a slot, in arrival order. */
-  readonly held: Held[];
+  /** Tasks waiting for a slot, in arrival order (ring tasks and side tasks alike). */
+  readonly held: Array<Held | SideCall>;
   /** Streamed tasks under way. */
   readonly streams: StreamTable;
+}
+
+/**
+ * The runners of this thread by their key (main's, one per dispatcher), with their context: where
+ * a side task for a runner finds its slots. A runner is here from `init` until it stops.
+ */
+const runners = new Map<number, { state: State; ctx: RunnerContext }>();
+
+/**
+ * Runs side task `call` in the slots of runner `key` on this thread: now if one is free, else when
+ * one frees, in turn with the runner's held ring tasks. False if no such runner lives here (its
+ * dispatcher closed): the caller runs it alone.
+ */
+export function runInSlot(key: number, call: SideCall): boolean {
+  const runner = runners.get(key);
+  if (runner === undefined) return false;
+  const { state, ctx } = runner;
+  if (state.parked.size >= state.concurrency) state.held.push(call);
+  else startSide(ctx, state, call);
+  return true;
+}
+
+/** Starts side task `call`: its answer goes on the port, now (sync) or when it settles (async). */
+function startSide(ctx: RunnerContext, state: State, call: SideCall): void {
+  const value = start(ctx, state, call.fn, [call.id, 0, call.args], undefined, call);
+  if (value !== NOTHING) call.done(true, value);
 }
 
 /**
@@ -121,8 +159,11 @@ function run(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall)
 
 const NOTHING = Symbol('answered later');
 
-/** Calls `fn`; returns a sync result to reply with, or NOTHING when the answer goes (or went) by `answer`. */
-function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown>): unknown {
+/**
+ * Calls `fn`; returns a sync result to reply with, or NOTHING when the answer goes (or went) by
+ * `answer` to `from`, or by `side.done` for a side task.
+ */
+function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown> | undefined, side?: SideCall): unknown {
   let result: unknown;
   let thenable: boolean;
   ctx.markTask(task[0]);
@@ -131,7 +172,8 @@ function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCal
     // Reading `then` may throw (a Proxy): then the task rejects with that, as `await` would.
     thenable = isThenable(result);
   } catch (error) {
-    answer(ctx, from, false, error);
+    if (side === undefined) answer(ctx, from!, false, error);
+    else side.done(false, error);
     return NOTHING;
   } finally {
     ctx.markTask(0);
@@ -143,7 +185,8 @@ function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCal
   const settled = (ok: boolean, value: unknown) => {
     state.parked.delete(id);
     ctx.parkTask(-1);
-    answer(ctx, from, ok, value);
+    if (side === undefined) answer(ctx, from!, ok, value);
+    else side.done(ok, value);
     startHeld(ctx, state);
   };
   // `then` of a foreign thenable may throw, or call back twice: the first word counts, once.
@@ -178,6 +221,10 @@ function startHeld(ctx: RunnerContext, state: State): void {
   while (state.parked.size < state.concurrency) {
     const next = state.held.shift();
     if (next === undefined) return;
+    if (!Array.isArray(next)) {
+      startSide(ctx, state, next);
+      continue;
+    }
     const [fn, task, from] = next;
     const value = start(ctx, state, fn, task, from);
     if (value !== NOTHING) answer(ctx, from, true, value);
@@ -192,13 +239,17 @@ function openStream(ctx: RunnerContext, state: State, fn: TaskFunction, task: St
 
 /** An ABORT_FN call for task `id`: drops it if held; says which tasks are parked. */
 function aborted(ctx: RunnerContext, state: State, id: number): AbortAnswer {
-  const at = state.held.findIndex(([, task]) => task[0] === id);
-  if (at !== -1) answer(ctx, state.held.splice(at, 1)[0][2], false, new AbortError('the task was aborted before it ran'));
+  const at = state.held.findIndex((held) => Array.isArray(held) && held[1][0] === id);
+  if (at !== -1) answer(ctx, (state.held.splice(at, 1)[0] as Held)[2], false, new AbortError('the task was aborted before it ran'));
   return { started: [...state.parked] };
 }
 
 export default defineActor({
-  init: (args: { concurrency: number } | undefined): State => ({ functions: new Map(), concurrency: args?.concurrency ?? Infinity, parked: new Set(), held: [], streams: new StreamTable() }),
+  init: (args: { concurrency: number; key?: number } | undefined, ctx): State => {
+    const state: State = { functions: new Map(), concurrency: args?.concurrency ?? Infinity, parked: new Set(), held: [], streams: new StreamTable() };
+    if (args?.key !== undefined) runners.set(args.key, { state, ctx: internal(ctx) });
+    return state;
+  },
   handleCall: (task: TaskCall, state: State, ctx) => {
     const runner = internal(ctx);
     const fnNumber = task[1];
@@ -212,6 +263,7 @@ export default defineActor({
         state.streams.cancel(runner, task[0], ctx.from);
         return ctx.noreply(state);
       }
+      for (const [key, entry] of runners) if (entry.state === state) runners.delete(key);
       ctx.stop('normal');
       return { reply: null, state };
     }

@@ -11,8 +11,12 @@ export { SupervisorRef, child, supervisorChild, type ChildSpec, type SupervisorS
 export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../common/supervisor.js';
 export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
-export { ThreadPool, type ThreadPoolOptions, type RunOptions, type StreamRunOptions, type BroadcastOptions } from './thread-pool.js';
+export { ThreadPool, type ThreadPoolOptions, type RunOptions, type StreamRunOptions, type BroadcastOptions, type CloseOptions, type ThreadPoolEvents, type PoolHistogram, type HistogramSummary } from './thread-pool.js';
 export type { TaskStream, StreamOptions } from './stream.js';
+export type { TaskSignal, AbortEmitter } from './task-signal.js';
+export { move } from './move.js';
+export { isWorkerThread, workerData } from '../common/worker-state.js';
+export { moduleUrl } from '../common/module-url.js';
 export type { MapOptions } from './map.js';
 export { Fuse } from '../common/fuse.js';
 export type { FuseInstallOptions } from './fuse-options.js';

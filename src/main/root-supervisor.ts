@@ -25,7 +25,7 @@
  * boots the next standby in the background. Measured by the crash-recovery benchmark.
  */
 import { availableParallelism } from 'node:os';
-import { Worker, type Transferable } from 'node:worker_threads';
+import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
 import { SpawnError } from '../shm/errors.js';
 import { isParked } from '../shm/endpoint.js';
 import type { ShardData } from '../shm/protocol.js';
@@ -38,8 +38,11 @@ export interface ThreadDownCause {
   thread: number;
   /** Which life of the thread ended: 0 for the first, then one more per restart. */
   incarnation: number;
-  /** `'aborted'`: main ended it to stop a task aborted while it ran (see src/main/tasks.ts). */
-  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted';
+  /**
+   * `'aborted'`: main ended it to stop a task aborted while it ran (see src/main/tasks.ts).
+   * `'retired'`: an elastic ThreadPool stopped it, idle (`retire`): not a failure, not restarted.
+   */
+  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted' | 'retired';
   /** What was thrown, for 'exception' and 'out_of_memory'. */
   error?: Error;
   /** The worker's exit code, for 'exit'. */
@@ -83,7 +86,14 @@ export interface RootOptions {
   execArgv: string[] | undefined;
   maxRestarts: number;
   maxSeconds: number;
+  /** Passed to every shard's `Worker` (a ThreadPool's `env`, `argv`, `execArgv`, `trackUnmanagedFds`). */
+  worker?: ThreadWorkerOptions;
+  /** Shards started at first (1..initial); the others wait, retired, until `grow` (an elastic ThreadPool). @default shards */
+  initial?: number;
 }
+
+/** The `Worker` options a ThreadPool passes down to its own shards. */
+export type ThreadWorkerOptions = Pick<WorkerOptions, 'env' | 'argv' | 'execArgv' | 'trackUnmanagedFds'>;
 
 /** Restarts kept for the 'fatal' event. */
 const HISTORY = 100;
@@ -107,7 +117,9 @@ export class RootSupervisor {
   /** The last error a worker raised before it exited (its exit event follows). */
   private readonly lastError: Array<Error | undefined> = [];
   /** Threads main terminated on purpose (a hang, an aborted task), with the cause their exit is told as. */
-  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory'>();
+  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory' | 'retired'>();
+  /** Shards not running on purpose (never started, or retired idle): not down, and not restarted. */
+  private readonly retired = new Set<number>();
   /** Which shards are hung (hang-watch.ts). */
   private readonly hangs: HangWatch;
   /** The last restarts (at most HISTORY), for the 'fatal' event. */
@@ -133,7 +145,11 @@ export class RootSupervisor {
   async start(): Promise<void> {
     warnIfOverCores(this.options.shards);
     const starting: Promise<void>[] = [];
-    for (let thread = 1; thread <= this.options.shards; thread++) starting.push(this.launch(thread, this.newWorker(thread), true));
+    const initial = this.options.initial ?? this.options.shards;
+    for (let thread = 1; thread <= this.options.shards; thread++) {
+      if (thread <= initial) starting.push(this.launch(thread, this.newWorker(thread), true));
+      else this.retired.add(thread);
+    }
     // Inline mode (no shards): nothing to stand by for.
     if (this.options.shards !== 0) this.standby = this.bootStandby();
     try {
@@ -169,6 +185,46 @@ export class RootSupervisor {
     worker.postMessage(message, transferList);
   }
 
+  /** True while shard `thread` is retired (never started, or stopped idle): `grow` starts it. */
+  isRetired(thread: number): boolean {
+    return this.retired.has(thread);
+  }
+
+  /**
+   * Starts retired shard `thread` (an elastic pool needs it): 'threadUp' once it runs. Queued
+   * behind recoveries and retirements, as they are behind each other. No-op unless retired.
+   */
+  grow(thread: number): void {
+    if (!this.retired.has(thread) || this.stopping) return;
+    this.retired.delete(thread);
+    // A fresh worker, booting beside any other growing now, as piscina starts its workers (the
+    // standby stays for crash recovery). Its rings were reset when it retired (or never used).
+    this.growing.add(thread);
+    this.launch(thread, this.newWorker(thread), true)
+      .then(() => {
+        this.growing.delete(thread);
+        this.host.threadUpEvent({ thread, restarts: this.restartsOf[thread] });
+        this.host.threadUp(thread);
+      })
+      .catch(() => {
+        this.growing.delete(thread);
+        if (!this.stopping) this.retired.add(thread); // it would not start: retired still, the next need tries again
+      });
+  }
+
+  /** Shards `grow` is starting: not up yet, yet their rings are in use (a recovery must not reset them). */
+  private readonly growing = new Set<number>();
+
+  /**
+   * Stops shard `thread`, idle, for good until `grow`: it goes down as 'retired' (its rings are
+   * forgotten by the live threads as any dead thread's are), and is not restarted.
+   */
+  retire(thread: number): void {
+    if (!this.up[thread] || this.ended.has(thread) || this.stopping) return;
+    this.ended.set(thread, 'retired');
+    void this.workers[thread]!.terminate();
+  }
+
   /** Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as `cause`. */
   end(thread: number, cause: 'hang' | 'aborted'): void {
     if (!this.up[thread] || this.ended.has(thread)) return;
@@ -187,6 +243,7 @@ export class RootSupervisor {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.retired.clear();
     clearInterval(this.watchdog);
     await this.recoveries;
     const standby = this.standby;
@@ -194,8 +251,13 @@ export class RootSupervisor {
     await Promise.all([...this.workers.map((worker) => worker?.terminate()), standby?.then((worker) => worker?.terminate())]);
   }
 
+  /** Node flags for a shard: start's `execArgv`, else a ThreadPool's, else main's (undefined). */
+  private execArgv(): string[] | undefined {
+    return this.options.execArgv ?? this.options.worker?.execArgv;
+  }
+
   private newWorker(thread: number, previousDown?: ExitReason): Worker {
-    const worker = new Worker(this.options.url, { workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits, execArgv: this.options.execArgv });
+    const worker = new Worker(this.options.url, { ...this.options.worker, workerData: this.host.shardData(thread, previousDown), name: `weft shard ${thread}`, resourceLimits: this.options.resourceLimits, execArgv: this.execArgv() });
     // Shards do not hold the process open: main decides (see System's `hold`).
     worker.unref();
     return worker;
@@ -203,7 +265,7 @@ export class RootSupervisor {
 
   /** Boots a worker that loads the shard and waits to be given a thread; undefined if it fails. */
   private bootStandby(): Promise<Worker | undefined> {
-    const worker = new Worker(this.options.url, { workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits, execArgv: this.options.execArgv });
+    const worker = new Worker(this.options.url, { ...this.options.worker, workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits, execArgv: this.execArgv() });
     worker.unref();
     return new Promise((resolve) => {
       worker.once('message', () => resolve(worker));
@@ -213,7 +275,7 @@ export class RootSupervisor {
   }
 
   /** The standby, given thread `thread` (and the next standby booting); else a new worker. */
-  private async takeStandby(thread: number, previousDown: ExitReason): Promise<[worker: Worker, fresh: boolean]> {
+  private async takeStandby(thread: number, previousDown: ExitReason | undefined): Promise<[worker: Worker, fresh: boolean]> {
     // Taken before the await, so that no two recoveries are ever handed the same worker.
     const next = this.standby;
     this.standby = this.bootStandby();
@@ -239,6 +301,9 @@ export class RootSupervisor {
     worker.on('error', (error) => (this.lastError[thread] = error));
     worker.on('exit', (code) => this.markDown(thread, worker, code));
     worker.on('message', (message: unknown) => this.host.workerMessage(thread, message));
+    // A 'message' listener refs the worker's port (Node does, so a worker's messages keep the
+    // process alive): unref it again, shards do not hold the process open (see newWorker).
+    worker.unref();
     if (fresh) await online(worker, thread);
     this.hangs.forget(thread);
     this.up[thread] = true;
@@ -281,8 +346,9 @@ export class RootSupervisor {
     if (this.stopping) return;
     this.host.threadDownEvent(cause);
     const reason: ExitReason = { threadDown: cause };
+    const retiring = cause.cause === 'retired';
     // Decided first, so the live threads learn with the news of its death whether it comes back.
-    let allowed = this.allowRestart(thread, cause);
+    let allowed = retiring || this.allowRestart(thread, cause);
     const silent = await this.host.forgetThread(thread, reason, !allowed);
     // A shard that did not confirm may still reset its rings with `thread` later, under the new
     // incarnation's feet: it is ended (and recovered in turn) before the new one starts.
@@ -296,11 +362,15 @@ export class RootSupervisor {
     if (this.stopping) return;
     const { set } = this.options;
     for (let other = 1; other <= this.options.shards; other++) {
-      if (other === thread || this.up[other]) continue;
+      if (other === thread || this.up[other] || this.growing.has(other)) continue;
       // Both ends dead: nobody else will empty these two rings before the new incarnation reads them.
       set.resetPair(thread, other);
     }
     set.resetThreadLine(thread);
+    if (retiring) {
+      this.retired.add(thread); // until `grow`: not a restart
+      return;
+    }
     for (;;) {
       if (!allowed) {
         this.host.fatal([...this.history]);

@@ -4,7 +4,7 @@
  * with `ExitError({ threadDown })` if its thread dies first, as a call's does.
  */
 import type { Transferable } from 'node:worker_threads';
-import { ExitError, SystemStoppedError } from '../shm/errors.js';
+import { EncodeError, ExitError, SystemStoppedError } from '../shm/errors.js';
 import type { ExitReason } from '../common/actor.js';
 import { describeReason } from '../shm/errors.js';
 import type { SideAnswer, SideTask } from '../worker/side-tasks.js';
@@ -25,16 +25,22 @@ export class SideTasks {
     this.post = post;
   }
 
-  /** Runs task `id` (`module[name](...args)`) on shard `thread`; resolves or rejects with its answer. */
-  run(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown> {
+  /**
+   * Runs task `id` (`module[name](...args)`) on shard `thread`, in a slot of the runner there of
+   * the dispatcher `key`; resolves or rejects with its answer. If it cannot be posted, it rejects
+   * with `unsendable` (the ring encoder's EncodeError, naming the path), else an EncodeError.
+   */
+  run(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], key: number, unsendable?: EncodeError): Promise<unknown> {
     const side = this.nextSide++;
     return new Promise((resolve, reject) => {
       this.waits.set(side, { thread, resolve, reject });
       try {
-        this.post(thread, { weftTask: { side, id, module, name, args } }, transferList);
+        this.post(thread, { weftTask: { side, id, module, name, args, key } }, transferList);
       } catch (error) {
         this.waits.delete(side);
-        reject(error); // a DataCloneError: something in the task cannot be posted either
+        // Something in the task cannot be cloned either (a function, a symbol): an EncodeError as
+        // for any message, the one the ring's encoder gave (it names the path) when there is one.
+        reject(unsendable ?? new EncodeError(`the task cannot be sent to a thread: ${describeReason(error)}`, '', { cause: error }));
       }
     });
   }

@@ -12,6 +12,7 @@
  */
 import { GuardedEmitter, type ListenerError } from './guarded-events.js';
 import { randomInt } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AlreadyRegisteredError, CallTimeoutError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
@@ -44,7 +45,7 @@ import { chargeUncaught, runBesideInline } from './inline.js';
 import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
-import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
+import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart, type ThreadWorkerOptions } from './root-supervisor.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
@@ -82,10 +83,21 @@ const FORGET_TIMEOUT_MS = 2000;
 const DRAINS_PER_YIELD = 16;
 const noop = (): void => {};
 
+/**
+ * @internal What a ThreadPool gives its own system beyond start's options: the `Worker` options of
+ * its shards, and the `workerData` its worker files read (src/common/worker-state.ts).
+ */
+export interface PoolThreads {
+  worker?: ThreadWorkerOptions;
+  workerData?: unknown;
+  /** Shards started at once (an elastic pool's `minThreads`); the others start on demand. @default threads */
+  initial?: number;
+}
+
 /** Starts a system: `threads` shards (default: one per core) plus main as thread 0. */
-export async function start(options?: StartOptions): Promise<System> {
+export async function start(options?: StartOptions, pool?: PoolThreads): Promise<System> {
   const resolved = resolveStartOptions(options);
-  const system = new System(resolved);
+  const system = new System(resolved, pool);
   await system.ready();
   return system;
 }
@@ -215,11 +227,14 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly inline: { context: CrashContext; release: () => void } | undefined;
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
   deadLetters = 0;
+  /** A ThreadPool's `workerData`, for the worker files on its own shards. */
+  private readonly userData: unknown;
 
   /** Use `start()`. */
-  constructor(options: ResolvedStartOptions) {
+  constructor(options: ResolvedStartOptions, pool?: PoolThreads) {
     super();
     this.options = options;
+    this.userData = pool?.workerData;
     this.threads = options.threads;
     this.node = options.node?.name ?? LOCAL_NODE;
     // A node's life: never 0 (that means "not in a cluster"); random, so a restart gets another.
@@ -245,7 +260,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       crashContext: this.inline?.context,
     });
     const { hangTimeout, resourceLimits, execArgv, threadRestarts } = options;
-    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts });
+    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts, worker: pool?.worker, initial: pool?.initial });
   }
 
   /** Starts the shards and the receive loop, then joins the cluster if there is one. */
@@ -441,8 +456,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       lanes: inline ? 1 : this.threads,
       taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(lane(thread))),
       parked: (thread) => Atomics.load(this.set.words, parkedIndex(lane(thread))),
-      runBeside: (thread, id, module, name, args, transferList) =>
-        inline ? runBesideInline(id, module, name, args, transferList, (task) => this.runtime.markTask(task)) : this.side.run(thread, id, module, name, args, transferList),
+      runBeside: (thread, id, module, name, args, transferList, key, unsendable) =>
+        inline ? runBesideInline(id, module, name, args, transferList, (task) => this.runtime.markTask(task)) : this.side.run(thread, id, module, name, args, transferList, key, unsendable),
       callRunner: (runner, task) => this.runtime.callOrThrow(runner, task),
       takeId: () => {
         const id = this.nextTaskId;
@@ -454,6 +469,14 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
         if (inline) return false; // main cannot be ended: the aborted task runs on (src/main/inline.ts)
         this.root.end(thread, 'aborted');
         return true;
+      },
+      // Inline mode's one lane is main: never retired, never grown.
+      isRetired: (thread) => !inline && this.root.isRetired(thread),
+      grow: (thread) => {
+        if (!inline) this.root.grow(thread);
+      },
+      retire: (thread) => {
+        if (!inline) this.root.retire(thread);
       },
     };
   }
@@ -801,6 +824,33 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     return this.stopping;
   }
 
+  /**
+   * @internal `stop()` for a system that runs only tasks (a ThreadPool's own): the shards are
+   * ended without being asked to stop first, as piscina terminates its workers. A shard inside a
+   * synchronous task could not answer its STOP before the task ended (10 s, then ended anyway),
+   * and there is no actor of the user's there whose `terminate` would run.
+   */
+  stopNow(): Promise<void> {
+    this.endShardsAtOnce = true;
+    return this.stop();
+  }
+
+  private endShardsAtOnce = false;
+
+  /** Listeners of what shards' code posts to main itself (`parentPort.postMessage` in a task). */
+  private readonly workerListeners = new Set<(thread: number, message: unknown) => void>();
+
+  /** @internal Hears what code on a shard posts with `parentPort.postMessage` (a ThreadPool's 'message'); returns the unsubscribe. */
+  onWorkerMessage(listener: (thread: number, message: unknown) => void): () => void {
+    this.workerListeners.add(listener);
+    return () => this.workerListeners.delete(listener);
+  }
+
+  /** @internal The `Worker` running shard `thread` now (undefined while it is down). */
+  shardWorker(thread: number): Worker | undefined {
+    return this.root.isUp(thread) ? this.root.workers[thread] : undefined;
+  }
+
   private async shutdown(): Promise<void> {
     this.closed = true;
     for (const dispatcher of [...this.dispatchers]) dispatcher.close('stopped');
@@ -813,7 +863,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     }
     await this.runtime.stopActors();
     const stops = this.shardNumbers()
-      .filter((thread) => this.root.isUp(thread))
+      .filter((thread) => this.root.isUp(thread) && !this.endShardsAtOnce)
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
     await this.seen.stop();
@@ -848,7 +898,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly rootHost: RootHost = {
     shardData: (thread, previousDown) => {
       const { spinMicros, batch, callTimeout, backpressure } = this.options;
-      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry };
+      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry, userData: this.userData };
     },
     forgetThread: async (thread, reason, final) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
@@ -896,8 +946,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       this.emit('threadDown', cause);
     },
     threadUpEvent: (event) => this.emit('threadUp', event),
-    workerMessage: (_thread, message) => {
-      this.side.answered(message);
+    workerMessage: (thread, message) => {
+      if (this.side.answered(message)) return;
+      for (const listener of this.workerListeners) listener(thread, message);
     },
     fatal: (history) => {
       this.emit('fatal', { history });

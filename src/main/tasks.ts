@@ -39,6 +39,7 @@ import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/
 import { STREAM_CANCEL, STREAM_PULL, type StreamBatch } from '../common/task-stream.js';
 import { TaskStream, type StreamChannel } from './stream.js';
 import { tracing } from '../common/tracing.js';
+import type { Abortable } from './task-signal.js';
 import { isThreadDown, type System } from './system.js';
 import type { ThreadDownCause } from './root-supervisor.js';
 
@@ -54,6 +55,22 @@ export interface DispatcherOptions {
   maxQueue: number;
   /** Async tasks a runner keeps pending at once (piscina's `concurrentTasksPerWorker`). @default Infinity */
   concurrency?: number;
+  /** Hears each task's wait (taken to sent to a thread) and run (sent to answered) times, in ms. */
+  timing?: TaskTiming;
+  /** Called when the tasks waiting here have all gone to threads (piscina's 'drain'). */
+  onDrain?: () => void;
+  /**
+   * Elastic threads (a ThreadPool's own, with `minThreads` < `maxThreads`): a task that finds no
+   * room starts a retired shard, if any; a shard idle for `idleTimeout` ms is retired while more
+   * than `min` run.
+   */
+  elastic?: { min: number; idleTimeout: number };
+}
+
+/** What a dispatcher tells of each task's times (a ThreadPool's `histogram`). */
+export interface TaskTiming {
+  wait(ms: number): void;
+  run(ms: number): void;
 }
 
 /** What `System` lends a dispatcher beyond its public face (see `System.taskRunning`, `System.endThread`). */
@@ -67,8 +84,14 @@ export interface TaskHost {
   parked(thread: number): number;
   /** Ends shard `thread` (it restarts), to stop an aborted task running there; false if it cannot be ended (inline mode: main). */
   endThread(thread: number): boolean;
-  /** Runs a task beside the rings, on shard `thread`'s port (src/main/side-tasks.ts). */
-  runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown>;
+  /** True while shard `thread` is retired (an elastic pool's thread not running: see `elastic`). */
+  isRetired(thread: number): boolean;
+  /** Starts retired shard `thread` ('threadUp' follows). */
+  grow(thread: number): void;
+  /** Stops shard `thread`, idle, until `grow` ('threadDown' as 'retired' follows). */
+  retire(thread: number): void;
+  /** Runs a task beside the rings, on shard `thread`'s port, in a slot of runner `key` there (src/main/side-tasks.ts). */
+  runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], key: number, unsendable?: EncodeError): Promise<unknown>;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
   callRunner(runner: Pid, task: TaskCall): Promise<unknown>;
   /** The next task id: one counter for all of a system's dispatchers, since the shards' TASK words are shared. */
@@ -83,7 +106,7 @@ interface Job {
   readonly args: unknown[];
   /** Set: the task goes beside the rings, moving these (see `send`). */
   readonly transfer: readonly Transferable[] | undefined;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: Abortable | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   /** Set once dispatched (ids run from 1 and are unique among tasks in flight). */
@@ -91,13 +114,17 @@ interface Job {
   shard: number;
   /** The caller has its answer (an abort may come first; the late result is then dropped). */
   settled: boolean;
-  onAbort: (() => void) | undefined;
+  /** Stops listening to `signal`. */
+  unlisten: (() => void) | undefined;
   /** The caller's trace context, when tracing is on: a queued task is sent in it, not in whoever's frees a thread. */
   readonly trace: string | undefined;
   /** Set for a streamed task's opening call: the credit it grants (see src/common/task-stream.ts). */
   readonly credit?: number;
   /** Told where a streamed task's opening call went (again, if it runs elsewhere after its thread died). */
   readonly placed?: (shard: number, runner: Pid, id: number) => void;
+  /** With `timing`: when it was taken, and when it was sent to a thread (0: not yet). */
+  readonly created: number;
+  sentAt: number;
 }
 
 /** A side-path task that moves nothing (it shares a SharedArrayBuffer, or holds a class instance). */
@@ -106,6 +133,8 @@ const NOTHING_TO_MOVE: readonly Transferable[] = Object.freeze([]);
 const PIPELINE_MS = 1;
 /** A shard on one task for longer than this (ms) is busy: it gets no more until that task ends. */
 const STALL_MS = 1;
+/** Keys of the dispatchers' runners (see `TaskDispatcher.key`), unique in this process. */
+let nextRunnerKey = 1;
 /** Answers per measurement of a shard's time per task; also the limit before the first one. */
 const SAMPLE = 8;
 
@@ -188,6 +217,26 @@ export class TaskDispatcher {
   private readonly streams = new Map<TaskStream<unknown>, number>();
   /** Per shard, broadcasts waiting for its runner (see `runnerOn`). */
   private readonly runnerWaiters: Array<Array<{ resolve(): void; reject(error: unknown): void }>>;
+  /**
+   * Tasks taken and not yet answered, wherever they are (queued here, in a ring, running): while
+   * there is one, `hold` keeps the process alive, as a pool with work to do must; once there is
+   * none, nothing here does (the shards never do), so a script that is done exits even if it never
+   * destroys its pool. A ref'd handle of our own rather than the waits': a task waiting here while
+   * its thread restarts has no wait anywhere else.
+   */
+  private pending = 0;
+  /** Resolves `whenIdle` waits once `pending` is 0. */
+  private idleWaits: Array<() => void> = [];
+  private readonly timing: TaskTiming | undefined;
+  private readonly onDrain: (() => void) | undefined;
+  private readonly elastic: { min: number; idleTimeout: number } | undefined;
+  /** Shards asked to retire, until their 'threadDown' (elastic): they take no task meanwhile. */
+  private readonly retiring = new Set<number>();
+  /** Shards about to take tasks: growing, or their runner starting (elastic: no need to grow for what they will take). */
+  private readonly coming = new Set<number>();
+  /** Per shard, the timer that retires it once idle for `elastic.idleTimeout` (elastic only). */
+  private readonly idleTimers: Array<NodeJS.Timeout | undefined>;
+  private readonly hold = setInterval(() => undefined, 2 ** 31 - 1).unref();
 
   constructor(host: TaskHost, options: DispatcherOptions) {
     this.host = host;
@@ -214,6 +263,7 @@ export class TaskDispatcher {
     this.answered = Array.from({ length: shards + 1 }, (_, shard) => (value: unknown) => {
       this.answer(shard);
       this.completed++;
+      if (--this.pending === 0) this.idle();
       if (this.queued !== 0) this.pump();
       return value;
     });
@@ -221,10 +271,87 @@ export class TaskDispatcher {
     system.on('threadDown', this.onThreadDown);
     system.on('threadUp', this.onThreadUp);
     this.concurrency = options.concurrency ?? Infinity;
-    for (let thread = 1; thread <= shards; thread++) void this.startRunner(thread);
+    this.timing = options.timing;
+    this.onDrain = options.onDrain;
+    this.elastic = options.elastic;
+    this.idleTimers = new Array<NodeJS.Timeout | undefined>(shards + 1).fill(undefined);
+    for (let thread = 1; thread <= shards; thread++) if (!host.isRetired(thread)) void this.startRunner(thread);
   }
 
   private readonly concurrency: number;
+  /** This dispatcher's runners' key on every shard: side tasks find their runner's slots by it. */
+  private readonly key = nextRunnerKey++;
+
+  /** Elastic: starts one retired shard, if any (a task had to wait: piscina starts a worker per waiting task, up to maxThreads). */
+  private growOne(): void {
+    // Threads starting (or whose runner is) will each take one: only tasks beyond them need another.
+    let retired = -1;
+    for (let thread = this.runners.length - 1; thread >= 1; thread--) if (this.host.isRetired(thread)) retired = thread;
+    if (retired === -1 || this.queued <= this.coming.size) return;
+    this.coming.add(retired);
+    this.host.grow(retired);
+  }
+
+  /**
+   * Elastic: shard `thread` has nothing in flight; after `idleTimeout` ms still so, it is retired,
+   * while more than `min` shards run. Any task sent to it first disarms this (`send`).
+   */
+  private idleFrom(thread: number): void {
+    const elastic = this.elastic;
+    if (elastic === undefined || this.closed || this.inFlight[thread] !== 0 || elastic.idleTimeout === Infinity) return;
+    clearTimeout(this.idleTimers[thread]);
+    this.idleTimers[thread] = setTimeout(() => {
+      this.idleTimers[thread] = undefined;
+      if (this.closed || this.inFlight[thread] !== 0 || this.runners[thread] === undefined || this.retiring.has(thread)) return;
+      // Those being retired already do not count: two timers at once must not both retire.
+      let running = 0;
+      for (let other = 1; other < this.runners.length; other++) if (this.runners[other] !== undefined && !this.retiring.has(other)) running++;
+      if (running <= elastic.min) return;
+      this.retiring.add(thread);
+      this.host.retire(thread);
+    }, elastic.idleTimeout).unref();
+  }
+
+  /** No task is left unanswered: the process may exit, and `whenIdle` waits end. */
+  private idle(): void {
+    this.hold.unref();
+    if (this.idleWaits.length === 0) return;
+    const waits = this.idleWaits;
+    this.idleWaits = [];
+    for (const wait of waits) wait();
+  }
+
+  /** Tasks taken and not yet answered (queued here, sent, running). */
+  get unanswered(): number {
+    return this.pending;
+  }
+
+  /** Resolves once every task taken so far (and any taken meanwhile) is answered. */
+  whenIdle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaits.push(resolve));
+  }
+
+  /**
+   * Tasks not started yet: those waiting here, and those sent to a thread that its runner has not
+   * started (in its ring, or held for a slot): each thread's in flight less the one it runs now and
+   * those parked there.
+   */
+  get notStarted(): number {
+    let waiting = this.queued;
+    for (let thread = 1; thread < this.runners.length; thread++) {
+      const held = this.inFlight[thread] - this.host.parked(thread) - (this.host.taskRunning(thread) === 0 ? 0 : 1);
+      if (held > 0) waiting += held;
+    }
+    return waiting;
+  }
+
+  /** Rejects every task still waiting here with `error()` (piscina's `close({ force: true })`); those on threads run on. */
+  rejectQueued(error: () => unknown): void {
+    for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], false, error());
+    this.queue.length = 0;
+    this.queueHead = 0;
+  }
 
   /** Resolves once every shard has a runner at the same time (tasks sent before simply wait for one). */
   whenReady(): Promise<void> {
@@ -237,7 +364,7 @@ export class TaskDispatcher {
   }
 
   /** Runs `module[name](...args)` on a shard; see the module comment for how it can fail. */
-  run(module: string, name: string, args: unknown[], signal?: AbortSignal, transferList?: readonly Transferable[]): Promise<unknown> {
+  run(module: string, name: string, args: unknown[], signal?: Abortable, transferList?: readonly Transferable[]): Promise<unknown> {
     return this.runFunction(this.functionNumber(module, name), args, signal, transferList);
   }
 
@@ -245,12 +372,15 @@ export class TaskDispatcher {
    * Like `run`, for a function numbered once by `functionNumber` (a pool's default one): saves
    * building and looking up its `module#name` key on every task.
    */
-  runFunction(fn: number, args: unknown[], signal: AbortSignal | undefined, transfer?: readonly Transferable[]): Promise<unknown> {
+  runFunction(fn: number, args: unknown[], signal: Abortable | undefined, transfer?: readonly Transferable[]): Promise<unknown> {
     if (this.closed) return Promise.reject(this.closedError('cannot run a task'));
     if (signal?.aborted) return Promise.reject(new AbortError('the task was aborted before it was queued', { cause: signal.reason }));
     if (signal === undefined && transfer === undefined && this.queued === 0) {
       const shard = this.pick();
-      if (shard !== -1) return this.dispatchDirect(fn, args, shard);
+      if (shard !== -1) {
+        if (this.pending++ === 0) this.hold.ref();
+        return this.timing === undefined ? this.dispatchDirect(fn, args, shard) : this.timed(this.timing, this.dispatchDirect(fn, args, shard));
+      }
     }
     let resolve!: (value: unknown) => void;
     let reject!: (error: unknown) => void;
@@ -258,12 +388,11 @@ export class TaskDispatcher {
       resolve = ok;
       reject = fail;
     });
-    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined, trace: tracing.capture?.() };
+    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0 };
     const refused = this.submit(job);
     if (refused !== undefined) return Promise.reject(refused);
     if (signal !== undefined) {
-      job.onAbort = () => this.abort(job);
-      signal.addEventListener('abort', job.onAbort, { once: true });
+      job.unlisten = signal.listen(() => this.abort(job));
     }
     return promise;
   }
@@ -271,16 +400,18 @@ export class TaskDispatcher {
   /** Sends `job` to a shard with room, or queues it; returns QueueFullError if the queue is full. */
   private submit(job: Job): QueueFullError | undefined {
     const shard = this.queued === 0 ? this.pick() : -1;
+    if (shard === -1 && this.queued >= this.maxQueue) return new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`);
+    if (this.pending++ === 0) this.hold.ref();
     if (shard !== -1) {
       this.dispatch(job, shard);
-    } else if (this.queued >= this.maxQueue) {
-      return new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`);
     } else {
       this.queue.push(job);
       this.lookAgain();
+      if (this.elastic !== undefined) this.growOne();
     }
     return undefined;
   }
+
 
   /**
    * A streamed task: `fn(...args)` is a generator (or returns an iterable) whose values the stream
@@ -302,7 +433,7 @@ export class TaskDispatcher {
         if (this.closed) return Promise.reject(this.closedError('cannot stream a task'));
         return new Promise<unknown>((resolve, reject) => {
           const placed = (shard: number, runner: Pid, id: number) => (at = { shard, runner, id });
-          const job: Job = { fn, args, transfer: undefined, signal: undefined, resolve, reject, id: 0, shard: 0, settled: false, onAbort: undefined, trace: tracing.capture?.(), credit, placed };
+          const job: Job = { fn, args, transfer: undefined, signal: undefined, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0, credit, placed };
           const refused = this.submit(job);
           if (refused !== undefined) reject(refused);
         }).then((batch) => {
@@ -379,6 +510,8 @@ export class TaskDispatcher {
     this.closing = why;
     clearTimeout(this.lookTimer);
     this.lookTimer = undefined;
+    clearInterval(this.hold); // what is left is answered by the system's stop, or the pool's
+    for (const timer of this.idleTimers) clearTimeout(timer);
     this.onNeverStarted(this.closedError('the pool can never be ready'));
     this.host.closed(this);
     this.host.system.off('threadDown', this.onThreadDown);
@@ -428,10 +561,13 @@ export class TaskDispatcher {
    */
   private async startRunner(thread: number): Promise<void> {
     let runner: ActorRef<typeof Runner>;
+    this.coming.add(thread);
     try {
-      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread, args: { concurrency: this.concurrency } });
+      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread, args: { concurrency: this.concurrency, key: this.key } });
     } catch {
       return;
+    } finally {
+      this.coming.delete(thread);
     }
     if (this.closed) {
       this.host.callRunner(runner.pid, STOP_TASK).catch(() => undefined);
@@ -440,8 +576,9 @@ export class TaskDispatcher {
     this.named[thread].clear(); // a new runner knows no function yet
     this.runners[thread] = runner;
     void this.watch(thread, runner);
-    if (this.runners.every((other, shard) => shard === 0 || other !== undefined)) this.onAllStarted();
+    if (this.runners.every((other, shard) => shard === 0 || other !== undefined || this.host.isRetired(shard))) this.onAllStarted();
     for (const waiter of this.runnerWaiters[thread].splice(0)) waiter.resolve();
+    this.idleFrom(thread);
     this.pump();
   }
 
@@ -477,7 +614,7 @@ export class TaskDispatcher {
     let best = -1;
     let fewest = Infinity;
     for (let thread = 1; thread < this.runners.length; thread++) {
-      if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined) continue;
+      if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined || this.retiring.has(thread)) continue;
       const inFlight = this.load(thread);
       if (inFlight < this.limit[thread] && (inFlight < fewest || (inFlight === fewest && this.host.taskRunning(thread) === 0)) && !this.stalled(thread, inFlight)) {
         best = thread;
@@ -515,7 +652,7 @@ export class TaskDispatcher {
    * its time per task, hence its limit (see the module comment).
    */
   private answer(shard: number): void {
-    this.inFlight[shard]--;
+    if (--this.inFlight[shard] === 0 && this.elastic !== undefined) this.idleFrom(shard);
     const counted = ++this.answers[shard] % SAMPLE === 0;
     const idle = this.load(shard) === 0;
     const now = performance.now();
@@ -540,8 +677,12 @@ export class TaskDispatcher {
       this.progressTask[shard] = id;
     }
     this.inFlight[shard]++;
+    if (this.idleTimers[shard] !== undefined) {
+      clearTimeout(this.idleTimers[shard]);
+      this.idleTimers[shard] = undefined;
+    }
     const [module, name] = this.functions[fn];
-    if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer);
+    if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer, this.key);
     const named = this.named[shard];
     const runner = this.runners[shard]!.pid;
     if (credit !== undefined) return this.sendStream(shard, runner, id, fn, args, credit);
@@ -553,7 +694,7 @@ export class TaskDispatcher {
       return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
     } catch (error) {
       // Not plain data (a SharedArrayBuffer, a class instance): structured clone carries it, beside the rings.
-      if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE);
+      if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE, this.key, error);
       return Promise.reject(error);
     }
   }
@@ -579,6 +720,10 @@ export class TaskDispatcher {
   }
 
   private dispatch(job: Job, shard: number): void {
+    if (this.timing !== undefined) {
+      job.sentAt = performance.now();
+      this.timing.wait(job.sentAt - job.created);
+    }
     job.id = this.host.takeId();
     job.shard = shard;
     job.placed?.(shard, this.runners[shard]!.pid, job.id);
@@ -598,10 +743,28 @@ export class TaskDispatcher {
       this.answered[shard],
       (error: unknown) => {
         this.answer(shard);
+        this.pending--; // taken again (below: then it counts again), or answered
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
         this.completed++;
+        if (this.pending === 0) this.idle();
         if (this.queued !== 0) this.pump();
         throw this.failure(error);
+      },
+    );
+  }
+
+  /** A task sent at once: it waited 0 ms, and ran until `answer` settles. */
+  private timed(timing: TaskTiming, answer: Promise<unknown>): Promise<unknown> {
+    const sent = performance.now();
+    timing.wait(0);
+    return answer.then(
+      (value) => {
+        timing.run(performance.now() - sent);
+        return value;
+      },
+      (error: unknown) => {
+        timing.run(performance.now() - sent);
+        throw error;
       },
     );
   }
@@ -626,10 +789,12 @@ export class TaskDispatcher {
 
   /** Settles `job` once: resolved with `answer` if `ok`, else rejected with it (which may be any value, undefined too). */
   private finish(job: Job, ok: boolean, answer: unknown): void {
-    if (job.onAbort !== undefined) job.signal!.removeEventListener('abort', job.onAbort);
+    if (job.unlisten !== undefined) job.unlisten();
     if (job.settled) return;
     job.settled = true;
+    if (job.sentAt !== 0) this.timing?.run(performance.now() - job.sentAt);
     this.completed++;
+    if (--this.pending === 0) this.idle();
     if (ok) job.resolve(answer);
     else job.reject(answer);
   }
@@ -664,10 +829,13 @@ export class TaskDispatcher {
       else tracing.enter(job.trace, () => this.dispatch(job, shard));
     }
     if (this.queueHead === queue.length) {
+      const drained = queue.length !== 0;
       queue.length = 0;
       this.queueHead = 0;
+      if (drained) this.onDrain?.();
     } else {
       this.lookAgain();
+      if (this.elastic !== undefined) this.growOne();
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
       queue.splice(0, this.queueHead);
@@ -746,6 +914,7 @@ export class TaskDispatcher {
     this.culprits[thread] = ending !== undefined ? (ending ?? undefined) : this.host.parked(thread) !== 0 ? undefined : running === 0 ? [] : [running];
     this.ending[thread] = undefined;
     this.runners[thread] = undefined;
+    this.retiring.delete(thread);
   };
 
   private readonly onThreadUp = ({ thread }: { thread: number }): void => {

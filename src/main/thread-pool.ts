@@ -9,21 +9,29 @@
  * const result = await pool.run({ a: 4, b: 6 });   // the worker file's default export, on a shard
  * ```
  *
- * What differs, on purpose: threads are weft shards, started once (`maxThreads` of them) and
- * restarted by the root supervisor when one dies, not grown and shrunk (`minThreads` and
- * `idleTimeout` are accepted and do nothing); tasks travel through the rings rather than
- * `postMessage`. A crashing task rejects its own promise; a task that takes its thread down rejects
- * with the thread's error (piscina's behaviour; weft's account on `threadDown`), or with
- * `ExitError({ threadDown })` if it died without one, and the others waiting there run elsewhere.
- * The README lists what still differs from piscina.
+ * Its threads are weft shards of its own, restarted by the root supervisor when one dies; elastic
+ * as piscina's (`minThreads` started, more on demand up to `maxThreads`, retired after
+ * `idleTimeout` idle). Tasks travel through the rings rather than `postMessage`, except those that
+ * carry what bytes cannot (a SharedArrayBuffer, a transferList, a class instance or a cycle):
+ * those go on the thread's port, structured-cloned, in the same slots. A crashing task rejects its
+ * own promise; a task that takes its thread down rejects with the thread's error (piscina's
+ * behaviour; weft's account on `threadDown`), or with `ExitError({ threadDown })` if it died
+ * without one, and the others waiting there run elsewhere. An idle pool holds nothing that keeps
+ * the process alive. The README lists what still differs from piscina.
  */
+import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
-import type { ResourceLimits, Transferable } from 'node:worker_threads';
-import { InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
-import { moduleUrl } from '../common/module-url.js';
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import type { ResourceLimits, Transferable, Worker } from 'node:worker_threads';
+import { AbortError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { start, type System } from './system.js';
-import type { TaskDispatcher } from './tasks.js';
+import type { TaskDispatcher, TaskTiming } from './tasks.js';
+import { moduleUrl } from '../common/module-url.js';
 import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from './stream.js';
+import { abortable, type Abortable, type TaskSignal } from './task-signal.js';
+import { isMovable, move, moved } from './move.js';
+import { isWorkerThread, workerData } from '../common/worker-state.js';
+import type { ThreadWorkerOptions } from './root-supervisor.js';
 
 export interface ThreadPoolOptions {
   /** The worker file: a path or a file URL (piscina's `filename`). Optional: then each `run` names one. */
@@ -32,9 +40,14 @@ export interface ThreadPoolOptions {
   name?: string;
   /** Threads to run tasks on (its own shards; `system.threadPool` uses the system's). @default os.availableParallelism() */
   maxThreads?: number;
-  /** Accepted for piscina compatibility; weft's threads do not shrink. */
+  /**
+   * Threads started at once; below `maxThreads`, the pool is elastic: another thread starts for each
+   * task that finds none free, up to `maxThreads`, and one idle for `idleTimeout` stops, down to
+   * this. Given alone above the default `maxThreads`, it raises `maxThreads` to it (as piscina).
+   * @default maxThreads
+   */
   minThreads?: number;
-  /** Accepted for piscina compatibility; weft's threads do not shrink. */
+  /** How long (ms) a thread beyond `minThreads` may idle before it stops. @default 0 */
   idleTimeout?: number;
   /**
    * Tasks that may wait in the pool's queue; beyond, `run` rejects with QueueFullError. Unlike
@@ -46,28 +59,30 @@ export interface ThreadPoolOptions {
   concurrentTasksPerWorker?: number;
   /** Heap and stack limits of each thread (its own shards only). */
   resourceLimits?: ResourceLimits;
-  /**
-   * Node flags for each thread (its own shards only; `system.threadPool` runs on the system's,
-   * started with `start({ execArgv })`), as piscina's: `['--import', 'tsx']` loads worker files
-   * written in TypeScript on Node 20.
-   */
-  execArgv?: string[];
-  /**
-   * piscina's other options, accepted so a piscina script runs unchanged, and not used by weft's
-   * shards yet: `workerData`, `env`, `argv`, `niceIncrement`, `trackUnmanagedFds`,
-   * `recordTiming`, `atomics`, `taskQueue`, `closeTimeout`, `loadBalancer`, `workerHistogram`.
-   */
+  /** A value every thread's worker files read as `workerData` (`import { workerData } from 'weft'`; a copy per thread; own threads only). */
   workerData?: unknown;
-  env?: unknown;
-  argv?: unknown;
-  niceIncrement?: unknown;
-  trackUnmanagedFds?: unknown;
-  recordTiming?: unknown;
-  atomics?: unknown;
+  /** The threads' `process.env` (Node's Worker `env`: an object, or `SHARE_ENV`). @default a copy of main's */
+  env?: NodeJS.ProcessEnv | symbol;
+  /** The threads' extra `process.argv` (Node's Worker `argv`). */
+  argv?: unknown[];
+  /** The threads' Node flags (Node's Worker `execArgv`): `['--import', 'tsx']` runs `.ts` worker files. @default main's */
+  execArgv?: string[];
+  /** Node's Worker `trackUnmanagedFds`. @default true */
+  trackUnmanagedFds?: boolean;
+  /** Record each task's run and wait time (`histogram`, `utilization`). @default true */
+  recordTiming?: boolean;
+  /** How long `close()` waits for the tasks in hand (ms). @default 30000 */
+  closeTimeout?: number;
+  /**
+   * Accepted (and checked) so a piscina script runs unchanged, with no effect here: `niceIncrement`
+   * (threads are not reniced), `atomics` (weft's threads always wait on Atomics), `taskQueue`,
+   * `loadBalancer` (weft's dispatcher places tasks: src/main/tasks.ts), `workerHistogram`.
+   */
+  niceIncrement?: number;
+  atomics?: 'sync' | 'async' | 'disabled';
   taskQueue?: unknown;
-  closeTimeout?: unknown;
   loadBalancer?: unknown;
-  workerHistogram?: unknown;
+  workerHistogram?: boolean;
 }
 
 /** Every option name `ThreadPool` accepts: piscina's. Any other is refused (a typo would otherwise do nothing). */
@@ -84,6 +99,10 @@ interface Resolved {
   threads: number;
   concurrency: number;
   maxQueue: number;
+  recordTiming: boolean;
+  closeTimeout: number;
+  minThreads: number;
+  idleTimeout: number;
 }
 
 function isCount(value: unknown, least: number): value is number {
@@ -111,28 +130,37 @@ function validate(options: ThreadPoolOptions): Resolved {
   if (idleTimeout !== undefined && !isCount(idleTimeout, 0) && idleTimeout !== Infinity) throw bad('idleTimeout', 'an integer >= 0', idleTimeout);
   if (!isCount(concurrentTasksPerWorker, 1)) throw bad('concurrentTasksPerWorker', 'an integer >= 1', concurrentTasksPerWorker);
   if (resourceLimits !== undefined && (typeof resourceLimits !== 'object' || resourceLimits === null)) throw bad('resourceLimits', 'an object', resourceLimits);
-  if (options.execArgv !== undefined && !(Array.isArray(options.execArgv) && options.execArgv.every((flag) => typeof flag === 'string'))) throw bad('execArgv', 'an array of strings', options.execArgv);
   // As piscina: minThreads alone above the default raises maxThreads to it.
   const threads = maxThreads ?? Math.max(availableParallelism(), minThreads ?? 0);
   const queue = maxQueue === 'auto' ? threads * threads : maxQueue;
   if (!(queue === Infinity || isCount(queue, 0))) throw bad('maxQueue', "an integer >= 0, 'auto' or Infinity", maxQueue);
-  const file = filename === undefined || filename === null ? undefined : moduleUrl(filename, 'filename');
-  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue };
+  const { recordTiming = true, closeTimeout = CLOSE_TIMEOUT_MS, trackUnmanagedFds, niceIncrement, atomics, env, argv, execArgv } = options;
+  if (typeof recordTiming !== 'boolean') throw bad('recordTiming', 'a boolean', recordTiming);
+  if (typeof closeTimeout !== 'number' || !(closeTimeout >= 0)) throw bad('closeTimeout', 'a number of ms >= 0', closeTimeout);
+  if (trackUnmanagedFds !== undefined && typeof trackUnmanagedFds !== 'boolean') throw bad('trackUnmanagedFds', 'a boolean', trackUnmanagedFds);
+  if (niceIncrement !== undefined && !(typeof niceIncrement === 'number' && niceIncrement >= 0)) throw bad('niceIncrement', 'a number >= 0', niceIncrement);
+  if (atomics !== undefined && atomics !== 'sync' && atomics !== 'async' && atomics !== 'disabled') throw bad('atomics', "'sync', 'async' or 'disabled'", atomics);
+  if (env !== undefined && (typeof env !== 'object' || env === null) && typeof env !== 'symbol') throw bad('env', 'an object (or SHARE_ENV)', env);
+  if (argv !== undefined && !Array.isArray(argv)) throw bad('argv', 'an array', argv);
+  if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((arg) => typeof arg === 'string'))) throw bad('execArgv', 'an array of strings', execArgv);
+  const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
+  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout, minThreads: Math.min(minThreads ?? threads, threads), idleTimeout: idleTimeout ?? 0 };
 }
 
 export interface RunOptions {
   /** The export to call for this task. */
-  name?: string;
-  /** Another worker file for this task. */
+  name?: string | null;
+  /** Another worker file for this task (resolved as the constructor's `filename` is). */
   filename?: string | URL | null;
   /**
-   * Aborts the task: it rejects with AbortError at once. Still in the pool's queue: it never runs.
-   * Held on its thread behind async tasks: dropped there, it never runs. Started (running, or an
-   * async one awaiting): its thread is ended (and restarted), so no task waits behind it. Sent to a
-   * thread but not taken up yet: it runs when its turn comes (and its thread is ended if it turns
-   * out async), its result dropped.
+   * Aborts the task: an `AbortSignal`, or an EventEmitter that emits 'abort' (piscina takes both);
+   * anything else is a TypeError at once. The task rejects with AbortError at once. Still in the
+   * pool's queue: it never runs. Held on its thread behind async tasks: dropped there, it never
+   * runs. Started (running, or an async one awaiting): its thread is ended (and restarted), so no
+   * task waits behind it. Sent to a thread but not taken up yet: it runs when its turn comes (and
+   * its thread is ended if it turns out async), its result dropped.
    */
-  signal?: AbortSignal;
+  signal?: TaskSignal | null;
   /** ArrayBuffers, MessagePorts… in the task to move to the thread rather than copy (piscina's `transferList`). */
   transferList?: readonly Transferable[];
 }
@@ -153,13 +181,90 @@ export interface BroadcastOptions {
   filename?: string | URL | null;
 }
 
+/** What `close()` takes. */
+export interface CloseOptions {
+  /** Reject the tasks still waiting for a thread (AbortError) rather than run them first. @default false */
+  force?: boolean;
+}
+
+/** One of `histogram.runTime` / `waitTime`: piscina's summary, in ms. */
+export interface HistogramSummary {
+  average: number;
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+  p0_001: number;
+  p0_01: number;
+  p0_1: number;
+  p1: number;
+  p2_5: number;
+  p10: number;
+  p25: number;
+  p50: number;
+  p75: number;
+  p90: number;
+  p97_5: number;
+  p99: number;
+  p99_9: number;
+  p99_99: number;
+  p99_999: number;
+}
+
+/** `pool.histogram`: how long tasks ran and waited (piscina's shape; with `recordTiming: false`, undefined summaries). */
+export interface PoolHistogram {
+  readonly runTime: HistogramSummary | undefined;
+  readonly waitTime: HistogramSummary | undefined;
+  resetRunTime(): void;
+  resetWaitTime(): void;
+}
+
+const PERCENTILES: Array<[keyof HistogramSummary, number]> = [
+  ['p0_001', 0.001], ['p0_01', 0.01], ['p0_1', 0.1], ['p1', 1], ['p2_5', 2.5], ['p10', 10], ['p25', 25], ['p50', 50],
+  ['p75', 75], ['p90', 90], ['p97_5', 97.5], ['p99', 99], ['p99_9', 99.9], ['p99_99', 99.99], ['p99_999', 99.999],
+];
+
+/** A histogram's summary in ms (it records µs, as piscina's does). */
+function summary(histogram: RecordableHistogram): HistogramSummary {
+  const { mean, stddev, min, max } = histogram;
+  const ms = (us: number) => (Number.isFinite(us) ? us / 1000 : 0);
+  const out = { average: ms(mean), mean: ms(mean), stddev: ms(stddev), min: ms(min), max: ms(max) } as HistogramSummary;
+  for (const [key, at] of PERCENTILES) out[key] = ms(histogram.percentile(at));
+  return out;
+}
+
+/** Records ms as whole µs, at least 1 (a histogram takes integers >= 1). */
+function record(histogram: RecordableHistogram, ms: number): void {
+  histogram.record(Math.max(1, Math.trunc(ms * 1000)));
+}
+
 /**
  * The most tasks a thread holds per unit of `concurrentTasksPerWorker`, for tiny tasks: enough to
  * keep a ring busy. Long tasks are held a few at a time (the dispatcher adapts, src/main/tasks.ts).
  */
 const PIPELINE = 512;
 
-export class ThreadPool {
+/** How long `close()` waits for the tasks in hand before it destroys the pool anyway (piscina's `closeTimeout`). */
+const CLOSE_TIMEOUT_MS = 30_000;
+
+/**
+ * The events a ThreadPool emits, as piscina's: 'drain' when the tasks that waited for a thread have
+ * all gone to one (after 'needsDrain', emitted when one had to wait); 'message' with what a task
+ * posts with `parentPort.postMessage`; 'workerCreate' / 'workerDestroy' with a thread's `Worker`
+ * when one starts or ends; 'error' when a thread dies with no task of the pool there to reject;
+ * 'close' once `close()` is done.
+ */
+export interface ThreadPoolEvents {
+  drain: [];
+  needsDrain: [];
+  message: [message: unknown];
+  workerCreate: [worker: Worker];
+  workerDestroy: [worker: Worker];
+  error: [error: unknown];
+  close: [];
+}
+
+export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
   private readonly filename: string | undefined;
   private readonly name: string;
   private readonly dispatcher: Promise<TaskDispatcher>;
@@ -168,24 +273,63 @@ export class ThreadPool {
   /** The number of the pool's own function (filename, name) with `dispatcherNow`. */
   private defaultFunction = -1;
   private destroyed = false;
+  private closing: Promise<void> | undefined;
+  private readonly started = performance.now();
+  private readonly runTimes: RecordableHistogram | undefined;
+  private readonly waitTimes: RecordableHistogram | undefined;
+  private draining = false;
+  private readonly threadCount: number;
+  private readonly minThreadCount: number;
+  private readonly closeTimeout: number;
+  /** Each shard's Worker as last announced ('workerCreate'), for 'workerDestroy' and `threads`. */
+  private readonly workers = new Map<number, Worker>();
   readonly options: Readonly<ThreadPoolOptions>;
+
+  /** piscina's `move`: see src/main/move.ts. */
+  static move = move;
+  /** False on main; inside a task's module, read `isWorkerThread` from 'weft' (src/common/worker-state.ts). */
+  static get isWorkerThread(): boolean {
+    return isWorkerThread;
+  }
+  /** The pool's `workerData` inside a task's module (undefined on main). */
+  static get workerData(): unknown {
+    return workerData;
+  }
 
   /**
    * Starts a pool on shards of its own. `system` (internal: use `system.threadPool`) runs it on a
    * running system's shards instead.
    */
   constructor(options: ThreadPoolOptions = {}, system?: System) {
+    super();
     if (typeof options !== 'object' || options === null) throw new InvalidOptionTypeError(`expected ThreadPool options (an object), got: ${describeValue(options)}`);
     this.options = options;
-    const { filename, name, threads, concurrency, maxQueue } = validate(options);
+    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout, minThreads, idleTimeout } = validate(options);
     this.filename = filename;
     this.name = name;
+    this.threadCount = threads;
+    this.minThreadCount = minThreads;
+    this.closeTimeout = closeTimeout;
+    if (recordTiming) {
+      this.runTimes = createHistogram();
+      this.waitTimes = createHistogram();
+    }
+    const timing: TaskTiming | undefined = recordTiming
+      ? { wait: (ms) => record(this.waitTimes!, ms), run: (ms) => record(this.runTimes!, ms) }
+      : undefined;
+    const { env, argv, execArgv, trackUnmanagedFds, workerData: data } = options;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
-    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, execArgv: options.execArgv, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
+    this.own =
+      system === undefined
+        ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data, initial: minThreads })
+        : undefined;
     const made = (s: System): TaskDispatcher => {
-      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency });
+      // Its own threads are elastic when minThreads < maxThreads: started on demand, retired idle.
+      const elastic = this.own !== undefined && minThreads < threads ? { min: minThreads, idleTimeout } : undefined;
+      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency, timing, onDrain: this.onDrain, elastic });
       if (this.filename !== undefined) this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
+      if (this.own !== undefined) this.watchThreads(s);
       return dispatcher;
     };
     // On a running system, the dispatcher is made now, in this tick: a `system.stop()` right after
@@ -195,21 +339,71 @@ export class ThreadPool {
     this.dispatcher.catch(() => undefined);
   }
 
-  /** Runs `task` with the worker file's export; resolves with what it returns (or resolves to). */
-  run(task: unknown, options?: RunOptions): Promise<unknown> {
-    if (this.destroyed) return Promise.reject(new PoolClosedError('cannot run a task: the pool has been destroyed'));
+  /** Announces its own shards' Workers and forwards what tasks post ('message'). */
+  private watchThreads(system: System): void {
+    system.onWorkerMessage((_thread, message) => this.emit('message', message));
+    const announce = (thread: number) => {
+      const worker = system.shardWorker(thread);
+      if (worker === undefined) return;
+      this.workers.set(thread, worker);
+      this.emit('workerCreate', worker);
+    };
+    for (let thread = 1; thread <= system.threads; thread++) announce(thread);
+    system.on('threadUp', ({ thread }) => announce(thread));
+    system.on('threadDown', (cause) => {
+      const worker = this.workers.get(cause.thread);
+      this.workers.delete(cause.thread);
+      if (worker !== undefined) this.emit('workerDestroy', worker);
+      // A thread that died of an error while none of the pool's tasks was there: piscina's 'error'.
+      if (cause.error !== undefined && cause.cause === 'exception' && this.listenerCount('error') !== 0 && this.dispatcherNow?.unanswered === 0) this.emit('error', cause.error);
+    });
+  }
+
+  private readonly onDrain = (): void => {
+    if (!this.draining) return;
+    this.draining = false;
+    this.emit('drain');
+  };
+
+  /**
+   * Runs `task` with the worker file's export; resolves with what it returns (or resolves to).
+   * `T` is what the caller expects back (inferred from where the result goes: `const n: number =
+   * await pool.run(x)`); nothing checks it.
+   */
+  run<T = unknown>(task: unknown, options?: RunOptions): Promise<T> {
+    return this.runTask(task, options) as Promise<T>;
+  }
+
+  private runTask(task: unknown, options: RunOptions | undefined): Promise<unknown> {
+    if (this.destroyed || this.closing !== undefined) return Promise.reject(new PoolClosedError(`cannot run a task: the pool has been ${this.destroyed ? 'destroyed' : 'closed'}`));
     const now = this.dispatcherNow;
-    if (options === undefined && now !== undefined && this.defaultFunction !== -1) return now.runFunction(this.defaultFunction, [task], undefined);
+    if (options === undefined && now !== undefined && this.defaultFunction !== -1 && !isMovable(task)) return this.queued(now.runFunction(this.defaultFunction, [task], undefined));
     let module: string | undefined;
+    let signal: Abortable | undefined;
+    let transferList = options?.transferList;
     try {
-      module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename, 'filename');
+      if (options !== undefined && (typeof options !== 'object' || options === null)) throw new InvalidOptionTypeError(`expected run() options (an object), got: ${describeValue(options)}`);
+      if (transferList !== undefined && !Array.isArray(transferList)) throw new InvalidOptionTypeError(`expected \`transferList\` to be an array, got: ${describeValue(transferList)}`);
+      if (options?.name !== undefined && options.name !== null && typeof options.name !== 'string') throw new InvalidOptionTypeError(`expected \`name\` to be a string, got: ${describeValue(options.name)}`);
+      module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename);
+      signal = options?.signal === undefined || options.signal === null ? undefined : abortable(options.signal);
     } catch (error) {
       return Promise.reject(error);
     }
     if (module === undefined) return Promise.reject(new InvalidOptionTypeError('no worker file: give `filename` to the ThreadPool or to run()'));
+    if (isMovable(task)) transferList = [...(transferList ?? []), moved(task)];
     const name = options?.name ?? this.name;
-    if (now !== undefined) return now.run(module, name, [task], options?.signal, options?.transferList);
-    return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], options?.signal, options?.transferList));
+    if (now !== undefined) return this.queued(now.run(module, name, [task], signal, transferList));
+    return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], signal, transferList));
+  }
+
+  /** `answer` of a task just taken: if it had to wait for a thread, the pool needs a drain (piscina's 'needsDrain'). */
+  private queued(answer: Promise<unknown>): Promise<unknown> {
+    if (!this.draining && this.dispatcherNow!.queued !== 0) {
+      this.draining = true;
+      queueMicrotask(() => this.emit('needsDrain'));
+    }
+    return answer;
   }
 
   /**
@@ -231,7 +425,7 @@ export class ThreadPool {
    */
   stream<T = unknown>(task: unknown, options?: StreamRunOptions): TaskStream<T> {
     const highWaterMark = highWaterMarkOf(options);
-    if (this.destroyed) return new TaskStream<T>(() => refusedChannel(() => new PoolClosedError('cannot stream a task: the pool has been destroyed')), highWaterMark);
+    if (this.destroyed || this.closing !== undefined) return new TaskStream<T>(() => refusedChannel(() => new PoolClosedError(`cannot stream a task: the pool has been ${this.destroyed ? 'destroyed' : 'closed'}`)), highWaterMark);
     const target = this.target(options);
     if (target instanceof Error) return new TaskStream<T>(() => refusedChannel(() => target), highWaterMark);
     const [module, name] = target;
@@ -251,7 +445,7 @@ export class ThreadPool {
    * ```
    */
   broadcast(task: unknown, options?: BroadcastOptions): Promise<unknown[]> {
-    if (this.destroyed) return Promise.reject(new PoolClosedError('cannot broadcast a task: the pool has been destroyed'));
+    if (this.destroyed || this.closing !== undefined) return Promise.reject(new PoolClosedError(`cannot broadcast a task: the pool has been ${this.destroyed ? 'destroyed' : 'closed'}`));
     const target = this.target(options);
     if (target instanceof Error) return Promise.reject(target);
     const [module, name] = target;
@@ -280,9 +474,9 @@ export class ThreadPool {
     await (await this.dispatcher).whenReady();
   }
 
-  /** Tasks waiting for a thread. */
+  /** Tasks not started yet: waiting for a thread, or sent to one and waiting there (in its ring, or for a slot). */
   get queueSize(): number {
-    return this.dispatcherNow?.queued ?? 0;
+    return this.dispatcherNow?.notStarted ?? 0;
   }
 
   /** Tasks finished (resolved or rejected). */
@@ -290,13 +484,93 @@ export class ThreadPool {
     return this.dispatcherNow?.completed ?? 0;
   }
 
-  /** Refuses new tasks, rejects the waiting ones (PoolClosedError), and ends the pool's own threads. */
+  /** True while tasks wait for a thread (every thread has all it takes): until 'drain'. */
+  get needsDrain(): boolean {
+    return this.draining;
+  }
+
+  /** Milliseconds since the pool was made. */
+  get duration(): number {
+    return performance.now() - this.started;
+  }
+
+  /** The share of the pool's capacity (duration × maxThreads) its tasks ran for, from the run times recorded (0 with `recordTiming: false`). */
+  get utilization(): number {
+    const runs = this.runTimes;
+    if (runs === undefined || runs.count === 0) return 0;
+    return ((runs.mean / 1000) * runs.count) / (this.duration * this.threadCount);
+  }
+
+  /** Tasks' run and wait times (piscina's `histogram`), with resets. */
+  get histogram(): PoolHistogram {
+    const runs = this.runTimes;
+    const waits = this.waitTimes;
+    return {
+      get runTime() {
+        return runs === undefined ? undefined : summary(runs);
+      },
+      get waitTime() {
+        return waits === undefined ? undefined : summary(waits);
+      },
+      resetRunTime: () => runs?.reset(),
+      resetWaitTime: () => waits?.reset(),
+    };
+  }
+
+  /** The pool's threads' `Worker`s (its own shards; empty for a system's pool, whose shards are the system's). */
+  get threads(): Worker[] {
+    return [...this.workers.values()];
+  }
+
+  get maxThreads(): number {
+    return this.threadCount;
+  }
+
+  get minThreads(): number {
+    return this.minThreadCount;
+  }
+
+  /**
+   * Stops taking tasks (run() rejects with PoolClosedError), lets those in hand finish (with
+   * `force`, those still waiting for a thread reject with AbortError first), then destroys the pool
+   * and emits 'close'. If they take longer than `closeTimeout` (30 s), 'error' is emitted (if
+   * heard) and the pool is destroyed anyway.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) return Promise.reject(new InvalidOptionTypeError(`expected close() options (an object), got: ${describeValue(options)}`));
+    if (options.force !== undefined && typeof options.force !== 'boolean') return Promise.reject(new InvalidOptionTypeError(`expected \`force\` to be a boolean, got: ${describeValue(options.force)}`));
+    this.closing ??= this.closeNow(options.force === true);
+    return this.closing;
+  }
+
+  private async closeNow(force: boolean): Promise<void> {
+    const dispatcher = await this.dispatcher.catch(() => undefined);
+    if (dispatcher !== undefined) {
+      if (force) dispatcher.rejectQueued(() => new AbortError('the pool was closed before the task ran'));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.closeTimeout).unref()));
+      const done = await Promise.race([dispatcher.whenIdle(), late]);
+      clearTimeout(timer);
+      if (done === 'late' && this.listenerCount('error') !== 0) this.emit('error', new PoolClosedError(`close() timed out after ${this.closeTimeout} ms with tasks unfinished; destroying the pool`));
+    }
+    await this.destroy();
+    this.emit('close');
+  }
+
+  /** Refuses new tasks, rejects the waiting ones (PoolClosedError), and ends the pool's own threads at once. */
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
     const dispatcher = await this.dispatcher.catch(() => undefined);
     dispatcher?.close('destroyed');
     const own = await this.own?.catch(() => undefined);
-    await own?.stop();
+    await own?.stopNow();
+    for (const worker of this.workers.values()) this.emit('workerDestroy', worker);
+    this.workers.clear();
+  }
+
+  /** `await using pool = new ThreadPool(…)`: closes it. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

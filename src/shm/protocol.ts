@@ -212,4 +212,6 @@ export interface ShardData {
   actorMetrics?: boolean;
   /** Continue callers' traces in handlers (`start({ openTelemetry: true })`). */
   openTelemetry?: boolean;
+  /** A ThreadPool's `workerData`, for its worker files (src/common/worker-state.ts). */
+  userData?: unknown;
 }

@@ -22,6 +22,7 @@ import type { ExitReason } from '../common/actor.js';
 import { RemoteMain } from './remote-main.js';
 import { isSideTask, runSideTask } from './side-tasks.js';
 import { reportVitals } from './vitals.js';
+import { setWorkerState } from '../common/worker-state.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
 
@@ -34,6 +35,9 @@ async function assignment(): Promise<ShardData> {
   const [message] = (await once(port, 'message')) as [{ shard: ShardData }];
   return message.shard;
 }
+
+// Before any task module loads: what `import { isWorkerThread, workerData } from 'weft'` reads there.
+setWorkerState(data.userData);
 
 // Before the first frame, so a traced call is never handled outside its context.
 if (data.openTelemetry === true) await (await import('../common/otel-tracing.js')).installOpenTelemetryTracing();

@@ -9,10 +9,12 @@ import type { MessagePort } from 'node:worker_threads';
 import { taskFunction } from '../common/task-functions.js';
 import { isThenable } from '../common/thenable.js';
 import { describeReason, EncodeError, standInError } from '../shm/errors.js';
+import { runInSlot } from '../common/task-runner.js';
 
 /** What main posts (src/main/side-tasks.ts). */
 export interface SideTask {
-  weftTask: { side: number; id: number; module: string; name: string; args: unknown[] };
+  /** `key`: the dispatcher's, whose runner on this thread lends the task one of its slots. */
+  weftTask: { side: number; id: number; module: string; name: string; args: unknown[]; key: number };
 }
 
 /** What the shard posts back. */
@@ -22,7 +24,12 @@ export function isSideTask(message: unknown): message is SideTask {
   return typeof message === 'object' && message !== null && 'weftTask' in message;
 }
 
-/** Runs one side task, marking it as the one this thread runs (for aborts), and answers on `port`. */
+/**
+ * Runs one side task in a slot of its dispatcher's runner here (so it counts against
+ * `concurrentTasksPerWorker` with the ring tasks; it waits its turn if none is free), marked as the
+ * task this thread runs (for aborts), and answers on `port`. With no such runner (its dispatcher
+ * closed meanwhile) it runs at once, alone.
+ */
 export async function runSideTask(port: MessagePort, { weftTask: task }: SideTask, markTask: (id: number) => void): Promise<void> {
   const answer = (message: SideAnswer) => {
     try {
@@ -42,6 +49,8 @@ export async function runSideTask(port: MessagePort, { weftTask: task }: SideTas
   };
   try {
     const fn = await taskFunction(task.module, task.name);
+    const done = (ok: boolean, value: unknown) => answer(ok ? { weftTaskDone: task.side, ok, value } : { weftTaskDone: task.side, ok, error: value });
+    if (runInSlot(task.key, { id: task.id, fn, args: task.args, done })) return;
     markTask(task.id);
     let result: unknown;
     try {

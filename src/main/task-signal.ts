@@ -1,0 +1,63 @@
+/**
+ * What may abort a task: a DOM `AbortSignal`, or an EventEmitter that emits `'abort'` (piscina
+ * takes both, and older code passes an emitter with an `aborted` flag). The dispatcher sees one
+ * shape: `aborted`, `reason`, and a way to listen once and stop listening. Anything else is
+ * refused with a TypeError before the task is sent, never a throw later from a listener call.
+ */
+import { InvalidOptionTypeError, describeValue } from '../shm/errors.js';
+
+/** An EventEmitter-style signal: `once('abort', fn)`, `removeListener('abort', fn)`, and `aborted` if it keeps one. */
+export interface AbortEmitter {
+  readonly aborted?: boolean;
+  once(event: 'abort', listener: () => void): unknown;
+  removeListener(event: 'abort', listener: () => void): unknown;
+}
+
+/** What `run(task, { signal })` accepts. */
+export type TaskSignal = AbortSignal | AbortEmitter;
+
+/** A signal as the dispatcher uses it. */
+export interface Abortable {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** Calls `listener` once on abort; returns what stops listening. */
+  listen(listener: () => void): () => void;
+}
+
+function isAbortSignalLike(signal: object): signal is AbortSignal {
+  return typeof (signal as AbortSignal).addEventListener === 'function' && typeof (signal as AbortSignal).removeEventListener === 'function';
+}
+
+/** `signal` as an Abortable; a TypeError (InvalidOptionTypeError) if it is neither kind. */
+export function abortable(signal: unknown): Abortable {
+  if (typeof signal === 'object' && signal !== null) {
+    if (isAbortSignalLike(signal)) {
+      return {
+        get aborted() {
+          return signal.aborted === true;
+        },
+        get reason() {
+          return signal.reason;
+        },
+        listen: (listener) => {
+          signal.addEventListener('abort', listener, { once: true });
+          return () => signal.removeEventListener('abort', listener);
+        },
+      };
+    }
+    const emitter = signal as Partial<AbortEmitter>;
+    if (typeof emitter.once === 'function' && typeof emitter.removeListener === 'function') {
+      return {
+        get aborted() {
+          return emitter.aborted === true;
+        },
+        reason: undefined,
+        listen: (listener) => {
+          emitter.once!('abort', listener);
+          return () => emitter.removeListener!('abort', listener);
+        },
+      };
+    }
+  }
+  throw new InvalidOptionTypeError(`expected \`signal\` to be an AbortSignal or an EventEmitter (once/removeListener), got: ${describeValue(signal)}`);
+}
