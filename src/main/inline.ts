@@ -20,6 +20,7 @@
  * This file holds the pieces with no counterpart on main: tasks that travel beside the rings, and
  * the charging of uncaught exceptions to actors.
  */
+import { EncodeError, describeReason } from '../shm/errors.js';
 import type { Transferable } from 'node:worker_threads';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CrashContext } from '../common/crash-context.js';
@@ -31,8 +32,14 @@ import { taskFunction } from '../common/task-functions.js';
  * detached for the caller, as after `postMessage`), in a later turn, its result copied back.
  * `markTask` says which task main is running, as a shard's TASK word does (the dispatcher reads it).
  */
-export async function runBesideInline(id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], markTask: (id: number) => void): Promise<unknown> {
-  const copied = structuredClone(args, { transfer: transferList as Transferable[] });
+export async function runBesideInline(id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], markTask: (id: number) => void, unsendable?: EncodeError): Promise<unknown> {
+  let copied: unknown[];
+  try {
+    copied = structuredClone(args, { transfer: transferList as Transferable[] });
+  } catch (error) {
+    // As a shard's side path says it (src/main/side-tasks.ts): the ring encoder's error, naming the path.
+    throw unsendable ?? new EncodeError(`the task cannot be sent to a thread: ${describeReason(error)}`, '', { cause: error });
+  }
   await nextTurn();
   const fn = await taskFunction(module, name);
   markTask(id);

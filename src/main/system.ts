@@ -457,7 +457,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(lane(thread))),
       parked: (thread) => Atomics.load(this.set.words, parkedIndex(lane(thread))),
       runBeside: (thread, id, module, name, args, transferList, key, unsendable) =>
-        inline ? runBesideInline(id, module, name, args, transferList, (task) => this.runtime.markTask(task)) : this.side.run(thread, id, module, name, args, transferList, key, unsendable),
+        inline ? runBesideInline(id, module, name, args, transferList, (task) => this.runtime.markTask(task), unsendable) : this.side.run(thread, id, module, name, args, transferList, key, unsendable),
       callRunner: (runner, task) => this.runtime.callOrThrow(runner, task),
       takeId: () => {
         const id = this.nextTaskId;
@@ -825,10 +825,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   /**
-   * @internal `stop()` for a system that runs only tasks (a ThreadPool's own): the shards are
-   * ended without being asked to stop first, as piscina terminates its workers. A shard inside a
-   * synchronous task could not answer its STOP before the task ended (10 s, then ended anyway),
-   * and there is no actor of the user's there whose `terminate` would run.
+   * @internal `stop()` for a system that runs only tasks (a ThreadPool's own): a shard inside a
+   * task's synchronous code is ended without being asked to stop first, as piscina terminates its
+   * workers (it could not answer its STOP before the task ended: 10 s, then ended anyway); the
+   * others stop as usual, so each runs its modules' `teardown`.
    */
   stopNow(): Promise<void> {
     this.endShardsAtOnce = true;
@@ -863,7 +863,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     }
     await this.runtime.stopActors();
     const stops = this.shardNumbers()
-      .filter((thread) => this.root.isUp(thread) && !this.endShardsAtOnce)
+      .filter((thread) => this.root.isUp(thread) && !(this.endShardsAtOnce && Atomics.load(this.set.words, taskIndex(thread)) !== 0))
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
     await this.seen.stop();
