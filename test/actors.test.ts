@@ -118,8 +118,8 @@ describe('names', () => {
       counter.send('hello?' as never);
       await expect.poll(() => letters.length).toBe(2);
       expect(letters).toEqual([
-        { to: counter.pid, kind: 'cast', message: { type: 'reset' } },
-        { to: counter.pid, kind: 'send', message: 'hello?' },
+        { to: counter.pid, kind: 'cast', message: { type: 'reset' }, reason: 'noproc' },
+        { to: counter.pid, kind: 'send', message: 'hello?', reason: 'noproc' },
       ]);
     } finally {
       system.off('deadLetter', listener);

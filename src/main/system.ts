@@ -19,7 +19,7 @@ import { FuseTable } from '../shm/fuse-table.js';
 import type { Fuse, FuseNotice } from '../common/fuse.js';
 import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
+import { Kind, RemoteOp, type DeadLetterEnvelope, type DeadLetterReason, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet, parkedIndex, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
@@ -41,6 +41,7 @@ import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
+import type { MailboxOptions } from '../common/mailbox.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
@@ -65,6 +66,14 @@ export type SpawnOptions<Args> = {
    * from any node, and freed when the actor or its node goes down.
    */
   global?: boolean;
+  /**
+   * Bound the actor's mailbox: at most `max` casts, sends and calls wait while it is busy; past
+   * that, `overflow` decides ('reject', 'drop-new', 'drop-old': see `MailboxOptions`). System
+   * messages (EXIT, DOWN, replies) are never counted nor dropped.
+   * @default unbounded
+   * @example { mailbox: { max: 10_000, overflow: 'drop-old' } }
+   */
+  mailbox?: MailboxOptions;
 } & (undefined extends Args ? { args?: Args } : { args: Args });
 
 /** The shard's entry, for each worker thread. */
@@ -96,6 +105,8 @@ export interface DeadLetter {
   to: Pid | RemoteName | null;
   kind: 'cast' | 'send' | 'foreign';
   message: unknown;
+  /** Why: no such actor, the path held `maxPending` (`whenFull: 'drop'`), its bounded mailbox refused it, or from outside the cluster. */
+  reason: DeadLetterReason;
 }
 
 export type { RemoteName, ClusterStats, StatsOptions, SystemStats };
@@ -298,7 +309,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     // actor's thread binds it under this reservation before the actor runs (Registry).
     const reservation = name === undefined ? undefined : this.names.reserve(name);
     try {
-      return new ActorRef<A>(await this.runtime.spawnOn(thread, module, args, timeout, name, undefined, reservation), this);
+      return new ActorRef<A>(await this.runtime.spawnOn(thread, module, args, timeout, name, undefined, reservation, options?.mailbox), this);
     } catch (error) {
       if (reservation !== undefined) this.names.release(name!, reservation);
       throw error;
@@ -483,6 +494,12 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   /** Router: a cast of weft's own protocols (a pool's checkin), never refused by backpressure. */
+  /** @internal A call on the control lane (SupervisorRef's): see ThreadRuntime.controlCall. */
+  controlCall(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.stoppedError('call'));
+    return this.runtime.controlCall(pid, msg, timeout);
+  }
+
   control(pid: Pid, kind: typeof Kind.CAST, msg: unknown): void {
     this.checkOpen('cast');
     this.runtime.control(pid, kind, msg);
@@ -908,9 +925,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       }
       if (this.listenerCount('actorExit') !== 0) this.emit('actorExit', { pid, name, reason });
     },
-    deadLetter: (pid, kind, message) => {
+    deadLetter: (pid, kind, message, reason) => {
       this.deadLetters++;
-      this.emit('deadLetter', { to: pid, kind: kind === Kind.CAST ? 'cast' : 'send', message });
+      this.emit('deadLetter', { to: pid, kind: kind === Kind.CAST ? 'cast' : 'send', message, reason });
     },
     register: async (pid, name, replacing, reservation) => this.names.bind(name, pid, replacing, reservation),
     event: (event) => this.emit('restart', event),
@@ -931,7 +948,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   /** `ctx.monitorNode`: `watcher` gets a NodeDown when `node` goes down (at once if it is not up). */
   private watchNode(watcher: Pid, node: string): void {
     if (this.cluster === undefined || !this.cluster.isUp(node)) {
-      this.runtime.control(watcher, Kind.INFO, { type: 'nodedown', node, why: 'noconnection' } satisfies NodeDown);
+      this.runtime.notify(watcher, { type: 'nodedown', node, why: 'noconnection' } satisfies NodeDown);
       return;
     }
     let watchers = this.nodeWatchers.get(node);
@@ -944,7 +961,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     const watchers = this.nodeWatchers.get(node);
     if (watchers === undefined) return;
     this.nodeWatchers.delete(node);
-    for (const pid of watchers.values()) this.runtime.control(pid, Kind.INFO, { type: 'nodedown', node, why } satisfies NodeDown);
+    for (const pid of watchers.values()) this.runtime.notify(pid, { type: 'nodedown', node, why } satisfies NodeDown);
   }
 
   /**
@@ -974,7 +991,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       case RemoteOp.CAST:
       case RemoteOp.SEND:
         if (thread === 0) throw error();
-        this.services.deadLetter(target, envelope[0] === RemoteOp.CAST ? Kind.CAST : Kind.INFO, envelope[2]);
+        this.services.deadLetter(target, envelope[0] === RemoteOp.CAST ? Kind.CAST : Kind.INFO, envelope[2], 'noproc');
         return;
       case RemoteOp.LINK:
         this.runtime.exitSignal(envelope[2], target, 'noconnection', true);
@@ -1003,7 +1020,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       stopping: () => this.closed,
       deadLetter: (to, kind, message) => {
         this.deadLetters++;
-        this.emit('deadLetter', { to, kind, message });
+        this.emit('deadLetter', { to, kind, message, reason: kind === 'foreign' ? 'foreign' : 'noproc' });
       },
       nodeUp: (node) => this.emit('nodeup', { node }),
       nodeDown: (node, why) => {
@@ -1020,8 +1037,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly serveFrame = (from: number, kind: number, envelope: unknown[]): boolean => {
     switch (kind) {
       case Kind.DEAD_LETTER: {
-        const [serial, letterKind, message] = envelope as DeadLetterEnvelope;
-        this.services.deadLetter(this.runtime.pid(from, serial), letterKind, message);
+        const [serial, letterKind, message, reason = 'noproc'] = envelope as DeadLetterEnvelope;
+        this.services.deadLetter(this.runtime.pid(from, serial), letterKind, message, reason);
         return true;
       }
       case Kind.EXITED: {
