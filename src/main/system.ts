@@ -29,7 +29,7 @@ import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
 import { timeoutMs } from '../common/timeout.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from '../common/supervisor-ref.js';
-import type { SupervisorSpecData } from '../common/supervisor.js';
+import type { SupervisorCall, SupervisorSpecData } from '../common/supervisor.js';
 import type Supervisor from '../common/supervisor.js';
 import type Pool from '../common/pool.js';
 import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-ref.js';
@@ -749,8 +749,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
     for (const { ref } of [...this.supervisors].reverse()) {
-      // Through the runtime: the system is closed to new calls by now.
-      const stopped = new SupervisorRef(ref.pid, this.runtime).stop().catch(noop);
+      // Through the runtime (the system is closed to new calls by now), and on the data lane, not
+      // the control lane SupervisorRef uses: what main sent the tree before stop() is handled first.
+      const stopped = this.runtime.call(ref.pid, { type: 'stop' } satisfies SupervisorCall, Infinity).catch(noop);
       await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref())]);
     }
     await this.runtime.stopActors();
