@@ -97,12 +97,14 @@ describe('bounded mailboxes', () => {
     probe.cast({ type: 'hold', gate: gate.pid });
     probe.cast({ type: 'n', n: 1 });
     probe.cast({ type: 'n', n: 2 });
+    const meterOf = async () => (await system!.stats()).threads.find((t) => t.thread === 1)!.actorMetrics!.find((a) => a.serial === probe.pid.serial)!;
+    // Held (so the EXIT, which comes on another ring than the hold, cannot reach it idle first).
+    await until(async () => (await meterOf()).mailboxDepth === 2, 'the probe to be held with two casts waiting');
     await expect(linked.call({ type: 'crash', message: 'boom' })).rejects.toThrow(); // an EXIT for the trapping probe, from shard 2
     await expect(watched.call({ type: 'crash', message: 'bang' })).rejects.toThrow(); // a DOWN from the probe's own thread
     // Many more casts than the bound: each pushes the oldest *user* message out, never the EXIT or the DOWN.
     for (let n = 3; n <= 50; n++) probe.cast({ type: 'n', n });
     await until(() => letters.length === 48, 'the 48 evicted casts');
-    const meterOf = async () => (await system!.stats()).threads.find((t) => t.thread === 1)!.actorMetrics!.find((a) => a.serial === probe.pid.serial)!;
     await until(async () => (await meterOf()).mailboxDepth === 4, 'two casts, the EXIT and the DOWN waiting');
     const meter = await meterOf();
     expect(meter.mailboxHighWater).toBeGreaterThanOrEqual(4);
