@@ -224,9 +224,10 @@ describe.each([{ threads: 2 }, { threads: 0 }])('with threads: $threads', ({ thr
     it('timers die with their actor', async () => {
       const actor = await system.spawn<typeof Peer>(PEER, { thread: 1 });
       const target = await system.spawn<typeof Peer>(PEER, { thread: 2 });
-      await actor.call({ type: 'sendAfter', ms: 60, msg: { late: true }, to: target.pid });
+      // 1 s: the kill lands long before it even on a loaded machine; then wait past when it would have fired.
+      await actor.call({ type: 'sendAfter', ms: 1000, msg: { late: true }, to: target.pid });
       await actor.call({ type: 'exitOther', target: actor.pid, reason: 'kill' }).catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 120));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
       expect((await target.call({ type: 'downs' })).ok).toEqual([]);
     });
   });

@@ -121,8 +121,8 @@ describe.each([{ threads: 2 }, { threads: 0 }])('with threads: $threads', ({ thr
         counter.send('hello?' as never);
         await expect.poll(() => letters.length).toBe(2);
         expect(letters).toEqual([
-          { to: counter.pid, kind: 'cast', message: { type: 'reset' } },
-          { to: counter.pid, kind: 'send', message: 'hello?' },
+          { to: counter.pid, kind: 'cast', message: { type: 'reset' }, reason: 'noproc' },
+          { to: counter.pid, kind: 'send', message: 'hello?', reason: 'noproc' },
         ]);
       } finally {
         system.off('deadLetter', listener);
@@ -158,9 +158,9 @@ describe.each([{ threads: 2 }, { threads: 0 }])('with threads: $threads', ({ thr
     it('a call that gets no reply in time rejects with CallTimeoutError', async () => {
       const counter = await system.spawn<typeof Counter>(COUNTER, { args: 0 });
       const started = performance.now();
-      await expect(counter.call({ type: 'slowAdd', by: 1, ms: 500 }, { timeout: 50 })).rejects.toBeInstanceOf(CallTimeoutError);
-      expect(performance.now() - started).toBeLessThan(450);
-      expect(await counter.call({ type: 'get' })).toBe(1); // the slow call still ran
+      await expect(counter.call({ type: 'slowAdd', by: 1, ms: 3000 }, { timeout: 50 })).rejects.toBeInstanceOf(CallTimeoutError);
+      expect(performance.now() - started).toBeLessThan(2500);
+      expect(await counter.call({ type: 'get' }, { timeout: 30_000 })).toBe(1); // the slow call still ran
     });
 
     it('a reply that cannot travel reaches the caller as EncodeError', async () => {
@@ -240,9 +240,10 @@ describe.each([{ threads: 2 }, { threads: 0 }])('with threads: $threads', ({ thr
       const own = await start({ threads: 2 });
       try {
         const counters = await Promise.all([1, 1, 2].map((thread) => own.spawn<typeof Counter>(COUNTER, { args: 0, thread })));
-        const slow = counters[0].call({ type: 'slowAdd', by: 1, ms: 200 });
-        const queued = [counters[0].call({ type: 'get' }), counters[0].call({ type: 'get' })];
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Long enough that the two calls still wait when stats() is read, however loaded the machine.
+        const slow = counters[0].call({ type: 'slowAdd', by: 1, ms: 5000 }, { timeout: 60_000 });
+        const queued = [counters[0].call({ type: 'get' }, { timeout: 60_000 }), counters[0].call({ type: 'get' }, { timeout: 60_000 })];
+        await expect.poll(async () => (await own.stats()).threads[1].mailboxDepth, { timeout: 20_000 }).toBe(2);
         const { threads, awaitedReplies } = await own.stats();
         expect(threads.map((t) => t.thread)).toEqual([0, 1, 2]);
         expect(threads.map((t) => t.actors)).toEqual([0, 2, 1]);
@@ -260,9 +261,10 @@ describe.each([{ threads: 2 }, { threads: 0 }])('with threads: $threads', ({ thr
       const own = await start({ threads: 0 });
       try {
         const counters = await Promise.all([1, 1, 2].map((thread) => own.spawn<typeof Counter>(COUNTER, { args: 0, thread })));
-        const slow = counters[0].call({ type: 'slowAdd', by: 1, ms: 200 });
-        const queued = [counters[0].call({ type: 'get' }), counters[0].call({ type: 'get' })];
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Long enough that the two calls still wait when stats() is read, however loaded the machine.
+        const slow = counters[0].call({ type: 'slowAdd', by: 1, ms: 5000 }, { timeout: 60_000 });
+        const queued = [counters[0].call({ type: 'get' }, { timeout: 60_000 }), counters[0].call({ type: 'get' }, { timeout: 60_000 })];
+        await expect.poll(async () => (await own.stats()).threads[0].mailboxDepth, { timeout: 20_000 }).toBe(2);
         const { threads: seen, awaitedReplies } = await own.stats();
         expect(seen.map((t) => t.thread)).toEqual([0]);
         expect(seen[0].actors).toBe(3);

@@ -228,3 +228,49 @@ describe('ring edges', () => {
     expect(new RingConsumer(region).hasFrames()).toBe(false);
   });
 });
+
+describe('urgent frames (the control lane)', () => {
+  /** Drains everything, flushing the producer between drains, and returns each message as [kind, bytes]. */
+  function drainAll(producer: RingProducer, consumer: RingConsumer): Array<[number, number[]]> {
+    const seen: Array<[number, number[]]> = [];
+    for (let round = 0; round < 1000; round++) {
+      consumer.drain((kind, bytes, start, end) => seen.push([kind, [...bytes.subarray(start, end)]]), 1000);
+      if (producer.flush() && !consumer.hasFrames()) break;
+    }
+    return seen;
+  }
+
+  it('overtake the overflow, keep their order, and go behind nothing but a message already half in the ring', () => {
+    const region = newRegion(256);
+    const producer = new RingProducer(region, { maxFramePayload: 56 }); // 64-byte frames: 4 fill the ring
+    const consumer = new RingConsumer(region);
+    // A 250-byte message in 5 chunks: 4 fill the ring, the 5th waits in overflow.
+    expect(producer.push(1, new Uint8Array(250).fill(7))).toBe(false);
+    producer.push(2, new Uint8Array(8).fill(2)); // data behind it, in overflow
+    expect(producer.pushUrgent(3, new Uint8Array([30]), 0, 1)).toBe(false);
+    expect(producer.pushUrgent(4, new Uint8Array([40]), 0, 1)).toBe(false);
+    const seen = drainAll(producer, consumer);
+    // The chunked message is finished first (an urgent frame between its chunks would be taken for
+    // its last one), then the urgent frames in order, then the data they overtook.
+    expect(seen.map(([kind, bytes]) => [kind, bytes.length])).toEqual([
+      [1, 250],
+      [3, 1],
+      [4, 1],
+      [2, 8],
+    ]);
+    expect(seen[0][1].every((b) => b === 7)).toBe(true);
+  });
+
+  it('an urgent message larger than a frame is chunked and still overtakes', () => {
+    const region = newRegion(256);
+    const producer = new RingProducer(region, { maxFramePayload: 56 });
+    const consumer = new RingConsumer(region);
+    for (let i = 0; i < 10; i++) producer.push(1, new Uint8Array(40).fill(i));
+    expect(producer.pushUrgent(9, new Uint8Array(150).fill(9), 0, 150)).toBe(false);
+    const seen = drainAll(producer, consumer);
+    const kinds = seen.map(([kind]) => kind);
+    expect(kinds.indexOf(9)).toBeLessThan(kinds.length - 1); // ahead of the data that waited
+    expect(seen.find(([kind]) => kind === 9)![1]).toEqual(new Array(150).fill(9));
+    expect(seen.filter(([kind]) => kind === 1).map(([, bytes]) => bytes[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});

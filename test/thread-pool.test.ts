@@ -101,12 +101,13 @@ describe('ThreadPool', () => {
     expect(await pool.run({ a: 1, b: 2 })).toBe(3);
   });
 
-  it('spreads tasks over its threads: two 300 ms CPU tasks take about 300 ms, not 600', async () => {
+  it('spreads tasks over its threads: two 300 ms CPU tasks run at the same time, on two threads', async () => {
     await pool.ready();
     await Promise.all([pool.run(10, { name: 'spin' }), pool.run(10, { name: 'spin' })]); // warm both
-    const started = performance.now();
-    await Promise.all([pool.run(300, { name: 'spin' }), pool.run(300, { name: 'spin' })]);
-    expect(performance.now() - started).toBeLessThan(500);
+    const [a, b] = (await Promise.all([pool.run(300, { name: 'spinSpan' }), pool.run(300, { name: 'spinSpan' })])) as Array<{ thread: number; start: number; end: number }>;
+    // Overlapping spans, not a wall-clock bound: on a loaded machine two parallel spins take longer, but still overlap.
+    expect(a.thread).not.toBe(b.thread);
+    expect(a.start < b.end && b.start < a.end).toBe(true);
   });
 
   it('an abort before the task runs rejects with AbortError and the task never runs', async () => {
@@ -143,7 +144,7 @@ describe('ThreadPool', () => {
       const started = performance.now();
       controller.abort();
       await expect(running).rejects.toThrow(/aborted while it ran/);
-      expect(performance.now() - started).toBeLessThan(100);
+      expect(performance.now() - started).toBeLessThan(2000); // at once: not after the 60 s task
       expect(await single.run({ a: 2, b: 2 })).toBe(4);
     } finally {
       await single.destroy();

@@ -33,7 +33,7 @@ const ways: Array<[Sabotage, ThreadDownCause['cause']]> = [
 describe('a shard that dies comes back', () => {
   for (const [sabotage, cause] of ways) {
     it(`${sabotage}: pending calls reject with the reason, monitors and links fire, supervised children return, the other shard never notices`, async () => {
-      const s = (system = await start({ threads: 2, hangTimeout: 300, resourceLimits: { maxOldGenerationSizeMb: 48 } }));
+      const s = (system = await start({ threads: 2, hangTimeout: 1000, resourceLimits: { maxOldGenerationSizeMb: 48 } }));
       const downs: ThreadDownCause[] = [];
       const ups: number[] = [];
       s.on('threadDown', (why) => downs.push(why));

@@ -63,7 +63,7 @@ describe('the hang watchdog', () => {
 
   it('tells a shard that runs out of heap as out_of_memory, beside the same hog', async () => {
     hogCores();
-    const s = (system = await start({ threads: 2, hangTimeout: 300, resourceLimits: { maxOldGenerationSizeMb: 48 } }));
+    const s = (system = await start({ threads: 2, hangTimeout: 1000, resourceLimits: { maxOldGenerationSizeMb: 48 } }));
     const saboteur = await s.spawn<typeof Saboteur>(SABOTEUR, { thread: 1 });
     const victim = await s.spawn<typeof Counter>(COUNTER, { args: 1, thread: 1 });
     const pending = victim.call({ type: 'slowAdd', by: 1, ms: 60_000 }, { timeout: 60_000 });

@@ -22,6 +22,12 @@ export interface ActorMetrics {
   messages: number;
   /** Time spent in its handlers, ms (an async handler counts until its promise settles). */
   handlerMs: number;
+  /** Messages waiting in its mailbox now (the one being handled not counted; system messages counted). */
+  mailboxDepth?: number;
+  /** The deepest its mailbox has been since it started. */
+  mailboxHighWater?: number;
+  /** Messages its mailbox bound (`spawn(…, { mailbox })`) refused or dropped since it started. */
+  mailboxDropped?: number;
 }
 
 export class ActorMeter {

@@ -13,6 +13,8 @@ import type { Kind } from '../shm/protocol.js';
 /** What a ref needs from its system; the system implements it. */
 export interface Router {
   call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown>;
+  /** A call on the control lane: ahead of the data held back for the callee's thread (supervisor calls). */
+  controlCall(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown>;
   /** Bounded by backpressure: false once the path to `pid` is above its high-water mark. */
   cast(pid: Pid, msg: unknown): boolean;
   send(pid: Pid, msg: unknown): boolean;

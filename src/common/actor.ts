@@ -81,6 +81,8 @@ const NO_REPLY: unique symbol = Symbol.for('weft.noreply') as never;
 /** Why an actor stopped: `'normal'`, `'shutdown'`, `'kill'`, the error it crashed with, or anything given to `ctx.stop`. */
 export type ExitReason = 'normal' | 'shutdown' | 'kill' | 'killed' | Error | { threadDown: unknown } | (string & {}) | object;
 
+import type { MailboxOptions } from './mailbox.js';
+
 /** Options of `ctx.spawn`. */
 export interface ActorSpawnOptions<Args> {
   args?: Args;
@@ -97,6 +99,8 @@ export interface ActorSpawnOptions<Args> {
    * threads (`'local'`: round-robin there). `name` registers it on that node.
    */
   node?: string;
+  /** Bound its mailbox: at most `max` casts, sends and calls wait (see `MailboxOptions`). @default unbounded */
+  mailbox?: MailboxOptions;
 }
 
 /** Who is waiting for a reply: keep it to answer later with `ctx.reply` (see `noreply`). */

@@ -6,12 +6,14 @@
  * once, inside the thread's drain. Only when the actor is busy (an async callback is pending) does a
  * message wait in the mailbox, and the actor takes the next one when that callback settles.
  */
-import { ActorExitedError, ExitError, InvalidArgumentError, describeReason, describeValue } from '../shm/errors.js';
+import { ActorExitedError, ExitError, InvalidArgumentError, MailboxFullError, describeReason, describeValue } from '../shm/errors.js';
 import { Kind } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
 import { moduleUrl } from './module-url.js';
 import { tracing } from './tracing.js';
+import { LocalQueue } from './local-queue.js';
+import type { MailboxLimit, MailboxOptions } from './mailbox.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import { PoolRef } from './pool-ref.js';
@@ -45,13 +47,17 @@ export interface CellHost extends Router {
   exited(cell: ActorCell, reason: ExitReason): void;
   /** Its `terminate` has returned: nothing more reaches it. */
   buried(cell: ActorCell): void;
+  /** A cast or send this actor's bounded mailbox dropped: a dead letter (reason `'mailbox_full'`). */
+  mailboxDropped(pid: Pid, kind: number, body: unknown): void;
+  /** Tells thread `thread` that the mailbox of this thread's actor `serial` is full (a `'reject'` bound), or no longer. */
+  tellMailboxFull(thread: number, serial: number, full: boolean): void;
   /** Hands a supervision event to main, which emits it. */
   event(event: SupervisionEvent): void;
   markTask(id: number): void;
   /** Counts an async task started (+1) or answered (-1) on this thread (ring-set.ts `parkedIndex`). */
   parkTask(delta: 1 | -1): void;
   fuse(name: string): Fuse;
-  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid>;
+  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid, mailbox?: MailboxOptions): Promise<Pid>;
   /** `ctx.spawn` with `node`: main's cluster starts it there. */
   spawnElsewhere(node: string, module: URL | string, args: unknown, thread: Placement | undefined, timeout: number | undefined, name?: string): Promise<Pid>;
   /** `ctx.monitor` / `ctx.demonitor` for `watcher`. */
@@ -75,15 +81,9 @@ export interface CellHost extends Router {
 
 type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
 
-/** A message waiting in the mailbox (only while the actor is busy). */
-interface Letter {
-  readonly kind: number;
-  readonly from: number;
-  readonly ref: number;
-  readonly body: unknown;
-  /** A traced call's context, entered around its handler (see `deliverIn`). */
-  readonly trace?: { enter: Enter; traceparent: string };
-}
+/** Weights in the mailbox (see LocalQueue): a user's message counts against the bound, a system message does not. */
+const COUNTED = 1;
+const SYSTEM = 0;
 
 /** Runs a handler inside the trace context `traceparent` names (src/common/tracing.ts). */
 type Enter = (traceparent: string, handle: () => void) => void;
@@ -94,8 +94,20 @@ export class ActorCell implements CallContext {
   private readonly behaviour: Behaviour;
   private readonly host: CellHost;
   private state: unknown;
-  private readonly mailbox: Letter[] = [];
-  private mailboxHead = 0;
+  /**
+   * Messages waiting while the actor is busy, as (sender's thread, kind, ref, body, weight); a traced
+   * call waits as kind CALL_TRACED with body [traceparent, body]. Gives memory back as it is
+   * consumed, so an actor whose mailbox never empties holds only what waits (see LocalQueue).
+   */
+  private readonly mailbox = new LocalQueue();
+  /** The spawn's `mailbox` bound, if any (src/common/mailbox.ts). */
+  private readonly limit: MailboxLimit | undefined;
+  /** Threads told that this actor's mailbox is full (a `'reject'` bound): told again once it is down to half. */
+  private toldFull: Set<number> | undefined;
+  /** The deepest the mailbox has ever been. */
+  highWater = 0;
+  /** Messages its bound refused or dropped. */
+  dropped = 0;
   /** An async callback (or `init`) is pending; new messages wait in the mailbox. */
   private busy = true;
   alive = true;
@@ -135,11 +147,12 @@ export class ActorCell implements CallContext {
    * A cell starts busy, with no state: `init` runs with it as its context, and whatever reaches it
    * meanwhile (an EXIT from a child `init` started and linked) waits in the mailbox.
    */
-  constructor(self: Pid, name: string | null, behaviour: Behaviour, host: CellHost) {
+  constructor(self: Pid, name: string | null, behaviour: Behaviour, host: CellHost, limit?: MailboxLimit) {
     this.self = self;
     this.name = name;
     this.behaviour = behaviour;
     this.host = host;
+    this.limit = limit;
   }
 
   /** `init` returned `state`: the actor takes the messages that waited, then runs as any other. */
@@ -159,12 +172,13 @@ export class ActorCell implements CallContext {
     this.gone = true;
     this.deathReason = reason;
     // Whoever reached it during init hears why it never ran: callers, and watchers.
-    for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
-      const { kind, from, ref } = this.mailbox[i];
-      if (kind === Kind.CALL && from !== NO_CALLER) this.host.replyError(from, ref, new ExitError(`actor ${this.self} exited before replying: ${describeReason(reason)}`, reason));
+    const mailbox = this.mailbox;
+    for (let i = 0; i < mailbox.size; i++) {
+      const from = mailbox.wordAt(i);
+      if (isCall(mailbox.kindAt(i)) && from !== NO_CALLER) this.host.replyError(from, mailbox.refAt(i), new ExitError(`actor ${this.self} exited before replying: ${describeReason(reason)}`, reason));
     }
-    this.mailbox.length = 0;
-    this.mailboxHead = 0;
+    mailbox.clear();
+    this.releaseFull();
     this.tellEveryone(reason);
   }
 
@@ -201,7 +215,7 @@ export class ActorCell implements CallContext {
 
   /** Messages waiting (not counting the one being handled). */
   get depth(): number {
-    return this.mailbox.length - this.mailboxHead;
+    return this.mailbox.size;
   }
 
   // ── ctx: the cell is its own context object, so a callback's `ctx` costs no allocation ──────────
@@ -258,7 +272,7 @@ export class ActorCell implements CallContext {
     const pid =
       node !== undefined && node !== this.self.node
         ? await this.host.spawnElsewhere(node, url, options?.args, options?.thread === 'local' ? undefined : options?.thread, options?.timeout, options?.name)
-        : await this.host.spawnFrom(url, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing);
+        : await this.host.spawnFrom(url, options?.args, options?.thread, options?.timeout, options?.name, (options as { replacing?: Pid } | undefined)?.replacing, options?.mailbox);
     if (this.gone || (wasAlive && !this.alive)) {
       // This actor died while its child started: nothing would link, monitor or name the child.
       this.host.exitSignal(pid, pid, 'kill');
@@ -416,10 +430,11 @@ export class ActorCell implements CallContext {
       this.lateExits.delete(key);
       return Promise.resolve(reason);
     }
-    for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
-      const { kind, body } = this.mailbox[i];
-      if (kind === Kind.INFO && isExitFrom(body, pid)) {
-        this.mailbox.splice(i, 1);
+    const mailbox = this.mailbox;
+    for (let i = 0; i < mailbox.size; i++) {
+      const body = mailbox.bodyAt(i);
+      if (mailbox.kindAt(i) === Kind.INFO && isExitFrom(body, pid)) {
+        mailbox.removeAt(i);
         return Promise.resolve((body as ExitSignal).reason);
       }
     }
@@ -474,7 +489,7 @@ export class ActorCell implements CallContext {
     if (reason === 'kill' && !linked) {
       void this.die('killed');
     } else if (this.trapping) {
-      this.deliver(Kind.INFO, from.thread, -1, { type: 'EXIT', from, reason } satisfies ExitSignal);
+      this.deliverSystem(from.thread, { type: 'EXIT', from, reason } satisfies ExitSignal);
     } else if (reason !== 'normal') {
       void this.die(reason === 'kill' ? 'killed' : reason);
     }
@@ -490,10 +505,9 @@ export class ActorCell implements CallContext {
     for (const [key, [from]] of [...this.open]) if (from === thread) this.open.delete(key);
     if (this.callerThread === thread) this.callerThread = -1;
     // Their queued calls are still handled (as Erlang handles a dead caller's message), but answer no one.
-    for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
-      const letter = this.mailbox[i];
-      if (letter.kind === Kind.CALL && letter.from === thread) this.mailbox[i] = { ...letter, from: NO_CALLER };
-    }
+    const mailbox = this.mailbox;
+    for (let i = 0; i < mailbox.size; i++) if (isCall(mailbox.kindAt(i)) && mailbox.wordAt(i) === thread) mailbox.setWordAt(i, NO_CALLER);
+    this.toldFull?.delete(thread);
     return [...this.links.values()].filter((pid) => pid.thread === thread && pid.node === this.self.node && pid.creation === this.self.creation);
   }
 
@@ -513,15 +527,22 @@ export class ActorCell implements CallContext {
 
   // ── delivery ────────────────────────────────────────────────────────────────────────────────────
 
-  /** A message for this actor, from thread `from` (`ref` is the caller's, for a CALL). */
+  /** A user's message for this actor, from thread `from` (`ref` is the caller's, for a CALL): counted against its mailbox bound. */
   deliver(kind: number, from: number, ref: number, body: unknown): void {
-    if (this.busy || this.mailboxHead !== this.mailbox.length) {
-      // Only here, where a message waits, is the depth worth a look: the fast path stays as it was.
-      const depth = this.mailbox.push({ kind, from, ref, body }) - this.mailboxHead;
-      if (depth > this.peakDepth) this.peakDepth = depth;
+    if (this.busy || !this.mailbox.isEmpty) {
+      this.enqueue(kind, from, ref, body, COUNTED);
       return;
     }
     this.handle(kind, from, ref, body);
+  }
+
+  /** A system message for `handleInfo` (an EXIT, a DOWN, a nodedown): never counted against the bound, never dropped. */
+  deliverSystem(from: number, body: unknown): void {
+    if (this.busy || !this.mailbox.isEmpty) {
+      this.enqueue(Kind.INFO, from, -1, body, SYSTEM);
+      return;
+    }
+    this.handle(Kind.INFO, from, -1, body);
   }
 
   /**
@@ -529,12 +550,77 @@ export class ActorCell implements CallContext {
    * or when it leaves the mailbox. Only traced calls come this way; `deliver` stays as it was.
    */
   deliverIn(enter: Enter, traceparent: string, kind: number, from: number, ref: number, body: unknown): void {
-    if (this.busy || this.mailboxHead !== this.mailbox.length) {
-      const depth = this.mailbox.push({ kind, from, ref, body, trace: { enter, traceparent } }) - this.mailboxHead;
-      if (depth > this.peakDepth) this.peakDepth = depth;
+    if (this.busy || !this.mailbox.isEmpty) {
+      this.enqueue(Kind.CALL_TRACED, from, ref, [traceparent, body], COUNTED);
       return;
     }
     enter(traceparent, () => this.handle(kind, from, ref, body));
+  }
+
+  /**
+   * A message waits: the actor is busy. Only here, off the fast path, are the depth and the bound
+   * looked at. A counted message past the bound goes as the bound's `overflow` says.
+   */
+  private enqueue(kind: number, from: number, ref: number, body: unknown, weight: number): void {
+    const mailbox = this.mailbox;
+    if (weight !== SYSTEM && this.limit !== undefined && mailbox.weight >= this.limit.max && !this.makeRoom(kind, from, ref, body)) return;
+    mailbox.push(from, kind, ref, body, weight);
+    const depth = mailbox.size;
+    if (depth > this.peakDepth) {
+      this.peakDepth = depth;
+      if (depth > this.highWater) this.highWater = depth;
+    }
+  }
+
+  /**
+   * The mailbox is at its bound and a counted message comes. Returns true if it is to wait (the
+   * oldest counted message made way for it: 'drop-old'), false if it was refused.
+   */
+  private makeRoom(kind: number, from: number, ref: number, body: unknown): boolean {
+    const { overflow } = this.limit!;
+    const mailbox = this.mailbox;
+    if (overflow === 'drop-old') {
+      // The oldest message that counts; system messages before it stay where they are.
+      for (let i = 0; i < mailbox.size; i++) {
+        if (mailbox.weightAt(i) === SYSTEM) continue;
+        this.refuse(mailbox.kindAt(i), mailbox.wordAt(i), mailbox.refAt(i), mailbox.bodyAt(i));
+        if (i === 0) mailbox.shift();
+        else mailbox.removeAt(i);
+        break;
+      }
+      return true;
+    }
+    this.refuse(kind, from, ref, body);
+    if (overflow === 'reject' && from >= 0) {
+      // The sender's thread is told once, and refuses what follows at the source until the
+      // mailbox is down to half (see `next`): a flood costs its sender, not this thread.
+      const told = (this.toldFull ??= new Set());
+      if (!told.has(from)) {
+        told.add(from);
+        this.host.tellMailboxFull(from, this.self.serial, true);
+      }
+    }
+    return false;
+  }
+
+  /** A counted message the bound refused or dropped: a call is answered with MailboxFullError, the rest are dead letters. */
+  private refuse(kind: number, from: number, ref: number, body: unknown): void {
+    this.dropped++;
+    if (!isCall(kind)) {
+      this.host.mailboxDropped(this.self, kind, body);
+      return;
+    }
+    if (from === NO_CALLER) return;
+    const { max, overflow } = this.limit!;
+    this.host.replyError(from, ref, new MailboxFullError(`the mailbox of actor ${this.self} holds ${max} messages, the most its \`mailbox.max\` allows (overflow '${overflow}'): the call was refused`));
+  }
+
+  /** Tells the threads told of a full mailbox that it is not any more (it drained to half, or the actor is gone). */
+  private releaseFull(): void {
+    const told = this.toldFull;
+    if (told === undefined) return;
+    this.toldFull = undefined;
+    for (const thread of told) this.host.tellMailboxFull(thread, this.self.serial, false);
   }
 
   /** Stops the actor from outside (its thread is stopping): `terminate` runs, queued calls fail. */
@@ -612,19 +698,24 @@ export class ActorCell implements CallContext {
   /** Handles queued messages until the mailbox is empty or a callback goes async. */
   private next(): void {
     const mailbox = this.mailbox;
-    while (this.alive && !this.busy && this.mailboxHead < mailbox.length) {
-      const letter = mailbox[this.mailboxHead];
-      mailbox[this.mailboxHead++] = undefined as unknown as Letter;
-      if (letter.trace !== undefined) letter.trace.enter(letter.trace.traceparent, () => this.handle(letter.kind, letter.from, letter.ref, letter.body));
+    while (this.alive && !this.busy && !mailbox.isEmpty) {
+      const kind = mailbox.kind();
+      const from = mailbox.word();
+      const ref = mailbox.ref();
+      const body = mailbox.body();
+      mailbox.shift();
+      const enter = tracing.enter;
+      if (kind === Kind.CALL_TRACED) {
+        const [traceparent, msg] = body as [string, unknown];
+        if (enter !== undefined) enter(traceparent, () => this.handle(Kind.CALL, from, ref, msg));
+        else this.handle(Kind.CALL, from, ref, msg);
+      }
       // This loop may run in the continuation of a traced handler: a letter that came untraced
       // must not inherit that caller's context, so with tracing on it runs in none.
-      else if (tracing.enter !== undefined) tracing.enter(undefined, () => this.handle(letter.kind, letter.from, letter.ref, letter.body));
-      else this.handle(letter.kind, letter.from, letter.ref, letter.body);
+      else if (enter !== undefined) enter(undefined, () => this.handle(kind, from, ref, body));
+      else this.handle(kind, from, ref, body);
     }
-    if (this.mailboxHead === mailbox.length) {
-      mailbox.length = 0;
-      this.mailboxHead = 0;
-    }
+    if (this.toldFull !== undefined && mailbox.weight <= this.limit!.max >> 1) this.releaseFull();
   }
 
   /**
@@ -646,14 +737,19 @@ export class ActorCell implements CallContext {
     if (this.callerThread !== -1) pending.push([this.callerThread, this.callerRef]);
     pending.push(...this.open.values());
     this.open.clear();
-    for (let i = this.mailboxHead; i < this.mailbox.length; i++) {
-      const letter = this.mailbox[i];
-      if (letter.kind === Kind.CALL && letter.from !== NO_CALLER) pending.push([letter.from, letter.ref]);
+    const mailbox = this.mailbox;
+    for (let i = 0; i < mailbox.size; i++) {
+      const kind = mailbox.kindAt(i);
+      const from = mailbox.wordAt(i);
+      const body = mailbox.bodyAt(i);
+      if (isCall(kind)) {
+        if (from !== NO_CALLER) pending.push([from, mailbox.refAt(i)]);
+      }
       // An EXIT that was waiting stays known to awaitExit (a supervisor stopping that child in terminate).
-      else if (letter.kind === Kind.INFO && isExit(letter.body)) this.lateExits.set(this.keyOf(letter.body.from), letter.body.reason);
+      else if (kind === Kind.INFO && isExit(body)) this.lateExits.set(this.keyOf(body.from), body.reason);
     }
-    this.mailbox.length = 0;
-    this.mailboxHead = 0;
+    mailbox.clear();
+    this.releaseFull();
     this.deathReason = reason;
     this.host.exited(this, reason);
     const terminate = this.behaviour.terminate;
@@ -674,6 +770,11 @@ export class ActorCell implements CallContext {
     this.tellEveryone(reason);
     this.host.buried(this);
   }
+}
+
+/** A call waiting in a mailbox, traced or not. */
+function isCall(kind: number): boolean {
+  return kind === Kind.CALL || kind === Kind.CALL_TRACED;
 }
 
 function isExit(body: unknown): body is ExitSignal {

@@ -8,7 +8,7 @@ import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from './actor.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import type { FuseNotice } from './fuse.js';
-import type { RemoteEnvelope } from '../shm/protocol.js';
+import type { DeadLetterReason, RemoteEnvelope } from '../shm/protocol.js';
 
 /** Where a name is looked up: this node (none), node `node`'s names, or the cluster's global names. */
 export type NameScope = { node: string } | { global: true };
@@ -16,8 +16,8 @@ export type NameScope = { node: string } | { global: true };
 export interface MainServices {
   /** An actor is gone: its name, if it had one, is freed. */
   exited(pid: Pid, name: string | null, reason: ExitReason): void;
-  /** A cast or send reached no actor (`kind` is Kind.CAST or Kind.INFO): counted and emitted. */
-  deadLetter(pid: Pid, kind: number, body: unknown): void;
+  /** A cast or send reached no actor (`kind` is Kind.CAST or Kind.INFO), for `reason`: counted and emitted. */
+  deadLetter(pid: Pid, kind: number, body: unknown, reason: DeadLetterReason): void;
   /**
    * Names `pid`; rejects with `AlreadyRegisteredError` if the name is taken (by anyone but
    * `replacing`, an actor known to have exited whose exit main may not have heard of yet).

@@ -22,6 +22,7 @@ import type { Placement } from '../shm/placement.js';
 import type { ActorContext, AnyActor, ArgsOf } from './actor.js';
 import { ActorRef, type Router } from './actor-ref.js';
 import type Pool from './pool.js';
+import { mailboxLimit, type MailboxOptions } from './mailbox.js';
 import type { CheckoutReply, PoolSpecData, PoolStatus } from './pool.js';
 
 export type { PoolStatus } from './pool.js';
@@ -43,6 +44,8 @@ export type PoolOptions<A extends AnyActor> = {
   name?: string;
   /** Where the workers run. @default 'round-robin' */
   thread?: Placement;
+  /** Bound each worker's mailbox (see `MailboxOptions`). @default unbounded */
+  mailbox?: MailboxOptions;
 } & (undefined extends ArgsOf<A> ? { args?: ArgsOf<A> } : { args: ArgsOf<A> });
 
 export interface CheckoutOptions {
@@ -78,7 +81,7 @@ export function poolData(options: PoolOptions<AnyActor>): PoolSpecData {
   if (!Number.isInteger(size) || size < 0) throw new InvalidArgumentError(`expected \`size\` to be an integer >= 0, got: ${describeValue(size)}`);
   if (!Number.isInteger(maxOverflow) || maxOverflow < 0) throw new InvalidArgumentError(`expected \`maxOverflow\` to be an integer >= 0, got: ${describeValue(maxOverflow)}`);
   if (strategy !== 'lifo' && strategy !== 'fifo') throw new InvalidArgumentError(`expected \`strategy\` to be 'lifo' or 'fifo', got: ${describeValue(strategy)}`);
-  return { actor: url, args: (options as { args?: unknown }).args, size, maxOverflow, strategy, thread };
+  return { actor: url, args: (options as { args?: unknown }).args, size, maxOverflow, strategy, thread, mailbox: mailboxLimit(options.mailbox) ?? null };
 }
 
 export class PoolRef<A extends AnyActor = AnyActor> {

@@ -12,6 +12,7 @@
  *
  * Client side, with the API users call: src/common/pool-ref.ts.
  */
+import type { MailboxLimit } from './mailbox.js';
 import { defineActor, type ActorContext, type Down, type ExitSignal, type ReplyTo } from './actor.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
@@ -25,6 +26,8 @@ export interface PoolSpecData {
   strategy: 'lifo' | 'fifo';
   /** Where workers start. */
   thread: Placement | 'local';
+  /** Each worker's mailbox bound, or null for none. */
+  mailbox?: MailboxLimit | null;
 }
 
 /** `status()`, as poolboy's: `ready` while a worker is free, `overflow` while more can be made, else `full`. */
@@ -86,7 +89,7 @@ const key = (pid: Pid): number => threadKey(pid.thread, pid.serial);
 
 async function startWorker(ctx: ActorContext, state: State): Promise<Pid> {
   const { spec } = state;
-  const ref = await ctx.spawn(spec.actor, { args: spec.args, thread: spec.thread, link: true });
+  const ref = await ctx.spawn(spec.actor, { args: spec.args, thread: spec.thread, link: true, mailbox: spec.mailbox ?? undefined });
   return ref.pid;
 }
 

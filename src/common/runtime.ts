@@ -17,9 +17,9 @@ import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, Mail
 import { timeoutMs } from './timeout.js';
 import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
-import { Pid } from '../shm/pid.js';
+import { Pid, threadKey } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
-import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallTracedEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
+import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallTracedEnvelope, type MailboxEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
 import { heartbeatIndex, serialIndex, taskIndex, parkedIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, type CellHost } from './cell.js';
@@ -29,6 +29,7 @@ import type { FuseTable } from '../shm/fuse-table.js';
 import type { SupervisionEvent } from './supervision-events.js';
 import type { CrashContext } from './crash-context.js';
 import { ActorMeter } from './actor-meter.js';
+import { mailboxLimit, type MailboxOptions } from './mailbox.js';
 import { tracing } from './tracing.js';
 import { tearDownAll } from './task-lifecycle.js';
 import { performance } from 'node:perf_hooks';
@@ -115,6 +116,12 @@ export class ThreadRuntime implements CellHost {
   private readonly placer: Placer;
   private readonly encoders: MessageEncoder[] = [];
   private readonly decoders: MessageDecoder[] = [];
+  /**
+   * The control lane's codec pairs, one per peer: its frames overtake data frames encoded earlier,
+   * so they cannot share the data lane's pair (whose shapes are defined in stream order).
+   */
+  private readonly controlEncoders: MessageEncoder[] = [];
+  private readonly controlDecoders: MessageDecoder[] = [];
   private readonly cells = new Map<number, ActorCell>();
   /** Actors that have exited but whose `terminate` is still running: exit signals still reach
    *  their `awaitExit` waits (a supervisor stopping its children from `terminate`). */
@@ -165,6 +172,8 @@ export class ThreadRuntime implements CellHost {
     for (let peer = 0; peer < options.set.threads; peer++) {
       this.encoders.push(new MessageEncoder());
       this.decoders.push(new MessageDecoder());
+      this.controlEncoders.push(new MessageEncoder());
+      this.controlDecoders.push(new MessageDecoder());
     }
     this.main = options.main(this);
     this.meters = options.actorMetrics === true ? new Map() : undefined;
@@ -227,6 +236,24 @@ export class ThreadRuntime implements CellHost {
       case Kind.REPLY:
         this.pending.resolve(readWord(bytes, start), decoder.decode(bytes, start + 4, end));
         return;
+      case Kind.NOTICE: {
+        const serial = readWord(bytes, start);
+        const body = decoder.decode(bytes, start + 4, end);
+        const cell = this.live(serial);
+        if (cell === undefined) this.deadLetter(serial, Kind.INFO, body);
+        else cell.deliverSystem(from, body);
+        return;
+      }
+      case Kind.CONTROL_CALL: {
+        // The control lane's own codec pair: these frames overtake data frames (see `controlCall`).
+        const serial = readWord(bytes, start);
+        const ref = readWord(bytes, start + 4);
+        const body = this.controlDecoders[from].decode(bytes, start + 8, end);
+        const cell = this.live(serial);
+        if (cell !== undefined) cell.deliver(Kind.CALL, from, ref, body);
+        else this.replyError(from, ref, this.missing(serial));
+        return;
+      }
       case Kind.STATS: // its ref as a word and no body: see `statsOf`
         this.reply(from, readWord(bytes, start), this.stats());
         return;
@@ -285,6 +312,11 @@ export class ThreadRuntime implements CellHost {
       case Kind.SPAWNED: {
         const [ref, serial] = envelope as SpawnedEnvelope;
         this.spawned(ref, this.pid(from, serial));
+        return;
+      }
+      case Kind.MAILBOX: {
+        const [serial, full] = envelope as MailboxEnvelope;
+        this.noteMailbox(from, serial, full);
         return;
       }
       default:
@@ -373,6 +405,32 @@ export class ThreadRuntime implements CellHost {
   }
 
   /**
+   * A call on the control lane (supervisor calls: src/common/supervisor-ref.ts): it overtakes the
+   * data this thread holds back for the callee's thread, so a supervisor answers while a producer
+   * floods an actor beside it. Control frames keep their order among themselves (one lane, one
+   * codec pair per peer), and are never refused by backpressure. See architecture §5 for the
+   * ordering rule. To an actor of this thread or of another node it is a plain call.
+   */
+  controlCall(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
+    if (!this.isLocal(pid) || pid.thread === this.thread || !this.hasThread(pid.thread)) return this.call(pid, msg, timeout);
+    const pending = this.pending;
+    let promise: Promise<unknown>;
+    try {
+      promise = pending.begin(timeoutMs(timeout, this.callTimeout), pid.thread, callTimedOut, pid);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const ref = pending.lastRef;
+    try {
+      this.endpoint.sendUrgentMessage(pid.thread, Kind.CONTROL_CALL, msg, this.controlEncoders[pid.thread], pid.serial, ref);
+    } catch (error) {
+      pending.forget(ref);
+      return Promise.reject(error);
+    }
+    return promise;
+  }
+
+  /**
    * A call with no timeout whose message, if it cannot be sent (an EncodeError), throws here and
    * now rather than rejecting later: for a sender with another way to send it (tasks: src/main/tasks.ts).
    */
@@ -389,6 +447,7 @@ export class ThreadRuntime implements CellHost {
     const ref = pending.lastRef;
     try {
       if (remote) this.main.remote([RemoteOp.CALL, pid, ref, ms, msg]);
+      else if (this.fullMailboxes.size !== 0 && this.fullMailboxes.has(threadKey(pid.thread, pid.serial))) throw this.actorMailboxFull(pid);
       else if (this.hasThread(pid.thread) && this.pathBytes(pid.thread) >= this.backpressure.maxPending) throw this.mailboxFull(pid);
       else {
         // One load when tracing is off; a traceparent only when a span is active (src/common/tracing.ts).
@@ -422,6 +481,20 @@ export class ThreadRuntime implements CellHost {
   }
 
   /**
+   * A system message for `pid`'s `handleInfo` (a nodedown): like `control`, never refused, and on
+   * arrival never counted against the actor's mailbox bound nor dropped by it (Kind.NOTICE).
+   */
+  notify(pid: Pid, msg: unknown): void {
+    if (!this.isLocal(pid) || !this.hasThread(pid.thread)) return;
+    if (pid.thread !== this.thread) {
+      this.endpoint.sendMessage(pid.thread, Kind.NOTICE, msg, this.encoders[pid.thread], pid.serial);
+      return;
+    }
+    this.local.push(pid.serial, Kind.NOTICE, -1, this.copy(msg));
+    if (this.parked) this.runLocalSoon();
+  }
+
+  /**
    * Resolves once nothing is held back on the path from this thread to `pid`'s thread (its
    * overflow went into the ring; for an actor of this thread, its same-thread queue ran). The
    * producer's side of backpressure: `if (!ref.cast(m)) await ref.drained()`.
@@ -429,7 +502,7 @@ export class ThreadRuntime implements CellHost {
   drained(pid: Pid): Promise<void> {
     if (!this.isLocal(pid) || !this.hasThread(pid.thread)) return Promise.resolve();
     if (pid.thread !== this.thread) return this.endpoint.drained(pid.thread);
-    if (this.local.bytes === 0) return Promise.resolve();
+    if (this.local.weight === 0) return Promise.resolve();
     return new Promise<void>((resolve) => this.localDrainWaiters.push(resolve));
   }
 
@@ -441,7 +514,7 @@ export class ThreadRuntime implements CellHost {
 
   /** Bytes held back on the path to thread `to` (see `Backpressure`). */
   pathBytes(to: number): number {
-    return to === this.thread ? this.local.bytes : this.endpoint.pendingBytes(to);
+    return to === this.thread ? this.local.weight : this.endpoint.pendingBytes(to);
   }
 
   private offer(pid: Pid, kind: number, msg: unknown): boolean {
@@ -450,14 +523,47 @@ export class ThreadRuntime implements CellHost {
       return true;
     }
     const to = pid.thread;
+    if (this.fullMailboxes.size !== 0 && this.fullMailboxes.has(threadKey(to, pid.serial))) {
+      // The actor's 'reject' mailbox told this thread it is full: refused here, as at maxPending.
+      if (this.backpressure.whenFull === 'throw') throw this.actorMailboxFull(pid);
+      this.deadLetters++;
+      this.main.deadLetter(pid, kind, msg, 'mailbox_full');
+      return false;
+    }
     if (this.hasThread(to) && this.pathBytes(to) >= this.backpressure.maxPending) {
       if (this.backpressure.whenFull === 'throw') throw this.mailboxFull(pid);
       this.deadLetters++;
-      this.main.deadLetter(pid, kind, msg);
+      this.main.deadLetter(pid, kind, msg, 'full');
       return false;
     }
     this.post(pid, kind, -1, msg);
     return this.pathBytes(to) < this.backpressure.highWater;
+  }
+
+  private actorMailboxFull(pid: Pid): MailboxFullError {
+    return new MailboxFullError(`the mailbox of actor ${pid} is full (its \`mailbox.max\`, overflow 'reject'): it refuses messages from this thread until it is down to half; wait and send again`);
+  }
+
+  /**
+   * Actors (by `threadKey(thread, serial)`) whose 'reject' mailbox told this thread it is full
+   * (Kind.MAILBOX): casts, sends and calls to them are refused here until they say otherwise, they
+   * exit, or their thread goes down. Empty, it costs `offer` one load of `size`.
+   */
+  private readonly fullMailboxes = new Set<number>();
+
+  private noteMailbox(thread: number, serial: number, full: boolean): void {
+    if (full) this.fullMailboxes.add(threadKey(thread, serial));
+    else this.fullMailboxes.delete(threadKey(thread, serial));
+  }
+
+  tellMailboxFull(thread: number, serial: number, full: boolean): void {
+    if (thread === this.thread) this.noteMailbox(this.thread, serial, full);
+    else if (this.hasThread(thread)) this.sendFrame(thread, Kind.MAILBOX, [serial, full] satisfies MailboxEnvelope);
+  }
+
+  mailboxDropped(pid: Pid, kind: number, body: unknown): void {
+    this.deadLetters++;
+    this.main.deadLetter(pid, kind, body, 'mailbox_full');
   }
 
   private mailboxFull(pid: Pid): MailboxFullError {
@@ -592,11 +698,15 @@ export class ThreadRuntime implements CellHost {
         continue;
       }
       const cell = this.live(serial);
-      if (cell !== undefined) cell.deliver(kind, this.thread, ref, body);
+      if (kind === Kind.NOTICE) {
+        // A DOWN or a nodedown: a system message, never counted against a mailbox bound.
+        if (cell !== undefined) cell.deliverSystem(this.thread, body);
+        else this.deadLetter(serial, Kind.INFO, body);
+      } else if (cell !== undefined) cell.deliver(kind, this.thread, ref, body);
       else if (kind === Kind.CALL) this.replyError(this.thread, ref, this.missing(serial));
       else this.deadLetter(serial, kind, body);
     }
-    if (local.bytes === 0 && this.localDrainWaiters.length !== 0) this.releaseLocalDrainWaiters();
+    if (local.weight === 0 && this.localDrainWaiters.length !== 0) this.releaseLocalDrainWaiters();
     return ran;
   }
 
@@ -614,14 +724,15 @@ export class ThreadRuntime implements CellHost {
    * not yet heard that it exited; `reservation`: main's hold on the name for this spawn. If `init`
    * answers after `timeout`, the actor is killed (see `spawned`).
    */
-  async spawnOn(target: number, module: URL | string, args: unknown, timeout: number | undefined, name?: string, replacing?: Pid, reservation?: number): Promise<Pid> {
+  async spawnOn(target: number, module: URL | string, args: unknown, timeout: number | undefined, name?: string, replacing?: Pid, reservation?: number, mailbox?: MailboxOptions): Promise<Pid> {
     const url = module instanceof URL ? module.href : String(module);
     const ms = timeoutMs(timeout, DEFAULT_SPAWN_TIMEOUT);
+    const limit = mailboxLimit(mailbox) ?? null;
     // From main onto a shard, main names the actor as it reads SPAWNED (see `spawned`), which
     // saves the shard a round trip to main; elsewhere the actor's own thread names it.
     const naming = name !== undefined && this.thread === 0 && target !== 0 ? { name, replacing, reservation } : undefined;
     const envelope = (ref: number, body: unknown): SpawnEnvelope =>
-      naming === undefined ? [ref, url, body, name ?? null, replacing ?? null, reservation ?? null] : [ref, url, body, null];
+      naming === undefined ? [ref, url, body, name ?? null, replacing ?? null, reservation ?? null, limit] : [ref, url, body, null, null, null, limit];
     let sent: number | undefined;
     try {
       const serial = await this.pending.request<number>(
@@ -695,9 +806,9 @@ export class ThreadRuntime implements CellHost {
   }
 
   /** `ctx.spawn`: `'local'` is this thread; anything else is placed as `system.spawn` places. */
-  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid): Promise<Pid> {
+  spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid, mailbox?: MailboxOptions): Promise<Pid> {
     const target = thread === undefined || thread === 'local' ? this.thread : this.placer.place(thread);
-    return this.spawnOn(target, module, args, timeout, name, replacing);
+    return this.spawnOn(target, module, args, timeout, name, replacing, undefined, mailbox);
   }
 
   markTask(id: number): void {
@@ -765,7 +876,7 @@ export class ThreadRuntime implements CellHost {
    */
   private deadLetter(serial: number, kind: number, body: unknown): void {
     this.deadLetters++;
-    this.main.deadLetter(this.pid(this.thread, serial), kind, body);
+    this.main.deadLetter(this.pid(this.thread, serial), kind, body, 'noproc');
   }
 
   // ── names (main keeps them) ────────────────────────────────────────────────────────────────────
@@ -940,7 +1051,7 @@ export class ThreadRuntime implements CellHost {
       return;
     }
     // Through the local queue, like any same-thread message: never inside the exiting actor's code.
-    this.local.push(watcher.self.serial, Kind.INFO, -1, { type: 'DOWN', ref: mref, pid, reason } satisfies Down);
+    this.local.push(watcher.self.serial, Kind.NOTICE, -1, { type: 'DOWN', ref: mref, pid, reason } satisfies Down);
     if (this.parked) this.runLocalSoon();
   }
 
@@ -982,7 +1093,12 @@ export class ThreadRuntime implements CellHost {
       if (bytes !== 0) pending.push({ to, bytes, frames: to === this.thread ? this.local.size : this.endpoint.pendingFrames(to) });
     }
     const stats: ThreadStats = { thread: this.thread, actors: this.cells.size, mailboxDepth, messagesIn: messagesReceived, messagesOut: messagesSent, parks, notifies, overflowed, deadLetters: this.deadLetters, pending, elu: { idle, active }, mailboxPeak };
-    if (this.meters !== undefined) stats.actorMetrics = [...this.meters.values()].map((meter) => meter.report());
+    if (this.meters !== undefined) {
+      stats.actorMetrics = [...this.meters.values()].map((meter) => {
+        const cell = this.cells.get(meter.serial);
+        return { ...meter.report(), mailboxDepth: cell?.depth ?? 0, mailboxHighWater: cell?.highWater ?? 0, mailboxDropped: cell?.dropped ?? 0 };
+      });
+    }
     return stats;
   }
 
@@ -1023,7 +1139,7 @@ export class ThreadRuntime implements CellHost {
    * both go in order on this thread's ring to main, and a name is never left bound to a dead pid),
    * then answers SPAWNED, or SPAWN_ERROR with why it did not start. Never rejects.
    */
-  private async spawn(from: number, [ref, moduleUrl, args, name, replacing, reservation]: SpawnEnvelope): Promise<void> {
+  private async spawn(from: number, [ref, moduleUrl, args, name, replacing, reservation, mailbox]: SpawnEnvelope): Promise<void> {
     try {
       if (this.stopping) throw new SpawnError(`thread ${this.thread} is stopping; ${moduleUrl} was not started`);
       const actor = await this.load(moduleUrl);
@@ -1038,7 +1154,7 @@ export class ThreadRuntime implements CellHost {
         behaviour = meter.wrap(behaviour);
       }
       if (this.crashContext !== undefined) behaviour = this.crashContext.wrap(behaviour, pid.serial);
-      const cell = new ActorCell(pid, name, behaviour, this);
+      const cell = new ActorCell(pid, name, behaviour, this, mailbox ?? undefined);
       this.starting.set(pid.serial, cell);
       let state: unknown;
       let named = false;
@@ -1121,6 +1237,10 @@ export class ThreadRuntime implements CellHost {
     this.endpoint.resetPeer(thread, this.onFrame);
     this.encoders[thread] = new MessageEncoder();
     this.decoders[thread] = new MessageDecoder();
+    this.controlEncoders[thread] = new MessageEncoder();
+    this.controlDecoders[thread] = new MessageDecoder();
+    // Full mailboxes there are gone with their actors.
+    for (const key of this.fullMailboxes) if (key % 1024 === thread) this.fullMailboxes.delete(key);
     const error = () => new ExitError(`thread ${thread} went down before replying: ${describeReason(reason)}`, reason);
     // `final` (it will not come back): set before the exit signals below, so a supervisor that
     // restarts a child there hears at once that it cannot, instead of waiting out a spawn timeout.

@@ -6,6 +6,7 @@
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 import { compiledModule } from './compiled-module.js';
 import { moduleUrl } from './module-url.js';
+import { mailboxLimit, type MailboxOptions } from './mailbox.js';
 import type { Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
 import type { AnyActor, ArgsOf } from './actor.js';
@@ -33,6 +34,8 @@ export interface ChildSpec<A extends AnyActor = AnyActor> {
   thread?: Placement | 'local';
   /** Registered under this name while it runs, the same name again after each restart. */
   name?: string;
+  /** Bound its mailbox (see `MailboxOptions`), the same bound again after each restart. @default unbounded */
+  mailbox?: MailboxOptions;
 }
 
 export interface SupervisorSpec {
@@ -79,6 +82,7 @@ const RESTARTS: readonly string[] = ['permanent', 'transient', 'temporary'];
 export function childData(spec: ChildSpec, idOptional = false): ChildSpecData {
   if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError(`expected a child spec object, got: ${describeValue(spec)}`);
   const { actor, args, restart = 'permanent', type = 'worker', thread = 'local', name } = spec;
+  const mailbox = mailboxLimit(spec.mailbox) ?? null;
   const id = idOptional && spec.id === undefined ? '' : spec.id;
   const shutdown = spec.shutdown ?? (type === 'supervisor' ? 'infinity' : 5000);
   if (typeof id !== 'string' || (id === '' && !idOptional)) throw new InvalidArgumentError(`expected a child's \`id\` to be a non-empty string, got: ${describeValue(id)}`);
@@ -88,7 +92,7 @@ export function childData(spec: ChildSpec, idOptional = false): ChildSpecData {
   }
   if (type !== 'worker' && type !== 'supervisor') throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`type\` to be 'worker' or 'supervisor', got: ${describeValue(type)}`);
   if (name !== undefined && (typeof name !== 'string' || name === '')) throw new InvalidArgumentError(`expected child ${JSON.stringify(id)}'s \`name\` to be a non-empty string, got: ${describeValue(name)}`);
-  return { id, actor: moduleUrl(actor, `child ${JSON.stringify(id)}'s actor`), args, restart, shutdown, type, thread, name: name ?? null };
+  return { id, actor: moduleUrl(actor, `child ${JSON.stringify(id)}'s actor`), args, restart, shutdown, type, thread, name: name ?? null, mailbox };
 }
 
 /** A supervisor spec as the supervisor gets it (plain data, defaults applied); throws InvalidArgumentError. */
@@ -181,8 +185,9 @@ export class SupervisorRef {
     return String(this.pid);
   }
 
+  /** Every supervisor call goes on the control lane, so a data backlog towards its thread does not hold it (architecture §5). */
   private async ask(msg: SupervisorCall, timeout?: number): Promise<unknown> {
-    const reply: SupervisorReply = await this.ref.call(msg, timeout === undefined ? undefined : { timeout });
+    const reply = (await this.router.controlCall(this.ref.pid, msg, timeout)) as SupervisorReply;
     if (!reply.ok) throw reply.error;
     return reply.value;
   }

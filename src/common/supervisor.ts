@@ -39,6 +39,7 @@
  * - **dynamic** (Elixir's DynamicSupervisor): starts with no children; `startChild` adds them, up
  *   to `maxChildren`; each restarts on its own, as with `one_for_one`.
  */
+import type { MailboxLimit } from './mailbox.js';
 import { ChildError, InvalidArgumentError, MaxChildrenError, SpawnError, describeValue } from '../shm/errors.js';
 import { pidEquals, type Pid } from '../shm/pid.js';
 import type { Placement } from '../shm/placement.js';
@@ -62,6 +63,8 @@ export interface ChildSpecData {
   type: 'worker' | 'supervisor';
   thread: Placement | 'local';
   name: string | null;
+  /** The child's mailbox bound (src/common/mailbox.ts), or null for none. */
+  mailbox?: MailboxLimit | null;
 }
 
 export interface SupervisorSpecData {
@@ -149,7 +152,7 @@ async function startChild(ctx: SupervisorContext, child: Child, replacing?: Pid)
   const { spec } = child;
   // A child supervisor learns who its parent is, so it goes down with it (and only with it).
   const args = spec.type === 'supervisor' ? { ...(spec.args as SupervisorSpecData), parent: ctx.self } : spec.args;
-  const options: ActorSpawnOptions<unknown> & { replacing?: Pid } = { args, thread: spec.thread, link: true, name: spec.name ?? undefined, replacing };
+  const options: ActorSpawnOptions<unknown> & { replacing?: Pid } = { args, thread: spec.thread, link: true, name: spec.name ?? undefined, replacing, mailbox: spec.mailbox ?? undefined };
   const ref = await ctx.spawn(spec.actor, options);
   child.pid = ref.pid;
   return ref.pid;

@@ -28,7 +28,8 @@ export { Endpoint, interruptThread, type EndpointOptions, type EndpointStats, ty
 export { RingProducer, RingConsumer, ringBytes, type RingRegion, type FrameHandler } from '../shm/ring.js';
 export { MessageEncoder, MessageDecoder } from '../shm/codec.js';
 export { Pid, pidEquals, LOCAL_NODE } from '../shm/pid.js';
-export type { ThreadStats } from '../shm/protocol.js';
+export type { ThreadStats, DeadLetterReason } from '../shm/protocol.js';
+export type { MailboxOptions, MailboxOverflow } from '../common/mailbox.js';
 export type { ThreadWindow, ActorWindow, StatsWindowView } from './stats-window.js';
 export type { ActorMetrics } from '../common/actor-meter.js';
 export type { InspectReport } from './inspect-server.js';

@@ -20,7 +20,7 @@ import { FuseTable } from '../shm/fuse-table.js';
 import type { Fuse, FuseNotice } from '../common/fuse.js';
 import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
+import { Kind, RemoteOp, type DeadLetterEnvelope, type DeadLetterReason, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet, parkedIndex, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
@@ -31,7 +31,7 @@ import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
 import type { CrashContext } from '../common/crash-context.js';
 import { timeoutMs } from '../common/timeout.js';
 import { SUPERVISOR_URL, SupervisorRef, supervisorData, type SuperviseOptions, type SupervisorSpec } from '../common/supervisor-ref.js';
-import type { SupervisorSpecData } from '../common/supervisor.js';
+import type { SupervisorCall, SupervisorSpecData } from '../common/supervisor.js';
 import type Supervisor from '../common/supervisor.js';
 import type Pool from '../common/pool.js';
 import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-ref.js';
@@ -46,6 +46,7 @@ import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart, type ThreadWorkerOptions } from './root-supervisor.js';
+import type { MailboxOptions } from '../common/mailbox.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
@@ -70,6 +71,14 @@ export type SpawnOptions<Args> = {
    * from any node, and freed when the actor or its node goes down.
    */
   global?: boolean;
+  /**
+   * Bound the actor's mailbox: at most `max` casts, sends and calls wait while it is busy; past
+   * that, `overflow` decides ('reject', 'drop-new', 'drop-old': see `MailboxOptions`). System
+   * messages (EXIT, DOWN, replies) are never counted nor dropped.
+   * @default unbounded
+   * @example { mailbox: { max: 10_000, overflow: 'drop-old' } }
+   */
+  mailbox?: MailboxOptions;
 } & (undefined extends Args ? { args?: Args } : { args: Args });
 
 /** The shard's entry, for each worker thread. */
@@ -112,6 +121,8 @@ export interface DeadLetter {
   to: Pid | RemoteName | null;
   kind: 'cast' | 'send' | 'foreign';
   message: unknown;
+  /** Why: no such actor, the path held `maxPending` (`whenFull: 'drop'`), its bounded mailbox refused it, or from outside the cluster. */
+  reason: DeadLetterReason;
 }
 
 export type { RemoteName, ClusterStats, StatsOptions, SystemStats };
@@ -326,7 +337,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     // actor's thread binds it under this reservation before the actor runs (Registry).
     const reservation = name === undefined ? undefined : this.names.reserve(name);
     try {
-      return new ActorRef<A>(await this.runtime.spawnOn(thread, url, args, timeout, name, undefined, reservation), this);
+      return new ActorRef<A>(await this.runtime.spawnOn(thread, url, args, timeout, name, undefined, reservation, options?.mailbox), this);
     } catch (error) {
       if (reservation !== undefined) this.names.release(name!, reservation);
       throw error;
@@ -556,6 +567,12 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   /** Router: a cast of weft's own protocols (a pool's checkin), never refused by backpressure. */
+  /** @internal A call on the control lane (SupervisorRef's): see ThreadRuntime.controlCall. */
+  controlCall(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.stoppedError('call'));
+    return this.runtime.controlCall(pid, msg, timeout);
+  }
+
   control(pid: Pid, kind: typeof Kind.CAST, msg: unknown): void {
     this.checkOpen('cast');
     this.runtime.control(pid, kind, msg);
@@ -857,8 +874,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
     for (const { ref } of [...this.supervisors].reverse()) {
-      // Through the runtime: the system is closed to new calls by now.
-      const stopped = new SupervisorRef(ref.pid, this.runtime).stop().catch(noop);
+      // Through the runtime (the system is closed to new calls by now), and on the data lane, not
+      // the control lane SupervisorRef uses: what main sent the tree before stop() is handled first.
+      const stopped = this.runtime.call(ref.pid, { type: 'stop' } satisfies SupervisorCall, Infinity).catch(noop);
       await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref())]);
     }
     await this.runtime.stopActors();
@@ -1036,9 +1054,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       }
       if (this.listenerCount('actorExit') !== 0) this.emit('actorExit', { pid, name, reason });
     },
-    deadLetter: (pid, kind, message) => {
+    deadLetter: (pid, kind, message, reason) => {
       this.deadLetters++;
-      this.emit('deadLetter', { to: pid, kind: kind === Kind.CAST ? 'cast' : 'send', message });
+      this.emit('deadLetter', { to: pid, kind: kind === Kind.CAST ? 'cast' : 'send', message, reason });
     },
     register: async (pid, name, replacing, reservation) => this.names.bind(name, pid, replacing, reservation),
     event: (event) => this.emit('restart', event),
@@ -1059,7 +1077,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   /** `ctx.monitorNode`: `watcher` gets a NodeDown when `node` goes down (at once if it is not up). */
   private watchNode(watcher: Pid, node: string): void {
     if (this.cluster === undefined || !this.cluster.isUp(node)) {
-      this.runtime.control(watcher, Kind.INFO, { type: 'nodedown', node, why: 'noconnection' } satisfies NodeDown);
+      this.runtime.notify(watcher, { type: 'nodedown', node, why: 'noconnection' } satisfies NodeDown);
       return;
     }
     let watchers = this.nodeWatchers.get(node);
@@ -1072,7 +1090,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     const watchers = this.nodeWatchers.get(node);
     if (watchers === undefined) return;
     this.nodeWatchers.delete(node);
-    for (const pid of watchers.values()) this.runtime.control(pid, Kind.INFO, { type: 'nodedown', node, why } satisfies NodeDown);
+    for (const pid of watchers.values()) this.runtime.notify(pid, { type: 'nodedown', node, why } satisfies NodeDown);
   }
 
   /**
@@ -1102,7 +1120,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       case RemoteOp.CAST:
       case RemoteOp.SEND:
         if (thread === 0) throw error();
-        this.services.deadLetter(target, envelope[0] === RemoteOp.CAST ? Kind.CAST : Kind.INFO, envelope[2]);
+        this.services.deadLetter(target, envelope[0] === RemoteOp.CAST ? Kind.CAST : Kind.INFO, envelope[2], 'noproc');
         return;
       case RemoteOp.LINK:
         this.runtime.exitSignal(envelope[2], target, 'noconnection', true);
@@ -1131,7 +1149,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       stopping: () => this.closed,
       deadLetter: (to, kind, message) => {
         this.deadLetters++;
-        this.emit('deadLetter', { to, kind, message });
+        this.emit('deadLetter', { to, kind, message, reason: kind === 'foreign' ? 'foreign' : 'noproc' });
       },
       nodeUp: (node) => this.emit('nodeup', { node }),
       nodeDown: (node, why) => {
@@ -1148,8 +1166,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly serveFrame = (from: number, kind: number, envelope: unknown[]): boolean => {
     switch (kind) {
       case Kind.DEAD_LETTER: {
-        const [serial, letterKind, message] = envelope as DeadLetterEnvelope;
-        this.services.deadLetter(this.runtime.pid(from, serial), letterKind, message);
+        const [serial, letterKind, message, reason = 'noproc'] = envelope as DeadLetterEnvelope;
+        this.services.deadLetter(this.runtime.pid(from, serial), letterKind, message, reason);
         return true;
       }
       case Kind.EXITED: {

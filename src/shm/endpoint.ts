@@ -254,6 +254,26 @@ export class Endpoint {
   private readonly urgentFrame = new Uint8Array(4);
 
   /**
+   * Sends `message` on the control lane to thread `to`: ahead of any data held back for it
+   * (`RingProducer.pushUrgent`), in order with the other control frames. `encoder` must be the
+   * control lane's own (paired with a decoder the receiver uses for control frames only): a data
+   * pair's decoder must see its frames in the order they were encoded. Words as in `sendMessage`.
+   * Throws `EncodeError` for a value that cannot travel, and then nothing was sent.
+   */
+  sendUrgentMessage(to: number, kind: number, message: unknown, encoder: MessageEncoder, word0 = NO_WORD, word1 = NO_WORD): void {
+    const ring = this.ring(to, kind);
+    const prefix = word0 === NO_WORD ? 0 : word1 === NO_WORD ? 4 : 8;
+    const length = encoder.encodeToScratch(message);
+    const start = encoder.scratchStart;
+    const frame = new Uint8Array(prefix + length);
+    if (prefix !== 0) writeWords(frame, 0, word0, word1);
+    frame.set(encoder.scratch.subarray(start, start + length), prefix);
+    this.stats.messagesSent++;
+    if (!ring.pushUrgent(kind, frame, 0, frame.length)) this.noteBackedUp(to);
+    if (ring.unseenPublish) this.wakeAfterPublish(to, ring);
+  }
+
+  /**
    * From now until `uncork`, sends are written but made visible in one store per ring at `uncork`
    * (or whenever a quarter of a ring is waiting), and waking a parked peer waits for it too. `drain`
    * corks around its handlers by itself; corking is for a burst of sends outside a drain.

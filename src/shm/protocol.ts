@@ -17,11 +17,11 @@
  * | CALL        | any → actor's    | serial, ref | body                                   |
  * | REPLY       | actor's → caller | ref | body                                           |
  * | REPLY_ERROR | actor's → caller | [ref, error]          (ExitError, NoProcError, …)    |
- * | SPAWN       | any → any        | [ref, moduleUrl, args, name]                         |
+ * | SPAWN       | any → any        | [ref, moduleUrl, args, name, replacing, reservation, mailbox] |
  * | SPAWNED     | spawner → asker  | [ref, serial]                                        |
  * | SPAWN_ERROR | spawner → asker  | [ref, error]                                         |
  * | EXITED      | shard → main     | [serial, name, reason]   (an actor is gone: free its name) |
- * | DEAD_LETTER | shard → main     | [serial, kind, body]     (a cast/send nobody got)     |
+ * | DEAD_LETTER | shard → main     | [serial, kind, body, reason] (a cast/send nobody got) |
  * | MONITOR     | watcher → actor's| [serial, mref]           (DOWN when it exits)        |
  * | DEMONITOR   | watcher → actor's| [serial, mref]                                       |
  * | DOWN        | actor's → watcher| [mref, serial, reason]                               |
@@ -40,6 +40,9 @@
  * | REMOTE      | shard → main     | RemoteEnvelope           (for an actor on another node: main's cluster carries it) |
  * | MONITOR_NODE| shard → main     | [serial, node]           (send the actor a NodeDown when the node goes down) |
  * | CALL_TRACED | any → actor's    | [serial, ref, traceparent, body] (a CALL made inside an active span, with openTelemetry on) |
+ * | NOTICE      | any → actor's    | serial | body  (a system message for handleInfo: a nodedown; never counted against a mailbox bound) |
+ * | MAILBOX     | actor's → sender | [serial, full]  (a 'reject' mailbox is full: refuse at the source; or is not any more) |
+ * | CONTROL_CALL| any → actor's    | serial, ref | body (a supervisor call on the control lane: overtakes the data backlog, own codec pair) |
  *
  * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
  * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
@@ -51,6 +54,14 @@ import { EncodeError } from './errors.js';
 import type { Pid } from './pid.js';
 import type { Placement } from './placement.js';
 import type { ActorMetrics } from '../common/actor-meter.js';
+import type { MailboxLimit } from '../common/mailbox.js';
+
+/**
+ * Why a cast or send became a dead letter: no such actor (`'noproc'`), the path to its thread held
+ * `backpressure.maxPending` with `whenFull: 'drop'` (`'full'`), its bounded mailbox refused or
+ * dropped it (`'mailbox_full'`), or it came from outside the cluster (`'foreign'`).
+ */
+export type DeadLetterReason = 'noproc' | 'full' | 'mailbox_full' | 'foreign';
 
 export const Kind = {
   CAST: 1,
@@ -81,6 +92,9 @@ export const Kind = {
   REMOTE: 27,
   MONITOR_NODE: 28,
   CALL_TRACED: 29,
+  NOTICE: 30,
+  MAILBOX: 31,
+  CONTROL_CALL: 32,
 } as const;
 
 /** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */
@@ -122,13 +136,15 @@ export type ReplyEnvelope = [ref: number, body: unknown];
  * `replacing`: the actor it replaces, whose hold on the name gives way; `reservation`: main's hold
  * on the name for this spawn (Registry.reserve).
  */
-export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null, replacing?: Pid | null, reservation?: number | null];
+export type SpawnEnvelope = [ref: number, moduleUrl: string, args: unknown, name: string | null, replacing?: Pid | null, reservation?: number | null, mailbox?: MailboxLimit | null];
+/** [serial, full]: see Kind.MAILBOX. */
+export type MailboxEnvelope = [serial: number, full: boolean];
 /** Where the user's `args` sit in a SpawnEnvelope (for `rebaseOntoBody`). */
 export const SPAWN_ARGS = 2;
 export type SpawnedEnvelope = [ref: number, serial: number];
 export type ExitedEnvelope = [serial: number, name: string | null, reason: unknown];
 export type StopEnvelope = [ref: number];
-export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown];
+export type DeadLetterEnvelope = [serial: number, kind: number, body: unknown, reason?: DeadLetterReason];
 export type MonitorEnvelope = [serial: number, mref: number];
 export type DownEnvelope = [mref: number, serial: number | Pid, reason: unknown];
 export type RegisterEnvelope = [ref: number, serial: number, name: string, thread?: number, replacing?: Pid | null, reservation?: number | null];

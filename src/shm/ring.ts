@@ -160,6 +160,12 @@ export class RingProducer {
   private readonly overflow = new FrameQueue();
   /** Frames sent with `pushUrgent` that found no room: they go out before `overflow`. */
   private readonly urgent = new FrameQueue();
+  /**
+   * The queue whose head continues the message last written to the ring (its chunks so far had
+   * FLAG_MORE), or undefined. That message is finished before anything else is written: a frame
+   * between its chunks would be taken by the consumer for its last chunk.
+   */
+  private midQueue: FrameQueue | undefined;
   /** Frames that had to wait in overflow, since creation (a measure of back-pressure). */
   overflowed = 0;
 
@@ -199,21 +205,20 @@ export class RingProducer {
   }
 
   /**
-   * Sends one small frame ahead of any overflow: for a request to the consumer's thread itself
-   * (`stats()`), which is ordered with no actor's messages and must not wait behind a backlog of
-   * them. The frame must not depend on codec state (see `Endpoint.sendUrgentWord`): the frames it
-   * overtakes were encoded before it. Returns true if it is in the ring now.
+   * Sends one message ahead of any overflow (the control lane): for `stats()` and supervisor calls,
+   * which must not wait behind a backlog of data. Urgent messages keep their order among
+   * themselves; a message whose first chunks are already in the ring is finished first. The
+   * message must not depend on the data lane's codec state (see `Endpoint.sendUrgentMessage`): the
+   * frames it overtakes were encoded before it. Returns true if it is in the ring now.
    */
   pushUrgent(kind: number, bytes: Uint8Array, start: number, end: number): boolean {
-    assert(end - start <= this.maxFramePayload, 'an urgent frame fits one frame');
     if (this.overflow.isEmpty && this.urgent.isEmpty) return this.push(kind, bytes, start, end);
     this.claimedAt = -1;
-    if (this.urgent.isEmpty && this.write(kind, bytes, start, end)) {
+    if (this.urgent.isEmpty && this.midQueue === undefined && end - start <= this.maxFramePayload && this.write(kind, bytes, start, end)) {
       this.publish();
       return true;
     }
-    this.urgent.push(kind, bytes, start, end);
-    this.overflowed++;
+    this.enqueue(this.urgent, kind, bytes, start, end);
     return false;
   }
 
@@ -226,13 +231,13 @@ export class RingProducer {
     if ((kind & KIND_MASK) !== kind) assert(false, 'a frame kind is an integer from 0 to 255');
     this.claimedAt = -1; // a claim left without commit is given up
     if ((!this.overflow.isEmpty || !this.urgent.isEmpty) && !this.flush()) {
-      this.enqueue(kind, bytes, start, end);
+      this.enqueue(this.overflow, kind, bytes, start, end);
       return false;
     }
     const max = this.maxFramePayload;
     if (end - start <= max) {
       if (!this.write(kind, bytes, start, end)) {
-        this.enqueue(kind, bytes, start, end);
+        this.enqueue(this.overflow, kind, bytes, start, end);
         return false;
       }
     } else {
@@ -240,7 +245,9 @@ export class RingProducer {
         const stop = Math.min(at + max, end);
         const flags = stop < end ? FLAG_MORE : 0;
         if (!this.write(kind | flags, bytes, at, stop)) {
-          this.enqueue(kind, bytes, at, end);
+          // Chunks of it are in the ring already: the rest goes before anything else (see midQueue).
+          if (at !== start) this.midQueue = this.overflow;
+          this.enqueue(this.overflow, kind, bytes, at, end);
           return false;
         }
       }
@@ -340,7 +347,7 @@ export class RingProducer {
    * by the owner's scheduler when the consumer signals that it has freed space.
    */
   flush(): boolean {
-    if (!this.flushQueue(this.urgent) || !this.flushQueue(this.overflow)) {
+    if ((this.midQueue !== undefined && !this.flushQueue(this.midQueue, true)) || !this.flushQueue(this.urgent) || !this.flushQueue(this.overflow)) {
       this.publish();
       return false;
     }
@@ -350,11 +357,17 @@ export class RingProducer {
     return true;
   }
 
-  /** Writes `queue`'s frames into the ring while they fit; true when it is empty. */
-  private flushQueue(queue: FrameQueue): boolean {
+  /**
+   * Writes `queue`'s frames into the ring while they fit (with `untilWhole`, only until the message
+   * in progress is whole); true when that is done.
+   */
+  private flushQueue(queue: FrameQueue, untilWhole = false): boolean {
     while (!queue.isEmpty) {
-      if (!this.write(queue.headHeader(), queue.headChunk(), queue.headStart(), queue.headEnd())) return false;
+      if (untilWhole && this.midQueue === undefined) return true;
+      const header = queue.headHeader();
+      if (!this.write(header, queue.headChunk(), queue.headStart(), queue.headEnd())) return false;
       queue.shift();
+      this.midQueue = (header & FLAG_MORE) !== 0 ? queue : undefined;
     }
     return true;
   }
@@ -364,7 +377,7 @@ export class RingProducer {
    * scheduler to call while deciding whether to park.
    */
   canFlush(): boolean {
-    const queue = this.urgent.isEmpty ? this.overflow : this.urgent;
+    const queue = this.midQueue ?? (this.urgent.isEmpty ? this.overflow : this.urgent);
     if (queue.isEmpty) return false;
     this.cachedHead = Atomics.load(this.header, HEAD);
     return this.fits(frameBytes(queue.headEnd() - queue.headStart()));
@@ -416,16 +429,16 @@ export class RingProducer {
     return true;
   }
 
-  /** Queues the rest of a message, `bytes[start, end)`, as frames that own their bytes. */
-  private enqueue(kind: number, bytes: Uint8Array, start: number, end: number): void {
+  /** Queues the rest of a message, `bytes[start, end)`, in `queue` as frames that own their bytes. */
+  private enqueue(queue: FrameQueue, kind: number, bytes: Uint8Array, start: number, end: number): void {
     const max = this.maxFramePayload;
     if (start === end) {
-      this.overflow.push(kind, bytes, start, end);
+      queue.push(kind, bytes, start, end);
       this.overflowed++;
     }
     for (let at = start; at < end; at += max) {
       const stop = Math.min(at + max, end);
-      this.overflow.push(kind | (stop < end ? FLAG_MORE : 0), bytes, at, stop);
+      queue.push(kind | (stop < end ? FLAG_MORE : 0), bytes, at, stop);
       this.overflowed++;
     }
     this.publish(); // whatever went in before the ring filled

@@ -3,7 +3,7 @@
  * main, answered, where an answer is due, by a REPLY that the runtime's pending replies settle.
  */
 import { EncodeError } from '../shm/errors.js';
-import { Kind, REMOTE_CALL_BODY, REMOTE_POST_BODY, REMOTE_SPAWN_ARGS, RemoteOp, rebaseOntoBody, type RemoteEnvelope } from '../shm/protocol.js';
+import { Kind, type DeadLetterReason, REMOTE_CALL_BODY, REMOTE_POST_BODY, REMOTE_SPAWN_ARGS, RemoteOp, rebaseOntoBody, type RemoteEnvelope } from '../shm/protocol.js';
 import type { Pid } from '../shm/pid.js';
 import type { ExitReason } from '../common/actor.js';
 import { describeReason } from '../shm/errors.js';
@@ -23,8 +23,8 @@ export class RemoteMain implements MainServices {
     this.runtime.sendWithReason(0, Kind.EXITED, [pid.serial, name, reason], 2);
   }
 
-  deadLetter(pid: Pid, kind: number, body: unknown): void {
-    this.runtime.sendFrame(0, Kind.DEAD_LETTER, [pid.serial, kind, body]);
+  deadLetter(pid: Pid, kind: number, body: unknown, reason: DeadLetterReason): void {
+    this.runtime.sendFrame(0, Kind.DEAD_LETTER, [pid.serial, kind, body, reason]);
   }
 
   async register(pid: Pid, name: string, replacing?: Pid, reservation?: number): Promise<void> {
