@@ -38,13 +38,23 @@ export interface ThreadDownCause {
   thread: number;
   /** Which life of the thread ended: 0 for the first, then one more per restart. */
   incarnation: number;
-  /** `'aborted'`: main ended it to stop a task aborted while it ran (see src/main/tasks.ts). */
-  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted';
-  /** What was thrown, for 'exception' and 'out_of_memory'. */
+  /**
+   * `'aborted'`: main ended it because an aborted task ignored its signal for `abortGrace` ms (see
+   * src/main/tasks.ts; `error` says which). `'recycled'`: it passed a recycling limit and was
+   * replaced once it held no task (`recycle` says which limit; src/main/recycler.ts): not a
+   * restart, and not counted against `threadRestarts`.
+   */
+  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted' | 'recycled';
+  /** What was thrown, for 'exception' and 'out_of_memory'; why it was ended, for 'aborted'. */
   error?: Error;
+  /** The limit a recycled thread passed: `maxTasksPerThread`, `maxHeapMB` or `maxAgeMs`. */
+  recycle?: RecycleCause;
   /** The worker's exit code, for 'exit'. */
   exitCode?: number;
 }
+
+/** Which recycling limit a thread passed (see src/main/recycler.ts). */
+export type RecycleCause = 'tasks' | 'heap' | 'age';
 
 /** One restart, for the 'fatal' event's history. */
 export interface ThreadRestart {
@@ -104,8 +114,14 @@ export class RootSupervisor {
   private readonly up: boolean[] = [false];
   /** The last error a worker raised before it exited (its exit event follows). */
   private readonly lastError: Array<Error | undefined> = [];
-  /** Threads main terminated on purpose (a hang, an aborted task), with the cause their exit is told as. */
-  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory'>();
+  /** Threads main terminated on purpose (a hang, an aborted task, a recycle), with the cause their exit is told as. */
+  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory' | 'recycled'>();
+  /** For a thread in `ended`: the error an 'aborted' end is told with, or the limit a 'recycled' one passed. */
+  private readonly endedWhy = new Map<number, Error | RecycleCause>();
+  /** When each shard's present incarnation started (performance.now()), for `maxAgeMs`. */
+  readonly startedAt: number[] = [0];
+  /** Threads recycled so far, by the limit they passed. */
+  readonly recycled: Record<RecycleCause, number> = { tasks: 0, heap: 0, age: 0 };
   /** Which shards are hung (hang-watch.ts). */
   private readonly hangs: HangWatch;
   /** The last restarts (at most HISTORY), for the 'fatal' event. */
@@ -166,14 +182,31 @@ export class RootSupervisor {
     worker.postMessage(message, transferList);
   }
 
-  /** Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as `cause`. */
-  end(thread: number, cause: 'hang' | 'aborted'): void {
+  /**
+   * Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as
+   * `cause`: with `why`, the error of an 'aborted' end or the limit of a 'recycled' one (a recycle
+   * hands the index to the standby at once, and is no restart).
+   */
+  end(thread: number, cause: 'hang' | 'aborted' | 'recycled', why?: Error | RecycleCause): void {
     if (!this.up[thread] || this.ended.has(thread)) return;
     // A thread that stopped turning with its heap nearly full is dying of it (stalled in garbage
     // collection), not stuck in a loop: say so, as its own out-of-memory error would have.
     const heapFull = Atomics.load(this.options.set.words, heapIndex(thread)) >= HEAP_FULL_PERMILLE;
     this.ended.set(thread, cause === 'hang' && heapFull ? 'out_of_memory' : cause);
+    if (why !== undefined) this.endedWhy.set(thread, why);
     void this.workers[thread]!.terminate();
+  }
+
+  /**
+   * Recycles shard `thread` (src/main/recycler.ts): once the standby has booted, so the index passes
+   * to a ready thread with no boot in between, the shard is ended as 'recycled' and the standby
+   * takes its place, as after any exit, but counted as a recycle, not a restart.
+   */
+  recycle(thread: number, cause: RecycleCause): void {
+    const standby = this.standby ?? Promise.resolve(undefined);
+    void standby.then(() => {
+      if (!this.stopping) this.end(thread, 'recycled', cause);
+    });
   }
 
   /**
@@ -238,6 +271,7 @@ export class RootSupervisor {
     worker.on('message', (message: unknown) => this.host.workerMessage(thread, message));
     if (fresh) await online(worker, thread);
     this.hangs.forget(thread);
+    this.startedAt[thread] = performance.now();
     this.up[thread] = true;
   }
 
@@ -245,10 +279,14 @@ export class RootSupervisor {
   private causeOf(thread: number, code: number): ThreadDownCause {
     const incarnation = this.restartsOf[thread];
     const ended = this.ended.get(thread);
+    const why = this.endedWhy.get(thread);
     this.ended.delete(thread);
+    this.endedWhy.delete(thread);
     const error = this.lastError[thread];
     // Its own out-of-memory error wins over a hang main saw first (it stalled in GC on its way out).
     if (error !== undefined && (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') return { thread, incarnation, cause: 'out_of_memory', error };
+    if (ended === 'recycled') return { thread, incarnation, cause: ended, recycle: why as RecycleCause };
+    if (ended === 'aborted' && why instanceof Error) return { thread, incarnation, cause: ended, error: why };
     if (ended !== undefined) return { thread, incarnation, cause: ended };
     if (error === undefined) return { thread, incarnation, cause: 'exit', exitCode: code };
     return { thread, incarnation, cause: 'exception', error };
@@ -279,7 +317,9 @@ export class RootSupervisor {
     this.host.threadDownEvent(cause);
     const reason: ExitReason = { threadDown: cause };
     // Decided first, so the live threads learn with the news of its death whether it comes back.
-    let allowed = this.allowRestart(thread, cause);
+    // A recycle is no restart: it is planned, and counts against no intensity.
+    const recycle = cause.cause === 'recycled' ? cause.recycle : undefined;
+    let allowed = recycle !== undefined || this.allowRestart(thread, cause);
     const silent = await this.host.forgetThread(thread, reason, !allowed);
     // A shard that did not confirm may still reset its rings with `thread` later, under the new
     // incarnation's feet: it is ended (and recovered in turn) before the new one starts.
@@ -312,7 +352,8 @@ export class RootSupervisor {
       }
       allowed = this.allowRestart(thread, cause);
     }
-    this.restartsOf[thread]++;
+    if (recycle !== undefined) this.recycled[recycle]++;
+    else this.restartsOf[thread]++;
     this.host.threadUpEvent({ thread, restarts: this.restartsOf[thread] });
     this.host.threadUp(thread);
   }

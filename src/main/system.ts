@@ -21,7 +21,7 @@ import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
 import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
-import { RingSet, parkedIndex, taskIndex } from '../shm/ring-set.js';
+import { RingSet, actorsIndex, heapMBIndex, parkedIndex, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
 import { ActorRef, type Router } from '../common/actor-ref.js';
 import type { MainServices } from '../common/main-services.js';
@@ -41,6 +41,7 @@ import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart } from './root-supervisor.js';
+import { Recycler } from './recycler.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
@@ -180,6 +181,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly runtime: ThreadRuntime;
   /** Starts the shards, and restarts one that goes down. */
   private readonly root: RootSupervisor;
+  /** Replaces shards past `maxTasksPerThread`, `maxHeapMB` or `maxAgeMs` (src/main/recycler.ts); undefined with no limit set. */
+  private readonly recycler: Recycler | undefined;
   private readonly names = new Registry();
   /** The fuses every thread shares (src/shm/fuse-table.ts). */
   private readonly fuseTable: FuseTable;
@@ -237,6 +240,29 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     });
     const { hangTimeout, resourceLimits, threadRestarts } = options;
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, ...threadRestarts });
+    this.recycler = Recycler.wanted(options) ? new Recycler(this.recyclerHost(), options) : undefined;
+  }
+
+  /** What the recycler reads of the shards and the dispatchers (src/main/recycler.ts). */
+  private recyclerHost(): ConstructorParameters<typeof Recycler>[0] {
+    const words = this.set.words;
+    return {
+      threads: this.threads,
+      isUp: (thread) => this.root.isUp(thread),
+      startedAt: (thread) => this.root.startedAt[thread],
+      heapMB: (thread) => Atomics.load(words, heapMBIndex(thread)),
+      tasksOn: (thread) => {
+        let tasks = 0;
+        for (const dispatcher of this.dispatchers) tasks += dispatcher.inFlightOn(thread);
+        return tasks;
+      },
+      hostsActors: (thread) => {
+        let runners = 0;
+        for (const dispatcher of this.dispatchers) if (dispatcher.hasRunner(thread)) runners++;
+        return Atomics.load(words, actorsIndex(thread)) > runners;
+      },
+      recycle: (thread, cause) => this.root.recycle(thread, cause),
+    };
   }
 
   /** Starts the shards and the receive loop, then joins the cluster if there is one. */
@@ -385,7 +411,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   /** @internal A task dispatcher on this system's shards, closed with it (ThreadPool, run, map). */
   taskDispatcher(options: DispatcherOptions): TaskDispatcher {
-    const dispatcher = new TaskDispatcher(this.taskHost(), options);
+    const dispatcher = new TaskDispatcher(this.taskHost(), { ...options, abortGrace: options.abortGrace ?? this.options.abortGrace });
     this.dispatchers.add(dispatcher);
     if (this.closed) dispatcher.close('stopped'); // made as the system stops: refuses at once
     return dispatcher;
@@ -404,7 +430,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
         return id;
       },
       closed: (dispatcher) => this.dispatchers.delete(dispatcher),
-      endThread: (thread) => this.root.end(thread, 'aborted'),
+      endThread: (thread, why) => this.root.end(thread, 'aborted', why),
+      abortBeside: (thread, id, cause) => this.side.abort(thread, id, cause),
+      recycling: (thread) => this.recycler?.recycling(thread) === true,
+      taskAnswered: this.recycler?.taskAnswered,
     };
   }
 
@@ -665,7 +694,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     read: async () => {
       const main = this.runtime.stats();
       const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.statsOf(thread)));
-      return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
+      return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), recycles: { ...this.root.recycled }, ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
     },
     restarts: () => this.root.restarts(),
     names: () => this.names.bound(),
@@ -728,6 +757,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.recycler?.stop();
     for (const dispatcher of [...this.dispatchers]) dispatcher.close('stopped');
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
@@ -798,6 +828,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       return [...ending, ...(await Promise.all(answers)).filter((other) => other !== 0)];
     },
     threadUp: (thread) => {
+      this.recycler?.threadUp(thread);
       for (const entry of this.supervisors) {
         if (entry.ref.pid.thread !== thread || this.closed) continue;
         const old = entry.ref.pid;

@@ -22,6 +22,8 @@ import { pathToFileURL } from 'node:url';
 import type { ResourceLimits, Transferable } from 'node:worker_threads';
 import { InvalidArgumentError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { start, type System } from './system.js';
+import { recycleLimits } from './options.js';
+import { Recycler, type RecycleLimits } from './recycler.js';
 import type { TaskDispatcher } from './tasks.js';
 
 export interface ThreadPoolOptions {
@@ -46,6 +48,22 @@ export interface ThreadPoolOptions {
   /** Heap and stack limits of each thread (its own shards only). */
   resourceLimits?: ResourceLimits;
   /**
+   * How long (ms) an aborted task that has started may take to answer before its thread is ended.
+   * The task's `{ signal }` (its second argument) aborts at once; one that honours it answers and
+   * keeps its thread. @default the system's `abortGrace` (1000)
+   */
+  abortGrace?: number;
+  /**
+   * Recycles a thread once it has answered this many tasks: it takes no new task, finishes what it
+   * holds, and a standby thread takes its place (its own shards only: on `system.threadPool`, give
+   * the limits to `start()`). @default Infinity
+   */
+  maxTasksPerThread?: number;
+  /** Recycles a thread once its used heap reaches this many MiB (its own shards only). @default Infinity */
+  maxHeapMB?: number;
+  /** Recycles a thread once it has run this long, ms (its own shards only). @default Infinity */
+  maxAgeMs?: number;
+  /**
    * piscina's other options, accepted so a piscina script runs unchanged, and not used by weft's
    * shards yet: `workerData`, `env`, `argv`, `execArgv`, `niceIncrement`, `trackUnmanagedFds`,
    * `recordTiming`, `atomics`, `taskQueue`, `closeTimeout`, `loadBalancer`, `workerHistogram`.
@@ -67,6 +85,7 @@ export interface ThreadPoolOptions {
 /** Every option name `ThreadPool` accepts: piscina's. Any other is refused (a typo would otherwise do nothing). */
 const OPTION_NAMES: ReadonlySet<string> = new Set([
   'filename', 'name', 'maxThreads', 'minThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerWorker', 'resourceLimits',
+  'abortGrace', 'maxTasksPerThread', 'maxHeapMB', 'maxAgeMs',
   'workerData', 'env', 'argv', 'execArgv', 'niceIncrement', 'trackUnmanagedFds', 'recordTiming', 'atomics', 'taskQueue',
   'closeTimeout', 'loadBalancer', 'workerHistogram',
 ]);
@@ -78,6 +97,8 @@ interface Resolved {
   threads: number;
   concurrency: number;
   maxQueue: number;
+  abortGrace: number | undefined;
+  recycle: RecycleLimits;
 }
 
 function isCount(value: unknown, least: number): value is number {
@@ -110,7 +131,10 @@ function validate(options: ThreadPoolOptions): Resolved {
   const queue = maxQueue === 'auto' ? threads * threads : maxQueue;
   if (!(queue === Infinity || isCount(queue, 0))) throw bad('maxQueue', "an integer >= 0, 'auto' or Infinity", maxQueue);
   const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
-  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue };
+  const { abortGrace } = options;
+  if (abortGrace !== undefined && !(typeof abortGrace === 'number' && abortGrace >= 0 && abortGrace <= 2 ** 31 - 1)) throw bad('abortGrace', 'a number of ms from 0 to 2147483647', abortGrace);
+  const recycle = recycleLimits(options, (message) => new InvalidOptionTypeError(message));
+  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, abortGrace, recycle };
 }
 
 export interface RunOptions {
@@ -120,10 +144,10 @@ export interface RunOptions {
   filename?: string | URL | null;
   /**
    * Aborts the task: it rejects with AbortError at once. Still in the pool's queue: it never runs.
-   * Held on its thread behind async tasks: dropped there, it never runs. Started (running, or an
-   * async one awaiting): its thread is ended (and restarted), so no task waits behind it. Sent to a
-   * thread but not taken up yet: it runs when its turn comes (and its thread is ended if it turns
-   * out async), its result dropped.
+   * Held on its thread behind async tasks: dropped there, it never runs. Started (or sent and about
+   * to start): the task's own `signal` (its second argument) aborts in its thread, and the task has
+   * `abortGrace` ms to answer; one that does keeps its thread, one that does not has its thread
+   * ended (and restarted). Its result is dropped either way.
    */
   signal?: AbortSignal;
   /** ArrayBuffers, MessagePorts… in the task to move to the thread rather than copy (piscina's `transferList`). */
@@ -161,13 +185,16 @@ export class ThreadPool {
   constructor(options: ThreadPoolOptions = {}, system?: System) {
     if (typeof options !== 'object' || options === null) throw new InvalidOptionTypeError(`expected ThreadPool options (an object), got: ${describeValue(options)}`);
     this.options = options;
-    const { filename, name, threads, concurrency, maxQueue } = validate(options);
+    const { filename, name, threads, concurrency, maxQueue, abortGrace, recycle } = validate(options);
+    if (system !== undefined && Recycler.wanted(recycle)) {
+      throw new InvalidOptionTypeError('recycling limits (`maxTasksPerThread`, `maxHeapMB`, `maxAgeMs`) are the system\'s on `system.threadPool`: give them to start()');
+    }
     this.filename = filename;
     this.name = name;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
-    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }) : undefined;
+    this.own = system === undefined ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 }, ...recycle }) : undefined;
     const made = (s: System): TaskDispatcher => {
-      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency });
+      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency, abortGrace });
       if (this.filename !== undefined) this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       return dispatcher;

@@ -20,7 +20,7 @@ import { FuseTable } from '../shm/fuse-table.js';
 import { ThreadRuntime } from '../common/runtime.js';
 import type { ExitReason } from '../common/actor.js';
 import { RemoteMain } from './remote-main.js';
-import { isSideTask, runSideTask } from './side-tasks.js';
+import { abortSideTask, isSideAbort, isSideTask, runSideTask } from './side-tasks.js';
 import { reportVitals } from './vitals.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
@@ -60,6 +60,7 @@ reportVitals(endpoint.set.words, data.thread);
 // keeps the thread alive between frames (a parked waitAsync does not).
 port.on('message', (message: unknown) => {
   if (isSideTask(message)) void runSideTask(port, message, (id) => runtime.markTask(id));
+  else if (isSideAbort(message)) abortSideTask(message);
 });
 
 for (;;) {

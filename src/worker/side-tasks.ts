@@ -8,6 +8,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import { taskFunction } from '../common/task-functions.js';
 import { isThenable } from '../common/thenable.js';
+import { TaskContext } from '../common/task-signal.js';
+import { AbortError } from '../shm/errors.js';
 
 /** What main posts (src/main/side-tasks.ts). */
 export interface SideTask {
@@ -17,8 +19,26 @@ export interface SideTask {
 /** What the shard posts back. */
 export type SideAnswer = { weftTaskDone: number; ok: true; value: unknown } | { weftTaskDone: number; ok: false; error: unknown };
 
+/** What main posts when the caller of side task `id` aborts it: its signal aborts here. */
+export interface SideAbort {
+  weftTaskAbort: number;
+  cause: unknown;
+}
+
 export function isSideTask(message: unknown): message is SideTask {
   return typeof message === 'object' && message !== null && 'weftTask' in message;
+}
+
+export function isSideAbort(message: unknown): message is SideAbort {
+  return typeof message === 'object' && message !== null && 'weftTaskAbort' in message;
+}
+
+/** The side tasks this thread runs now, by task id, with what aborts them. */
+const running = new Map<number, TaskContext>();
+
+/** Aborts side task `weftTaskAbort`'s signal, if it is still running here. */
+export function abortSideTask({ weftTaskAbort: id, cause }: SideAbort): void {
+  running.get(id)?.abort(new AbortError('the caller aborted this task', { cause }));
 }
 
 /** Runs one side task, marking it as the one this thread runs (for aborts), and answers on `port`. */
@@ -31,17 +51,21 @@ export async function runSideTask(port: MessagePort, { weftTask: task }: SideTas
       port.postMessage({ weftTaskDone: task.side, ok: false, error });
     }
   };
+  const options = new TaskContext();
+  running.set(task.id, options);
   try {
     const fn = await taskFunction(task.module, task.name);
     markTask(task.id);
     let result: unknown;
     try {
-      result = fn(...task.args);
+      result = fn(...task.args, options);
     } finally {
       markTask(0);
     }
     answer({ weftTaskDone: task.side, ok: true, value: isThenable(result) ? await result : result });
   } catch (error) {
     answer({ weftTaskDone: task.side, ok: false, error });
+  } finally {
+    running.delete(task.id);
   }
 }
