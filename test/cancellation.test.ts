@@ -7,10 +7,13 @@
  * hangs; they do not measure speed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, InvalidArgumentError, InvalidOptionTypeError, ThreadPool, start, type System, type ThreadDownCause } from '../src/main/index.js';
+import { AbortError, CallTimeoutError, ExitError, InvalidArgumentError, InvalidOptionTypeError, ThreadPool, start, type System, type ThreadDownCause } from '../src/main/index.js';
 import { fixtureUrl } from './helpers.js';
 
+import type Patient from './fixtures/actors/patient.js';
+
 const CANCEL = fixtureUrl('tasks/cancel');
+const PATIENT = fixtureUrl('actors/patient');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -155,5 +158,85 @@ describe('abortGrace is checked', () => {
 
   it('ThreadPool refuses a bad abortGrace with InvalidOptionTypeError', () => {
     expect(() => new ThreadPool({ filename: CANCEL, abortGrace: 'soon' as unknown as number })).toThrow(InvalidOptionTypeError);
+  });
+});
+
+describe('an actor sees its caller give up (ctx.signal)', () => {
+  for (const thread of [1, 0]) {
+    const where = thread === 0 ? 'on main, called from main' : 'on a shard';
+    it(`${where}: the caller's abort rejects at once and aborts the handler's signal`, async () => {
+      system = await start({ threads: 1 });
+      const actor = await system.spawn<typeof Patient>(PATIENT, { thread });
+      const controller = new AbortController();
+      const call = actor.call({ type: 'wait', ms: 60_000 }, { signal: controller.signal, timeout: Infinity });
+      await sleep(50);
+      controller.abort('enough');
+      await expect(call).rejects.toBeInstanceOf(AbortError);
+      await expect(call).rejects.toMatchObject({ cause: 'enough' });
+      // The handler saw it and answered; that late reply was dropped, and the actor goes on.
+      await until(async () => ((await actor.call({ type: 'seen' })) as unknown[]).length === 1, 10_000, 'the handler to see its signal');
+      expect(await actor.call({ type: 'seen' })).toEqual([{ why: 'AbortError', early: false }]);
+    });
+
+    it(`${where}: the call's timeout aborts the handler's signal with CallTimeoutError`, async () => {
+      system = await start({ threads: 1 });
+      const actor = await system.spawn<typeof Patient>(PATIENT, { thread });
+      await expect(actor.call({ type: 'wait', ms: 60_000 }, { timeout: 100 })).rejects.toBeInstanceOf(CallTimeoutError);
+      await until(async () => ((await actor.call({ type: 'seen' })) as unknown[]).length === 1, 10_000, 'the handler to see its signal');
+      expect(await actor.call({ type: 'seen' })).toEqual([{ why: 'CallTimeoutError', early: false }]);
+    });
+  }
+
+  it('a call given up on while it waits in the mailbox is handled with its signal already aborted', async () => {
+    system = await start({ threads: 1 });
+    const actor = await system.spawn<typeof Patient>(PATIENT, { thread: 1 });
+    const spinning = actor.call({ type: 'spin', ms: 300 });
+    const controller = new AbortController();
+    const queued = actor.call({ type: 'wait', ms: 60_000 }, { signal: controller.signal });
+    await sleep(50);
+    controller.abort();
+    await expect(queued).rejects.toBeInstanceOf(AbortError);
+    expect(await spinning).toBe('spun');
+    await until(async () => ((await actor.call({ type: 'seen' })) as unknown[]).length === 1, 10_000, 'the queued call to be handled');
+    expect(await actor.call({ type: 'seen' })).toEqual([{ why: 'AbortError', early: true }]);
+  });
+
+  it('a call with a signal already aborted rejects without being sent', async () => {
+    system = await start({ threads: 1 });
+    const actor = await system.spawn<typeof Patient>(PATIENT, { thread: 1 });
+    const before = (await actor.call({ type: 'calls' })) as number;
+    await expect(actor.call({ type: 'wait', ms: 10 }, { signal: AbortSignal.abort('no') })).rejects.toMatchObject({ name: 'AbortError', cause: 'no' });
+    await expect(system.call(actor.pid, { type: 'wait', ms: 10 }, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+    expect(await actor.call({ type: 'calls' })).toBe(before + 1); // only this count itself was handled
+  });
+
+  it('every call settles once: an abort after the reply, a thread that crashes, a system that stops', async () => {
+    system = await start({ threads: 1 });
+    const actor = await system.spawn<typeof Patient>(PATIENT, { thread: 1 });
+    const after = new AbortController();
+    expect(await actor.call({ type: 'wait', ms: 1 }, { signal: after.signal })).toBe('finished');
+    after.abort(); // nothing left to abort
+    const crash = new AbortController();
+    const waiting = actor.call({ type: 'wait', ms: 60_000 }, { signal: crash.signal, timeout: Infinity });
+    waiting.catch(() => undefined);
+    await system.spawn<typeof Patient>(PATIENT, { thread: 1 }).then((other) => other.call({ type: 'crash' }));
+    await expect(waiting).rejects.toBeInstanceOf(ExitError);
+    crash.abort(); // after the crash: nothing happens
+    await until(async () => (await restarts(system!))[0] === 1, 10_000, 'the thread to come back');
+    const fresh = await system.spawn<typeof Patient>(PATIENT, { thread: 1 });
+    const stop = new AbortController();
+    const pending = fresh.call({ type: 'wait', ms: 60_000 }, { signal: stop.signal, timeout: Infinity });
+    pending.catch(() => undefined);
+    await sleep(20);
+    await system.stop();
+    await expect(pending).rejects.toBeInstanceOf(Error);
+    stop.abort();
+    system = undefined;
+  });
+
+  it('refuses a signal that is not an AbortSignal', async () => {
+    system = await start({ threads: 1 });
+    const actor = await system.spawn<typeof Patient>(PATIENT, { thread: 1 });
+    await expect(actor.call({ type: 'calls' }, { signal: 'stop' as unknown as AbortSignal })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -16,8 +16,9 @@ interface Waiter {
   resolve(value: unknown): void;
   reject(error: unknown): void;
   /** Makes the error a timed-out wait rejects with, from `subject` (only called if it times out):
-   *  a function shared by every wait of its kind, so that a wait allocates no closure for it. */
-  readonly timedOut: (subject: unknown, timeoutMs: number) => Error;
+   *  a function shared by every wait of its kind, so that a wait allocates no closure for it. `ref`
+   *  is the wait's (a call tells its actor it stopped waiting). */
+  readonly timedOut: (subject: unknown, timeoutMs: number, ref: number) => Error;
   readonly subject: unknown;
   /** The thread that will answer, if one: its death rejects the wait (`rejectThread`). */
   thread: number;
@@ -73,7 +74,7 @@ export class PendingReplies {
    * thread that will answer (-1: none in particular; AFAR: another node), whose death rejects the wait. The hot path of
    * every call: it allocates the promise and one record, nothing else.
    */
-  begin<T>(timeoutMs: number, thread: number, timedOut: (subject: unknown, timeoutMs: number) => Error, subject: unknown): Promise<T> {
+  begin<T>(timeoutMs: number, thread: number, timedOut: (subject: unknown, timeoutMs: number, ref: number) => Error, subject: unknown): Promise<T> {
     const ref = this.nextRef;
     this.nextRef = ref >= 0x3fff_ffff ? 1 : ref + 1;
     this.lastRef = ref;
@@ -208,7 +209,7 @@ export class PendingReplies {
       while (queue.head < refs.length && at[queue.head] <= now) {
         const ref = refs[queue.head++];
         const waiter = this.waiters.get(ref);
-        if (waiter !== undefined) this.reject(ref, waiter.timedOut(waiter.subject, timeoutMs));
+        if (waiter !== undefined) this.reject(ref, waiter.timedOut(waiter.subject, timeoutMs, ref));
       }
       if (this.queues.get(timeoutMs) === queue) this.arm(queue, timeoutMs);
     }, delay);

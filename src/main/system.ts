@@ -14,7 +14,7 @@ import { GuardedEmitter, type ListenerError } from './guarded-events.js';
 import { randomInt } from 'node:crypto';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AlreadyRegisteredError, CallTimeoutError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
+import { AbortError, AlreadyRegisteredError, CallTimeoutError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { FuseTable } from '../shm/fuse-table.js';
 import type { Fuse, FuseNotice } from '../common/fuse.js';
 import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
@@ -23,7 +23,8 @@ import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type Exite
 import type { Placement } from '../shm/placement.js';
 import { RingSet, actorsIndex, heapMBIndex, parkedIndex, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
-import { ActorRef, type Router } from '../common/actor-ref.js';
+import { ActorRef, type CallOptions, type Router } from '../common/actor-ref.js';
+import { checkSignal, onAbortWhileWaiting } from '../common/call-abort.js';
 import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
@@ -705,13 +706,33 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   /**
    * Calls an actor by pid, or by `{ name, node }` (the name is looked up on that node, at each
    * call, as Erlang's `gen_server:call({Name, Node}, Msg)` does). Prefer a typed `ActorRef`'s
-   * `call`; this form is for names on other nodes.
+   * `call`; this form is for names on other nodes. The third argument is the timeout in ms, or
+   * `{ timeout, signal }` as `ActorRef.call` takes. On another node, an abort rejects the call but
+   * the actor there is not told (its `ctx.signal` does not abort).
    */
-  call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, timeout?: number): Promise<ReplyOf<A>>;
-  call(to: Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown>;
-  call(to: Pid | RemoteName | ActorRef, msg: unknown, timeout?: number): Promise<unknown> {
+  call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: number | CallOptions): Promise<ReplyOf<A>>;
+  call(to: Pid | RemoteName, msg: unknown, options?: number | CallOptions, signal?: AbortSignal): Promise<unknown>;
+  call(to: Pid | RemoteName | ActorRef, msg: unknown, options?: number | CallOptions, signal?: AbortSignal): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('call'));
-    if (!isRemoteName(to, this.node)) return this.runtime.call(this.localPid(to), msg, timeout);
+    let timeout: number | undefined;
+    if (typeof options === 'object' && options !== null) ({ timeout, signal } = options);
+    else timeout = options;
+    if (!isRemoteName(to, this.node)) return this.runtime.call(this.localPid(to), msg, timeout, signal);
+    try {
+      if (checkSignal(signal)?.aborted === true) throw new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted before it was sent`, { cause: signal!.reason });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const call = this.callAfar(to, msg, timeout);
+    if (signal === undefined) return call;
+    return new Promise((resolve, reject) => {
+      call.then(resolve, reject);
+      onAbortWhileWaiting(signal, call, () => reject(new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted`, { cause: signal.reason })));
+    });
+  }
+
+  /** A call to `{ name, node }` on another node, through the cluster. */
+  private callAfar(to: RemoteName, msg: unknown, timeout: number | undefined): Promise<unknown> {
     const ms = timeout ?? this.options.callTimeout;
     return new Promise((resolve, reject) => {
       const timer = ms === Infinity ? undefined : setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms);

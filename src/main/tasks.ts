@@ -603,7 +603,8 @@ export class TaskDispatcher {
       return;
     }
     const { shard, id } = job;
-    this.finish(job, false, new AbortError('the task was aborted after it was sent to a thread', { cause: reason }));
+    const running = this.host.taskRunning(shard) === id;
+    this.finish(job, false, new AbortError(running ? `the task was aborted while it ran; its thread is ended unless it answers within ${this.abortGrace} ms (abortGrace)` : 'the task was aborted after it was sent to a thread', { cause: reason }));
     this.aborting[shard]++;
     job.grace = setTimeout(() => this.graceOver(job), this.abortGrace);
     job.grace.unref(); // the task's own answer (or its thread's end) is what settles things, not this timer

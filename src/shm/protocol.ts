@@ -40,6 +40,7 @@
  * | REMOTE      | shard → main     | RemoteEnvelope           (for an actor on another node: main's cluster carries it) |
  * | MONITOR_NODE| shard → main     | [serial, node]           (send the actor a NodeDown when the node goes down) |
  * | CALL_TRACED | any → actor's    | [serial, ref, traceparent, body] (a CALL made inside an active span, with openTelemetry on) |
+ * | CALL_ABORT  | caller → actor's | [serial, ref, timedOut]  (the caller of CALL `ref` stopped waiting: `ctx.signal` aborts) |
  *
  * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
  * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
@@ -81,6 +82,7 @@ export const Kind = {
   REMOTE: 27,
   MONITOR_NODE: 28,
   CALL_TRACED: 29,
+  CALL_ABORT: 30,
 } as const;
 
 /** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */
@@ -117,6 +119,8 @@ export const REMOTE_SPAWN_ARGS = 4;
 export type CallTracedEnvelope = [serial: number, ref: number, traceparent: string, body: unknown];
 export const CALL_TRACED_BODY = 3;
 export type ReplyEnvelope = [ref: number, body: unknown];
+/** The caller (the frame's sender thread) of CALL `ref` to actor `serial` aborted it, or (`timedOut`) its timeout passed. */
+export type CallAbortEnvelope = [serial: number, ref: number, timedOut: boolean];
 /**
  * `name`: registered by the thread that runs the actor, before it runs (see ThreadRuntime.spawn);
  * `replacing`: the actor it replaces, whose hold on the name gives way; `reservation`: main's hold
