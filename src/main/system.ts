@@ -14,12 +14,12 @@ import { GuardedEmitter, type ListenerError } from './guarded-events.js';
 import { randomInt } from 'node:crypto';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AbortError, AlreadyRegisteredError, CallTimeoutError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
+import { AbortError, AlreadyRegisteredError, CallTimeoutError, ExitError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { FuseTable } from '../shm/fuse-table.js';
 import type { Fuse, FuseNotice } from '../common/fuse.js';
 import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, RemoteOp, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
+import { Kind, RemoteOp, type ThreadStats, type DeadLetterEnvelope, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
 import { RingSet, actorsIndex, heapMBIndex, parkedIndex, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
@@ -676,6 +676,39 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     return this.seen.stats(options);
   }
 
+  /**
+   * Shard `thread`'s figures. A shard that goes down while asked (a recycle, planned, or a crash) is
+   * asked again once it is back, a few times at most: `stats()` does not fail because a thread was
+   * being replaced as it looked.
+   */
+  private async statsOf(thread: number): Promise<ThreadStats> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runtime.statsOf(thread);
+      } catch (error) {
+        if (attempt >= 3 || this.closed || !(error instanceof ExitError && isThreadDown(error.reason))) throw error;
+        await this.threadBack(thread, FORGET_TIMEOUT_MS);
+      }
+    }
+  }
+
+  /** Resolves once shard `thread` is up (at once if it is), or after `ms`. */
+  private threadBack(thread: number, ms: number): Promise<void> {
+    if (this.root.isUp(thread)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('threadUp', up);
+        resolve();
+      };
+      const up = (event: { thread: number }): void => {
+        if (event.thread === thread) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.on('threadUp', up);
+    });
+  }
+
   /** Where `start({ inspect })`'s endpoint listens (`port: 0` picked one), if it is open. */
   get inspectAddress(): { host: string; port: number } | { path: string } | undefined {
     return this.seen.inspectAddress;
@@ -694,7 +727,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     },
     read: async () => {
       const main = this.runtime.stats();
-      const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.statsOf(thread)));
+      const shards = await Promise.all(this.shardNumbers().map((thread) => this.statsOf(thread)));
       return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), recycles: { ...this.root.recycled }, ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
     },
     restarts: () => this.root.restarts(),
