@@ -20,5 +20,7 @@ import { suite as remoteCast } from './remote-cast.js';
 import { suite as remoteRun } from './remote-run.js';
 import { suite as backpressure } from './backpressure.js';
 import { suite as stopLatency } from './stop-latency.js';
+import { suite as cancel } from './cancel.js';
+import { suite as recycle } from './recycle.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, backpressure, stopLatency];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, backpressure, stopLatency, cancel, recycle];

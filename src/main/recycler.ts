@@ -10,7 +10,10 @@
  * ```
  *
  * Nothing is lost and nothing rejects: a draining shard gets no task (the dispatchers pass it by,
- * src/main/tasks.ts), and it is ended only once every task it held has answered. Tasks go to the
+ * src/main/tasks.ts), and it is ended only once every task it held has answered. One shard is
+ * recycled at a time: shards that pass their limits together (an even load brings every shard
+ * to `maxTasksPerThread` at once) would otherwise all stop taking tasks at the same moment, and
+ * the later ones would wait for a standby to boot; the others go on working, and drain in turn. Tasks go to the
  * other shards meanwhile, and the new thread is the root supervisor's pre-booted standby, so the
  * index is without a thread only for the hand-over (a few ms: its rings are reset on every live
  * thread). A recycle is no restart: `stats().recycles` counts it by cause, not `restarts`, and it
@@ -60,6 +63,8 @@ export class Recycler {
   private readonly ending: boolean[];
   /** Per shard: not looked at again before this time (it hosts actors). */
   private readonly skipUntil: number[];
+  /** The shard draining or being handed over now (0: none): one at a time. */
+  private current = 0;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(host: RecyclerHost, limits: RecycleLimits) {
@@ -102,6 +107,17 @@ export class Recycler {
     this.draining[thread] = undefined;
     this.ending[thread] = false;
     this.skipUntil[thread] = 0;
+    if (this.current === thread) {
+      this.current = 0;
+      this.next();
+    }
+  }
+
+  /** The next shard already past its task limit, waiting its turn (age and heap are looked at by the timer). */
+  private next(): void {
+    for (let thread = 1; thread <= this.host.threads && this.current === 0; thread++) {
+      if (this.answered[thread] >= this.limits.maxTasksPerThread) this.passed(thread, 'tasks');
+    }
   }
 
   stop(): void {
@@ -125,12 +141,14 @@ export class Recycler {
 
   /** Shard `thread` passed a limit: it drains, unless actors live there (then it is left be for a while). */
   private passed(thread: number, cause: RecycleCause): void {
+    if (this.current !== 0) return; // its turn comes when the one being recycled is back
     const now = performance.now();
     if (now < this.skipUntil[thread] || !this.host.isUp(thread)) return;
     if (this.host.hostsActors(thread)) {
       this.skipUntil[thread] = now + ACTORS_RECHECK_MS;
       return;
     }
+    this.current = thread;
     this.draining[thread] = cause;
     this.handOverIfEmpty(thread);
   }
@@ -142,6 +160,8 @@ export class Recycler {
       // An actor was placed there while it drained: it keeps its thread, and takes tasks again.
       this.draining[thread] = undefined;
       this.skipUntil[thread] = performance.now() + ACTORS_RECHECK_MS;
+      this.current = 0;
+      this.next();
       return;
     }
     this.ending[thread] = true;
