@@ -48,8 +48,9 @@ export const suite: Suite = {
       if (a.tasksPerSec > plain.tasksPerSec) plain = a;
       if (b.tasksPerSec > recycled.tasksPerSec) recycled = b;
     }
-    // Each thread answers LIMIT tasks before it drains, so a run of `tasks` recycles at least this often.
-    const expected = Math.floor(tasks / (THREADS * LIMIT)) * THREADS - THREADS;
+    // Each thread has LIMIT tasks to a life, one thread is recycled at a time, and a thread works on
+    // past its limit while it waits its turn: a run of `tasks` recycles at least this often.
+    const expected = Math.max(1, Math.floor(tasks / (THREADS * LIMIT)) - 1);
     if (recycled.recycles < expected) throw new Error(`recycle: ${recycled.recycles} recycles for ${tasks} tasks at ${LIMIT} a thread; expected at least ${expected}`);
     if (plain.recycles !== 0) throw new Error(`recycle: the pool without limits recycled ${plain.recycles} times`);
     return {

@@ -81,6 +81,8 @@ export interface RootHost {
   fatal(history: ThreadRestart[]): void;
   /** A message shard `thread` posted on its port (side tasks' answers). */
   workerMessage(thread: number, message: unknown): void;
+  /** Module URLs the shards run tasks from (and the task runner's): a standby imports them while it waits. */
+  warmModules(): string[];
 }
 
 export interface RootOptions {
@@ -197,6 +199,17 @@ export class RootSupervisor {
     void this.workers[thread]!.terminate();
   }
 
+  /** A module the shards now run tasks from: the standby, if booted, imports it while it waits. */
+  warm(module: string): void {
+    void this.standby?.then((worker) => {
+      try {
+        worker?.postMessage({ preload: [module] });
+      } catch {
+        // It exited meanwhile: the next one is booted with the module in its list.
+      }
+    });
+  }
+
   /**
    * Recycles shard `thread` (src/main/recycler.ts): once the standby has booted, so the index passes
    * to a ready thread with no boot in between, the shard is ended as 'recycled' and the standby
@@ -233,7 +246,9 @@ export class RootSupervisor {
 
   /** Boots a worker that loads the shard and waits to be given a thread; undefined if it fails. */
   private bootStandby(): Promise<Worker | undefined> {
-    const worker = new Worker(this.options.url, { workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits });
+    // It imports the modules the shards run tasks from before it says it is ready, so a thread it
+    // replaces (a recycle, above all) answers its first task without a cold import.
+    const worker = new Worker(this.options.url, { workerData: { standby: true, preload: this.host.warmModules() }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits });
     worker.unref();
     return new Promise((resolve) => {
       worker.once('message', () => resolve(worker));

@@ -37,7 +37,7 @@ import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-re
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
-import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
+import { TASK_RUNNER_URL, TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { SideTasks } from './side-tasks.js';
 import { mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, moduleUrl, type ThreadPoolOptions } from './thread-pool.js';
@@ -412,6 +412,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   /** @internal A task dispatcher on this system's shards, closed with it (ThreadPool, run, map). */
   taskDispatcher(options: DispatcherOptions): TaskDispatcher {
+    if (this.dispatchers.size === 0) this.root.warm(TASK_RUNNER_URL.href); // the standby booted before any task
     const dispatcher = new TaskDispatcher(this.taskHost(), { ...options, abortGrace: options.abortGrace ?? this.options.abortGrace });
     this.dispatchers.add(dispatcher);
     if (this.closed) dispatcher.close('stopped'); // made as the system stops: refuses at once
@@ -433,6 +434,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       closed: (dispatcher) => this.dispatchers.delete(dispatcher),
       endThread: (thread, why) => this.root.end(thread, 'aborted', why),
       abortBeside: (thread, id, cause) => this.side.abort(thread, id, cause),
+      warm: (module) => this.root.warm(module),
       recycling: (thread) => this.recycler?.recycling(thread) === true,
       taskAnswered: this.recycler?.taskAnswered,
     };
@@ -907,6 +909,12 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     threadUpEvent: (event) => this.emit('threadUp', event),
     workerMessage: (_thread, message) => {
       this.side.answered(message);
+    },
+    warmModules: () => {
+      if (this.dispatchers.size === 0) return [];
+      const modules = new Set<string>([TASK_RUNNER_URL.href]);
+      for (const dispatcher of this.dispatchers) for (const module of dispatcher.modules()) modules.add(module);
+      return [...modules];
     },
     fatal: (history) => {
       this.emit('fatal', { history });

@@ -39,7 +39,8 @@ import { isThreadDown, type System } from './system.js';
 import type { ThreadDownCause } from './root-supervisor.js';
 
 /** The task runner's module, for the shards to import. */
-const RUNNER_URL = compiledModule('common/task-runner.js');
+export const TASK_RUNNER_URL = compiledModule('common/task-runner.js');
+const RUNNER_URL = TASK_RUNNER_URL;
 
 export interface DispatcherOptions {
   /** Most tasks in flight per shard. */
@@ -74,6 +75,8 @@ export interface TaskHost {
   readonly taskAnswered: ((thread: number) => void) | undefined;
   /** Runs a task beside the rings, on shard `thread`'s port (src/main/side-tasks.ts). */
   runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown>;
+  /** The shards now run tasks from `module`: the standby imports it ahead (root-supervisor.ts `warm`). */
+  warm(module: string): void;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
   callRunner(runner: Pid, task: TaskCall): Promise<unknown>;
   /** The next task id: one counter for all of a system's dispatchers, since the shards' TASK words are shared. */
@@ -234,6 +237,11 @@ export class TaskDispatcher {
     return this.allStarted;
   }
 
+  /** The module URLs this dispatcher's tasks come from (for a standby to import ahead: root-supervisor.ts). */
+  modules(): string[] {
+    return this.functions.map(([module]) => module);
+  }
+
   /** Tasks of this dispatcher in flight on shard `thread` (in its ring, held, running or awaiting; beside the rings too). */
   inFlightOn(thread: number): number {
     return this.inFlight[thread] ?? 0;
@@ -333,6 +341,7 @@ export class TaskDispatcher {
       fn = this.functions.length;
       this.functions.push([module, name]);
       this.functionNumbers.set(key, fn);
+      if (!this.functions.some(([other], index) => other === module && index !== fn)) this.host.warm(module);
     }
     return fn;
   }
