@@ -6,8 +6,8 @@
  * hand, aborted when the caller's `call(msg, { signal })` aborts or its timeout passes. Bounds catch
  * hangs; they do not measure speed.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError, CallTimeoutError, ExitError, InvalidArgumentError, InvalidOptionTypeError, ThreadPool, start, type System, type ThreadDownCause } from '../src/main/index.js';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { AbortError, CallTimeoutError, ExitError, InvalidArgumentError, InvalidOptionTypeError, ThreadPool, start, type ActorRef, type CallContext, type CallOptions, type System, type TaskOptions, type ThreadDownCause } from '../src/main/index.js';
 import { fixtureUrl } from './helpers.js';
 
 import type Patient from './fixtures/actors/patient.js';
@@ -238,5 +238,19 @@ describe('an actor sees its caller give up (ctx.signal)', () => {
     system = await start({ threads: 1 });
     const actor = await system.spawn<typeof Patient>(PATIENT, { thread: 1 });
     await expect(actor.call({ type: 'calls' }, { signal: 'stop' as unknown as AbortSignal })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('types', () => {
+  it('call takes { timeout?, signal? }; ctx.signal and a task’s { signal } are AbortSignals', () => {
+    expectTypeOf<CallOptions>().toEqualTypeOf<{ timeout?: number; signal?: AbortSignal }>();
+    expectTypeOf<CallContext['signal']>().toEqualTypeOf<AbortSignal>();
+    expectTypeOf<TaskOptions['signal']>().toEqualTypeOf<AbortSignal>();
+    const call = (ref: ActorRef<typeof Patient>) => {
+      void ref.call({ type: 'calls' }, { signal: AbortSignal.timeout(10), timeout: 100 });
+      // @ts-expect-error a signal is an AbortSignal, not a string
+      void ref.call({ type: 'calls' }, { signal: 'stop' });
+    };
+    expect(typeof call).toBe('function');
   });
 });

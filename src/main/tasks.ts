@@ -173,6 +173,8 @@ export class TaskDispatcher {
    */
   private readonly aborting: number[];
   private readonly abortGrace: number;
+  /** Aborted tasks whose `abortGrace` runs (see `abort`): a closing dispatcher ends their threads at once. */
+  private readonly inGrace = new Set<Job>();
   /** Per shard being ended for an aborted task: the tasks that had started there (null: not known). */
   private readonly ending: Array<readonly number[] | null | undefined>;
   /** Per shard, what a direct task's answer goes through: made once, not a closure per task. */
@@ -308,6 +310,12 @@ export class TaskDispatcher {
     clearTimeout(this.lookTimer);
     this.lookTimer = undefined;
     this.onNeverStarted(this.closedError('the pool can never be ready'));
+    // Aborted tasks still in their grace hold threads the pool no longer waits for: ended now, as
+    // piscina's destroy ends its workers (a stuck one would hold a stop for its whole timeout).
+    for (const job of [...this.inGrace]) {
+      clearTimeout(job.grace);
+      this.graceOver(job, true);
+    }
     this.host.closed(this);
     this.host.system.off('threadDown', this.onThreadDown);
     this.host.system.off('threadUp', this.onThreadUp);
@@ -527,6 +535,7 @@ export class TaskDispatcher {
       // An aborted task answered (it honoured its signal, or its thread went down): no end for it.
       clearTimeout(job.grace);
       job.grace = undefined;
+      this.inGrace.delete(job);
       this.aborting[shard]--;
     }
     this.answer(shard);
@@ -615,6 +624,7 @@ export class TaskDispatcher {
     const running = this.host.taskRunning(shard) === id;
     this.finish(job, false, new AbortError(running ? `the task was aborted while it ran; its thread is ended unless it answers within ${this.abortGrace} ms (abortGrace)` : 'the task was aborted after it was sent to a thread', { cause: reason }));
     this.aborting[shard]++;
+    this.inGrace.add(job);
     job.grace = setTimeout(() => this.graceOver(job), this.abortGrace);
     job.grace.unref(); // the task's own answer (or its thread's end) is what settles things, not this timer
     if (job.transfer !== undefined) {
@@ -649,11 +659,12 @@ export class TaskDispatcher {
    * runner listed when told of the abort, and the one running now; not known (none runs again) when
    * more are awaiting there than were listed, or the runner never answered while others await.
    */
-  private graceOver(job: Job): void {
+  private graceOver(job: Job, closing = false): void {
     job.grace = undefined;
+    this.inGrace.delete(job);
     const { shard, id } = job;
     this.aborting[shard]--;
-    if (this.closed || this.ending[shard] !== undefined) return;
+    if ((this.closed && !closing) || this.ending[shard] !== undefined) return;
     const running = this.host.taskRunning(shard);
     const parked = this.host.parked(shard);
     let started: number[] | null;
@@ -664,7 +675,8 @@ export class TaskDispatcher {
     } else {
       started = parked !== 0 ? null : running === 0 || running === id ? [id] : [running, id];
     }
-    this.endShard(shard, started, new AbortError(`task ${id} ignored its aborted signal for ${this.abortGrace} ms (abortGrace): its thread was ended`));
+    const why = closing ? `task ${id} had not answered its abort when its pool closed: its thread was ended` : `task ${id} ignored its aborted signal for ${this.abortGrace} ms (abortGrace): its thread was ended`;
+    this.endShard(shard, started, new AbortError(why));
   }
 
   /**
