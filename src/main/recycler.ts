@@ -47,6 +47,8 @@ export interface RecyclerHost {
   hostsActors(thread: number): boolean;
   /** Ends it as 'recycled' once the standby is booted (RootSupervisor.recycle). */
   recycle(thread: number, cause: RecycleCause): void;
+  /** True while a booted standby waits: a shard starts to drain only then, so it never idles through a boot. */
+  standbyReady(): boolean;
 }
 
 /** How long a shard found hosting actors is left be before it is looked at again (ms). */
@@ -142,6 +144,9 @@ export class Recycler {
   /** Shard `thread` passed a limit: it drains, unless actors live there (then it is left be for a while). */
   private passed(thread: number, cause: RecycleCause): void {
     if (this.current !== 0) return; // its turn comes when the one being recycled is back
+    // The standby boots after each hand-over: until it is up, the shard works on past its limit
+    // (looked at again at its next answer, or by the timer) rather than drain and then idle.
+    if (!this.host.standbyReady()) return;
     const now = performance.now();
     if (now < this.skipUntil[thread] || !this.host.isUp(thread)) return;
     if (this.host.hostsActors(thread)) {

@@ -250,12 +250,26 @@ export class RootSupervisor {
     // replaces (a recycle, above all) answers its first task without a cold import.
     const worker = new Worker(this.options.url, { workerData: { standby: true, preload: this.host.warmModules() }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits });
     worker.unref();
+    this.standbyBooted = false;
     return new Promise((resolve) => {
-      worker.once('message', () => resolve(worker));
-      worker.once('error', () => resolve(undefined));
-      worker.once('exit', () => resolve(undefined));
+      worker.once('message', () => {
+        this.standbyBooted = true;
+        resolve(worker);
+      });
+      // Failed: a recycle would wait for nothing, and takes a fresh worker (takeStandby); never stall one.
+      worker.once('error', () => {
+        this.standbyBooted = true;
+        resolve(undefined);
+      });
+      worker.once('exit', () => {
+        this.standbyBooted = true;
+        resolve(undefined);
+      });
     });
   }
+
+  /** True once the standby has booted (or failed to): a recycle now waits for no boot. */
+  standbyBooted = false;
 
   /** The standby, given thread `thread` (and the next standby booting); else a new worker. */
   private async takeStandby(thread: number, previousDown: ExitReason): Promise<[worker: Worker, fresh: boolean]> {

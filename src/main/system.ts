@@ -263,6 +263,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
         return Atomics.load(words, actorsIndex(thread)) > runners;
       },
       recycle: (thread, cause) => this.root.recycle(thread, cause),
+      standbyReady: () => this.root.standbyBooted,
     };
   }
 
