@@ -104,6 +104,25 @@ describe('a task that honours its signal keeps its thread', () => {
   });
 });
 
+describe('an answer main has not read yet counts', () => {
+  it('a task that honoured its signal keeps its thread even if main was too busy to read its answer before the grace ran out', async () => {
+    system = await start({ threads: 1, abortGrace: 100 });
+    const pool = system.threadPool({ filename: CANCEL });
+    await pool.ready();
+    const controller = new AbortController();
+    const task = pool.run(60_000, { name: 'honour', signal: controller.signal });
+    task.catch(() => undefined);
+    await sleep(50);
+    controller.abort();
+    // Main's event loop held past the grace: the answer waits in the ring, unread, as the timer falls due.
+    const until = Date.now() + 400;
+    while (Date.now() < until);
+    await expect(task).rejects.toBeInstanceOf(AbortError);
+    await sleep(500);
+    expect(await restarts(system)).toEqual([0]);
+  });
+});
+
 describe('a task that ignores its signal past abortGrace', () => {
   it('has only its own thread ended, with a reason; a task on the other thread finishes there', async () => {
     system = await start({ threads: 2, abortGrace: 200 });

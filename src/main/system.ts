@@ -436,6 +436,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       endThread: (thread, why) => this.root.end(thread, 'aborted', why),
       abortBeside: (thread, id, cause) => this.side.abort(thread, id, cause),
       warm: (module) => this.root.warm(module),
+      readReplies: () => this.readNow(),
       recycling: (thread) => this.recycler?.recycling(thread) === true,
       taskAnswered: this.recycler?.taskAnswered,
     };
@@ -946,6 +947,21 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   private stoppedError(what: string): SystemStoppedError {
     return new SystemStoppedError(`cannot ${what}: the system has been stopped`);
+  }
+
+  /**
+   * Reads main's rings now, outside the receive loop's turn (a task's grace ending: see
+   * TaskDispatcher.graceTimeUp), up to a bound; a frame handler's throw is reported as the loop
+   * reports it.
+   */
+  private readNow(): void {
+    if (this.finished) return;
+    const { runtime } = this;
+    try {
+      for (let rounds = 0; rounds < 64 && runtime.endpoint.drain(runtime.onFrame, this.options.batch) !== 0; rounds++);
+    } catch (error) {
+      this.emit('error', { event: 'frame', error });
+    }
   }
 
   /** Main's receive loop, its scheduler as a shard's loop is: runs until the system stops. */

@@ -75,6 +75,8 @@ export interface TaskHost {
   readonly taskAnswered: ((thread: number) => void) | undefined;
   /** Runs a task beside the rings, on shard `thread`'s port (src/main/side-tasks.ts). */
   runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[]): Promise<unknown>;
+  /** Reads what waits in main's rings now (answers among it), as main's receive loop would on its next turn. */
+  readReplies(): void;
   /** The shards now run tasks from `module`: the standby imports it ahead (root-supervisor.ts `warm`). */
   warm(module: string): void;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
@@ -625,7 +627,7 @@ export class TaskDispatcher {
     this.finish(job, false, new AbortError(running ? `the task was aborted while it ran; its thread is ended unless it answers within ${this.abortGrace} ms (abortGrace)` : 'the task was aborted after it was sent to a thread', { cause: reason }));
     this.aborting[shard]++;
     this.inGrace.add(job);
-    job.grace = setTimeout(() => this.graceOver(job), this.abortGrace);
+    job.grace = setTimeout(() => this.graceTimeUp(job), this.abortGrace);
     job.grace.unref(); // the task's own answer (or its thread's end) is what settles things, not this timer
     if (job.transfer !== undefined) {
       this.host.abortBeside(shard, id, reason);
@@ -650,6 +652,19 @@ export class TaskDispatcher {
       },
       () => undefined, // the runner or its thread ended meanwhile: so did the task, and landed() follows
     );
+  }
+
+  /**
+   * `job`'s grace is up. Its answer may already be in main's ring, unread (main's event loop was
+   * busy: a loop of aborts that never yields, say, lets no frame be read while the timers fall
+   * due): the rings are read first, and the thread is ended only if the answer is still not in
+   * once what was read has been handled (its continuations run before the next immediate).
+   */
+  private graceTimeUp(job: Job): void {
+    this.host.readReplies();
+    setImmediate(() => {
+      if (job.grace !== undefined) this.graceOver(job);
+    });
   }
 
   /**
