@@ -172,6 +172,7 @@ describe('weft top over a Unix socket, and when nothing listens', () => {
           awaitedReplies: 0,
           threads: [],
           fuses: [],
+          recycles: { tasks: 0, heap: 0, age: 0 },
           cluster: { node: 'a', creation: 1, nodes: ['a', 'b'], pendingRequests: 0, monitorsOut: 0, monitorsIn: 0, links: 0, foreign: 0, opsSent: 0, batchesSent: 0, publishFailures: 0 } as never,
           window: { ms: 1000, threads: [thread(0, 0), thread(1, 0.5)], actors: [] },
         },

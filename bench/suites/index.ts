@@ -22,5 +22,7 @@ import { suite as remoteFailover } from './remote-failover.js';
 import { suite as backpressure } from './backpressure.js';
 import { suite as stopLatency } from './stop-latency.js';
 import { suite as stream } from './stream.js';
+import { suite as cancel } from './cancel.js';
+import { suite as recycle } from './recycle.js';
 
-export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, remoteFailover, backpressure, stopLatency, stream];
+export const suites: readonly Suite[] = [ringStream, ringRoundTrip, ringSpin, tinyTasks, roundTrip, actorStream, crashRecovery, poolRun, poolBlocking, cpuSpeedup, transaction, fuseAsk, remoteCall, remoteCast, remoteRun, remoteFailover, backpressure, stopLatency, stream, cancel, recycle];

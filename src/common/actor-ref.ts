@@ -12,7 +12,8 @@ import type { Kind } from '../shm/protocol.js';
 
 /** What a ref needs from its system; the system implements it. */
 export interface Router {
-  call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown>;
+  /** `signal`: aborts the call (see `CallOptions.signal`). */
+  call(pid: Pid, msg: unknown, timeout: number | undefined, signal?: AbortSignal): Promise<unknown>;
   /** A call on the control lane: ahead of the data held back for the callee's thread (supervisor calls). */
   controlCall(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown>;
   /** Bounded by backpressure: false once the path to `pid` is above its high-water mark. */
@@ -25,8 +26,19 @@ export interface Router {
 }
 
 export interface CallOptions {
-  /** Milliseconds to wait for the reply; `Infinity` waits forever. @default the system's `callTimeout` (5000) */
+  /**
+   * Milliseconds to wait for the reply; `Infinity` waits forever. When it passes, the call rejects
+   * with `CallTimeoutError` and the actor's `ctx.signal` for it aborts.
+   * @default the system's `callTimeout` (5000)
+   */
   timeout?: number;
+  /**
+   * Aborts the call: it rejects at once with `AbortError` (`cause`: the signal's reason), and the
+   * actor's `ctx.signal` for it aborts in its thread, so a handler still at work can give up; its
+   * reply, if it sends one, is dropped. Already aborted: the call rejects and nothing is sent.
+   * @example ref.call({ type: 'search', q }, { signal: AbortSignal.timeout(200) })
+   */
+  signal?: AbortSignal;
 }
 
 export class ActorRef<A extends AnyActor = AnyActor> {
@@ -40,11 +52,13 @@ export class ActorRef<A extends AnyActor = AnyActor> {
 
   /**
    * Sends `msg` to `handleCall` and resolves with the reply. Rejects with `CallTimeoutError` after
-   * the timeout, `ExitError` (with `reason`) if the actor exits first, `NoProcError` if it does not
-   * exist, `EncodeError` if `msg` cannot travel, `SystemStoppedError` once the system is stopped.
+   * the timeout, `AbortError` when `options.signal` aborts, `ExitError` (with `reason`) if the actor
+   * exits first, `NoProcError` if it does not exist, `EncodeError` if `msg` cannot travel,
+   * `SystemStoppedError` once the system is stopped. A timeout or an abort also aborts the
+   * handler's `ctx.signal`.
    */
   call(msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>> {
-    return this.router.call(this.pid, msg, options?.timeout) as Promise<ReplyOf<A>>;
+    return this.router.call(this.pid, msg, options?.timeout, options?.signal) as Promise<ReplyOf<A>>;
   }
 
   /**

@@ -256,6 +256,24 @@ export interface NodeDown {
  */
 export interface CallContext extends ActorContext {
   readonly from: ReplyTo<unknown>;
+  /**
+   * Aborts when the caller of the call in hand stops waiting: its `call(msg, { signal })` aborted
+   * (reason: `AbortError`), its timeout passed (reason: `CallTimeoutError`), or its thread went
+   * down. A handler that works for long (awaits I/O, loops over chunks) checks it, or hands it to
+   * `fetch`, and gives up: its reply would be dropped anyway. Read it in the handler (before an
+   * `await` or after: it stays this call's); with `noreply`, keep it beside `ctx.from`, and it
+   * stays live until the call is answered.
+   *
+   * ```ts
+   * handleCall: async (msg: { type: 'fetch'; url: string }, state, ctx) => {
+   *   const body = await (await fetch(msg.url, { signal: ctx.signal })).text();
+   *   return { reply: body, state };
+   * }
+   * ```
+   * A call the caller gave up on while it waited in the mailbox is still handled, with its signal
+   * already aborted.
+   */
+  readonly signal: AbortSignal;
   noreply<State, Reply = never>(state: State): NoReply<State, Reply>;
 }
 

@@ -6,7 +6,7 @@
  * once, inside the thread's drain. Only when the actor is busy (an async callback is pending) does a
  * message wait in the mailbox, and the actor takes the next one when that callback settles.
  */
-import { ActorExitedError, ExitError, InvalidArgumentError, MailboxFullError, describeReason, describeValue } from '../shm/errors.js';
+import { AbortError, ActorExitedError, CallTimeoutError, ExitError, InvalidArgumentError, MailboxFullError, describeReason, describeValue } from '../shm/errors.js';
 import { Kind } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
@@ -142,6 +142,13 @@ export class ActorCell implements CallContext {
   private readonly lateExits = new Map<number | string, ExitReason>();
   /** `awaitExit` waits, by `threadKey` of the pid waited for. */
   private readonly exitWaiters = new Map<number | string, (reason: ExitReason) => void>();
+  /**
+   * `ctx.signal` of calls not yet answered whose handler asked for it, or whose caller gave up
+   * first, keyed as `open` is: made only then, so a call that never looks costs nothing.
+   */
+  private signals: Map<number, { thread: number; controller: AbortController }> | undefined;
+  /** Calls given up on while they waited in the mailbox, with why: their signal starts aborted. */
+  private abortedEarly: Map<number, Error> | undefined;
 
   /**
    * A cell starts busy, with no state: `init` runs with it as its context, and whatever reaches it
@@ -228,6 +235,58 @@ export class ActorCell implements CallContext {
     return noReply<State, Reply>(state);
   }
 
+  /** See `CallContext.signal`: the call in hand's, or one that never aborts outside a call. */
+  get signal(): AbortSignal {
+    if (this.callerThread === -1) return NEVER_ABORTED;
+    const key = threadKey(this.callerThread, this.callerRef);
+    let entry = this.signals?.get(key);
+    if (entry === undefined) {
+      entry = { thread: this.callerThread, controller: new AbortController() };
+      (this.signals ??= new Map()).set(key, entry);
+      const early = this.abortedEarly?.get(key);
+      if (early !== undefined) {
+        this.abortedEarly!.delete(key);
+        entry.controller.abort(early);
+      }
+    }
+    return entry.controller.signal;
+  }
+
+  /**
+   * The caller of call `ref` from `thread` stopped waiting (it aborted, or `timedOut`): the call's
+   * signal aborts if it is being handled or left open; if it still waits in the mailbox, its signal
+   * will start aborted; if it was answered, nothing happens.
+   */
+  abortCall(thread: number, ref: number, timedOut: boolean): void {
+    const key = threadKey(thread, ref);
+    const why = timedOut ? new CallTimeoutError('the caller stopped waiting: its call timed out') : new AbortError('the caller aborted the call');
+    const inHand = this.callerThread === thread && this.callerRef === ref;
+    if (inHand || this.open.has(key)) {
+      const entry = this.signals?.get(key);
+      if (entry !== undefined) entry.controller.abort(why);
+      else if (inHand) (this.abortedEarly ??= new Map()).set(key, why); // read later in this handler
+      else {
+        const controller = new AbortController();
+        controller.abort(why);
+        (this.signals ??= new Map()).set(key, { thread, controller });
+      }
+      return;
+    }
+    const mailbox = this.mailbox;
+    for (let i = 0; i < mailbox.size; i++) {
+      if (isCall(mailbox.kindAt(i)) && mailbox.wordAt(i) === thread && mailbox.refAt(i) === ref) {
+        (this.abortedEarly ??= new Map()).set(key, why);
+        return;
+      }
+    }
+  }
+
+  /** Call `key` is answered (or will never be): its signal is forgotten. */
+  private forgetSignal(key: number): void {
+    if (this.signals !== undefined) this.signals.delete(key);
+    if (this.abortedEarly !== undefined) this.abortedEarly.delete(key);
+  }
+
   reply<Reply>(to: ReplyTo<Reply>, value: Reply): void {
     this.assertLive('reply');
     this.answered(to);
@@ -252,7 +311,9 @@ export class ActorCell implements CallContext {
 
   /** `to` has its answer: no longer open, and if it is the call in hand, its handler's return answers no one. */
   private answered(to: { thread: number; ref: number }): void {
-    this.open.delete(threadKey(to.thread, to.ref));
+    const key = threadKey(to.thread, to.ref);
+    this.open.delete(key);
+    this.forgetSignal(key);
     if (to.thread === this.callerThread && to.ref === this.callerRef) this.callerThread = -1;
   }
 
@@ -307,7 +368,7 @@ export class ActorCell implements CallContext {
 
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>> {
     if (this.gone) return Promise.reject(this.refusal('call'));
-    return this.host.call(to.pid, msg, options?.timeout) as Promise<ReplyOf<A>>;
+    return this.host.call(to.pid, msg, options?.timeout, options?.signal) as Promise<ReplyOf<A>>;
   }
 
   cast<A extends AnyActor>(to: ActorRef<A>, msg: CastOf<A>): boolean {
@@ -359,7 +420,7 @@ export class ActorCell implements CallContext {
     if (!this.hasStarted && this.alive && pidEquals(pid, this.self)) {
       // An exit signal to itself from `init` takes effect now, as in Erlang, so `spawn` fails
       // the same way whatever thread the actor is on (a queued signal would land after init).
-      this.signal(pid, reason, false);
+      this.exitSignal(pid, reason, false);
       return;
     }
     this.host.exitSignal(pid, this.self, reason);
@@ -468,7 +529,7 @@ export class ActorCell implements CallContext {
    * kills (as 'killed') whatever the trap flag; a trapping actor gets the signal as a message; else
    * 'normal' is ignored and any other reason kills this actor with that reason.
    */
-  signal(from: Pid, reason: ExitReason, linked: boolean): void {
+  exitSignal(from: Pid, reason: ExitReason, linked: boolean): void {
     const key = this.keyOf(from);
     const waiter = this.exitWaiters.get(key);
     if (waiter !== undefined && linked) {
@@ -503,6 +564,14 @@ export class ActorCell implements CallContext {
   forgetThread(thread: number): Pid[] {
     for (const [key, [from]] of [...this.watchers]) if (from === thread) this.watchers.delete(key);
     for (const [key, [from]] of [...this.open]) if (from === thread) this.open.delete(key);
+    // Their callers are gone: a handler still at work for one may stop.
+    if (this.signals !== undefined) {
+      for (const [key, { thread: from, controller }] of [...this.signals]) {
+        if (from !== thread) continue;
+        this.signals.delete(key);
+        controller.abort(new AbortError(`the caller's thread ${thread} went down`));
+      }
+    }
     if (this.callerThread === thread) this.callerThread = -1;
     // Their queued calls are still handled (as Erlang handles a dead caller's message), but answer no one.
     const mailbox = this.mailbox;
@@ -679,6 +748,7 @@ export class ActorCell implements CallContext {
         if (answer) this.open.set(threadKey(from, ref), [from, ref]);
       } else if (typeof result === 'object' && result !== null && 'reply' in result && 'state' in result) {
         this.state = (result as { state: unknown }).state;
+        if (this.signals !== undefined || this.abortedEarly !== undefined) this.forgetSignal(threadKey(from, ref));
         if (answer) this.host.reply(from, ref, (result as { reply: unknown }).reply);
       } else {
         void this.die(new TypeError(`handleCall of ${this.self} must return { reply, state } or ctx.noreply(state), got: ${describeReason(result)}`));
@@ -750,6 +820,8 @@ export class ActorCell implements CallContext {
     }
     mailbox.clear();
     this.releaseFull();
+    this.signals = undefined;
+    this.abortedEarly = undefined;
     this.deathReason = reason;
     this.host.exited(this, reason);
     const terminate = this.behaviour.terminate;
@@ -784,6 +856,9 @@ function isExit(body: unknown): body is ExitSignal {
 function isExitFrom(body: unknown, pid: Pid): boolean {
   return isExit(body) && pidEquals(body.from, pid);
 }
+
+/** `ctx.signal` outside a call (and of a call whose caller's thread died): it never aborts. */
+const NEVER_ABORTED = new AbortController().signal;
 
 /** The `from` of a queued call whose caller's thread died: handled, answered to no one. */
 const NO_CALLER = -1;

@@ -59,8 +59,9 @@ export class PendingReplies {
   private resolves: Array<((value: unknown) => void) | undefined> = new Array(FIRST_SLOTS).fill(undefined);
   private rejects: Array<((error: unknown) => void) | undefined> = new Array(FIRST_SLOTS).fill(undefined);
   /** Makes the error a timed-out wait rejects with, from its subject (only called if it times out):
-   *  a function shared by every wait of its kind, so that a wait allocates no closure for it. */
-  private timedOuts: Array<((subject: unknown, timeoutMs: number) => Error) | undefined> = new Array(FIRST_SLOTS).fill(undefined);
+   *  a function shared by every wait of its kind, so that a wait allocates no closure for it. It
+   *  gets the wait's ref too (a call tells its actor it stopped waiting). */
+  private timedOuts: Array<((subject: unknown, timeoutMs: number, ref: number) => Error) | undefined> = new Array(FIRST_SLOTS).fill(undefined);
   private subjects: unknown[] = new Array(FIRST_SLOTS).fill(undefined);
   /** The thread that will answer each wait, if one: its death rejects the wait (`rejectThread`). */
   private threads = new Int32Array(FIRST_SLOTS);
@@ -113,7 +114,7 @@ export class PendingReplies {
    * thread that will answer (-1: none in particular; AFAR: another node), whose death rejects the wait. The hot path of
    * every call: it allocates the promise (with its resolving functions), nothing else.
    */
-  begin<T>(timeoutMs: number, thread: number, timedOut: (subject: unknown, timeoutMs: number) => Error, subject: unknown): Promise<T> {
+  begin<T>(timeoutMs: number, thread: number, timedOut: (subject: unknown, timeoutMs: number, ref: number) => Error, subject: unknown): Promise<T> {
     if (this.count * 2 >= this.refs.length) this.grow();
     const refs = this.refs;
     const mask = this.mask;
@@ -371,7 +372,7 @@ export class PendingReplies {
       this.pop();
       if (!this.has(ref)) continue;
       const slot = ref & this.mask;
-      this.reject(ref, this.timedOuts[slot]!(this.subjects[slot], this.timeouts[slot]));
+      this.reject(ref, this.timedOuts[slot]!(this.subjects[slot], this.timeouts[slot], ref));
     }
     if (this.timer === undefined) this.arm(); // (a rejection's handler may have begun a wait and armed it)
   };

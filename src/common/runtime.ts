@@ -13,13 +13,14 @@
  */
 import { MessageDecoder, MessageEncoder } from '../shm/codec.js';
 import { Endpoint, NO_WORD, readWord } from '../shm/endpoint.js';
-import { CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, MailboxFullError, NoProcError, SpawnError, describeReason, isWeftError, standInError, travelable } from '../shm/errors.js';
+import { AbortError, CallTimeoutError, ClusterError, EncodeError, ExitError, FuseError, MailboxFullError, NoProcError, SpawnError, describeReason, isWeftError, standInError, travelable } from '../shm/errors.js';
 import { timeoutMs } from './timeout.js';
+import { checkSignal, onAbortWhileWaiting } from './call-abort.js';
 import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid, threadKey } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
-import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallTracedEnvelope, type MailboxEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
+import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallAbortEnvelope, type CallTracedEnvelope, type MailboxEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
 import { heartbeatIndex, serialIndex, taskIndex, parkedIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, type CellHost } from './cell.js';
@@ -37,10 +38,6 @@ import { performance } from 'node:perf_hooks';
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
 export const DEFAULT_SPAWN_TIMEOUT = 30_000;
 
-/** The error of a call that timed out (its pid is the wait's subject; see PendingReplies.begin). */
-function callTimedOut(pid: unknown, ms: number): Error {
-  return new CallTimeoutError(`call to ${String(pid)} got no reply within ${ms} ms`);
-}
 
 /**
  * Same-thread messages run from microtasks (see `runLocalSoon`) before the event loop must get a
@@ -283,7 +280,7 @@ export class ThreadRuntime implements CellHost {
       }
       case Kind.EXIT_SIGNAL: {
         const [serial, fromSerial, reason, linked] = envelope as ExitSignalEnvelope;
-        this.signalled(serial)?.signal(this.sender(from, fromSerial), reason as ExitReason, linked);
+        this.signalled(serial)?.exitSignal(this.sender(from, fromSerial), reason as ExitReason, linked);
         return;
       }
       case Kind.DOWN: {
@@ -301,6 +298,11 @@ export class ThreadRuntime implements CellHost {
       case Kind.CALL_TRACED: {
         const [serial, ref, traceparent, body] = envelope as CallTracedEnvelope;
         this.deliverTraced(serial, from, ref, traceparent, body);
+        return;
+      }
+      case Kind.CALL_ABORT: {
+        const [serial, ref, timedOut] = envelope as CallAbortEnvelope;
+        this.live(serial)?.abortCall(from, ref, timedOut);
         return;
       }
       case Kind.THREAD_DOWN: {
@@ -396,11 +398,45 @@ export class ThreadRuntime implements CellHost {
 
   // ── Router: refs made on this thread (ctx.ref, ctx.spawn) send through here ────────────────────
 
-  call(pid: Pid, msg: unknown, timeout: number | undefined): Promise<unknown> {
+  call(pid: Pid, msg: unknown, timeout: number | undefined, signal?: AbortSignal): Promise<unknown> {
+    let promise: Promise<unknown>;
     try {
-      return this.startCall(pid, msg, timeoutMs(timeout, this.callTimeout));
+      if (checkSignal(signal)?.aborted === true) throw new AbortError(`the call to ${pid} was aborted before it was sent`, { cause: signal!.reason });
+      promise = this.startCall(pid, msg, timeoutMs(timeout, this.callTimeout));
     } catch (error) {
       return Promise.reject(error); // the message could not travel: the caller gets why
+    }
+    if (signal !== undefined) {
+      const ref = this.pending.lastRef;
+      onAbortWhileWaiting(signal, promise, () => {
+        if (this.pending.reject(ref, new AbortError(`the call to ${pid} was aborted`, { cause: signal.reason }))) this.tellAbort(pid, ref, false);
+      });
+    }
+    return promise;
+  }
+
+  /** The error of a call that timed out, whose actor is told so (its `ctx.signal` aborts): see PendingReplies.begin. */
+  private readonly callTimedOut = (pid: unknown, ms: number, ref: number): Error => {
+    this.tellAbort(pid as Pid, ref, true);
+    return new CallTimeoutError(`call to ${String(pid)} got no reply within ${ms} ms`);
+  };
+
+  /**
+   * Tells actor `pid` that the caller of its call `ref` (on this thread) stopped waiting: a
+   * CALL_ABORT behind the CALL on the same path, so it never overtakes it. Never throws (it runs
+   * from a timer or an abort listener); an actor on another node is not told.
+   */
+  private tellAbort(pid: Pid, ref: number, timedOut: boolean): void {
+    if (!this.isLocal(pid) || !this.hasThread(pid.thread)) return;
+    try {
+      if (pid.thread !== this.thread) {
+        this.sendFrame(pid.thread, Kind.CALL_ABORT, [pid.serial, ref, timedOut]);
+        return;
+      }
+      this.local.push(pid.serial, Kind.CALL_ABORT, ref, timedOut);
+      if (this.parked) this.runLocalSoon();
+    } catch {
+      // The thread is stopping or gone: so is the call's handler.
     }
   }
 
@@ -416,7 +452,7 @@ export class ThreadRuntime implements CellHost {
     const pending = this.pending;
     let promise: Promise<unknown>;
     try {
-      promise = pending.begin(timeoutMs(timeout, this.callTimeout), pid.thread, callTimedOut, pid);
+      promise = pending.begin(timeoutMs(timeout, this.callTimeout), pid.thread, this.callTimedOut, pid);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -443,7 +479,7 @@ export class ThreadRuntime implements CellHost {
     const pending = this.pending;
     const remote = !this.isLocal(pid);
     // A remote callee's thread is not one of ours: main's cluster rejects the wait if its node goes down.
-    const promise = pending.begin(ms, remote ? AFAR : pid.thread, callTimedOut, pid);
+    const promise = pending.begin(ms, remote ? AFAR : pid.thread, this.callTimedOut, pid);
     const ref = pending.lastRef;
     try {
       if (remote) this.main.remote([RemoteOp.CALL, pid, ref, ms, msg]);
@@ -689,12 +725,16 @@ export class ThreadRuntime implements CellHost {
       if (kind === Kind.EXIT_SIGNAL) {
         // ref holds `linked` (1 or 0), body [from, reason]: see exitSignal.
         const [from, reason] = body as [Pid, ExitReason];
-        this.signalled(serial)?.signal(from, reason, ref === 1);
+        this.signalled(serial)?.exitSignal(from, reason, ref === 1);
         continue;
       }
       if (kind === Kind.CALL_TRACED) {
         const [traceparent, msg] = body as [string, unknown];
         this.deliverTraced(serial, this.thread, ref, traceparent, msg);
+        continue;
+      }
+      if (kind === Kind.CALL_ABORT) {
+        this.live(serial)?.abortCall(this.thread, ref, body === true);
         continue;
       }
       const cell = this.live(serial);
@@ -1253,7 +1293,7 @@ export class ThreadRuntime implements CellHost {
     // actor's code, and an actor they kill tells main it exited (freeing its names) before this
     // thread confirms to main that it forgot `thread`, so main's restarts find those names free.
     for (const cell of [...this.cells.values(), ...this.starting.values(), ...this.dying.values()]) {
-      for (const pid of cell.forgetThread(thread)) cell.signal(pid, reason, true);
+      for (const pid of cell.forgetThread(thread)) cell.exitSignal(pid, reason, true);
     }
     if (this.parked) this.runLocalSoon();
   }

@@ -12,6 +12,10 @@
  * replaced by a stand-in error that says what could be read. The runner itself never crashes on
  * a task, whatever it throws, returns or rejects with.
  *
+ * Every function gets one more argument after the task's own: `{ signal }` (src/common/task-signal.ts).
+ * An ABORT_FN call aborts it for a task that has started and is awaiting; a task still held is
+ * dropped instead (it never runs), and one that already answered is not here any more.
+ *
  * Every task is in one of three places here, and main's dispatcher may ask which (an abort):
  *
  * ```
@@ -25,6 +29,7 @@
  */
 import { AbortError, ModuleError, standInError } from '../shm/errors.js';
 import { taskFunction, type TaskFunction } from './task-functions.js';
+import { TaskContext } from './task-signal.js';
 import { isThenable } from './thenable.js';
 import { defineActor, type ActorContext, type CallContext, type ReplyTo } from './actor.js';
 import { STREAM_CANCEL, STREAM_PULL, StreamTable } from './task-stream.js';
@@ -49,9 +54,10 @@ export type StreamCall = [id: number, fn: number, args: unknown[], module: strin
 export const STOP_TASK: TaskCall = [0, -1, []];
 
 /**
- * Asks about task `id` after its caller aborted it: fn -2. A held task is dropped (it never runs,
- * and its call rejects with AbortError); the answer says whether the task had
- * started and is still awaiting (then only ending the thread stops it), and which tasks had.
+ * Aborts task `id` after its caller aborted it: fn -2, args `[cause]` (the caller's abort reason,
+ * or its description when the reason cannot travel). A held task is dropped (it never runs, and its
+ * call rejects with AbortError); a started one awaiting here has its signal aborted with an
+ * AbortError whose `cause` is that reason. The answer lists the tasks started and awaiting here.
  */
 export const ABORT_FN = -2;
 
@@ -92,8 +98,8 @@ interface State {
   readonly functions: Map<number, TaskFunction>;
   /** Async tasks pending at once, at most (piscina's `concurrentTasksPerWorker`). */
   readonly concurrency: number;
-  /** Ids of the async tasks started and not yet settled (parked): at most `concurrency`. */
-  readonly parked: Set<number>;
+  /** The async tasks started and not yet settled (parked), by id, with what aborts them: at most `concurrency`. */
+  readonly parked: Map<number, TaskContext>;
   /** Tasks waiting for a slot, in arrival order (ring tasks and side tasks alike). */
   readonly held: Array<Held | SideCall>;
   /** Streamed tasks under way. */
@@ -166,9 +172,10 @@ const NOTHING = Symbol('answered later');
 function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown> | undefined, side?: SideCall): unknown {
   let result: unknown;
   let thenable: boolean;
+  const options = new TaskContext();
   ctx.markTask(task[0]);
   try {
-    result = fn(...task[2]);
+    result = fn(...task[2], options);
     // Reading `then` may throw (a Proxy): then the task rejects with that, as `await` would.
     thenable = isThenable(result);
   } catch (error) {
@@ -180,7 +187,7 @@ function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCal
   }
   if (!thenable) return result;
   const id = task[0];
-  state.parked.add(id);
+  state.parked.set(id, options);
   ctx.parkTask(1);
   const settled = (ok: boolean, value: unknown) => {
     state.parked.delete(id);
@@ -237,16 +244,46 @@ function openStream(ctx: RunnerContext, state: State, fn: TaskFunction, task: St
   return ctx.noreply(state);
 }
 
-/** An ABORT_FN call for task `id`: drops it if held; says which tasks are parked. */
-function aborted(ctx: RunnerContext, state: State, id: number): AbortAnswer {
+/** An ABORT_FN call for task `id`: drops it if held, aborts its signal if parked; says which tasks are parked. */
+function aborted(ctx: RunnerContext, state: State, id: number, cause: unknown): AbortAnswer {
   const at = state.held.findIndex((held) => Array.isArray(held) && held[1][0] === id);
-  if (at !== -1) answer(ctx, (state.held.splice(at, 1)[0] as Held)[2], false, new AbortError('the task was aborted before it ran'));
-  return { started: [...state.parked] };
+  if (at !== -1) answer(ctx, (state.held.splice(at, 1)[0] as Held)[2], false, new AbortError('the task was aborted before it ran', { cause }));
+  abortParked(state, id, cause);
+  return { started: [...state.parked.keys()] };
+}
+
+/** Aborts the signal of task `id` if it is parked in `state`; true if it was. */
+function abortParked(state: State, id: number, cause: unknown): boolean {
+  const options = state.parked.get(id);
+  if (options === undefined) return false;
+  // Listeners the task added run now, inside this call: what they throw is theirs, not the runner's.
+  try {
+    options.abort(new AbortError('the caller aborted this task', { cause }));
+  } catch {
+    // An abort listener threw: the task still sees its signal aborted.
+  }
+  return true;
+}
+
+/**
+ * Aborts side task `id`'s signal if it runs, awaiting, in a runner's slot here (src/worker/side-tasks.ts
+ * runs side tasks in the slots of their dispatcher's runner); true if it did. A held one is dropped.
+ */
+export function abortInSlot(id: number, cause: unknown): boolean {
+  for (const { state } of runners.values()) {
+    const at = state.held.findIndex((held) => !Array.isArray(held) && held.id === id);
+    if (at !== -1) {
+      (state.held.splice(at, 1)[0] as SideCall).done(false, new AbortError('the task was aborted before it ran', { cause }));
+      return true;
+    }
+    if (abortParked(state, id, cause)) return true;
+  }
+  return false;
 }
 
 export default defineActor({
   init: (args: { concurrency: number; key?: number } | undefined, ctx): State => {
-    const state: State = { functions: new Map(), concurrency: args?.concurrency ?? Infinity, parked: new Set(), held: [], streams: new StreamTable() };
+    const state: State = { functions: new Map(), concurrency: args?.concurrency ?? Infinity, parked: new Map(), held: [], streams: new StreamTable() };
     if (args?.key !== undefined) runners.set(args.key, { state, ctx: internal(ctx) });
     return state;
   },
@@ -254,7 +291,7 @@ export default defineActor({
     const runner = internal(ctx);
     const fnNumber = task[1];
     if (fnNumber < 0) {
-      if (fnNumber === ABORT_FN) return { reply: aborted(runner, state, task[0]) as unknown, state };
+      if (fnNumber === ABORT_FN) return { reply: aborted(runner, state, task[0], task[2][0]) as unknown, state };
       if (fnNumber === STREAM_PULL) {
         state.streams.pull(runner, task[0], (task[2] as [number])[0], ctx.from);
         return ctx.noreply(state);

@@ -5,7 +5,8 @@
 export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor, type RemoteName, type ClusterStats, type NodeDownWhy, type StatsOptions, type SystemStats } from './system.js';
 export type { NodeOptions } from './cluster/node-options.js';
 export { nodePermissions, type NatsPermissions } from './cluster/permissions.js';
-export type { ThreadDownCause, ThreadRestart } from './root-supervisor.js';
+export type { ThreadDownCause, ThreadRestart, RecycleCause } from './root-supervisor.js';
+export type { TaskOptions } from '../common/task-signal.js';
 export { ActorRef, type CallOptions } from '../common/actor-ref.js';
 export { SupervisorRef, child, supervisorChild, type ChildSpec, type SupervisorSpec, type SuperviseOptions } from '../common/supervisor-ref.js';
 export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../common/supervisor.js';

@@ -28,6 +28,8 @@ export interface SystemStats {
   /** Main first, then each shard; counters since each thread (re)started. */
   threads: ThreadStats[];
   fuses: FuseStats[];
+  /** Shards recycled since start, by the limit they passed (`maxTasksPerThread`, `maxHeapMB`, `maxAgeMs`): not counted as restarts. */
+  recycles: { tasks: number; heap: number; age: number };
   cluster?: ClusterStats;
   /**
    * Rates, event-loop utilisation, mailbox high-water and restarts per thread (and per actor, with

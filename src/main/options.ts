@@ -115,6 +115,34 @@ export interface StartOptions {
    * @default false
    */
   openTelemetry?: boolean;
+  /**
+   * How long (ms) an aborted task that has started may take to answer before its thread is ended
+   * (`system.run`, `system.threadPool`; a `ThreadPool` of its own takes its own). The task's
+   * `{ signal }` aborts at once; a task that honours it answers, and its thread lives on. 0 ends
+   * the thread of a started task at once unless it answers in the same instant.
+   * @default 1000
+   * @example start({ abortGrace: 200 })
+   */
+  abortGrace?: number;
+  /**
+   * Recycles a shard once it has answered this many tasks: it takes no new task, finishes what it
+   * holds, and the standby thread takes its index (src/main/recycler.ts). Shards where actors of
+   * yours live are not recycled. `Infinity`: never.
+   * @default Infinity
+   * @example start({ maxTasksPerThread: 10_000 })
+   */
+  maxTasksPerThread?: number;
+  /**
+   * Recycles a shard (as `maxTasksPerThread` does) once its used heap reaches this many MiB
+   * (sampled every 200 ms). `Infinity`: never.
+   * @default Infinity
+   */
+  maxHeapMB?: number;
+  /**
+   * Recycles a shard (as `maxTasksPerThread` does) once it has run this long (ms). `Infinity`: never.
+   * @default Infinity
+   */
+  maxAgeMs?: number;
 }
 
 export interface ResolvedStartOptions {
@@ -134,6 +162,10 @@ export interface ResolvedStartOptions {
   metrics: { actors: boolean };
   inspect: { port: number } | { path: string } | undefined;
   openTelemetry: boolean;
+  abortGrace: number;
+  maxTasksPerThread: number;
+  maxHeapMB: number;
+  maxAgeMs: number;
 }
 
 export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
@@ -152,6 +184,10 @@ export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
   metrics: { actors: false },
   inspect: undefined,
   openTelemetry: false,
+  abortGrace: 1000,
+  maxTasksPerThread: Infinity,
+  maxHeapMB: Infinity,
+  maxAgeMs: Infinity,
 };
 
 function integerIn(name: string, value: unknown, min: number, max: number): number {
@@ -198,6 +234,30 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     metrics: metrics(o.metrics),
     inspect: inspect(o.inspect),
     openTelemetry: booleanOption('openTelemetry', o.openTelemetry),
+    abortGrace: numberIn('abortGrace', o.abortGrace, 0, 2 ** 31 - 1),
+    ...recycleLimits(o),
+  };
+}
+
+/**
+ * The recycling limits (`maxTasksPerThread`, `maxHeapMB`, `maxAgeMs`), each a positive number or
+ * `Infinity` (off); shared by `start()` and `ThreadPool`, with the error class each wants.
+ */
+export function recycleLimits(
+  given: { maxTasksPerThread?: unknown; maxHeapMB?: unknown; maxAgeMs?: unknown },
+  fail: (message: string) => Error = (message) => new InvalidArgumentError(message),
+): { maxTasksPerThread: number; maxHeapMB: number; maxAgeMs: number } {
+  const limit = (name: string, value: unknown, integer: boolean, min: number): number => {
+    if (value === undefined || value === Infinity) return Infinity;
+    if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > 2 ** 31 - 1 || (integer && !Number.isInteger(value))) {
+      throw fail(`expected \`${name}\` to be ${integer ? 'an integer' : 'a number'} from ${min} to 2147483647, or Infinity (never), got: ${describeValue(value)}`);
+    }
+    return value;
+  };
+  return {
+    maxTasksPerThread: limit('maxTasksPerThread', given.maxTasksPerThread, true, 1),
+    maxHeapMB: limit('maxHeapMB', given.maxHeapMB, false, 1),
+    maxAgeMs: limit('maxAgeMs', given.maxAgeMs, false, 1),
   };
 }
 

@@ -39,15 +39,23 @@ export interface ThreadDownCause {
   /** Which life of the thread ended: 0 for the first, then one more per restart. */
   incarnation: number;
   /**
-   * `'aborted'`: main ended it to stop a task aborted while it ran (see src/main/tasks.ts).
-   * `'retired'`: an elastic ThreadPool stopped it, idle (`retire`): not a failure, not restarted.
+   * `'aborted'`: main ended it because an aborted task ignored its signal for `abortGrace` ms (see
+   * src/main/tasks.ts; `error` says which). `'recycled'`: it passed a recycling limit and was
+   * replaced once it held no task (`recycle` says which limit; src/main/recycler.ts): not a
+   * restart, and not counted against `threadRestarts`. `'retired'`: an elastic ThreadPool stopped
+   * it, idle (`retire`): not a failure, not restarted.
    */
-  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted' | 'retired';
-  /** What was thrown, for 'exception' and 'out_of_memory'. */
+  cause: 'exception' | 'exit' | 'out_of_memory' | 'hang' | 'aborted' | 'recycled' | 'retired';
+  /** What was thrown, for 'exception' and 'out_of_memory'; why it was ended, for 'aborted'. */
   error?: Error;
+  /** The limit a recycled thread passed: `maxTasksPerThread`, `maxHeapMB` or `maxAgeMs`. */
+  recycle?: RecycleCause;
   /** The worker's exit code, for 'exit'. */
   exitCode?: number;
 }
+
+/** Which recycling limit a thread passed (see src/main/recycler.ts). */
+export type RecycleCause = 'tasks' | 'heap' | 'age';
 
 /** One restart, for the 'fatal' event's history. */
 export interface ThreadRestart {
@@ -74,6 +82,8 @@ export interface RootHost {
   fatal(history: ThreadRestart[]): void;
   /** A message shard `thread` posted on its port (side tasks' answers). */
   workerMessage(thread: number, message: unknown): void;
+  /** Module URLs the shards run tasks from (and the task runner's): a standby imports them while it waits. */
+  warmModules(): string[];
 }
 
 export interface RootOptions {
@@ -116,8 +126,14 @@ export class RootSupervisor {
   private readonly up: boolean[] = [false];
   /** The last error a worker raised before it exited (its exit event follows). */
   private readonly lastError: Array<Error | undefined> = [];
-  /** Threads main terminated on purpose (a hang, an aborted task), with the cause their exit is told as. */
-  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory' | 'retired'>();
+  /** Threads main terminated on purpose (a hang, an aborted task, a recycle, a retirement), with the cause their exit is told as. */
+  private readonly ended = new Map<number, 'hang' | 'aborted' | 'out_of_memory' | 'recycled' | 'retired'>();
+  /** For a thread in `ended`: the error an 'aborted' end is told with, or the limit a 'recycled' one passed. */
+  private readonly endedWhy = new Map<number, Error | RecycleCause>();
+  /** When each shard's present incarnation started (performance.now()), for `maxAgeMs`. */
+  readonly startedAt: number[] = [0];
+  /** Threads recycled so far, by the limit they passed. */
+  readonly recycled: Record<RecycleCause, number> = { tasks: 0, heap: 0, age: 0 };
   /** Shards not running on purpose (never started, or retired idle): not down, and not restarted. */
   private readonly retired = new Set<number>();
   /** Which shards are hung (hang-watch.ts). */
@@ -225,14 +241,42 @@ export class RootSupervisor {
     void this.workers[thread]!.terminate();
   }
 
-  /** Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as `cause`. */
-  end(thread: number, cause: 'hang' | 'aborted'): void {
+  /**
+   * Terminates shard `thread` (it is restarted as any shard that goes down), its exit told as
+   * `cause`: with `why`, the error of an 'aborted' end or the limit of a 'recycled' one (a recycle
+   * hands the index to the standby at once, and is no restart).
+   */
+  end(thread: number, cause: 'hang' | 'aborted' | 'recycled', why?: Error | RecycleCause): void {
     if (!this.up[thread] || this.ended.has(thread)) return;
     // A thread that stopped turning with its heap nearly full is dying of it (stalled in garbage
     // collection), not stuck in a loop: say so, as its own out-of-memory error would have.
     const heapFull = Atomics.load(this.options.set.words, heapIndex(thread)) >= HEAP_FULL_PERMILLE;
     this.ended.set(thread, cause === 'hang' && heapFull ? 'out_of_memory' : cause);
+    if (why !== undefined) this.endedWhy.set(thread, why);
     void this.workers[thread]!.terminate();
+  }
+
+  /** A module the shards now run tasks from: the standby, if booted, imports it while it waits. */
+  warm(module: string): void {
+    void this.standby?.then((worker) => {
+      try {
+        worker?.postMessage({ preload: [module] });
+      } catch {
+        // It exited meanwhile: the next one is booted with the module in its list.
+      }
+    });
+  }
+
+  /**
+   * Recycles shard `thread` (src/main/recycler.ts): once the standby has booted, so the index passes
+   * to a ready thread with no boot in between, the shard is ended as 'recycled' and the standby
+   * takes its place, as after any exit, but counted as a recycle, not a restart.
+   */
+  recycle(thread: number, cause: RecycleCause): void {
+    const standby = this.standby ?? Promise.resolve(undefined);
+    void standby.then(() => {
+      if (!this.stopping) this.end(thread, 'recycled', cause);
+    });
   }
 
   /**
@@ -265,14 +309,30 @@ export class RootSupervisor {
 
   /** Boots a worker that loads the shard and waits to be given a thread; undefined if it fails. */
   private bootStandby(): Promise<Worker | undefined> {
-    const worker = new Worker(this.options.url, { ...this.options.worker, workerData: { standby: true }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits, execArgv: this.execArgv() });
+    // It imports the modules the shards run tasks from before it says it is ready, so a thread it
+    // replaces (a recycle, above all) answers its first task without a cold import.
+    const worker = new Worker(this.options.url, { ...this.options.worker, workerData: { standby: true, preload: this.host.warmModules() }, name: 'weft shard (standby)', resourceLimits: this.options.resourceLimits, execArgv: this.execArgv() });
     worker.unref();
+    this.standbyBooted = false;
     return new Promise((resolve) => {
-      worker.once('message', () => resolve(worker));
-      worker.once('error', () => resolve(undefined));
-      worker.once('exit', () => resolve(undefined));
+      worker.once('message', () => {
+        this.standbyBooted = true;
+        resolve(worker);
+      });
+      // Failed: a recycle would wait for nothing, and takes a fresh worker (takeStandby); never stall one.
+      worker.once('error', () => {
+        this.standbyBooted = true;
+        resolve(undefined);
+      });
+      worker.once('exit', () => {
+        this.standbyBooted = true;
+        resolve(undefined);
+      });
     });
   }
+
+  /** True once the standby has booted (or failed to): a recycle now waits for no boot. */
+  standbyBooted = false;
 
   /** The standby, given thread `thread` (and the next standby booting); else a new worker. */
   private async takeStandby(thread: number, previousDown: ExitReason | undefined): Promise<[worker: Worker, fresh: boolean]> {
@@ -306,6 +366,7 @@ export class RootSupervisor {
     worker.unref();
     if (fresh) await online(worker, thread);
     this.hangs.forget(thread);
+    this.startedAt[thread] = performance.now();
     this.up[thread] = true;
   }
 
@@ -313,10 +374,14 @@ export class RootSupervisor {
   private causeOf(thread: number, code: number): ThreadDownCause {
     const incarnation = this.restartsOf[thread];
     const ended = this.ended.get(thread);
+    const why = this.endedWhy.get(thread);
     this.ended.delete(thread);
+    this.endedWhy.delete(thread);
     const error = this.lastError[thread];
     // Its own out-of-memory error wins over a hang main saw first (it stalled in GC on its way out).
     if (error !== undefined && (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY') return { thread, incarnation, cause: 'out_of_memory', error };
+    if (ended === 'recycled') return { thread, incarnation, cause: ended, recycle: why as RecycleCause };
+    if (ended === 'aborted' && why instanceof Error) return { thread, incarnation, cause: ended, error: why };
     if (ended !== undefined) return { thread, incarnation, cause: ended };
     if (error === undefined) return { thread, incarnation, cause: 'exit', exitCode: code };
     return { thread, incarnation, cause: 'exception', error };
@@ -348,7 +413,9 @@ export class RootSupervisor {
     const reason: ExitReason = { threadDown: cause };
     const retiring = cause.cause === 'retired';
     // Decided first, so the live threads learn with the news of its death whether it comes back.
-    let allowed = retiring || this.allowRestart(thread, cause);
+    // A recycle is no restart: it is planned, and counts against no intensity.
+    const recycle = cause.cause === 'recycled' ? cause.recycle : undefined;
+    let allowed = retiring || recycle !== undefined || this.allowRestart(thread, cause);
     const silent = await this.host.forgetThread(thread, reason, !allowed);
     // A shard that did not confirm may still reset its rings with `thread` later, under the new
     // incarnation's feet: it is ended (and recovered in turn) before the new one starts.
@@ -385,7 +452,8 @@ export class RootSupervisor {
       }
       allowed = this.allowRestart(thread, cause);
     }
-    this.restartsOf[thread]++;
+    if (recycle !== undefined) this.recycled[recycle]++;
+    else this.restartsOf[thread]++;
     this.host.threadUpEvent({ thread, restarts: this.restartsOf[thread] });
     this.host.threadUp(thread);
   }

@@ -7,7 +7,7 @@ import type { Transferable } from 'node:worker_threads';
 import { EncodeError, ExitError, SystemStoppedError } from '../shm/errors.js';
 import type { ExitReason } from '../common/actor.js';
 import { describeReason } from '../shm/errors.js';
-import type { SideAnswer, SideTask } from '../worker/side-tasks.js';
+import type { SideAbort, SideAnswer, SideTask } from '../worker/side-tasks.js';
 
 interface Wait {
   readonly thread: number;
@@ -16,12 +16,12 @@ interface Wait {
 }
 
 export class SideTasks {
-  private readonly post: (thread: number, message: SideTask, transferList: readonly Transferable[]) => void;
+  private readonly post: (thread: number, message: SideTask | SideAbort, transferList: readonly Transferable[]) => void;
   private readonly waits = new Map<number, Wait>();
   private nextSide = 1;
 
   /** `post`: hands a message to shard `thread`'s worker (throws if it cannot be cloned). */
-  constructor(post: (thread: number, message: SideTask, transferList: readonly Transferable[]) => void) {
+  constructor(post: (thread: number, message: SideTask | SideAbort, transferList: readonly Transferable[]) => void) {
     this.post = post;
   }
 
@@ -43,6 +43,22 @@ export class SideTasks {
         reject(unsendable ?? new EncodeError(`the task cannot be sent to a thread: ${describeReason(error)}`, '', { cause: error }));
       }
     });
+  }
+
+  /**
+   * Tells shard `thread` that the caller of task `id` aborted it: the task's signal aborts there.
+   * `cause` goes as its description when it cannot be posted; a shard that is down needs no telling.
+   */
+  abort(thread: number, id: number, cause: unknown): void {
+    try {
+      this.post(thread, { weftTaskAbort: id, cause }, []);
+    } catch {
+      try {
+        this.post(thread, { weftTaskAbort: id, cause: describeReason(cause) }, []);
+      } catch {
+        // The shard is down: so is the task.
+      }
+    }
   }
 
   /** A message from shard `thread`'s worker: true if it was a side task's answer. */

@@ -15,16 +15,17 @@ import { randomInt } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AlreadyRegisteredError, CallTimeoutError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
+import { AbortError, AlreadyRegisteredError, CallTimeoutError, ExitError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { FuseTable } from '../shm/fuse-table.js';
 import type { Fuse, FuseNotice } from '../common/fuse.js';
 import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, RemoteOp, type DeadLetterEnvelope, type DeadLetterReason, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
+import { Kind, RemoteOp, type ThreadStats, type DeadLetterEnvelope, type DeadLetterReason, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
 import type { Placement } from '../shm/placement.js';
-import { RingSet, parkedIndex, taskIndex } from '../shm/ring-set.js';
+import { RingSet, actorsIndex, heapMBIndex, parkedIndex, taskIndex } from '../shm/ring-set.js';
 import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
-import { ActorRef, type Router } from '../common/actor-ref.js';
+import { ActorRef, type CallOptions, type Router } from '../common/actor-ref.js';
+import { checkSignal, onAbortWhileWaiting } from '../common/call-abort.js';
 import type { MainServices } from '../common/main-services.js';
 import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
@@ -38,7 +39,7 @@ import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-re
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
-import { TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
+import { TASK_RUNNER_URL, TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
 import { DEFAULT_HIGH_WATER_MARK, TaskStream, refusedChannel } from './stream.js';
 import { SideTasks } from './side-tasks.js';
 import { chargeUncaught, runBesideInline } from './inline.js';
@@ -47,6 +48,7 @@ import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart, type ThreadWorkerOptions } from './root-supervisor.js';
 import type { MailboxOptions } from '../common/mailbox.js';
+import { Recycler } from './recycler.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
@@ -207,6 +209,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly runtime: ThreadRuntime;
   /** Starts the shards, and restarts one that goes down. */
   private readonly root: RootSupervisor;
+  /** Replaces shards past `maxTasksPerThread`, `maxHeapMB` or `maxAgeMs` (src/main/recycler.ts); undefined with no limit set. */
+  private readonly recycler: Recycler | undefined;
   private readonly names = new Registry();
   /** The fuses every thread shares (src/shm/fuse-table.ts). */
   private readonly fuseTable: FuseTable;
@@ -272,6 +276,30 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     });
     const { hangTimeout, resourceLimits, execArgv, threadRestarts } = options;
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts, worker: pool?.worker, initial: pool?.initial });
+    this.recycler = Recycler.wanted(options) ? new Recycler(this.recyclerHost(), options) : undefined;
+  }
+
+  /** What the recycler reads of the shards and the dispatchers (src/main/recycler.ts). */
+  private recyclerHost(): ConstructorParameters<typeof Recycler>[0] {
+    const words = this.set.words;
+    return {
+      threads: this.threads,
+      isUp: (thread) => this.root.isUp(thread),
+      startedAt: (thread) => this.root.startedAt[thread],
+      heapMB: (thread) => Atomics.load(words, heapMBIndex(thread)),
+      tasksOn: (thread) => {
+        let tasks = 0;
+        for (const dispatcher of this.dispatchers) tasks += dispatcher.inFlightOn(thread);
+        return tasks;
+      },
+      hostsActors: (thread) => {
+        let runners = 0;
+        for (const dispatcher of this.dispatchers) if (dispatcher.hasRunner(thread)) runners++;
+        return Atomics.load(words, actorsIndex(thread)) > runners;
+      },
+      recycle: (thread, cause) => this.root.recycle(thread, cause),
+      standbyReady: () => this.root.standbyBooted,
+    };
   }
 
   /** Starts the shards and the receive loop, then joins the cluster if there is one. */
@@ -452,7 +480,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   /** @internal A task dispatcher on this system's shards, closed with it (ThreadPool, run, map). */
   taskDispatcher(options: DispatcherOptions): TaskDispatcher {
-    const dispatcher = new TaskDispatcher(this.taskHost(), options);
+    if (this.dispatchers.size === 0) this.root.warm(TASK_RUNNER_URL.href); // the standby booted before any task
+    const dispatcher = new TaskDispatcher(this.taskHost(), { ...options, abortGrace: options.abortGrace ?? this.options.abortGrace });
     this.dispatchers.add(dispatcher);
     if (this.closed) dispatcher.close('stopped'); // made as the system stops: refuses at once
     return dispatcher;
@@ -476,11 +505,18 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
         return id;
       },
       closed: (dispatcher) => this.dispatchers.delete(dispatcher),
-      endThread: (thread) => {
+      endThread: (thread, why) => {
         if (inline) return false; // main cannot be ended: the aborted task runs on (src/main/inline.ts)
-        this.root.end(thread, 'aborted');
+        this.root.end(thread, 'aborted', why);
         return true;
       },
+      abortBeside: (thread, id, cause) => {
+        if (!inline) this.side.abort(thread, id, cause);
+      },
+      warm: (module) => this.root.warm(module),
+      readReplies: () => this.readNow(),
+      recycling: (thread) => this.recycler?.recycling(thread) === true,
+      taskAnswered: this.recycler?.taskAnswered,
       // Inline mode's one lane is main: never retired, never grown.
       isRetired: (thread) => !inline && this.root.isRetired(thread),
       grow: (thread) => {
@@ -752,6 +788,39 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     return this.seen.stats(options);
   }
 
+  /**
+   * Shard `thread`'s figures. A shard that goes down while asked (a recycle, planned, or a crash) is
+   * asked again once it is back, a few times at most: `stats()` does not fail because a thread was
+   * being replaced as it looked.
+   */
+  private async statsOf(thread: number): Promise<ThreadStats> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runtime.statsOf(thread);
+      } catch (error) {
+        if (attempt >= 3 || this.closed || !(error instanceof ExitError && isThreadDown(error.reason))) throw error;
+        await this.threadBack(thread, FORGET_TIMEOUT_MS);
+      }
+    }
+  }
+
+  /** Resolves once shard `thread` is up (at once if it is), or after `ms`. */
+  private threadBack(thread: number, ms: number): Promise<void> {
+    if (this.root.isUp(thread)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('threadUp', up);
+        resolve();
+      };
+      const up = (event: { thread: number }): void => {
+        if (event.thread === thread) done();
+      };
+      const timer = setTimeout(done, ms);
+      this.on('threadUp', up);
+    });
+  }
+
   /** Where `start({ inspect })`'s endpoint listens (`port: 0` picked one), if it is open. */
   get inspectAddress(): { host: string; port: number } | { path: string } | undefined {
     return this.seen.inspectAddress;
@@ -770,8 +839,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     },
     read: async () => {
       const main = this.runtime.stats();
-      const shards = await Promise.all(this.shardNumbers().map((thread) => this.runtime.statsOf(thread)));
-      return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
+      const shards = await Promise.all(this.shardNumbers().map((thread) => this.statsOf(thread)));
+      return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), recycles: { ...this.root.recycled }, ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
     },
     restarts: () => this.root.restarts(),
     names: () => this.names.bound(),
@@ -783,12 +852,17 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * Calls an actor by pid, by a name registered on this node (`call('cache', msg)`, as Erlang's
    * `gen_server:call(Name, Msg)`), or by `{ name, node }` (the name is looked up on that node, at
    * each call, as `gen_server:call({Name, Node}, Msg)` does). A name is looked up at each call;
-   * one nobody holds rejects with NoProcError. Prefer a typed `ActorRef`'s `call`.
+   * one nobody holds rejects with NoProcError. Prefer a typed `ActorRef`'s `call`. The third
+   * argument is the timeout in ms, or `{ timeout, signal }` as `ActorRef.call` takes. On another
+   * node, an abort rejects the call but the actor there is not told (its `ctx.signal` does not abort).
    */
-  call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, timeout?: number): Promise<ReplyOf<A>>;
-  call(to: string | Pid | RemoteName, msg: unknown, timeout?: number): Promise<unknown>;
-  call(to: string | Pid | RemoteName | ActorRef, msg: unknown, timeout?: number): Promise<unknown> {
+  call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: number | CallOptions): Promise<ReplyOf<A>>;
+  call(to: string | Pid | RemoteName, msg: unknown, options?: number | CallOptions, signal?: AbortSignal): Promise<unknown>;
+  call(to: string | Pid | RemoteName | ActorRef, msg: unknown, options?: number | CallOptions, signal?: AbortSignal): Promise<unknown> {
     if (this.closed) return Promise.reject(this.stoppedError('call'));
+    let timeout: number | undefined;
+    if (typeof options === 'object' && options !== null) ({ timeout, signal } = options);
+    else timeout = options;
     if (!isRemoteName(to, this.node)) {
       let pid: Pid;
       try {
@@ -796,9 +870,25 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       } catch (error) {
         return Promise.reject(error); // a promise-returning call never throws: NoProcError rejects
       }
-      return this.runtime.call(pid, msg, timeout);
+      return this.runtime.call(pid, msg, timeout, signal);
     }
-    const ms = timeout ?? this.options.callTimeout;
+    let call: Promise<unknown>;
+    try {
+      if (checkSignal(signal)?.aborted === true) throw new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted before it was sent`, { cause: signal!.reason });
+      call = this.callAfar(to, msg, timeoutMs(timeout, this.options.callTimeout));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal === undefined) return call;
+    return new Promise((resolve, reject) => {
+      call.then(resolve, reject);
+      onAbortWhileWaiting(signal, call, () => reject(new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted`, { cause: signal.reason })));
+    });
+  }
+
+  /** A call to `{ name, node }` on another node, through the cluster. */
+  private callAfar(to: RemoteName, msg: unknown, timeout: number): Promise<unknown> {
+    const ms = timeout;
     return new Promise((resolve, reject) => {
       const timer = ms === Infinity ? undefined : setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms);
       try {
@@ -870,6 +960,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.recycler?.stop();
     for (const dispatcher of [...this.dispatchers]) dispatcher.close('stopped');
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
@@ -942,6 +1033,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       return [...ending, ...(await Promise.all(answers)).filter((other) => other !== 0)];
     },
     threadUp: (thread) => {
+      this.recycler?.threadUp(thread);
       for (const entry of this.supervisors) {
         if (entry.ref.pid.thread !== thread || this.closed) continue;
         const old = entry.ref.pid;
@@ -967,6 +1059,12 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     workerMessage: (thread, message) => {
       if (this.side.answered(message)) return;
       for (const listener of this.workerListeners) listener(thread, message);
+    },
+    warmModules: () => {
+      if (this.dispatchers.size === 0) return [];
+      const modules = new Set<string>([TASK_RUNNER_URL.href]);
+      for (const dispatcher of this.dispatchers) for (const module of dispatcher.modules()) modules.add(module);
+      return [...modules];
     },
     fatal: (history) => {
       this.emit('fatal', { history });
@@ -998,6 +1096,21 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   private stoppedError(what: string): SystemStoppedError {
     return new SystemStoppedError(`cannot ${what}: the system has been stopped`);
+  }
+
+  /**
+   * Reads main's rings now, outside the receive loop's turn (a task's grace ending: see
+   * TaskDispatcher.graceTimeUp), up to a bound; a frame handler's throw is reported as the loop
+   * reports it.
+   */
+  private readNow(): void {
+    if (this.finished) return;
+    const { runtime } = this;
+    try {
+      for (let rounds = 0; rounds < 64 && runtime.endpoint.drain(runtime.onFrame, this.options.batch) !== 0; rounds++);
+    } catch (error) {
+      this.emit('error', { event: 'frame', error });
+    }
   }
 
   /** Main's receive loop, its scheduler as a shard's loop is: runs until the system stops. */

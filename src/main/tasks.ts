@@ -16,9 +16,12 @@
  * never ends) holds only itself, not a pipeline of quick ones behind it.
  *
  * Failures, each its own: a task that throws rejects its promise with what it threw; one whose
- * signal aborts is rejected with `AbortError` at once; if it had started (running, or an async one
- * awaiting), its shard is ended, as piscina ends its worker (JavaScript cannot be interrupted), so
- * no new task waits behind it; one still held by the runner is dropped there. One that takes its whole shard down rejects
+ * signal aborts is rejected with `AbortError` at once, and its thread is told (an ABORT_FN call to
+ * the runner, behind the task in the ring; a message on the port for a task sent beside the rings):
+ * held by the runner, it is dropped there; started, its own `signal` aborts. A task that honours it
+ * answers, and its thread goes on. Only if it has not answered within `abortGrace` ms is its shard
+ * ended (JavaScript cannot be interrupted), as piscina ends its worker at once; until then the shard
+ * gets no new task, so none waits behind it and none is lost with it. One that takes its whole shard down rejects
  * with `ExitError({ threadDown })`, while the tasks that were only waiting on that shard are run
  * again elsewhere; the shard comes back and gets a new runner. Once the dispatcher is closed, every
  * task it has not answered rejects with its closing error (PoolClosedError for a destroyed pool,
@@ -44,7 +47,8 @@ import { isThreadDown, type System } from './system.js';
 import type { ThreadDownCause } from './root-supervisor.js';
 
 /** The task runner's module, for the shards to import. */
-const RUNNER_URL = compiledModule('common/task-runner.js');
+export const TASK_RUNNER_URL = compiledModule('common/task-runner.js');
+const RUNNER_URL = TASK_RUNNER_URL;
 
 export interface DispatcherOptions {
   /** Most tasks in flight per shard. */
@@ -65,6 +69,8 @@ export interface DispatcherOptions {
    * than `min` run.
    */
   elastic?: { min: number; idleTimeout: number };
+  /** Ms an aborted task has to answer before its shard is ended. @default DEFAULT_ABORT_GRACE */
+  abortGrace?: number;
 }
 
 /** What a dispatcher tells of each task's times (a ThreadPool's `histogram`). */
@@ -72,6 +78,9 @@ export interface TaskTiming {
   wait(ms: number): void;
   run(ms: number): void;
 }
+
+/** How long (ms) an aborted task may take to notice its signal before its thread is ended. */
+export const DEFAULT_ABORT_GRACE = 1000;
 
 /** What `System` lends a dispatcher beyond its public face (see `System.taskRunning`, `System.endThread`). */
 export interface TaskHost {
@@ -82,8 +91,14 @@ export interface TaskHost {
   taskRunning(thread: number): number;
   /** Async tasks started on shard `thread` and awaiting, by all its runners (ring-set.ts `parkedIndex`). */
   parked(thread: number): number;
-  /** Ends shard `thread` (it restarts), to stop an aborted task running there; false if it cannot be ended (inline mode: main). */
-  endThread(thread: number): boolean;
+  /** Ends shard `thread` (it restarts), to stop an aborted task running there; `why` is told as the cause's error. False if it cannot be ended (inline mode: main). */
+  endThread(thread: number, why: Error): boolean;
+  /** Tells shard `thread` that task `id`, sent beside the rings, was aborted (src/main/side-tasks.ts). */
+  abortBeside(thread: number, id: number, cause: unknown): void;
+  /** Shard `thread` is being recycled (src/main/recycler.ts): it gets no new task. */
+  recycling(thread: number): boolean;
+  /** A task of shard `thread` was answered (counted for `maxTasksPerThread`); undefined when nothing counts. */
+  readonly taskAnswered: ((thread: number) => void) | undefined;
   /** True while shard `thread` is retired (an elastic pool's thread not running: see `elastic`). */
   isRetired(thread: number): boolean;
   /** Starts retired shard `thread` ('threadUp' follows). */
@@ -92,6 +107,10 @@ export interface TaskHost {
   retire(thread: number): void;
   /** Runs a task beside the rings, on shard `thread`'s port, in a slot of runner `key` there (src/main/side-tasks.ts). */
   runBeside(thread: number, id: number, module: string, name: string, args: unknown[], transferList: readonly Transferable[], key: number, unsendable?: EncodeError): Promise<unknown>;
+  /** Reads what waits in main's rings now (answers among it), as main's receive loop would on its next turn. */
+  readReplies(): void;
+  /** The shards now run tasks from `module`: the standby imports it ahead (root-supervisor.ts `warm`). */
+  warm(module: string): void;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
   callRunner(runner: Pid, task: TaskCall): Promise<unknown>;
   /** The next task id: one counter for all of a system's dispatchers, since the shards' TASK words are shared. */
@@ -116,6 +135,10 @@ interface Job {
   settled: boolean;
   /** Stops listening to `signal`. */
   unlisten: (() => void) | undefined;
+  /** Set while an aborted task has `abortGrace` ms left to answer (see `abort`). */
+  grace: NodeJS.Timeout | undefined;
+  /** The tasks its runner said were started and awaiting when told of the abort (undefined: not answered yet). */
+  startedAtAbort: readonly number[] | undefined;
   /** The caller's trace context, when tracing is on: a queued task is sent in it, not in whoever's frees a thread. */
   readonly trace: string | undefined;
   /** Set for a streamed task's opening call: the credit it grants (see src/common/task-stream.ts). */
@@ -188,10 +211,14 @@ export class TaskDispatcher {
    */
   private readonly culprits: Array<readonly number[] | undefined>;
   /**
-   * Per shard, aborted tasks whose runner has yet to say whether they started: until it does, the
-   * shard gets no new task (one sent now could start before the end, and not be known to have).
+   * Per shard, aborted tasks that have not answered yet (their `abortGrace` runs): until they do,
+   * the shard gets no new task (it may be ended, and a task sent now could start before the end
+   * and not be known to have).
    */
   private readonly aborting: number[];
+  private readonly abortGrace: number;
+  /** Aborted tasks whose `abortGrace` runs (see `abort`): a closing dispatcher ends their threads at once. */
+  private readonly inGrace = new Set<Job>();
   /** Per shard being ended for an aborted task: the tasks that had started there (null: not known). */
   private readonly ending: Array<readonly number[] | null | undefined>;
   /** Per shard, what a direct task's answer goes through: made once, not a closure per task. */
@@ -256,6 +283,7 @@ export class TaskDispatcher {
     this.culprits = new Array<readonly number[] | undefined>(shards + 1).fill(undefined);
     this.ending = new Array<readonly number[] | null | undefined>(shards + 1).fill(undefined);
     this.aborting = new Array<number>(shards + 1).fill(0);
+    this.abortGrace = options.abortGrace ?? DEFAULT_ABORT_GRACE;
     // Nobody need ask: a pool closed before its threads were up must not leave an unhandled rejection.
     this.allStarted.catch(() => undefined);
     this.named = Array.from({ length: shards + 1 }, () => new Set<number>());
@@ -358,6 +386,21 @@ export class TaskDispatcher {
     return this.allStarted;
   }
 
+  /** The module URLs this dispatcher's tasks come from (for a standby to import ahead: root-supervisor.ts). */
+  modules(): string[] {
+    return this.functions.map(([module]) => module);
+  }
+
+  /** Tasks of this dispatcher in flight on shard `thread` (in its ring, held, running or awaiting; beside the rings too). */
+  inFlightOn(thread: number): number {
+    return this.inFlight[thread] ?? 0;
+  }
+
+  /** True if shard `thread` has this dispatcher's runner (an actor there that is weft's, not the user's). */
+  hasRunner(thread: number): boolean {
+    return this.runners[thread] !== undefined;
+  }
+
   /** Tasks waiting here (not yet on a shard). */
   get queued(): number {
     return this.queue.length - this.queueHead;
@@ -388,7 +431,7 @@ export class TaskDispatcher {
       resolve = ok;
       reject = fail;
     });
-    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0 };
+    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, grace: undefined, startedAtAbort: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0 };
     const refused = this.submit(job);
     if (refused !== undefined) return Promise.reject(refused);
     if (signal !== undefined) {
@@ -412,7 +455,6 @@ export class TaskDispatcher {
     return undefined;
   }
 
-
   /**
    * A streamed task: `fn(...args)` is a generator (or returns an iterable) whose values the stream
    * yields, the thread running at most `highWaterMark` values ahead of the consumer (credit: see
@@ -433,7 +475,7 @@ export class TaskDispatcher {
         if (this.closed) return Promise.reject(this.closedError('cannot stream a task'));
         return new Promise<unknown>((resolve, reject) => {
           const placed = (shard: number, runner: Pid, id: number) => (at = { shard, runner, id });
-          const job: Job = { fn, args, transfer: undefined, signal: undefined, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0, credit, placed };
+          const job: Job = { fn, args, transfer: undefined, signal: undefined, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, grace: undefined, startedAtAbort: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0, credit, placed };
           const refused = this.submit(job);
           if (refused !== undefined) reject(refused);
         }).then((batch) => {
@@ -513,6 +555,12 @@ export class TaskDispatcher {
     clearInterval(this.hold); // what is left is answered by the system's stop, or the pool's
     for (const timer of this.idleTimers) clearTimeout(timer);
     this.onNeverStarted(this.closedError('the pool can never be ready'));
+    // Aborted tasks still in their grace hold threads the pool no longer waits for: ended now, as
+    // piscina's destroy ends its workers (a stuck one would hold a stop for its whole timeout).
+    for (const job of [...this.inGrace]) {
+      clearTimeout(job.grace);
+      this.graceOver(job, true);
+    }
     this.host.closed(this);
     this.host.system.off('threadDown', this.onThreadDown);
     this.host.system.off('threadUp', this.onThreadUp);
@@ -550,6 +598,7 @@ export class TaskDispatcher {
       fn = this.functions.length;
       this.functions.push([module, name]);
       this.functionNumbers.set(key, fn);
+      if (!this.functions.some(([other], index) => other === module && index !== fn)) this.host.warm(module);
     }
     return fn;
   }
@@ -614,7 +663,7 @@ export class TaskDispatcher {
     let best = -1;
     let fewest = Infinity;
     for (let thread = 1; thread < this.runners.length; thread++) {
-      if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined || this.retiring.has(thread)) continue;
+      if (this.runners[thread] === undefined || this.aborting[thread] !== 0 || this.ending[thread] !== undefined || this.retiring.has(thread) || this.host.recycling(thread)) continue;
       const inFlight = this.load(thread);
       if (inFlight < this.limit[thread] && (inFlight < fewest || (inFlight === fewest && this.host.taskRunning(thread) === 0)) && !this.stalled(thread, inFlight)) {
         best = thread;
@@ -652,6 +701,7 @@ export class TaskDispatcher {
    * its time per task, hence its limit (see the module comment).
    */
   private answer(shard: number): void {
+    this.host.taskAnswered?.(shard);
     if (--this.inFlight[shard] === 0 && this.elastic !== undefined) this.idleFrom(shard);
     const counted = ++this.answers[shard] % SAMPLE === 0;
     const idle = this.load(shard) === 0;
@@ -777,9 +827,18 @@ export class TaskDispatcher {
 
   /** A dispatched task's answer came back. */
   private landed(job: Job, shard: number, ok: boolean, answer: unknown): void {
+    if (job.grace !== undefined) {
+      // An aborted task answered (it honoured its signal, or its thread went down): no end for it.
+      clearTimeout(job.grace);
+      job.grace = undefined;
+      this.inGrace.delete(job);
+      this.aborting[shard]--;
+    }
     this.answer(shard);
     if (!job.settled && !ok && this.runsElsewhere(answer, shard, job.id)) {
-      // Its shard went down under another task: it only waited there, so it runs again elsewhere.
+      // Its shard went down under another task: it only waited there, so it runs again elsewhere
+      // (id 0: waiting here again, so an abort now drops it from the queue).
+      job.id = 0;
       this.queue.splice(this.queueHead, 0, job);
     } else {
       this.finish(job, ok, ok ? answer : this.failure(answer));
@@ -844,58 +903,105 @@ export class TaskDispatcher {
   }
 
   /**
-   * The caller aborted `job`: it rejects at once. Waiting here, it is dropped; on a shard, the
-   * floor is that it never holds a thread new work is sent to: running now (the thread's TASK
-   * word), its thread is ended at once; otherwise its runner is asked (after whatever is ahead of
-   * the question in its ring) and drops it if held, or, if it started and is awaiting, its thread
-   * is ended. A task sent beside the rings is not known to the runner: its thread is ended.
+   * The caller aborted `job`: it rejects at once. Waiting here, it is dropped. On a shard, its
+   * thread is told: the runner drops it if it is held there, or aborts its `signal` if it has
+   * started (ABORT_FN, which comes after the task in the ring, so a task sent and not yet taken up
+   * starts first and sees its signal aborted soon after); a task sent beside the rings is told on
+   * the port. Then the task has `abortGrace` ms to answer (a sync task running now answers when
+   * it returns); if it has not, its thread is ended (see `graceOver`). Until it answers, its shard
+   * gets no new task.
    */
   private abort(job: Job): void {
     if (job.settled) return;
-    const cause = { cause: job.signal?.reason };
+    const reason: unknown = job.signal?.reason;
     if (job.id === 0) {
       // Still waiting here: out of the queue (aborts are rare; the search is fine).
       const at = this.queue.indexOf(job, this.queueHead);
       if (at !== -1) this.queue.splice(at, 1);
-      this.finish(job, false, new AbortError('the task was aborted before it ran', cause));
+      this.finish(job, false, new AbortError('the task was aborted before it ran', { cause: reason }));
       return;
     }
     const { shard, id } = job;
     const running = this.host.taskRunning(shard) === id;
-    this.finish(job, false, new AbortError(running ? 'the task was aborted while it ran; its thread was ended' : 'the task was aborted after it was sent to a thread', cause));
+    this.finish(job, false, new AbortError(running ? `the task was aborted while it ran; its thread is ended unless it answers within ${this.abortGrace} ms (abortGrace)` : 'the task was aborted after it was sent to a thread', { cause: reason }));
+    this.aborting[shard]++;
+    this.inGrace.add(job);
+    job.grace = setTimeout(() => this.graceTimeUp(job), this.abortGrace);
+    job.grace.unref(); // the task's own answer (or its thread's end) is what settles things, not this timer
+    if (job.transfer !== undefined) {
+      this.host.abortBeside(shard, id, reason);
+      return;
+    }
     const runner = this.runners[shard];
-    if (running || job.transfer !== undefined) {
-      // Async tasks awaiting there too may be ours: then which had started is not known.
-      this.endShard(shard, this.host.parked(shard) === 0 ? [id] : null);
-    } else if (runner !== undefined) {
-      let asked: Promise<unknown>;
+    if (runner === undefined) return; // its thread is down: the task went with it, and landed() follows
+    let asked: Promise<unknown>;
+    try {
+      asked = this.host.callRunner(runner.pid, [id, ABORT_FN, [reason]]);
+    } catch {
       try {
-        asked = this.host.callRunner(runner.pid, [id, ABORT_FN, []]);
+        // The reason cannot travel (a class instance, a DOMException): its description goes instead.
+        asked = this.host.callRunner(runner.pid, [id, ABORT_FN, [describeReason(reason)]]);
       } catch {
         return; // the system is stopping: the thread goes with it
       }
-      this.aborting[shard]++;
-      const answered = (started: readonly number[]) => {
-        this.aborting[shard]--;
-        if (started.includes(id) && this.runners[shard] === runner) this.endShard(shard, started);
-        else this.pump();
-      };
-      asked.then(
-        (answer) => answered((answer as AbortAnswer).started),
-        () => answered([]), // the runner or its thread ended meanwhile: so did the task
-      );
     }
+    asked.then(
+      (answer) => {
+        if (job.grace !== undefined) job.startedAtAbort = (answer as AbortAnswer).started;
+      },
+      () => undefined, // the runner or its thread ended meanwhile: so did the task, and landed() follows
+    );
+  }
+
+  /**
+   * `job`'s grace is up. Its answer may already be in main's ring, unread (main's event loop was
+   * busy: a loop of aborts that never yields, say, lets no frame be read while the timers fall
+   * due): the rings are read first, and the thread is ended only if the answer is still not in
+   * once what was read has been handled (its continuations run before the next immediate).
+   */
+  private graceTimeUp(job: Job): void {
+    this.host.readReplies();
+    setImmediate(() => {
+      if (job.grace !== undefined) this.graceOver(job);
+    });
+  }
+
+  /**
+   * `job` was aborted `abortGrace` ms ago and has not answered: it ignores its signal (or is a sync
+   * task still running), so its thread is ended. The tasks that had started there reject with the
+   * thread's ExitError; the rest only waited, and run again elsewhere. Which had started: those its
+   * runner listed when told of the abort, and the one running now; not known (none runs again) when
+   * more are awaiting there than were listed, or the runner never answered while others await.
+   */
+  private graceOver(job: Job, closing = false): void {
+    job.grace = undefined;
+    this.inGrace.delete(job);
+    const { shard, id } = job;
+    this.aborting[shard]--;
+    if ((this.closed && !closing) || this.ending[shard] !== undefined) return;
+    const running = this.host.taskRunning(shard);
+    const parked = this.host.parked(shard);
+    let started: number[] | null;
+    if (job.startedAtAbort !== undefined) {
+      started = parked > job.startedAtAbort.length ? null : [...job.startedAtAbort];
+      if (started !== null && running !== 0 && !started.includes(running)) started.push(running);
+      if (started !== null && !started.includes(id)) started.push(id);
+    } else {
+      started = parked !== 0 ? null : running === 0 || running === id ? [id] : [running, id];
+    }
+    const why = closing ? `task ${id} had not answered its abort when its pool closed: its thread was ended` : `task ${id} ignored its aborted signal for ${this.abortGrace} ms (abortGrace): its thread was ended`;
+    this.endShard(shard, started, new AbortError(why));
   }
 
   /**
    * Ends shard `thread` (it restarts) to stop an aborted task; `started` had started there (the
    * rest run again elsewhere), null if that is not known (none runs again).
    */
-  private endShard(thread: number, started: readonly number[] | null): void {
+  private endShard(thread: number, started: readonly number[] | null, why: Error): void {
     if (this.ending[thread] !== undefined) return;
     this.ending[thread] = started;
     // Main (inline mode) cannot be ended: the task runs on there, its result dropped, and the lane takes work.
-    if (!this.host.endThread(thread)) this.ending[thread] = undefined;
+    if (!this.host.endThread(thread, why)) this.ending[thread] = undefined;
   }
 
   private readonly onThreadDown = (cause: ThreadDownCause): void => {

@@ -32,6 +32,8 @@ import { abortable, type Abortable, type TaskSignal } from './task-signal.js';
 import { isMovable, move, moved } from './move.js';
 import { isWorkerThread, workerData } from '../common/worker-state.js';
 import type { ThreadWorkerOptions } from './root-supervisor.js';
+import { recycleLimits } from './options.js';
+import { Recycler, type RecycleLimits } from './recycler.js';
 
 export interface ThreadPoolOptions {
   /** The worker file: a path or a file URL (piscina's `filename`). Optional: then each `run` names one. */
@@ -59,6 +61,22 @@ export interface ThreadPoolOptions {
   concurrentTasksPerWorker?: number;
   /** Heap and stack limits of each thread (its own shards only). */
   resourceLimits?: ResourceLimits;
+  /**
+   * How long (ms) an aborted task that has started may take to answer before its thread is ended.
+   * The task's `{ signal }` (its last argument) aborts at once; one that honours it answers and
+   * keeps its thread. @default the system's `abortGrace` (1000)
+   */
+  abortGrace?: number;
+  /**
+   * Recycles a thread once it has answered this many tasks: it takes no new task, finishes what it
+   * holds, and a standby thread takes its place (its own shards only: on `system.threadPool`, give
+   * the limits to `start()`). @default Infinity
+   */
+  maxTasksPerThread?: number;
+  /** Recycles a thread once its used heap reaches this many MiB (its own shards only). @default Infinity */
+  maxHeapMB?: number;
+  /** Recycles a thread once it has run this long, ms (its own shards only). @default Infinity */
+  maxAgeMs?: number;
   /** A value every thread's worker files read as `workerData` (`import { workerData } from 'weft'`; a copy per thread; own threads only). */
   workerData?: unknown;
   /** The threads' `process.env` (Node's Worker `env`: an object, or `SHARE_ENV`). @default a copy of main's */
@@ -88,6 +106,7 @@ export interface ThreadPoolOptions {
 /** Every option name `ThreadPool` accepts: piscina's. Any other is refused (a typo would otherwise do nothing). */
 const OPTION_NAMES: ReadonlySet<string> = new Set([
   'filename', 'name', 'maxThreads', 'minThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerWorker', 'resourceLimits',
+  'abortGrace', 'maxTasksPerThread', 'maxHeapMB', 'maxAgeMs',
   'workerData', 'env', 'argv', 'execArgv', 'niceIncrement', 'trackUnmanagedFds', 'recordTiming', 'atomics', 'taskQueue',
   'closeTimeout', 'loadBalancer', 'workerHistogram',
 ]);
@@ -103,6 +122,8 @@ interface Resolved {
   closeTimeout: number;
   minThreads: number;
   idleTimeout: number;
+  abortGrace: number | undefined;
+  recycle: RecycleLimits;
 }
 
 function isCount(value: unknown, least: number): value is number {
@@ -144,7 +165,10 @@ function validate(options: ThreadPoolOptions): Resolved {
   if (argv !== undefined && !Array.isArray(argv)) throw bad('argv', 'an array', argv);
   if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((arg) => typeof arg === 'string'))) throw bad('execArgv', 'an array of strings', execArgv);
   const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
-  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout, minThreads: Math.min(minThreads ?? threads, threads), idleTimeout: idleTimeout ?? 0 };
+  const { abortGrace } = options;
+  if (abortGrace !== undefined && !(typeof abortGrace === 'number' && abortGrace >= 0 && abortGrace <= 2 ** 31 - 1)) throw bad('abortGrace', 'a number of ms from 0 to 2147483647', abortGrace);
+  const recycle = recycleLimits(options, (message) => new InvalidOptionTypeError(message));
+  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout, minThreads: Math.min(minThreads ?? threads, threads), idleTimeout: idleTimeout ?? 0, abortGrace, recycle };
 }
 
 export interface RunOptions {
@@ -156,9 +180,9 @@ export interface RunOptions {
    * Aborts the task: an `AbortSignal`, or an EventEmitter that emits 'abort' (piscina takes both);
    * anything else is a TypeError at once. The task rejects with AbortError at once. Still in the
    * pool's queue: it never runs. Held on its thread behind async tasks: dropped there, it never
-   * runs. Started (running, or an async one awaiting): its thread is ended (and restarted), so no
-   * task waits behind it. Sent to a thread but not taken up yet: it runs when its turn comes (and
-   * its thread is ended if it turns out async), its result dropped.
+   * runs. Started (or sent and about to start): the task's own `signal` (its last argument) aborts
+   * in its thread, and the task has `abortGrace` ms to answer; one that does keeps its thread, one
+   * that does not has its thread ended (and restarted). Its result is dropped either way.
    */
   signal?: TaskSignal | null;
   /** ArrayBuffers, MessagePorts… in the task to move to the thread rather than copy (piscina's `transferList`). */
@@ -304,7 +328,10 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
     super();
     if (typeof options !== 'object' || options === null) throw new InvalidOptionTypeError(`expected ThreadPool options (an object), got: ${describeValue(options)}`);
     this.options = options;
-    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout, minThreads, idleTimeout } = validate(options);
+    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout, minThreads, idleTimeout, abortGrace, recycle } = validate(options);
+    if (system !== undefined && Recycler.wanted(recycle)) {
+      throw new InvalidOptionTypeError('recycling limits (`maxTasksPerThread`, `maxHeapMB`, `maxAgeMs`) are the system\'s on `system.threadPool`: give them to start()');
+    }
     this.filename = filename;
     this.name = name;
     this.threadCount = threads;
@@ -321,12 +348,12 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
     // Its own threads are replaced however often they die, as piscina replaces its workers.
     this.own =
       system === undefined
-        ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 } }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data, initial: minThreads })
+        ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 }, ...recycle }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data, initial: minThreads })
         : undefined;
     const made = (s: System): TaskDispatcher => {
       // Its own threads are elastic when minThreads < maxThreads: started on demand, retired idle.
       const elastic = this.own !== undefined && minThreads < threads ? { min: minThreads, idleTimeout } : undefined;
-      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency, timing, onDrain: this.onDrain, elastic });
+      const dispatcher = s.taskDispatcher({ window: concurrency * PIPELINE, floor: concurrency, maxQueue, concurrency, timing, onDrain: this.onDrain, elastic, abortGrace });
       if (this.filename !== undefined) this.defaultFunction = dispatcher.functionNumber(this.filename, this.name);
       this.dispatcherNow = dispatcher;
       if (this.own !== undefined) this.watchThreads(s);

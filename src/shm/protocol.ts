@@ -43,6 +43,7 @@
  * | NOTICE      | any → actor's    | serial | body  (a system message for handleInfo: a nodedown; never counted against a mailbox bound) |
  * | MAILBOX     | actor's → sender | [serial, full]  (a 'reject' mailbox is full: refuse at the source; or is not any more) |
  * | CONTROL_CALL| any → actor's    | serial, ref | body (a supervisor call on the control lane: overtakes the data backlog, own codec pair) |
+ * | CALL_ABORT  | caller → actor's | [serial, ref, timedOut]  (the caller of CALL `ref` stopped waiting: `ctx.signal` aborts) |
  *
  * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
  * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
@@ -95,6 +96,7 @@ export const Kind = {
   NOTICE: 30,
   MAILBOX: 31,
   CONTROL_CALL: 32,
+  CALL_ABORT: 33,
 } as const;
 
 /** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */
@@ -131,6 +133,8 @@ export const REMOTE_SPAWN_ARGS = 4;
 export type CallTracedEnvelope = [serial: number, ref: number, traceparent: string, body: unknown];
 export const CALL_TRACED_BODY = 3;
 export type ReplyEnvelope = [ref: number, body: unknown];
+/** The caller (the frame's sender thread) of CALL `ref` to actor `serial` aborted it, or (`timedOut`) its timeout passed. */
+export type CallAbortEnvelope = [serial: number, ref: number, timedOut: boolean];
 /**
  * `name`: registered by the thread that runs the actor, before it runs (see ThreadRuntime.spawn);
  * `replacing`: the actor it replaces, whose hold on the name gives way; `reservation`: main's hold

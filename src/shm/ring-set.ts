@@ -15,8 +15,8 @@
  *               serial, so a restarted thread never reuses one), HEARTBEAT (bumped every scheduler
  *               turn; main's watchdog reads it), TASK (the task running now, task-runner.ts),
  *               PARKED (async tasks started and awaiting, task-runner.ts), OS_THREAD and HEAP
- *               (its OS thread id and heap fill, for the watchdog): all but BELL written by that
- *               thread alone
+ *               (its OS thread id and heap fill, for the watchdog), HEAP_MB (its used heap, for
+ *               recycling): all but BELL written by that thread alone
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
  *
@@ -96,6 +96,11 @@ export function osThreadIndex(thread: number): number {
 /** How full `thread`'s heap is, in permille of its limit, sampled by that thread a few times a second. */
 export function heapIndex(thread: number): number {
   return bellIndex(thread) + 8;
+}
+
+/** `thread`'s used heap in MiB, sampled with `heapIndex`: what `maxHeapMB` is checked against (src/main/recycler.ts). */
+export function heapMBIndex(thread: number): number {
+  return bellIndex(thread) + 9;
 }
 
 /**
@@ -199,7 +204,7 @@ export class RingSet {
    * the thread is gone.
    */
   resetThreadLine(thread: number): void {
-    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread), parkedIndex(thread), osThreadIndex(thread), heapIndex(thread)]) {
+    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread), parkedIndex(thread), osThreadIndex(thread), heapIndex(thread), heapMBIndex(thread)]) {
       Atomics.store(this.words, index, 0);
     }
   }

@@ -11,7 +11,6 @@
  * give it a thread: the root supervisor keeps one ready, so that a shard that dies is replaced in
  * a millisecond rather than the tens a new worker takes to boot and load its modules.
  */
-import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ShardData } from '../shm/protocol.js';
@@ -20,7 +19,7 @@ import { FuseTable } from '../shm/fuse-table.js';
 import { ThreadRuntime } from '../common/runtime.js';
 import type { ExitReason } from '../common/actor.js';
 import { RemoteMain } from './remote-main.js';
-import { isSideTask, runSideTask } from './side-tasks.js';
+import { abortSideTask, isSideAbort, isSideTask, runSideTask } from './side-tasks.js';
 import { reportVitals } from './vitals.js';
 import { setWorkerState } from '../common/worker-state.js';
 
@@ -29,11 +28,28 @@ if (parentPort === null) throw new Error('shard.js runs as a worker thread start
 const port = parentPort;
 const data = (workerData as { standby?: boolean }).standby === true ? await assignment() : (workerData as ShardData);
 
-/** A standby's wait for the thread main gives it (see root-supervisor.ts). */
+/**
+ * A standby's wait for the thread main gives it (see root-supervisor.ts). It first imports the
+ * modules main names (the task runner and the task modules in use), so that the shard it becomes
+ * answers its first task warm; one that fails to import is left for the task to report.
+ */
 async function assignment(): Promise<ShardData> {
-  port.postMessage('ready');
-  const [message] = (await once(port, 'message')) as [{ shard: ShardData }];
-  return message.shard;
+  const preload = (urls: unknown) => Promise.all((Array.isArray(urls) ? urls : []).map((url) => (typeof url === 'string' ? import(url).catch(() => undefined) : undefined)));
+  await preload((workerData as { preload?: unknown }).preload);
+  // Modules first used after it booted come as `{ preload }` while it waits; one listener for all,
+  // so no message finds the port without one.
+  return new Promise<ShardData>((resolve) => {
+    const listen = (message: { shard?: ShardData; preload?: unknown }): void => {
+      if (message?.shard === undefined) {
+        void preload(message?.preload);
+        return;
+      }
+      port.off('message', listen);
+      resolve(message.shard);
+    };
+    port.on('message', listen);
+    port.postMessage('ready');
+  });
 }
 
 // Before any task module loads: what `import { isWorkerThread, workerData } from 'weft'` reads there.
@@ -64,6 +80,7 @@ reportVitals(endpoint.set.words, data.thread);
 // keeps the thread alive between frames (a parked waitAsync does not).
 port.on('message', (message: unknown) => {
   if (isSideTask(message)) void runSideTask(port, message, (id) => runtime.markTask(id));
+  else if (isSideAbort(message)) abortSideTask(message);
 });
 
 for (;;) {

@@ -8,8 +8,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import { taskFunction } from '../common/task-functions.js';
 import { isThenable } from '../common/thenable.js';
-import { describeReason, EncodeError, standInError } from '../shm/errors.js';
-import { runInSlot } from '../common/task-runner.js';
+import { describeReason, AbortError, EncodeError, standInError } from '../shm/errors.js';
+import { abortInSlot, runInSlot } from '../common/task-runner.js';
+import { TaskContext } from '../common/task-signal.js';
 
 /** What main posts (src/main/side-tasks.ts). */
 export interface SideTask {
@@ -20,8 +21,27 @@ export interface SideTask {
 /** What the shard posts back. */
 export type SideAnswer = { weftTaskDone: number; ok: true; value: unknown } | { weftTaskDone: number; ok: false; error: unknown };
 
+/** What main posts when the caller of side task `id` aborts it: its signal aborts here. */
+export interface SideAbort {
+  weftTaskAbort: number;
+  cause: unknown;
+}
+
 export function isSideTask(message: unknown): message is SideTask {
   return typeof message === 'object' && message !== null && 'weftTask' in message;
+}
+
+export function isSideAbort(message: unknown): message is SideAbort {
+  return typeof message === 'object' && message !== null && 'weftTaskAbort' in message;
+}
+
+/** The side tasks this thread runs alone (their runner gone), by task id, with what aborts them. */
+const running = new Map<number, TaskContext>();
+
+/** Aborts side task `weftTaskAbort`'s signal, if it is still running here (in a runner's slot, or alone). */
+export function abortSideTask({ weftTaskAbort: id, cause }: SideAbort): void {
+  if (abortInSlot(id, cause)) return;
+  running.get(id)?.abort(new AbortError('the caller aborted this task', { cause }));
 }
 
 /**
@@ -47,6 +67,8 @@ export async function runSideTask(port: MessagePort, { weftTask: task }: SideTas
       }
     }
   };
+  const options = new TaskContext();
+  running.set(task.id, options);
   try {
     const fn = await taskFunction(task.module, task.name);
     const done = (ok: boolean, value: unknown) => answer(ok ? { weftTaskDone: task.side, ok, value } : { weftTaskDone: task.side, ok, error: value });
@@ -54,12 +76,14 @@ export async function runSideTask(port: MessagePort, { weftTask: task }: SideTas
     markTask(task.id);
     let result: unknown;
     try {
-      result = fn(...task.args);
+      result = fn(...task.args, options);
     } finally {
       markTask(0);
     }
     answer({ weftTaskDone: task.side, ok: true, value: isThenable(result) ? await result : result });
   } catch (error) {
     answer({ weftTaskDone: task.side, ok: false, error });
+  } finally {
+    running.delete(task.id);
   }
 }
