@@ -701,8 +701,10 @@ export class TaskDispatcher {
    * its time per task, hence its limit (see the module comment).
    */
   private answer(shard: number): void {
+    // Counted out first: the recycler hands a drained shard over once nothing is in flight there.
+    const left = --this.inFlight[shard];
     this.host.taskAnswered?.(shard);
-    if (--this.inFlight[shard] === 0 && this.elastic !== undefined) this.idleFrom(shard);
+    if (left === 0 && this.elastic !== undefined) this.idleFrom(shard);
     const counted = ++this.answers[shard] % SAMPLE === 0;
     const idle = this.load(shard) === 0;
     const now = performance.now();
