@@ -8,23 +8,12 @@
  */
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { AbortError, CallTimeoutError, ExitError, InvalidArgumentError, InvalidOptionTypeError, ThreadPool, start, type ActorRef, type CallContext, type CallOptions, type System, type TaskOptions, type ThreadDownCause } from '../src/main/index.js';
-import { fixtureUrl } from './helpers.js';
+import { fixtureUrl, sleep, until } from './helpers.js';
 
 import type Patient from './fixtures/actors/patient.js';
 
 const CANCEL = fixtureUrl('tasks/cancel');
 const PATIENT = fixtureUrl('actors/patient');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` every 10 ms until it is true; fails after `ms`. */
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 let system: System | undefined;
 afterEach(async () => {

@@ -40,3 +40,14 @@ export function randomSeed(fallback: number): number {
   const seed = Number(process.env.WEFT_SOAK_SEED);
   return Number.isInteger(seed) ? seed : fallback;
 }
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 10 ms until it is true; fails after `ms` with `timed out waiting for <what>`. */
+export async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}

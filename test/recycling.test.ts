@@ -6,21 +6,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, InvalidOptionTypeError, ThreadPool, start, type System, type ThreadDownCause } from '../src/main/index.js';
-import { fixtureUrl } from './helpers.js';
+import { fixtureUrl, sleep, until } from './helpers.js';
 import type Patient from './fixtures/actors/patient.js';
 
 const RECYCLE = fixtureUrl('tasks/recycle');
 const PATIENT = fixtureUrl('actors/patient');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 let system: System | undefined;
 afterEach(async () => {
