@@ -99,4 +99,10 @@ describe('call and cast by a local name', () => {
     await expect(call).rejects.toThrow(/no actor is registered as "nobody-here"/);
     expect(() => system.cast('nobody-here', { type: 'reset' })).toThrow(NoProcError);
   });
+
+  it('a call by { name, node } checks its timeout before it goes anywhere', async () => {
+    for (const bad of [-1, Number.NaN, '5' as unknown as number]) {
+      await expect(system.call({ name: 'x', node: 'elsewhere' }, { type: 'get' }, bad)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+  });
 });
