@@ -269,6 +269,9 @@ describe('a runOn cut short by a graceful stop (item 6)', () => {
     for (let round = 0; round < 2; round++) {
       const b = await node('b');
       await b.ask('serve', { module: WHERE.href, as: 'where' });
+      // serve returns before the server has b's subscription: a task to 'any' sent at once may find
+      // nobody (ClusterError, as documented); this test is about tasks b took, so wait until it takes them.
+      await eventually(() => system.runOn('any', 'where', 'where', 0).then((r) => (r as { node: string }).node === 'b', () => false), 10_000, 'b to serve where');
       const since = Date.now();
       const tasks = [
         ...Array.from({ length: 3 }, () => system.runOn('b', 'where', 'sleep', 5000)),
