@@ -85,12 +85,12 @@ describe('2 and 3. stop() racing what the system does, in a child process that m
     expect(stdout.trim()).toBe('done');
   });
 
-  it(`stop() 0-4 ms into a shard's restart, ${RACES} times: the workers it starts end with the system`, async () => {
+  // One retry: it failed once in six clean-clone runs this session (cause not yet found, see the
+  // session note); a real leak fails every attempt.
+  it(`stop() 0-4 ms into a shard's restart, ${RACES} times: the workers it starts end with the system`, { timeout: 250_000, retry: 1 }, async () => {
     const { stdout } = await run(['restart', String(RACES), '5'], 240_000);
     expect(stdout.trim()).toBe('done');
-    // One retry: it failed once in six clean-clone runs this session (cause not yet found, see the
-    // session note); a real leak fails every attempt.
-  }, { timeout: 250_000, retry: 1 });
+  });
 });
 
 describe('4. a call loop to an actor on main', () => {
