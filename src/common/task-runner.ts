@@ -27,10 +27,11 @@
  * generator is kept in the runner's stream table and makes values as main's credit allows
  * (src/common/task-stream.ts).
  */
-import { AbortError, ModuleError, standInError } from '../shm/errors.js';
+import { AbortError, ModuleError } from '../shm/errors.js';
 import { taskFunction, type TaskFunction } from './task-functions.js';
 import { TaskContext } from './task-signal.js';
 import { isThenable } from './thenable.js';
+import { replySafely } from './safe-reply.js';
 import { defineActor, type ActorContext, type CallContext, type ReplyTo } from './actor.js';
 import { STREAM_CANCEL, STREAM_PULL, StreamTable } from './task-stream.js';
 
@@ -132,23 +133,6 @@ function startSide(ctx: RunnerContext, state: State, call: SideCall): void {
   if (value !== NOTHING) call.done(true, value);
 }
 
-/**
- * Answers `from` with `value` (or rejects it with `value` as the error), whatever the value: if it
- * cannot travel, the caller gets a stand-in error; nothing here throws, so no task's answer can
- * take the runner (or an async task's settling, the thread) down.
- */
-function answer(ctx: RunnerContext, from: ReplyTo<unknown>, ok: boolean, value: unknown): void {
-  try {
-    if (ok) ctx.reply(from, value);
-    else ctx.replyError(from, value);
-  } catch (failure) {
-    try {
-      ctx.replyError(from, standInError(value, failure));
-    } catch {
-      // The caller's thread is gone: there is no one left to answer.
-    }
-  }
-}
 
 /**
  * Runs `fn` for the call in hand and answers it now (sync) or when it settles (async). With
@@ -167,7 +151,7 @@ const NOTHING = Symbol('answered later');
 
 /**
  * Calls `fn`; returns a sync result to reply with, or NOTHING when the answer goes (or went) by
- * `answer` to `from`, or by `side.done` for a side task.
+ * `replySafely` to `from`, or by `side.done` for a side task.
  */
 function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown> | undefined, side?: SideCall): unknown {
   let result: unknown;
@@ -179,7 +163,7 @@ function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCal
     // Reading `then` may throw (a Proxy): then the task rejects with that, as `await` would.
     thenable = isThenable(result);
   } catch (error) {
-    if (side === undefined) answer(ctx, from!, false, error);
+    if (side === undefined) replySafely(ctx, from!, false, error);
     else side.done(false, error);
     return NOTHING;
   } finally {
@@ -192,7 +176,7 @@ function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCal
   const settled = (ok: boolean, value: unknown) => {
     state.parked.delete(id);
     ctx.parkTask(-1);
-    if (side === undefined) answer(ctx, from!, ok, value);
+    if (side === undefined) replySafely(ctx, from!, ok, value);
     else side.done(ok, value);
     startHeld(ctx, state);
   };
@@ -234,7 +218,7 @@ function startHeld(ctx: RunnerContext, state: State): void {
     }
     const [fn, task, from] = next;
     const value = start(ctx, state, fn, task, from);
-    if (value !== NOTHING) answer(ctx, from, true, value);
+    if (value !== NOTHING) replySafely(ctx, from, true, value);
   }
 }
 
@@ -247,7 +231,7 @@ function openStream(ctx: RunnerContext, state: State, fn: TaskFunction, task: St
 /** An ABORT_FN call for task `id`: drops it if held, aborts its signal if parked; says which tasks are parked. */
 function aborted(ctx: RunnerContext, state: State, id: number, cause: unknown): AbortAnswer {
   const at = state.held.findIndex((held) => Array.isArray(held) && held[1][0] === id);
-  if (at !== -1) answer(ctx, (state.held.splice(at, 1)[0] as Held)[2], false, new AbortError('the task was aborted before it ran', { cause }));
+  if (at !== -1) replySafely(ctx, (state.held.splice(at, 1)[0] as Held)[2], false, new AbortError('the task was aborted before it ran', { cause }));
   abortParked(state, id, cause);
   return { started: [...state.parked.keys()] };
 }
@@ -309,7 +293,7 @@ export default defineActor({
     // First task for this function on this thread: import it (the runner waits, once).
     const from = ctx.from;
     if (typeof task[3] !== 'string' || typeof task[4] !== 'string') {
-      answer(runner, from, false, new ModuleError(`task function ${fnNumber} was never named to this runner`));
+      replySafely(runner, from, false, new ModuleError(`task function ${fnNumber} was never named to this runner`));
       return ctx.noreply(state);
     }
     return taskFunction(task[3], task[4]).then(
@@ -318,7 +302,7 @@ export default defineActor({
         return task.length === 6 ? openStream(runner, state, loaded, task) : run(runner, state, loaded, task);
       },
       (error: unknown) => {
-        answer(runner, from, false, error);
+        replySafely(runner, from, false, error);
         return ctx.noreply(state);
       },
     );

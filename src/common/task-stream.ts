@@ -29,6 +29,7 @@
 import { NotIterableError, describeValue, standInError } from '../shm/errors.js';
 import type { ReplyTo } from './actor.js';
 import { isThenable } from './thenable.js';
+import { replySafely, type Replier } from './safe-reply.js';
 
 /** Grants `credit` more values of stream `id` and opens a slot for them: `[id, STREAM_PULL, [credit]]`. */
 export const STREAM_PULL = -20;
@@ -39,9 +40,7 @@ export const STREAM_CANCEL = -21;
 export type StreamBatch = [values: unknown[], done: boolean];
 
 /** What an open stream needs of its runner's context. */
-export interface StreamContext {
-  reply(to: ReplyTo<unknown>, value: unknown): void;
-  replyError(to: ReplyTo<unknown>, error: unknown): void;
+export interface StreamContext extends Replier {
   /** Stores `id` (0: none) as the task this thread is running now, for main's stall and crash accounting. */
   markTask(id: number): void;
 }
@@ -195,7 +194,7 @@ class OpenStream {
       this.ctx.reply(slot, [values, done] satisfies StreamBatch);
     } catch (failure) {
       // The error first: the slots after it are answered (ended) by `cancelled`, and main reads them in order.
-      reply(this.ctx, slot, false, standInError(values, failure));
+      replySafely(this.ctx, slot, false, standInError(values, failure));
       void this.cancelled();
       return;
     }
@@ -203,7 +202,7 @@ class OpenStream {
   }
 
   private sendError(error: unknown): void {
-    reply(this.ctx, this.slots.shift()!, false, error);
+    replySafely(this.ctx, this.slots.shift()!, false, error);
     this.ended();
   }
 
@@ -212,7 +211,7 @@ class OpenStream {
     this.told = true;
     clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
-    for (const slot of this.slots.splice(0)) reply(this.ctx, slot, true, [[], true] satisfies StreamBatch);
+    for (const slot of this.slots.splice(0)) replySafely(this.ctx, slot, true, [[], true] satisfies StreamBatch);
     this.table.forget(this);
   }
 
@@ -232,19 +231,6 @@ class OpenStream {
   }
 }
 
-/** Answers `slot` with `value` (or the error), whatever it is; nothing here throws. */
-function reply(ctx: StreamContext, slot: ReplyTo<unknown>, ok: boolean, value: unknown): void {
-  try {
-    if (ok) ctx.reply(slot, value);
-    else ctx.replyError(slot, value);
-  } catch (failure) {
-    try {
-      ctx.replyError(slot, standInError(value, failure));
-    } catch {
-      // main is gone: no one is left to tell
-    }
-  }
-}
 
 function noop(): void {}
 
@@ -258,7 +244,7 @@ export class StreamTable {
    * with the error.
    */
   start(ctx: StreamContext, id: number, fn: (...args: unknown[]) => unknown, args: unknown[], credit: number, slot: ReplyTo<unknown>, what: string): void {
-    const refuse = (error: unknown) => reply(ctx, slot, false, error);
+    const refuse = (error: unknown) => replySafely(ctx, slot, false, error);
     const begin = (result: unknown) => {
       let iterator: AnyIterator;
       try {
@@ -292,13 +278,13 @@ export class StreamTable {
   pull(ctx: StreamContext, id: number, credit: number, slot: ReplyTo<unknown>): void {
     const stream = this.open.get(id);
     if (stream !== undefined) stream.pull(credit, slot);
-    else reply(ctx, slot, true, [[], true] satisfies StreamBatch);
+    else replySafely(ctx, slot, true, [[], true] satisfies StreamBatch);
   }
 
   /** A CANCEL for stream `id`: answered (`true`) once its `return()` settled, at once if it is not open. */
   cancel(ctx: StreamContext, id: number, slot: ReplyTo<unknown>): void {
     const stream = this.open.get(id);
-    const answered = () => reply(ctx, slot, true, true);
+    const answered = () => replySafely(ctx, slot, true, true);
     if (stream === undefined) answered();
     else void stream.cancelled().then(answered);
   }
