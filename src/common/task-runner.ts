@@ -92,6 +92,8 @@ export interface SideCall {
   readonly fn: TaskFunction;
   readonly args: unknown[];
   readonly done: (ok: boolean, value: unknown) => void;
+  /** Its `{ signal }`, made when it arrived: an abort told while its module loaded is already in it. */
+  readonly options: TaskContext;
 }
 
 interface State {
@@ -156,7 +158,7 @@ const NOTHING = Symbol('answered later');
 function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown> | undefined, side?: SideCall): unknown {
   let result: unknown;
   let thenable: boolean;
-  const options = new TaskContext();
+  const options = side?.options ?? new TaskContext();
   ctx.markTask(task[0]);
   try {
     result = fn(...task[2], options);

@@ -39,6 +39,11 @@ export class TaskContext implements TaskOptions {
     return this.controller.signal;
   }
 
+  /** True once aborted: asks without making the signal (a side task checks it before it starts). */
+  get aborted(): boolean {
+    return this.reason !== NOT_ABORTED;
+  }
+
   /** Aborts the task's signal with `reason` (once; later calls do nothing). Its listeners run now. */
   abort(reason: unknown): void {
     if (this.reason !== NOT_ABORTED) return;

@@ -73,8 +73,8 @@ export async function runSideTask(port: MessagePort, { weftTask: task }: SideTas
     const fn = await taskFunction(task.module, task.name);
     const done = (ok: boolean, value: unknown) => answer(ok ? { weftTaskDone: task.side, ok, value } : { weftTaskDone: task.side, ok, error: value });
     // Aborted while its module loaded: it never runs (its caller has had its AbortError already).
-    if (options.signal.aborted) return answer({ weftTaskDone: task.side, ok: false, error: options.signal.reason });
-    if (runInSlot(task.key, { id: task.id, fn, args: task.args, done })) return;
+    if (options.aborted) return answer({ weftTaskDone: task.side, ok: false, error: options.signal.reason });
+    if (runInSlot(task.key, { id: task.id, fn, args: task.args, done, options })) return;
     markTask(task.id);
     let result: unknown;
     try {
