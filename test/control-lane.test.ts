@@ -7,11 +7,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { child, start, type System } from '../src/main/index.js';
+import { fixtureUrl } from './helpers.js';
 import type SlowSink from '../bench/actors/slow-sink.js';
 import type Counter from './fixtures/actors/counter.js';
 
 const SINK = new URL('../dist/bench/actors/slow-sink.js', import.meta.url);
-const COUNTER = new URL('../dist/test/fixtures/actors/counter.js', import.meta.url);
+const COUNTER = fixtureUrl('actors/counter');
 
 let system: System | undefined;
 afterEach(async () => {

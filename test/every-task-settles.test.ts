@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, CheckoutTimeoutError, EncodeError, ExitError, PoolClosedError, SystemStoppedError, ThreadPool, start, type System } from '../src/main/index.js';
-import { fixtureUrl } from './helpers.js';
+import { fixtureUrl, sleep } from './helpers.js';
 import type Worker from './fixtures/actors/worker.js';
 import type Borrower from './fixtures/actors/borrower.js';
 import { ODD_KINDS } from './fixtures/tasks/settle.js';
@@ -41,8 +41,6 @@ function caught<T>(promise: Promise<T>): Promise<T> {
 }
 
 const values = (outcomes: Outcome[]) => outcomes.map((outcome) => (outcome === 'pending' ? 'pending' : outcome.ok ? outcome.value : `rejected: ${(outcome.error as Error)?.name}`));
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('1. plain tasks behind an async one', () => {
   for (const [threads, perWorker] of [

@@ -7,13 +7,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, MailboxFullError, child, start, type ActorRef, type DeadLetter, type System } from '../src/main/index.js';
+import { fixtureUrl, until as pollUntil } from './helpers.js';
 import type Probe from './fixtures/actors/mailbox-probe.js';
 import type Gate from './fixtures/actors/gate.js';
 import type Counter from './fixtures/actors/counter.js';
 
-const PROBE = new URL('../dist/test/fixtures/actors/mailbox-probe.js', import.meta.url);
-const GATE = new URL('../dist/test/fixtures/actors/gate.js', import.meta.url);
-const COUNTER = new URL('../dist/test/fixtures/actors/counter.js', import.meta.url);
+const PROBE = fixtureUrl('actors/mailbox-probe');
+const GATE = fixtureUrl('actors/gate');
+const COUNTER = fixtureUrl('actors/counter');
 
 let system: System | undefined;
 afterEach(async () => {
@@ -22,13 +23,7 @@ afterEach(async () => {
 });
 
 /** Polls `check` until it holds (a generous minute: behaviour, not speed, is under test). */
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const until = (check: () => boolean | Promise<boolean>, what: string): Promise<void> => pollUntil(check, 60_000, what);
 
 /**
  * Waits until `probe` has handled everything in its mailbox (its figures, `metrics: { actors: true }`):

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotIterableError, PoolClosedError, SystemStoppedError, ThreadPool, isThreadDown, start, type TaskStream } from '../src/main/index.js';
 import { ErrorCodes } from '../src/shm/errors.js';
-import { fixtureUrl } from './helpers.js';
+import { fixtureUrl, sleep } from './helpers.js';
 
 const STREAMS = fixtureUrl('tasks/streams');
 
@@ -25,8 +25,6 @@ beforeAll(() => {
 afterAll(() => pool.destroy());
 
 const counters = (reset = false) => pool.run(reset, { name: 'counters' }) as Promise<Counters>;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   const values: T[] = [];
   for await (const value of stream) values.push(value);

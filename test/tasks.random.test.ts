@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AbortError, CheckoutTimeoutError, EncodeError, ExitError, PoolClosedError, SystemStoppedError, ThreadPool, isThreadDown, start, type PoolRef, type System } from '../src/main/index.js';
-import { fixtureUrl, randomRuns, randomSeed } from './helpers.js';
+import { fixtureUrl, randomRuns, randomSeed, sleep } from './helpers.js';
 import type Worker from './fixtures/actors/worker.js';
 import { ODD_KINDS, type OddKind } from './fixtures/tasks/settle.js';
 
@@ -79,8 +79,6 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   ops: fc.array(opArb, { minLength: 3, maxLength: 14 }),
   close: fc.option(fc.record({ at: fc.integer({ min: 0, max: 14 }), what: fc.constantFrom<Closable>('own', 'sysPool', 'poolboy', 'system') }), { freq: 2 }),
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A promise's outcome, recorded once; `count` says how many times it settled (must end at 1). */
 interface Record {
