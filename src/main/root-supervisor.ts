@@ -22,7 +22,11 @@
  *
  * A new worker takes tens of milliseconds to boot and load the shard's modules, so one standby
  * worker is kept booted and waiting (shard.ts); a restart hands it the dead shard's index and
- * boots the next standby in the background. Measured by the crash-recovery benchmark.
+ * boots the next standby in the background. Measured by the crash-recovery benchmark. The first
+ * standby boots `standbyDelay` ms after the shards are up, not beside them: on a machine with as
+ * many cores as shards, a third boot at start slows the shards' own (and a pool's first tasks,
+ * the pool-blocking benchmark) by about a third, and a short script never needs it. A restart or
+ * recycle before then boots it at once.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
@@ -100,7 +104,12 @@ export interface RootOptions {
   worker?: ThreadWorkerOptions;
   /** Shards started at first (1..initial); the others wait, retired, until `grow` (an elastic ThreadPool). @default shards */
   initial?: number;
+  /** Ms after the shards are up before the standby boots (see the module comment); 0: it boots beside them. @default STANDBY_DELAY */
+  standbyDelay?: number;
 }
+
+/** Ms after start before the first standby boots, when nothing asks for it sooner. */
+export const STANDBY_DELAY = 1000;
 
 /** The `Worker` options a ThreadPool passes down to its own shards. */
 export type ThreadWorkerOptions = Pick<WorkerOptions, 'env' | 'argv' | 'execArgv' | 'trackUnmanagedFds'>;
@@ -148,6 +157,8 @@ export class RootSupervisor {
   private watchdog: NodeJS.Timeout | undefined;
   /** A booted worker waiting to become a shard; undefined if it failed to boot. */
   private standby: Promise<Worker | undefined> | undefined;
+  /** Boots the first standby (see `start`). */
+  private standbyTimer: NodeJS.Timeout | undefined;
   private stopping = false;
 
   constructor(host: RootHost, options: RootOptions) {
@@ -166,14 +177,15 @@ export class RootSupervisor {
       if (thread <= initial) starting.push(this.launch(thread, this.newWorker(thread), true));
       else this.retired.add(thread);
     }
-    // Inline mode (no shards): nothing to stand by for.
-    if (this.options.shards !== 0) this.standby = this.bootStandby();
+    const standbyDelay = this.options.standbyDelay ?? STANDBY_DELAY;
+    if (standbyDelay === 0) this.ensureStandby(); // wanted from the first tasks: boots beside the shards
     try {
       await Promise.all(starting);
     } catch (error) {
       await this.stop();
       throw error;
     }
+    if (standbyDelay !== 0) this.standbyTimer = setTimeout(() => this.ensureStandby(), standbyDelay).unref();
     if (Number.isFinite(this.options.hangTimeout)) {
       this.watchdog = setInterval(() => this.checkHeartbeats(), Math.max(5, Math.min(500, this.options.hangTimeout / 4))).unref();
     }
@@ -273,7 +285,7 @@ export class RootSupervisor {
    * takes its place, as after any exit, but counted as a recycle, not a restart.
    */
   recycle(thread: number, cause: RecycleCause): void {
-    const standby = this.standby ?? Promise.resolve(undefined);
+    const standby = this.ensureStandby() ?? Promise.resolve(undefined);
     void standby.then(() => {
       if (!this.stopping) this.end(thread, 'recycled', cause);
     });
@@ -289,6 +301,7 @@ export class RootSupervisor {
     this.stopping = true;
     this.retired.clear();
     clearInterval(this.watchdog);
+    clearTimeout(this.standbyTimer);
     await this.recoveries;
     const standby = this.standby;
     this.standby = undefined;
@@ -305,6 +318,12 @@ export class RootSupervisor {
     // Shards do not hold the process open: main decides (see System's `hold`).
     worker.unref();
     return worker;
+  }
+
+  /** The standby, booting it now if it has not been yet; undefined while stopping, or with no shards (inline mode). */
+  private ensureStandby(): Promise<Worker | undefined> | undefined {
+    if (this.standby === undefined && !this.stopping && this.options.shards !== 0) this.standby = this.bootStandby();
+    return this.standby;
   }
 
   /** Boots a worker that loads the shard and waits to be given a thread; undefined if it fails. */

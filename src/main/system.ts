@@ -275,8 +275,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       crashContext: this.inline?.context,
     });
     const { hangTimeout, resourceLimits, execArgv, threadRestarts } = options;
-    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts, worker: pool?.worker, initial: pool?.initial });
-    this.recycler = Recycler.wanted(options) ? new Recycler(this.recyclerHost(), options) : undefined;
+    const recycling = Recycler.wanted(options);
+    // A recycling system hands threads to the standby from its first seconds: it boots at once.
+    this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts, worker: pool?.worker, initial: pool?.initial, standbyDelay: recycling ? 0 : undefined });
+    this.recycler = recycling ? new Recycler(this.recyclerHost(), options) : undefined;
   }
 
   /** What the recycler reads of the shards and the dispatchers (src/main/recycler.ts). */

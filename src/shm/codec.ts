@@ -126,7 +126,11 @@
  * it not to rewind (REUSE_BUFFER_MODE without RESET_BUFFER_MODE), so a frame is never overwritten by
  * a later `pack` from this codec or from anyone else's msgpackr use in the thread.
  */
-import { C1, Packr, Unpackr, addExtension, REUSE_BUFFER_MODE } from 'msgpackr';
+// 'msgpackr/pack' (in Node: msgpackr's index.js) rather than 'msgpackr': the same Packr and Unpackr
+// without its streams module or its native string extractor, which cost every thread ~25 ms of its
+// boot and measured no faster on weft's messages (bench/micro/codec.ts, with and without
+// MSGPACKR_NATIVE_ACCELERATION_DISABLED).
+import { Packr, Unpackr, addExtension, REUSE_BUFFER_MODE } from 'msgpackr/pack';
 import { DecodeError, EncodeError, WeftError, describeValue, errorFromCode, isWeftError } from './errors.js';
 import { COMPACT_MARK, CompactFormatError, CompactReader, CompactWriter, NOT_COMPACT } from './compact.js';
 import { Pid } from './pid.js';
@@ -137,6 +141,9 @@ export const MAX_DEPTH = 512;
 
 /** Shapes one encoder/decoder pair remembers before reusing ids (see "Shapes" above). */
 export const MAX_SHAPES = 1024;
+
+/** What msgpackr decodes the never-used byte 0xc1 to, a marker rather than an error (see `decode`). */
+const C1: unknown = new Unpackr().unpack(Uint8Array.of(0xc1));
 
 /** Frames up to this many bytes are copied into the decoder's own array before decoding; larger
  *  ones are decoded where they are (the copy would not pay for itself). */
