@@ -14,7 +14,9 @@
  *
  * The 250 ms leave the root supervisor time to boot its next standby worker (see
  * src/main/root-supervisor.ts); a shard that dies again sooner than a worker boots (~50 ms here)
- * waits for that boot.
+ * waits for that boot. One kill before the N is not counted: a system this busy from its first
+ * second has not booted its first standby yet (root-supervisor.ts boots it once a core is free),
+ * so that restart boots a fresh worker; this measures a service that has been running.
  */
 import { start, child, type ActorRef } from '../../src/main/index.js';
 import { ExitError, NoProcError } from '../../src/shm/errors.js';
@@ -90,7 +92,8 @@ export const suite: Suite = {
       );
 
       const recoveries: number[] = [];
-      for (let kill = 0; kill < kills; kill++) {
+      // kill -1: the uncounted first (see the module comment)
+      for (let kill = -1; kill < kills; kill++) {
         await pause(KILL_EVERY_MS);
         const crasher = await system.spawn<typeof Crasher>(CRASHER, { thread: 1 });
         const before = system.whereis('pool-1-0')!.pid.serial;
@@ -111,7 +114,7 @@ export const suite: Suite = {
           }
           await pause(0);
         }
-        recoveries.push(performance.now() - killedAt);
+        if (kill >= 0) recoveries.push(performance.now() - killedAt);
         if (broken !== undefined) break;
       }
       running = false;

@@ -23,10 +23,13 @@
  * A new worker takes tens of milliseconds to boot and load the shard's modules, so one standby
  * worker is kept booted and waiting (shard.ts); a restart hands it the dead shard's index and
  * boots the next standby in the background. Measured by the crash-recovery benchmark. The first
- * standby boots `standbyDelay` ms after the shards are up, not beside them: on a machine with as
- * many cores as shards, a third boot at start slows the shards' own (and a pool's first tasks,
- * the pool-blocking benchmark) by about a third, and a short script never needs it. A restart or
- * recycle before then boots it at once.
+ * standby is not booted beside the shards but later, once a core is free for it: on a machine
+ * with as many cores as shards, a boot (~70 ms of CPU more than an empty worker's) takes that
+ * time from the shards' own boot and from their first tasks (the pool-blocking and cpu-speedup
+ * benchmarks), and a short script never needs it. From `standbyDelay` ms after start, it boots at
+ * the first check (every `standbyDelay` ms) that finds fewer shards running than the machine has
+ * cores, or at the STANDBY_CHECKS-th whatever it finds (a service busy from its first second pays
+ * the boot once, rather than a slow first restart). A restart or recycle before then boots it at once.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
@@ -110,6 +113,8 @@ export interface RootOptions {
 
 /** Ms after start before the first standby boots, when nothing asks for it sooner. */
 export const STANDBY_DELAY = 1000;
+/** Checks for a free core before the first standby boots anyway. */
+const STANDBY_CHECKS = 10;
 
 /** The `Worker` options a ThreadPool passes down to its own shards. */
 export type ThreadWorkerOptions = Pick<WorkerOptions, 'env' | 'argv' | 'execArgv' | 'trackUnmanagedFds'>;
@@ -185,7 +190,7 @@ export class RootSupervisor {
       await this.stop();
       throw error;
     }
-    if (standbyDelay !== 0) this.standbyTimer = setTimeout(() => this.ensureStandby(), standbyDelay).unref();
+    if (standbyDelay !== 0) this.standbyWhenCoreFree(standbyDelay, STANDBY_CHECKS);
     if (Number.isFinite(this.options.hangTimeout)) {
       this.watchdog = setInterval(() => this.checkHeartbeats(), Math.max(5, Math.min(500, this.options.hangTimeout / 4))).unref();
     }
@@ -318,6 +323,17 @@ export class RootSupervisor {
     // Shards do not hold the process open: main decides (see System's `hold`).
     worker.unref();
     return worker;
+  }
+
+  /** In `delay` ms, boots the first standby if a core is free for it (or this is the last of `checks`), else looks again then (see the module comment). */
+  private standbyWhenCoreFree(delay: number, checks: number): void {
+    this.standbyTimer = setTimeout(() => {
+      if (this.standby !== undefined || this.stopping) return;
+      let running = 0;
+      for (let thread = 1; thread <= this.options.shards; thread++) if (this.up[thread] === true && !isParked(this.options.set, thread)) running++;
+      if (running < availableParallelism() || checks <= 1) this.ensureStandby();
+      else this.standbyWhenCoreFree(delay, checks - 1);
+    }, delay).unref();
   }
 
   /** The standby, booting it now if it has not been yet; undefined while stopping, or with no shards (inline mode). */
