@@ -8,26 +8,32 @@
  * for main's actors); it parks on main's doorbell when idle without holding the process open, and
  * a ref'd timer holds it open only while a reply is awaited, so a script that has nothing left to
  * wait for exits by itself (after `stop()`). Main also keeps what is node-wide: the registry of
- * names and the dead-letter event, which shards reach through frames (`serve`).
+ * names and the dead-letter event, which shards reach through frames.
+ *
+ * `System` is the face; each concern behind it has a file of its own:
+ * - src/main/system-events.ts: the types of that face (spawn's options, the events);
+ * - src/main/node-services.ts: what main does for every thread (names, dead letters, events,
+ *   messages for other nodes);
+ * - src/main/system-tasks.ts: the task dispatchers (`run`, `stream`, `broadcast`, `map`, ThreadPools);
+ * - src/main/system-cluster.ts: the system as a cluster node (`start({ node })`);
+ * - src/main/root-supervisor.ts: the shards' lives (start, restart, recycle, stop).
+ * What stays here: `start`, the actor API (spawn, supervise, call, cast, send, monitor, exit),
+ * fuses, stats, main's receive loop and `stop`.
  */
-import { GuardedEmitter, type ListenerError } from './guarded-events.js';
+import { GuardedEmitter } from './guarded-events.js';
 import { randomInt } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { compiledModule } from '../common/compiled-module.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AbortError, AlreadyRegisteredError, CallTimeoutError, ExitError, ClusterError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
+import { ExitError, FuseError, InvalidArgumentError, NoProcError, SystemStoppedError, describeValue } from '../shm/errors.js';
 import { FuseTable } from '../shm/fuse-table.js';
 import type { Fuse, FuseNotice } from '../common/fuse.js';
 import { fuseOptions, type FuseInstallOptions } from './fuse-options.js';
 import { LOCAL_NODE, Pid } from '../shm/pid.js';
-import { Kind, RemoteOp, type ThreadStats, type DeadLetterEnvelope, type DeadLetterReason, type EventEnvelope, type ExitedEnvelope, type RegisterEnvelope, type RemoteEnvelope, type WhereisEnvelope } from '../shm/protocol.js';
-import type { Placement } from '../shm/placement.js';
-import { RingSet, actorsIndex, heapMBIndex, parkedIndex, taskIndex } from '../shm/ring-set.js';
-import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, NodeDown, ReplyOf } from '../common/actor.js';
+import { Kind, type ThreadStats } from '../shm/protocol.js';
+import { RingSet, actorsIndex, heapMBIndex, taskIndex } from '../shm/ring-set.js';
+import type { AnyActor, ArgsOf, CallOf, CastOf, ExitReason, ReplyOf } from '../common/actor.js';
 import { ActorRef, type CallOptions, type Router } from '../common/actor-ref.js';
-import { checkSignal, onAbortWhileWaiting } from '../common/call-abort.js';
-import type { MainServices } from '../common/main-services.js';
-import type { SupervisionEvent } from '../common/supervision-events.js';
 import { DEFAULT_SPAWN_TIMEOUT, ThreadRuntime } from '../common/runtime.js';
 import type { CrashContext } from '../common/crash-context.js';
 import { timeoutMs } from '../common/timeout.js';
@@ -39,55 +45,28 @@ import { POOL_URL, PoolRef, poolData, type PoolOptions } from '../common/pool-re
 import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } from './options.js';
 import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
-import { TASK_RUNNER_URL, TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
+import type { TaskDispatcher, DispatcherOptions } from './tasks.js';
+import { SystemTasks } from './system-tasks.js';
 import { DEFAULT_HIGH_WATER_MARK, TaskStream, refusedChannel } from './stream.js';
 import { SideTasks } from './side-tasks.js';
-import { chargeUncaught, runBesideInline } from './inline.js';
+import { chargeUncaught } from './inline.js';
 import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
 import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
-import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart, type ThreadWorkerOptions } from './root-supervisor.js';
-import type { MailboxOptions } from '../common/mailbox.js';
+import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadWorkerOptions } from './root-supervisor.js';
 import { Recycler } from './recycler.js';
+import { NodeServices } from './node-services.js';
+import { SystemCluster, type NodeHost } from './system-cluster.js';
+import { isThreadDown, type SpawnOptions, type Monitor, type SystemEvents } from './system-events.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
-import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
+import type { RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
 
-/** Options of `spawn`; `args` is required when the actor's `init` needs one. */
-export type SpawnOptions<Args> = {
-  /** A name, unique on this node while the actor lives; `whereis(name)` and `send(name, …)` find it. */
-  name?: string;
-  /** Where to run it. @default 'round-robin' */
-  thread?: Placement;
-  /** Milliseconds to wait for the module to load and `init` to return. @default 30000 */
-  timeout?: number;
-  /**
-   * The node to start it on (a cluster node's name; see `start({ node })`). The module URL must
-   * name the module on that node's machine.
-   * @default this node
-   */
-  node?: string;
-  /**
-   * With `name`: the name is the cluster's, not this node's: unique across every node
-   * (`AlreadyRegisteredError` if any node's actor holds it), found with `whereisGlobal(name)`
-   * from any node, and freed when the actor or its node goes down.
-   */
-  global?: boolean;
-  /**
-   * Bound the actor's mailbox: at most `max` casts, sends and calls wait while it is busy; past
-   * that, `overflow` decides ('reject', 'drop-new', 'drop-old': see `MailboxOptions`). System
-   * messages (EXIT, DOWN, replies) are never counted nor dropped.
-   * @default unbounded
-   * @example { mailbox: { max: 10_000, overflow: 'drop-old' } }
-   */
-  mailbox?: MailboxOptions;
-} & (undefined extends Args ? { args?: Args } : { args: Args });
+export { isThreadDown, type SpawnOptions, type DeadLetter, type Monitor, type ActorExit, type SystemEvents, type RemoteName, type ClusterStats, type StatsOptions, type SystemStats, type NodeDownWhy } from './system-events.js';
 
 /** The shard's entry, for each worker thread. */
 const SHARD_URL = compiledModule('worker/shard.js');
 const STOP_TIMEOUT_MS = 10_000;
-/** Tasks in flight per shard for `system.run` (see src/main/tasks.ts). */
-const SYSTEM_TASK_WINDOW = 64;
 /** How long a restart waits for each live shard to forget the dead one. */
 const FORGET_TIMEOUT_MS = 2000;
 /** Drains between yields to the event loop on main, so user timers and I/O are not starved. */
@@ -111,89 +90,6 @@ export async function start(options?: StartOptions, pool?: PoolThreads): Promise
   const system = new System(resolved, pool);
   await system.ready();
   return system;
-}
-
-/**
- * A `cast` or `send` that reached no actor (it had exited, or never existed, or its node is
- * down), or (`kind: 'foreign'`, `to: null`) a message from NATS that was not weft's or not of
- * this cluster, dropped.
- */
-export interface DeadLetter {
-  /** Who it was for. */
-  to: Pid | RemoteName | null;
-  kind: 'cast' | 'send' | 'foreign';
-  message: unknown;
-  /** Why: no such actor, the path held `maxPending` (`whenFull: 'drop'`), its bounded mailbox refused it, or from outside the cluster. */
-  reason: DeadLetterReason;
-}
-
-export type { RemoteName, ClusterStats, StatsOptions, SystemStats };
-
-/** Why a node is down: no heartbeat for `downAfter` ms, it said goodbye, or it came back as a new life. */
-export type { NodeDownWhy };
-
-/** A watch on one actor from main, made by `system.monitor`. */
-export interface Monitor {
-  readonly ref: number;
-  /**
-   * Resolves when the actor exits (at once if it was already gone: with its exit reason while its
-   * thread remembers it, else `'noproc'`), with its pid
-   * and exit reason. Never rejects; never resolves after `demonitor()`. It does not hold the
-   * process open.
-   */
-  readonly down: Promise<{ pid: Pid; reason: ExitReason | 'noproc' }>;
-  demonitor(): void;
-}
-
-/** An actor exited (on any thread), as `system.on('actorExit', …)` reports it. */
-export interface ActorExit {
-  pid: Pid;
-  /** Its registered name, if it had one. */
-  name: string | null;
-  reason: ExitReason;
-}
-
-/** The events a system emits, with their listeners' arguments. */
-export interface SystemEvents {
-  deadLetter: [letter: DeadLetter];
-  actorExit: [exit: ActorExit];
-  /** A supervisor restarted a child (`supervisor` null: main restarted a top-level supervisor whose thread went down). */
-  restart: [restart: SupervisionEvent];
-  /** A shard went down; every actor on it exited with `{ threadDown: cause }`. */
-  threadDown: [cause: ThreadDownCause];
-  /** A shard is running again after going down (`restarts`: how many times so far). */
-  threadUp: [event: { thread: number; restarts: number }];
-  /** Shards went down more often than `threadRestarts` allows: the system is stopping. */
-  fatal: [event: { history: ThreadRestart[] }];
-  /** A fuse blew (every thread's `ask()` now says 'blown'), and healed. */
-  blown: [event: { name: string }];
-  healed: [event: { name: string }];
-  /** A node joined the cluster (or came back as a new life). */
-  nodeup: [event: { node: string }];
-  /**
-   * A node left the cluster ('timeout', 'goodbye', 'restarted'), or the connection to it was lost
-   * ('noconnection': this node's NATS connection dropped, or the node says it lost this one): its
-   * actors' monitors fired with 'noconnection', links to them delivered that exit, calls to it
-   * rejected with NodeDownError. After a 'noconnection' the node comes back up ('nodeup') when
-   * heartbeats flow again.
-   */
-  nodedown: [event: { node: string; why: NodeDownWhy }];
-  /**
-   * Something between this node and NATS failed that no caller hears of: the server refused a
-   * subscription (permissions), or the connection closed for good. The node no longer hears part
-   * or all of the cluster.
-   */
-  clusterError: [error: ClusterError];
-  /**
-   * A listener of another event threw: the throw is reported here (or, with no 'error' listener,
-   * as a process warning `WEFT_LISTENER_THREW`) and the other listeners still heard the event.
-   */
-  error: [error: ListenerError];
-}
-
-/** True for an exit reason `{ threadDown }`: the actor went down with its thread. */
-export function isThreadDown(reason: unknown): reason is { threadDown: ThreadDownCause } {
-  return typeof reason === 'object' && reason !== null && 'threadDown' in reason;
 }
 
 export class System extends GuardedEmitter<SystemEvents> implements Router {
@@ -229,15 +125,12 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private readonly side = new SideTasks((thread, message, transferList) => this.root.post(thread, message, transferList));
   /** Why each shard last went down. */
   private readonly lastDown: ThreadDownCause[] = [];
-  /** Every open task dispatcher (closed with the system), and the ids their tasks share. */
-  private readonly dispatchers = new Set<TaskDispatcher>();
-  private nextTaskId = 1;
-  /** Runs `system.run`'s tasks, once the first is asked for. */
-  private tasks: TaskDispatcher | undefined;
-  /** The way to other nodes, once joined (`start({ node })`). */
-  private cluster: Cluster | undefined;
-  /** Actors of this node holding a global name: freed when they exit. */
-  private readonly globalNames = new Map<string, { name: string; pid: Pid }>();
+  /** The task dispatchers: `system.run`'s and every ThreadPool's on this system (src/main/system-tasks.ts). */
+  private readonly tasks: SystemTasks;
+  /** This system as a cluster node (`start({ node })`; src/main/system-cluster.ts). */
+  private readonly member: SystemCluster;
+  /** What main does for every thread: names, dead letters, events, remote messages (src/main/node-services.ts). */
+  private readonly desk: NodeServices;
   /** Inline mode only: what charges escaped exceptions to actors, and its release at stop. */
   private readonly inline: { context: CrashContext; release: () => void } | undefined;
   /** Casts and sends that reached no actor, since start (each also emitted as 'deadLetter'). */
@@ -255,6 +148,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     // A node's life: never 0 (that means "not in a cluster"); random, so a restart gets another.
     this.creation = options.node === undefined ? 0 : randomInt(1, 2 ** 31 - 1);
     this.set = RingSet.create({ threads: options.threads + 1, ringCapacity: options.ringCapacity });
+    this.member = new SystemCluster(this.nodeHost(), options.node);
+    this.desk = this.nodeServices();
     this.fuseTable = FuseTable.create(options.fuses);
     // Inline mode: an exception escaping an actor crashes that actor, not the process (src/main/inline.ts).
     this.inline = options.threads === 0 ? chargeUncaught((serial, error) => this.runtime.crash(serial, error)) : undefined;
@@ -267,8 +162,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       keepAlive: false,
       callTimeout: options.callTimeout,
       onBusyChange: (busy) => (busy ? this.hold.ref() : this.hold.unref()),
-      main: () => this.services,
-      serve: this.serveFrame,
+      main: () => this.desk.services,
+      serve: this.desk.serveFrame,
       fuses: this.fuseTable,
       backpressure: options.backpressure,
       actorMetrics: options.metrics.actors,
@@ -279,6 +174,54 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     // A recycling system hands threads to the standby from its first seconds: it boots at once.
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts, worker: pool?.worker, initial: pool?.initial, standbyDelay: recycling ? 0 : undefined });
     this.recycler = recycling ? new Recycler(this.recyclerHost(), options) : undefined;
+    const { set, runtime, side, root, recycler } = this;
+    this.tasks = new SystemTasks({ system: this, threads: this.threads, words: set.words, runtime, side, root, recycler, abortGrace: options.abortGrace, readNow: () => this.readNow() });
+  }
+
+  /** What the cluster side asks of the system (src/main/system-cluster.ts). */
+  private nodeHost(): NodeHost {
+    return {
+      runtime: () => this.runtime,
+      names: this.names,
+      callTimeout: this.options.callTimeout,
+      checkOpen: (what) => this.checkOpen(what),
+      closed: () => this.closed,
+      spawn: async (module, args, name, thread, timeout) => (await this.spawn(module, { args, name, thread, timeout })).pid,
+      run: (module, exportName, args) => this.run(module, exportName, ...args),
+      deadLetter: (to, kind, message) => {
+        this.deadLetters++;
+        this.emit('deadLetter', { to, kind, message, reason: kind === 'foreign' ? 'foreign' : 'noproc' });
+      },
+      nodeUp: (node) => this.emit('nodeup', { node }),
+      nodeDown: (node, why) => {
+        this.desk.nodeDown(node, why);
+        this.emit('nodedown', { node, why });
+      },
+      error: (error) => {
+        if (this.listenerCount('clusterError') !== 0) this.emit('clusterError', error);
+      },
+    };
+  }
+
+  /** What main does for every thread (src/main/node-services.ts), with what it emits. */
+  private nodeServices(): NodeServices {
+    return new NodeServices({
+      runtime: () => this.runtime,
+      names: this.names,
+      cluster: () => this.member.cluster,
+      globalNames: this.member.globalNames,
+      exited: (pid, name, reason) => {
+        if (this.listenerCount('actorExit') !== 0) this.emit('actorExit', { pid, name, reason });
+      },
+      deadLetter: (to, kind, message, reason) => {
+        this.deadLetters++;
+        this.emit('deadLetter', { to, kind, message, reason });
+      },
+      event: (event) => this.emit('restart', event),
+      fuse: (notice) => this.fuseNotice(notice),
+      whereisGlobal: (name) => this.whereisGlobal(name)?.pid,
+      whereisOn: async (name, node) => (await this.whereisOn(name, node))?.pid,
+    });
   }
 
   /** What the recycler reads of the shards and the dispatchers (src/main/recycler.ts). */
@@ -289,16 +232,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       isUp: (thread) => this.root.isUp(thread),
       startedAt: (thread) => this.root.startedAt[thread],
       heapMB: (thread) => Atomics.load(words, heapMBIndex(thread)),
-      tasksOn: (thread) => {
-        let tasks = 0;
-        for (const dispatcher of this.dispatchers) tasks += dispatcher.inFlightOn(thread);
-        return tasks;
-      },
-      hostsActors: (thread) => {
-        let runners = 0;
-        for (const dispatcher of this.dispatchers) if (dispatcher.hasRunner(thread)) runners++;
-        return Atomics.load(words, actorsIndex(thread)) > runners;
-      },
+      tasksOn: (thread) => this.tasks.inFlightOn(thread),
+      hostsActors: (thread) => Atomics.load(words, actorsIndex(thread)) > this.tasks.runnersOn(thread),
       recycle: (thread, cause) => this.root.recycle(thread, cause),
       standbyReady: () => this.root.standbyBooted,
     };
@@ -320,10 +255,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       if (this.runtime.awaiting === 0) this.hold.unref();
     }
     try {
-      if (this.options.node !== undefined) {
-        const { Cluster } = await import('./cluster/cluster.js');
-        this.cluster = await Cluster.join(this.options.node, this.clusterHost());
-      }
+      await this.member.join();
       await this.seen.start(this.options);
     } catch (error) {
       await this.stop();
@@ -354,12 +286,12 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     const timeout = timeoutMs(options?.timeout, DEFAULT_SPAWN_TIMEOUT);
     const node = options?.node;
     if (node !== undefined && node !== this.node) {
-      const pid = await this.joined('spawn on another node').spawn(node, url, args, options?.name ?? null, options?.global === true, options?.thread, timeout);
+      const pid = await this.member.spawnOn(node, url, args, options?.name ?? null, options?.global === true, options?.thread, timeout);
       return new ActorRef<A>(pid, this);
     }
     if (options?.global === true) {
       if (options.name === undefined) throw new InvalidArgumentError('`global: true` is for a `name`; got no name');
-      return new ActorRef<A>(await this.spawnGlobal(url, args, options.name, options.thread, timeout), this);
+      return new ActorRef<A>(await this.member.spawnGlobal(url, args, options.name, options.thread, timeout), this);
     }
     const thread = this.runtime.place(options?.thread);
     const name = options?.name;
@@ -412,7 +344,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.dispatcher().run(url, exportName, args);
+    return this.tasks.system.run(url, exportName, args);
   }
 
   /**
@@ -422,7 +354,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   stream<T = unknown>(module: string | URL, exportName = 'default', ...args: unknown[]): TaskStream<T> {
     if (this.closed) return new TaskStream<T>(() => refusedChannel(() => this.stoppedError('stream')), DEFAULT_HIGH_WATER_MARK);
-    const tasks = this.dispatcher();
+    const tasks = this.tasks.system;
     return tasks.stream<T>(tasks.functionNumber(moduleUrl(module, 'module'), exportName), args, DEFAULT_HIGH_WATER_MARK);
   }
 
@@ -432,7 +364,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    */
   broadcast(module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown[]> {
     if (this.closed) return Promise.reject(this.stoppedError('broadcast'));
-    const tasks = this.dispatcher();
+    const tasks = this.tasks.system;
     return tasks.broadcast(tasks.functionNumber(moduleUrl(module, 'module'), exportName), args);
   }
 
@@ -463,7 +395,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     checkItems(items);
     const resolved = mapOptions(options, Math.max(this.threads, 1));
     const url = moduleUrl(module);
-    const tasks = this.dispatcher();
+    const tasks = this.tasks.system;
     const fn = tasks.functionNumber(url, resolved.exportName);
     return mapItems(items, (item) => tasks.runFunction(fn, [item], undefined), resolved);
   }
@@ -474,60 +406,11 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     return new ThreadPool(options, this);
   }
 
-  /** The dispatcher of `run` and `map`, started with the first of them. */
-  private dispatcher(): TaskDispatcher {
-    this.tasks ??= this.taskDispatcher({ window: SYSTEM_TASK_WINDOW, maxQueue: Infinity });
-    return this.tasks;
-  }
-
   /** @internal A task dispatcher on this system's shards, closed with it (ThreadPool, run, map). */
   taskDispatcher(options: DispatcherOptions): TaskDispatcher {
-    if (this.dispatchers.size === 0) this.root.warm(TASK_RUNNER_URL.href); // the standby booted before any task
-    const dispatcher = new TaskDispatcher(this.taskHost(), { ...options, abortGrace: options.abortGrace ?? this.options.abortGrace });
-    this.dispatchers.add(dispatcher);
+    const dispatcher = this.tasks.dispatcher(options);
     if (this.closed) dispatcher.close('stopped'); // made as the system stops: refuses at once
     return dispatcher;
-  }
-
-  private taskHost(): TaskHost {
-    // Inline mode has one lane, numbered 1 as a shard would be, whose runner lives on main.
-    const inline = this.threads === 0;
-    const lane = (thread: number): number => (inline ? 0 : thread);
-    return {
-      system: this,
-      lanes: inline ? 1 : this.threads,
-      taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(lane(thread))),
-      parked: (thread) => Atomics.load(this.set.words, parkedIndex(lane(thread))),
-      runBeside: (thread, id, module, name, args, transferList, key, unsendable) =>
-        inline ? runBesideInline(id, module, name, args, transferList, (task) => this.runtime.markTask(task), unsendable) : this.side.run(thread, id, module, name, args, transferList, key, unsendable),
-      callRunner: (runner, task) => this.runtime.callOrThrow(runner, task),
-      takeId: () => {
-        const id = this.nextTaskId;
-        this.nextTaskId = id >= 0x7fff_ffff ? 1 : id + 1;
-        return id;
-      },
-      closed: (dispatcher) => this.dispatchers.delete(dispatcher),
-      endThread: (thread, why) => {
-        if (inline) return false; // main cannot be ended: the aborted task runs on (src/main/inline.ts)
-        this.root.end(thread, 'aborted', why);
-        return true;
-      },
-      abortBeside: (thread, id, cause) => {
-        if (!inline) this.side.abort(thread, id, cause);
-      },
-      warm: (module) => this.root.warm(module),
-      readReplies: () => this.readNow(),
-      recycling: (thread) => this.recycler?.recycling(thread) === true,
-      taskAnswered: this.recycler?.taskAnswered,
-      // Inline mode's one lane is main: never retired, never grown.
-      isRetired: (thread) => !inline && this.root.isRetired(thread),
-      grow: (thread) => {
-        if (!inline) this.root.grow(thread);
-      },
-      retire: (thread) => {
-        if (!inline) this.root.retire(thread);
-      },
-    };
   }
 
   /**
@@ -583,7 +466,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   send(to: string | ActorRef | Pid | RemoteName, msg: unknown): boolean {
     this.checkOpen('send');
     if (!isRemoteName(to, this.node)) return this.runtime.send(isName(to) ? this.resolve(to.name) : this.resolve(to), msg);
-    this.joined('send').postNamed(to, 'send', msg);
+    this.member.post(to, 'send', msg);
     return true;
   }
 
@@ -662,12 +545,12 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   /** The nodes of the cluster that are up, this one among them, in name order (`[this.node]` outside a cluster). */
   nodes(): string[] {
-    return this.cluster?.nodes() ?? [this.node];
+    return this.member.nodes(this.node);
   }
 
   /** Resolves once `node` is up; rejects with ClusterError after `timeout` ms (default: the cluster's `downAfter`). */
   async awaitNode(node: string, timeout?: number): Promise<void> {
-    await this.joined('awaitNode').reach(node, timeout ?? this.options.node!.downAfter);
+    await this.member.awaitNode(node, timeout);
   }
 
   /**
@@ -679,7 +562,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * ```
    */
   monitorNode(node: string, onDown: (why: NodeDownWhy | 'noconnection') => void): () => void {
-    const cluster = this.joined('monitorNode');
+    const up = this.member.isUp(node);
     let watching = true;
     const listener = (event: { node: string; why: NodeDownWhy }): void => {
       if (event.node !== node) return;
@@ -687,7 +570,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       if (watching) onDown(event.why);
       watching = false;
     };
-    if (!cluster.isUp(node)) queueMicrotask(() => watching && onDown('noconnection'));
+    if (!up) queueMicrotask(() => watching && onDown('noconnection'));
     else this.on('nodedown', listener);
     return () => {
       watching = false;
@@ -697,14 +580,14 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   /** The actor holding the cluster-wide name `name` (`spawn(…, { name, global: true })`), on any node. */
   whereisGlobal<A extends AnyActor = AnyActor>(name: string): ActorRef<A> | undefined {
-    const pid = this.joined('whereisGlobal').names().whereis(name);
+    const pid = this.member.whereisGlobal(name);
     return pid === undefined ? undefined : new ActorRef<A>(pid, this);
   }
 
   /** The actor registered as `name` on node `node` (Erlang's `rpc:call(Node, erlang, whereis, [Name])`). */
   async whereisOn<A extends AnyActor = AnyActor>(name: string, node: string): Promise<ActorRef<A> | undefined> {
     if (node === this.node) return this.whereis<A>(name);
-    const pid = await this.joined('whereisOn').whereis(node, name, this.options.callTimeout);
+    const pid = await this.member.whereisOn(name, node);
     return pid === undefined ? undefined : new ActorRef<A>(pid, this);
   }
 
@@ -720,11 +603,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * ```
    */
   serve(module: string | URL, options?: { as?: string }): () => void {
-    const cluster = this.joined('serve');
-    const url = moduleUrl(module);
-    const as = options?.as ?? url;
-    if (typeof as !== 'string' || as.length === 0) throw new InvalidArgumentError(`expected \`as\` to be a non-empty string, got: ${describeValue(as)}`);
-    return cluster.tasks.serve(url, as);
+    return this.member.serve(module, options);
   }
 
   /**
@@ -735,48 +614,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * if the node running it goes down, stops (`'goodbye'`) or the connection to it is lost
    * (`'noconnection'`), ClusterError if no node serves it.
    */
-  async runOn(where: string | { node: string; timeout?: number }, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
-    const cluster = this.joined('runOn');
-    const node = typeof where === 'string' ? where : where.node;
-    const timeout = (typeof where === 'string' ? undefined : where.timeout) ?? this.options.node!.taskTimeout;
-    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) throw new InvalidArgumentError(`expected \`timeout\` to be a number of ms >= 0, got: ${describeValue(timeout)}`);
-    const as = module instanceof URL ? module.href : module;
-    const served = cluster.tasks.servedModule(as);
-    const task = node === this.node && served !== undefined ? this.run(served, exportName, ...args) : cluster.tasks.run(node, as, exportName, args, timeout);
-    if (timeout === undefined || timeout === Infinity) return task;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CallTimeoutError(`a task of ${JSON.stringify(as)} (${exportName}) on ${node === 'any' ? 'any node' : `node ${JSON.stringify(node)}`} did not finish within ${timeout} ms`)), Math.min(timeout, 2 ** 31 - 1));
-    });
-    try {
-      return await Promise.race([task, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** The cluster, or a ClusterError for a system started without `node`. */
-  private joined(what: string): Cluster {
-    this.checkOpen(what);
-    if (this.cluster === undefined) throw new ClusterError(`cannot ${what}: this system is not a cluster node (start it with { node: { name, nats } })`);
-    return this.cluster;
-  }
-
-  /** Starts an actor here and gives it the cluster-wide `name`; if a live actor holds it, the new one is killed. */
-  private async spawnGlobal(module: URL | string, args: unknown, name: string, thread: Placement | undefined, timeout: number): Promise<Pid> {
-    const cluster = this.joined('spawn with a global name');
-    const names = cluster.names();
-    const holder = names.heldBy(name);
-    if (holder !== undefined) throw new AlreadyRegisteredError(`the global name ${JSON.stringify(name)} is taken by ${holder}`);
-    const pid = await this.runtime.spawnOn(this.runtime.place(thread), module, args, timeout);
-    try {
-      await names.register(name, pid);
-    } catch (error) {
-      this.runtime.exitSignal(pid, pid, 'kill');
-      throw error;
-    }
-    this.globalNames.set(String(pid), { name, pid });
-    return pid;
+  runOn(where: string | { node: string; timeout?: number }, module: string | URL, exportName = 'default', ...args: unknown[]): Promise<unknown> {
+    return this.member.runOn(this.node, where, module, exportName, args);
   }
 
   /**
@@ -833,7 +672,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     node: () => this.node,
     creation: () => this.creation,
     cluster: () =>
-      this.cluster === undefined
+      this.member.cluster === undefined
         ? undefined
         : { nodes: () => this.nodes(), call: (node, name, msg, timeout) => this.call({ name, node }, msg, timeout) },
     spawnAgent: async (module, name) => {
@@ -842,7 +681,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     read: async () => {
       const main = this.runtime.stats();
       const shards = await Promise.all(this.shardNumbers().map((thread) => this.statsOf(thread)));
-      return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), recycles: { ...this.root.recycled }, ...(this.cluster === undefined ? {} : { cluster: this.cluster.stats() }) };
+      return { awaitedReplies: this.runtime.awaiting, threads: [main, ...shards], fuses: this.fuseTable.installed(), recycles: { ...this.root.recycled }, ...(this.member.cluster === undefined ? {} : { cluster: this.member.cluster.stats() }) };
     },
     restarts: () => this.root.restarts(),
     names: () => this.names.bound(),
@@ -874,36 +713,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       }
       return this.runtime.call(pid, msg, timeout, signal);
     }
-    let call: Promise<unknown>;
-    try {
-      if (checkSignal(signal)?.aborted === true) throw new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted before it was sent`, { cause: signal!.reason });
-      call = this.callAfar(to, msg, timeoutMs(timeout, this.options.callTimeout));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal === undefined) return call;
-    return new Promise((resolve, reject) => {
-      call.then(resolve, reject);
-      onAbortWhileWaiting(signal, call, () => reject(new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted`, { cause: signal.reason })));
-    });
-  }
-
-  /** A call to `{ name, node }` on another node, through the cluster. */
-  private callAfar(to: RemoteName, msg: unknown, timeout: number): Promise<unknown> {
-    const ms = timeout;
-    return new Promise((resolve, reject) => {
-      const timer = ms === Infinity ? undefined : setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms);
-      try {
-        this.joined('call').call(to.node, to.name, ms, msg, (ok, value) => {
-          clearTimeout(timer);
-          if (ok) resolve(value);
-          else reject(value);
-        });
-      } catch (error) {
-        clearTimeout(timer);
-        throw error;
-      }
-    });
+    return this.member.call(to, msg, timeoutMs(timeout, this.options.callTimeout), signal);
   }
 
   /** Casts to an actor by pid, by a local name (NoProcError if nobody holds it, as `send`), or by `{ name, node }` (see `call`). */
@@ -912,7 +722,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   cast(to: string | Pid | RemoteName | ActorRef, msg: unknown): boolean {
     this.checkOpen('cast');
     if (!isRemoteName(to, this.node)) return this.runtime.cast(this.localPid(to), msg);
-    this.joined('cast').postNamed(to, 'cast', msg);
+    this.member.post(to, 'cast', msg);
     return true;
   }
 
@@ -963,7 +773,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   private async shutdown(): Promise<void> {
     this.closed = true;
     this.recycler?.stop();
-    for (const dispatcher of [...this.dispatchers]) dispatcher.close('stopped');
+    this.tasks.closeAll();
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
     for (const { ref } of [...this.supervisors].reverse()) {
@@ -978,7 +788,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
     await this.seen.stop();
-    await this.cluster?.stop();
+    await this.member.stop();
     this.runtime.abandonWaits(() => this.stoppedError('call'));
     this.runtime.releaseDrainWaiters();
     this.side.close();
@@ -1014,13 +824,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     forgetThread: async (thread, reason, final) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.
       this.runtime.threadDown(thread, reason, final);
-      this.cluster?.threadDown(thread, reason);
-      // Actors that die with their thread send no EXITED: free their global names here.
-      for (const [key, { name, pid }] of [...this.globalNames]) {
-        if (pid.thread !== thread) continue;
-        this.globalNames.delete(key);
-        this.cluster?.globals?.unregister(name, pid);
-      }
+      this.member.threadDown(thread, reason);
       this.side.threadDown(thread, reason);
       this.names.threadDown(thread);
       const others = this.shardNumbers().filter((other) => other !== thread && this.root.isUp(other));
@@ -1062,12 +866,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       if (this.side.answered(message)) return;
       for (const listener of this.workerListeners) listener(thread, message);
     },
-    warmModules: () => {
-      if (this.dispatchers.size === 0) return [];
-      const modules = new Set<string>([TASK_RUNNER_URL.href]);
-      for (const dispatcher of this.dispatchers) for (const module of dispatcher.modules()) modules.add(module);
-      return [...modules];
-    },
+    warmModules: () => this.tasks.modules(),
     fatal: (history) => {
       this.emit('fatal', { history });
       this.stop().catch(noop); // whoever awaits stop() sees its failure; this call only starts it
@@ -1156,181 +955,6 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       }
     }
   }
-
-  /** What main does for every thread's runtime, its own included: names and dead letters. */
-  private readonly services: MainServices = {
-    exited: (pid, name, reason) => {
-      this.names.exited(pid);
-      if (this.nodeWatchers.size !== 0) for (const watchers of this.nodeWatchers.values()) watchers.delete(String(pid));
-      const global = this.globalNames.get(String(pid));
-      if (global !== undefined) {
-        this.globalNames.delete(String(pid));
-        this.cluster?.globals?.unregister(global.name, pid);
-      }
-      if (this.listenerCount('actorExit') !== 0) this.emit('actorExit', { pid, name, reason });
-    },
-    deadLetter: (pid, kind, message, reason) => {
-      this.deadLetters++;
-      this.emit('deadLetter', { to: pid, kind: kind === Kind.CAST ? 'cast' : 'send', message, reason });
-    },
-    register: async (pid, name, replacing, reservation) => this.names.bind(name, pid, replacing, reservation),
-    event: (event) => this.emit('restart', event),
-    fuse: (notice) => this.fuseNotice(notice),
-    unregister: (pid, name) => this.names.unbind(name, pid),
-    whereis: async (name, where) => {
-      if (where === undefined) return this.names.whereis(name);
-      if ('global' in where) return this.whereisGlobal(name)?.pid;
-      return (await this.whereisOn(name, where.node))?.pid;
-    },
-    remote: (envelope) => this.remote(0, envelope),
-    monitorNode: (watcher, node) => this.watchNode(watcher, node),
-  };
-
-  /** Actors watching nodes (`ctx.monitorNode`), by node; forgotten when they exit. */
-  private readonly nodeWatchers = new Map<string, Map<string, Pid>>();
-
-  /** `ctx.monitorNode`: `watcher` gets a NodeDown when `node` goes down (at once if it is not up). */
-  private watchNode(watcher: Pid, node: string): void {
-    if (this.cluster === undefined || !this.cluster.isUp(node)) {
-      this.runtime.notify(watcher, { type: 'nodedown', node, why: 'noconnection' } satisfies NodeDown);
-      return;
-    }
-    let watchers = this.nodeWatchers.get(node);
-    if (watchers === undefined) this.nodeWatchers.set(node, (watchers = new Map()));
-    watchers.set(String(watcher), watcher);
-  }
-
-  /** Node `node` went down: every actor watching it hears. */
-  private nodeDownToWatchers(node: string, why: string): void {
-    const watchers = this.nodeWatchers.get(node);
-    if (watchers === undefined) return;
-    this.nodeWatchers.delete(node);
-    for (const pid of watchers.values()) this.runtime.notify(pid, { type: 'nodedown', node, why } satisfies NodeDown);
-  }
-
-  /**
-   * A thread's message (call, link, monitor…) for an actor on another node: the cluster carries
-   * it. Outside a cluster no node is reachable: a call or send from main throws NoProcError (from
-   * a shard: its call rejects with it, its send is a dead letter), a link gets the exit
-   * 'noconnection' and a monitor its DOWN.
-   */
-  private remote(thread: number, envelope: RemoteEnvelope): void {
-    if (this.cluster !== undefined) {
-      this.cluster.fromThread(thread, envelope);
-      return;
-    }
-    if (envelope[0] === RemoteOp.SPAWN) {
-      const error = new ClusterError(`cannot spawn on node ${JSON.stringify(envelope[2])}: this system is not a cluster node (start it with { node: { name, nats } })`);
-      if (thread === 0) throw error;
-      this.runtime.replyError(thread, envelope[1], error);
-      return;
-    }
-    const target = envelope[1];
-    const error = (): NoProcError => new NoProcError(`no actor ${target}: node ${JSON.stringify(target.node)} is not connected (this system is ${target.node === this.node ? 'that node, in another life' : 'not in a cluster'})`);
-    switch (envelope[0]) {
-      case RemoteOp.CALL:
-        if (thread === 0) throw error();
-        this.runtime.replyError(thread, envelope[2], error());
-        return;
-      case RemoteOp.CAST:
-      case RemoteOp.SEND:
-        if (thread === 0) throw error();
-        this.services.deadLetter(target, envelope[0] === RemoteOp.CAST ? Kind.CAST : Kind.INFO, envelope[2], 'noproc');
-        return;
-      case RemoteOp.LINK:
-        this.runtime.exitSignal(envelope[2], target, 'noconnection', true);
-        return;
-      case RemoteOp.MONITOR:
-        this.runtime.downFromAfar(thread, envelope[2], target, 'noconnection');
-        return;
-      default:
-    }
-  }
-
-  /** What the cluster asks of this system. */
-  private clusterHost(): ClusterHost {
-    return {
-      runtime: this.runtime,
-      spawn: async (module, args, name, global, thread, timeout) => {
-        if (global && name !== null) return this.spawnGlobal(module, args, name, thread, timeout);
-        return (await this.spawn(module, { args, name: name ?? undefined, thread, timeout })).pid;
-      },
-      // `{ name, node }` from afar finds this node's names, then the global names its actors hold
-      whereis: (name) => {
-        const global = this.cluster?.globals?.whereis(name);
-        return this.names.whereis(name) ?? (global !== undefined && this.runtime.isLocal(global) ? global : undefined);
-      },
-      run: (module, exportName, args) => this.run(module, exportName, ...args),
-      stopping: () => this.closed,
-      deadLetter: (to, kind, message) => {
-        this.deadLetters++;
-        this.emit('deadLetter', { to, kind, message, reason: kind === 'foreign' ? 'foreign' : 'noproc' });
-      },
-      nodeUp: (node) => this.emit('nodeup', { node }),
-      nodeDown: (node, why) => {
-        this.nodeDownToWatchers(node, why);
-        this.emit('nodedown', { node, why });
-      },
-      error: (error) => {
-        if (this.listenerCount('clusterError') !== 0) this.emit('clusterError', error);
-      },
-    };
-  }
-
-  /** The same services, asked by shards in frames (see src/worker/remote-main.ts). */
-  private readonly serveFrame = (from: number, kind: number, envelope: unknown[]): boolean => {
-    switch (kind) {
-      case Kind.DEAD_LETTER: {
-        const [serial, letterKind, message, reason = 'noproc'] = envelope as DeadLetterEnvelope;
-        this.services.deadLetter(this.runtime.pid(from, serial), letterKind, message, reason);
-        return true;
-      }
-      case Kind.EXITED: {
-        const [serial, name, reason] = envelope as ExitedEnvelope;
-        this.services.exited(this.runtime.pid(from, serial), name, reason as ExitReason);
-        return true;
-      }
-      case Kind.REGISTER: {
-        const [ref, serial, name, thread, replacing, reservation] = envelope as RegisterEnvelope;
-        try {
-          this.names.bind(name, this.runtime.pid(thread ?? from, serial), replacing ?? undefined, reservation ?? undefined);
-          this.runtime.reply(from, ref, true);
-        } catch (error) {
-          this.runtime.replyError(from, ref, error);
-        }
-        return true;
-      }
-      case Kind.UNREGISTER: {
-        const [, serial, name] = envelope as RegisterEnvelope;
-        this.services.unregister(this.runtime.pid(from, serial), name);
-        return true;
-      }
-      case Kind.FUSE:
-        this.services.fuse((envelope as [FuseNotice])[0]);
-        return true;
-      case Kind.EVENT:
-        this.services.event((envelope as EventEnvelope)[0] as SupervisionEvent);
-        return true;
-      case Kind.WHEREIS: {
-        const [ref, name, node, global] = envelope as WhereisEnvelope;
-        this.services.whereis(name, global === true ? { global: true } : typeof node === 'string' ? { node } : undefined).then(
-          (pid) => this.runtime.reply(from, ref, pid ?? null),
-          (error: unknown) => this.runtime.replyError(from, ref, error),
-        );
-        return true;
-      }
-      case Kind.REMOTE:
-        this.remote(from, envelope as RemoteEnvelope);
-        return true;
-      case Kind.MONITOR_NODE: {
-        const [serial, node] = envelope as [number, string];
-        this.watchNode(this.runtime.pid(from, serial), node);
-        return true;
-      }
-      default:
-        return false;
-    }
-  };
 }
 
 /** True for `{ name, node }`. */
