@@ -9,12 +9,22 @@
  * A node declared down by mistake (its heartbeats were late, not lost) sees its live actors' names
  * deleted in the bucket, and puts them back; if another actor took one meanwhile, that one keeps
  * it and the owner is told (`GlobalNamesHost.lost`), as Erlang's `global` resolves a clash after a partition.
+ *
+ * A watch can fall silent without ending: when the server holding its consumer dies, the client
+ * makes a new consumer, and under load or during the stream's leader election that can fail for
+ * good with no error to the iterator (seen on a 3-server cluster: a node never saw a name taken
+ * after the failover). So the node checks its watch every WATCH_CHECK_MS against the bucket's last
+ * revision; a revision the bucket had at one check that the watch has still not delivered at the
+ * next means the watch is stale, and it is replaced (its replay of every key brings the view up).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import { AlreadyRegisteredError, ClusterError } from '../../shm/errors.js';
 import { Pid, pidEquals } from '../../shm/pid.js';
 import { importKv } from './nats-packages.js';
+
+/** Ms between two checks that the watch keeps up with the bucket (see the module comment). */
+const WATCH_CHECK_MS = 5000;
 
 interface Entry {
   pid: Pid;
@@ -44,6 +54,13 @@ export class GlobalNames {
   /** Names this node's live actors hold. */
   private readonly owned = new Map<string, Pid>();
   private stopped = false;
+  /** The watch being read, and the highest revision it has delivered. */
+  private watch: Watch | undefined;
+  private seenRevision = 0;
+  /** The bucket's last revision at the previous check, if the watch had not delivered it then. */
+  private awaitedRevision = 0;
+  private checking = false;
+  private readonly checker = setInterval(() => void this.checkWatch(), WATCH_CHECK_MS).unref();
 
   private constructor(
     private readonly kv: KV,
@@ -156,6 +173,7 @@ export class GlobalNames {
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.checker);
   }
 
   /**
@@ -225,10 +243,35 @@ export class GlobalNames {
     }
   }
 
+  /**
+   * Replaces the watch if it has fallen behind the bucket: a revision the bucket had at the last
+   * check that the watch has still not delivered (see the module comment). Never rejects; a bucket
+   * that cannot be asked now (the server is away) is asked again at the next check.
+   */
+  private async checkWatch(): Promise<void> {
+    if (this.stopped || this.checking || this.watch === undefined) return;
+    this.checking = true;
+    try {
+      if (this.awaitedRevision !== 0 && this.seenRevision < this.awaitedRevision) {
+        this.awaitedRevision = 0;
+        this.watch.stop(); // `follow` opens a new one
+        return;
+      }
+      const last = (await this.kv.status()).streamInfo.state.last_seq;
+      this.awaitedRevision = last > this.seenRevision ? last : 0;
+    } catch {
+      // asked again at the next check
+    } finally {
+      this.checking = false;
+    }
+  }
+
   private async read(watch: Watch): Promise<void> {
+    this.watch = watch;
     try {
       for await (const change of watch) {
         if (this.stopped) break;
+        if (change.revision > this.seenRevision) this.seenRevision = change.revision;
         const name = nameOf(change.key);
         if (name === undefined) continue;
         const pid = change.operation === 'PUT' ? pidOf(change.string()) : undefined;
@@ -243,6 +286,7 @@ export class GlobalNames {
       // the connection closed (the node is stopping), or the watch broke: `follow` says which
     } finally {
       watch.stop();
+      this.watch = undefined;
     }
   }
 }
