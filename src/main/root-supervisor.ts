@@ -23,13 +23,13 @@
  * A new worker takes tens of milliseconds to boot and load the shard's modules, so one standby
  * worker is kept booted and waiting (shard.ts); a restart hands it the dead shard's index and
  * boots the next standby in the background. Measured by the crash-recovery benchmark. The first
- * standby is not booted beside the shards but later, once a core is free for it: on a machine
- * with as many cores as shards, a boot (~70 ms of CPU more than an empty worker's) takes that
- * time from the shards' own boot and from their first tasks (the pool-blocking and cpu-speedup
- * benchmarks), and a short script never needs it. From `standbyDelay` ms after start, it boots at
- * the first check (every `standbyDelay` ms) that finds fewer shards running than the machine has
- * cores, or at the STANDBY_CHECKS-th whatever it finds (a service busy from its first second pays
- * the boot once, rather than a slow first restart). A restart or recycle before then boots it at once.
+ * standby is not booted beside the shards but later, in a quiet moment: on a machine with as many
+ * cores as shards, a boot (~100 ms of CPU) takes that time from the shards' own boot and from
+ * their first tasks (the pool-blocking and cpu-speedup benchmarks measured it), and a short
+ * script never needs it. From `standbyDelay` ms after start, it boots at the first check (every
+ * `standbyDelay` ms) that finds every shard parked (idle), or at the STANDBY_CHECKS-th whatever it
+ * finds (a service busy from its first second pays the boot once, rather than a slow first
+ * restart). A restart or recycle before then boots it at once.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
@@ -113,7 +113,7 @@ export interface RootOptions {
 
 /** Ms after start before the first standby boots, when nothing asks for it sooner. */
 export const STANDBY_DELAY = 1000;
-/** Checks for a free core before the first standby boots anyway. */
+/** Checks for a quiet moment before the first standby boots anyway. */
 const STANDBY_CHECKS = 10;
 
 /** The `Worker` options a ThreadPool passes down to its own shards. */
@@ -325,13 +325,13 @@ export class RootSupervisor {
     return worker;
   }
 
-  /** In `delay` ms, boots the first standby if a core is free for it (or this is the last of `checks`), else looks again then (see the module comment). */
+  /** In `delay` ms, boots the first standby if every shard is idle (or this is the last of `checks`), else looks again then (see the module comment). */
   private standbyWhenCoreFree(delay: number, checks: number): void {
     this.standbyTimer = setTimeout(() => {
       if (this.standby !== undefined || this.stopping) return;
       let running = 0;
       for (let thread = 1; thread <= this.options.shards; thread++) if (this.up[thread] === true && !isParked(this.options.set, thread)) running++;
-      if (running < availableParallelism() || checks <= 1) this.ensureStandby();
+      if (running === 0 || checks <= 1) this.ensureStandby();
       else this.standbyWhenCoreFree(delay, checks - 1);
     }, delay).unref();
   }
