@@ -713,7 +713,13 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       }
       return this.runtime.call(pid, msg, timeout, signal);
     }
-    return this.member.call(to, msg, timeoutMs(timeout, this.options.callTimeout), signal);
+    let ms: number;
+    try {
+      ms = timeoutMs(timeout, this.options.callTimeout);
+    } catch (error) {
+      return Promise.reject(error); // as every other failure of a call: a rejection, never a throw
+    }
+    return this.member.call(to, msg, ms, signal);
   }
 
   /** Casts to an actor by pid, by a local name (NoProcError if nobody holds it, as `send`), or by `{ name, node }` (see `call`). */
