@@ -28,7 +28,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
 import { Pid } from '../../shm/pid.js';
 import { Kind, RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
@@ -45,7 +45,7 @@ import { GlobalNames } from './global-names.js';
 import { RemoteTasks } from './remote-tasks.js';
 import { NodeLease } from './node-lease.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
-import { importKv, importTransport } from './nats-packages.js';
+import { importNats } from './nats-packages.js';
 
 /** What the cluster asks of its system. */
 export interface ClusterHost {
@@ -134,7 +134,7 @@ export class Cluster {
   /** Connects to NATS, joins the cluster, and opens the global-names bucket. Rejects with ClusterError. */
   static async join(options: ResolvedNodeOptions, host: ClusterHost): Promise<Cluster> {
     // Both now, so a missing package is said before anything connects (src/main/cluster/nats-packages.ts).
-    const [{ connect }] = await Promise.all([importTransport(), importKv()]);
+    const [{ connect }] = await Promise.all([importNats('@nats-io/transport-node', () => import('@nats-io/transport-node')), importNats('@nats-io/kv', () => import('@nats-io/kv'))]);
     let nc: NatsConnection;
     // The client leaves open the socket of a dial that timed out waiting for the server's INFO (a
     // server that accepts TCP but never speaks NATS): the sockets dialed meanwhile to a port of the
@@ -143,7 +143,9 @@ export class Cluster {
     const onSocket = (message: unknown): void => void dialed.add((message as { socket: Socket }).socket);
     diagnostics.subscribe('net.client.socket', onSocket);
     try {
-      nc = await connect({ name: `weft:${options.cluster}:${options.name}`, ...options.nats });
+      // weft's NatsConnectOptions (nats-types.ts) is the client's options, spelled structurally so
+      // weft's declarations do not name the optional package: the client checks them itself.
+      nc = await connect({ name: `weft:${options.cluster}:${options.name}`, ...options.nats } as NodeConnectionOptions);
     } catch (error) {
       const ports = serverPorts(options.nats.servers);
       for (const socket of dialed) if (!socket.destroyed && ports.has(socket.remotePort ?? -1)) socket.destroy();

@@ -11,10 +11,11 @@
  * it and the owner is told (`GlobalNamesHost.lost`), as Erlang's `global` resolves a clash after a partition.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnectionLike } from './nats-types.js';
 import type { KV } from '@nats-io/kv';
 import { AlreadyRegisteredError, ClusterError } from '../../shm/errors.js';
 import { Pid, pidEquals } from '../../shm/pid.js';
-import { importKv } from './nats-packages.js';
+import { importNats } from './nats-packages.js';
 
 interface Entry {
   pid: Pid;
@@ -53,11 +54,11 @@ export class GlobalNames {
   ) {}
 
   /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
-  static async open(nc: NatsConnection, cluster: string, host: GlobalNamesHost, replicas = 1): Promise<GlobalNames> {
-    const { Kvm } = await importKv();
+  static async open(nc: NatsConnectionLike, cluster: string, host: GlobalNamesHost, replicas = 1): Promise<GlobalNames> {
+    const { Kvm } = await importNats('@nats-io/kv', () => import('@nats-io/kv'));
     let kv: KV;
     try {
-      kv = await new Kvm(nc).create(`weft_${cluster}_names`, { history: 1, replicas });
+      kv = await new Kvm(nc as NatsConnection).create(`weft_${cluster}_names`, { history: 1, replicas });
     } catch (error) {
       throw new ClusterError(`cannot open the global-names bucket: is JetStream on (nats-server -js)? ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
