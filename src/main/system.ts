@@ -44,6 +44,7 @@ import { DEFAULT_HIGH_WATER_MARK, TaskStream, refusedChannel } from './stream.js
 import { SideTasks } from './side-tasks.js';
 import { chargeUncaught, runBesideInline } from './inline.js';
 import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
+import { abortable, type SystemRunOptions } from './task-signal.js';
 import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadRestart, type ThreadWorkerOptions } from './root-supervisor.js';
@@ -414,6 +415,28 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   /**
+   * `run`, with options: the task's arguments as an array, then `{ signal }`. Aborting rejects
+   * with `AbortError` at once; a task still queued never runs, one running sees its own `{ signal }`
+   * abort in its thread and keeps its thread if it ends within `abortGrace` (see "Cancellation" in
+   * the README). A `signal` that is neither an AbortSignal nor an EventEmitter is a TypeError
+   * (`InvalidOptionTypeError`), and nothing is sent.
+   *
+   * ```ts
+   * await system.runWith(HASH_URL, 'sha256', [data], { signal: AbortSignal.timeout(500) });
+   * ```
+   */
+  runWith(module: string | URL, exportName: string, args: readonly unknown[], options: SystemRunOptions = {}): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.stoppedError('run'));
+    try {
+      if (!Array.isArray(args)) throw new InvalidArgumentError(`expected \`args\` to be an array of the task's arguments, got: ${describeValue(args)}`);
+      const signal = options.signal === undefined ? undefined : abortable(options.signal);
+      return this.dispatcher().run(moduleUrl(module), exportName, [...args], signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
    * Streams the values `module[exportName](...args)` yields (a generator, sync or async) from one
    * shard, with backpressure: see `ThreadPool.stream` and src/main/stream.ts.
    * `for await (const row of system.stream<Row>(ROWS_URL, 'rows', 'big.csv')) …`
@@ -463,7 +486,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     const url = moduleUrl(module);
     const tasks = this.dispatcher();
     const fn = tasks.functionNumber(url, resolved.exportName);
-    return mapItems(items, (item) => tasks.runFunction(fn, [item], undefined), resolved);
+    return mapItems(items, (item, signal) => tasks.runFunction(fn, [item], signal), resolved);
   }
 
   /** A piscina-compatible pool on this system's shards (see src/main/thread-pool.ts); stopped with the system. */
