@@ -40,7 +40,9 @@ import { resolveStartOptions, type ResolvedStartOptions, type StartOptions } fro
 import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import { TASK_RUNNER_URL, TaskDispatcher, type DispatcherOptions, type TaskHost } from './tasks.js';
-import { DEFAULT_HIGH_WATER_MARK, TaskStream, refusedChannel } from './stream.js';
+import { DEFAULT_HIGH_WATER_MARK, TaskStream, highWaterMarkOf, refusedChannel } from './stream.js';
+import { MainActorStreams } from './actor-streams.js';
+import type { ActorStreamOptions } from '../common/actor-stream-consumer.js';
 import { SideTasks } from './side-tasks.js';
 import { chargeUncaught, runBesideInline } from './inline.js';
 import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
@@ -632,6 +634,15 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     return this.runtime.controlCall(pid, msg, timeout);
   }
 
+  /** Router: a stream from actor `pid` (see `ActorRef.stream`); ended with SystemStoppedError by `stop()`. */
+  actorStream(pid: Pid, msg: unknown, options: ActorStreamOptions | undefined): TaskStream<unknown> {
+    if (this.closed) return new TaskStream<unknown>(() => refusedChannel(() => this.stoppedError('stream')), highWaterMarkOf(options));
+    this.actorStreams ??= new MainActorStreams(this.runtime);
+    return this.actorStreams.stream(pid, msg, options);
+  }
+
+  private actorStreams: MainActorStreams | undefined;
+
   control(pid: Pid, kind: typeof Kind.CAST, msg: unknown): void {
     this.checkOpen('cast');
     this.runtime.control(pid, kind, msg);
@@ -985,6 +996,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     this.closed = true;
     this.recycler?.stop();
     for (const dispatcher of [...this.dispatchers]) dispatcher.close('stopped');
+    this.actorStreams?.failAll(() => this.stoppedError('stream'));
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
     for (const { ref } of [...this.supervisors].reverse()) {

@@ -44,6 +44,7 @@
  * | MAILBOX     | actor's → sender | [serial, full]  (a 'reject' mailbox is full: refuse at the source; or is not any more) |
  * | CONTROL_CALL| any → actor's    | serial, ref | body (a supervisor call on the control lane: overtakes the data backlog, own codec pair) |
  * | CALL_ABORT  | caller → actor's | [serial, ref, timedOut]  (the caller of CALL `ref` stopped waiting: `ctx.signal` aborts) |
+ * | STREAM      | consumer → actor's | serial, ref | [op, id, credit, msg] (a call of an actor stream: open, pull, cancel; src/common/actor-stream.ts) |
  *
  * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
  * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
@@ -97,6 +98,7 @@ export const Kind = {
   MAILBOX: 31,
   CONTROL_CALL: 32,
   CALL_ABORT: 33,
+  STREAM: 34,
 } as const;
 
 /** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */
@@ -128,6 +130,14 @@ export const REMOTE_POST_BODY = 2;
 export const REMOTE_CALL_BODY = 4;
 /** Where a remote spawn's `args` sit in its RemoteEnvelope. */
 export const REMOTE_SPAWN_ARGS = 4;
+
+/**
+ * The body of a STREAM frame: a call to actor stream `id` of the sending thread. `op` is
+ * StreamOp.OPEN (with `msg` for `handleStream`), PULL or CANCEL; `credit` as in task streams
+ * (src/common/task-stream.ts). Answered as a CALL is (REPLY, REPLY_ERROR) under the frame's ref.
+ */
+export type StreamEnvelope = [op: number, id: number, credit: number, msg?: unknown];
+export const StreamOp = { OPEN: 1, PULL: 2, CANCEL: 3 } as const;
 
 /** A CALL that carries the caller's trace context (src/common/tracing.ts); the body sits at CALL_TRACED_BODY. */
 export type CallTracedEnvelope = [serial: number, ref: number, traceparent: string, body: unknown];
