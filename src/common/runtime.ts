@@ -427,10 +427,21 @@ export class ThreadRuntime implements CellHost {
   /**
    * Tells actor `pid` that the caller of its call `ref` (on this thread) stopped waiting: a
    * CALL_ABORT behind the CALL on the same path, so it never overtakes it. Never throws (it runs
-   * from a timer or an abort listener); an actor on another node is not told.
+   * from a timer or an abort listener). An actor on another node is told of an abort through main's
+   * cluster (RemoteOp.CALL_ABORT); of a timeout it needs no word: its node runs the call with the
+   * caller's timeout, and its own timer aborts `ctx.signal` (src/main/cluster/cluster.ts).
    */
   private tellAbort(pid: Pid, ref: number, timedOut: boolean): void {
-    if (!this.isLocal(pid) || !this.hasThread(pid.thread)) return;
+    if (!this.isLocal(pid)) {
+      if (timedOut) return;
+      try {
+        this.main.remote([RemoteOp.CALL_ABORT, pid, ref]);
+      } catch {
+        // Not a cluster node any more (stopping): the call went nowhere.
+      }
+      return;
+    }
+    if (!this.hasThread(pid.thread)) return;
     try {
       if (pid.thread !== this.thread) {
         this.sendFrame(pid.thread, Kind.CALL_ABORT, [pid.serial, ref, timedOut]);

@@ -887,8 +887,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * `gen_server:call(Name, Msg)`), or by `{ name, node }` (the name is looked up on that node, at
    * each call, as `gen_server:call({Name, Node}, Msg)` does). A name is looked up at each call;
    * one nobody holds rejects with NoProcError. Prefer a typed `ActorRef`'s `call`. The third
-   * argument is the timeout in ms, or `{ timeout, signal }` as `ActorRef.call` takes. On another
-   * node, an abort rejects the call but the actor there is not told (its `ctx.signal` does not abort).
+   * argument is the timeout in ms, or `{ timeout, signal }` as `ActorRef.call` takes; on another
+   * node too, an abort or the timeout aborts the actor's `ctx.signal` there.
    */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: number | CallOptions): Promise<ReplyOf<A>>;
   call(to: string | Pid | RemoteName, msg: unknown, options?: number | CallOptions, signal?: AbortSignal): Promise<unknown>;
@@ -907,30 +907,34 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       return this.runtime.call(pid, msg, timeout, signal);
     }
     let call: Promise<unknown>;
+    let callId: number | undefined;
     try {
       if (checkSignal(signal)?.aborted === true) throw new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted before it was sent`, { cause: signal!.reason });
-      call = this.callAfar(to, msg, timeoutMs(timeout, this.options.callTimeout));
+      call = this.callAfar(to, msg, timeoutMs(timeout, this.options.callTimeout), (id) => (callId = id));
     } catch (error) {
       return Promise.reject(error);
     }
     if (signal === undefined) return call;
     return new Promise((resolve, reject) => {
       call.then(resolve, reject);
-      onAbortWhileWaiting(signal, call, () => reject(new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted`, { cause: signal.reason })));
+      onAbortWhileWaiting(signal, call, () => {
+        reject(new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted`, { cause: signal.reason }));
+        if (callId !== undefined) this.cluster?.abortCall(callId); // its actor's ctx.signal aborts there
+      });
     });
   }
 
-  /** A call to `{ name, node }` on another node, through the cluster. */
-  private callAfar(to: RemoteName, msg: unknown, timeout: number): Promise<unknown> {
+  /** A call to `{ name, node }` on another node, through the cluster; `sent` gets its call id (see Cluster.abortCall). */
+  private callAfar(to: RemoteName, msg: unknown, timeout: number, sent: (id: number | undefined) => void): Promise<unknown> {
     const ms = timeout;
     return new Promise((resolve, reject) => {
       const timer = ms === Infinity ? undefined : setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms);
       try {
-        this.joined('call').call(to.node, to.name, ms, msg, (ok, value) => {
+        sent(this.joined('call').call(to.node, to.name, ms, msg, (ok, value) => {
           clearTimeout(timer);
           if (ok) resolve(value);
           else reject(value);
-        });
+        }));
       } catch (error) {
         clearTimeout(timer);
         throw error;
@@ -1261,6 +1265,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     const target = envelope[1];
     const error = (): NoProcError => new NoProcError(`no actor ${target}: node ${JSON.stringify(target.node)} is not connected (this system is ${target.node === this.node ? 'that node, in another life' : 'not in a cluster'})`);
     switch (envelope[0]) {
+      case RemoteOp.CALL_ABORT:
+        return; // its call was refused here: nothing is waiting there
       case RemoteOp.CALL:
         if (thread === 0) throw error();
         this.runtime.replyError(thread, envelope[2], error());

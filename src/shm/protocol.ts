@@ -115,6 +115,8 @@ export const RemoteOp = {
   DEMONITOR: 8,
   /** The spawner is the frame's sender thread, waiting under `ref` for the pid. */
   SPAWN: 9,
+  /** The caller (the frame's sender thread) of CALL `ref` aborted it: the actor's `ctx.signal` aborts there. */
+  CALL_ABORT: 10,
 } as const;
 
 export type RemoteEnvelope =
@@ -123,7 +125,8 @@ export type RemoteEnvelope =
   | [op: typeof RemoteOp.LINK | typeof RemoteOp.UNLINK, target: Pid, from: Pid]
   | [op: typeof RemoteOp.EXIT, target: Pid, from: Pid, reason: unknown, linked: boolean]
   | [op: typeof RemoteOp.MONITOR | typeof RemoteOp.DEMONITOR, target: Pid, mref: number]
-  | [op: typeof RemoteOp.SPAWN, ref: number, node: string, moduleUrl: string, args: unknown, name: string | null, thread: Placement | null, timeout: number];
+  | [op: typeof RemoteOp.SPAWN, ref: number, node: string, moduleUrl: string, args: unknown, name: string | null, thread: Placement | null, timeout: number]
+  | [op: typeof RemoteOp.CALL_ABORT, to: Pid, ref: number];
 
 /** Where the body sits in a RemoteEnvelope of a cast, send (2) or call (4), for `rebaseOntoBody`. */
 export const REMOTE_POST_BODY = 2;
