@@ -44,6 +44,9 @@ import { defineActor } from 'weft/actor';
 const counter = defineActor({
   init: (n: number) => n,
   handleCall: (msg: { type: 'get' }, state) => ({ reply: state, state }),
+  handleStream: function* (msg: { type: 'upTo' }, state) {
+    for (let i = 0; i < state; i++) yield i;
+  },
 });
 
 export async function main(): Promise<number> {
@@ -56,6 +59,8 @@ export async function main(): Promise<number> {
   void stream;
   void nodePermissions;
   await pool.destroy();
+  for await (const value of ref.stream({ type: 'upTo' }, { highWaterMark: 8 })) void (value satisfies number);
+  await system.runWith(new URL('./task.js', import.meta.url), 'default', [1], { signal: AbortSignal.timeout(100) });
   return ref.call({ type: 'get' });
 }
 `;
