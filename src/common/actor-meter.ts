@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { isThenable } from './thenable.js';
 import type { ActorBehaviour } from './actor.js';
 
-type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
+type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown>;
 
 /** One actor's figures as `system.stats()` reports them (counters since the actor started). */
 export interface ActorMetrics {

@@ -6,9 +6,11 @@
  * travels in messages; a ref, which holds its thread's router, does not) and rebuild the ref there
  * with `ctx.ref<A>(pid)`.
  */
-import type { AnyActor, CallOf, CastOf, InfoOf, ReplyOf } from './actor.js';
+import type { AnyActor, CallOf, CastOf, InfoOf, ReplyOf, StreamOf, YieldOf } from './actor.js';
 import type { Pid } from '../shm/pid.js';
 import type { Kind } from '../shm/protocol.js';
+import type { TaskStream } from '../main/stream.js';
+import type { ActorStreamOptions } from './actor-stream-consumer.js';
 
 /** What a ref needs from its system; the system implements it. */
 export interface Router {
@@ -23,6 +25,8 @@ export interface Router {
   drained(pid: Pid): Promise<void>;
   /** A cast from weft's own protocols (a pool's checkin): never refused by backpressure. */
   control(pid: Pid, kind: typeof Kind.CAST, msg: unknown): void;
+  /** A stream of what `pid`'s `handleStream(msg)` yields (see `ActorRef.stream`). */
+  actorStream(pid: Pid, msg: unknown, options: ActorStreamOptions | undefined): TaskStream<unknown>;
 }
 
 export interface CallOptions {
@@ -59,6 +63,25 @@ export class ActorRef<A extends AnyActor = AnyActor> {
    */
   call(msg: CallOf<A>, options?: CallOptions): Promise<ReplyOf<A>> {
     return this.router.call(this.pid, msg, options?.timeout, options?.signal) as Promise<ReplyOf<A>>;
+  }
+
+  /**
+   * Sends `msg` to `handleStream` and iterates the values its generator yields, with
+   * backpressure: the actor's generator runs at most `highWaterMark` values ahead of this consumer
+   * (credit, as `pool.stream`), and is pulled between the actor's messages, never while one of its
+   * handlers runs. `break` (or `return()`) ends the generator there (its finally blocks run);
+   * `options.signal` does too, and rejects the waiting `next()` with `AbortError`. `next()` rejects
+   * with `ExitError` if the actor exits (a throw in `handleStream` or its generator crashes it),
+   * `NoProcError` if it does not exist, `SystemStoppedError` once the system stops, and
+   * `ClusterError` for an actor on another node (streams do not cross nodes). The stream opens with
+   * the first `next()`; throws `InvalidArgumentError` now for a bad `highWaterMark` or `signal`.
+   *
+   * ```ts
+   * for await (const row of table.stream({ type: 'scan', where: 'age > 30' })) send(row);
+   * ```
+   */
+  stream(msg: StreamOf<A>, options?: ActorStreamOptions): TaskStream<YieldOf<A>> {
+    return this.router.actorStream(this.pid, msg, options) as TaskStream<YieldOf<A>>;
   }
 
   /**

@@ -279,40 +279,70 @@ export interface CallContext extends ActorContext {
 
 type MaybePromise<T> = T | Promise<T>;
 
+/** What `handleStream` returns: a generator (sync or async) or any iterable, whose values stream back. */
+export type StreamSource<Yield> = Iterable<Yield> | AsyncIterable<Yield>;
+
 /** The callbacks given to `defineActor`. See the module comment for the contract. */
-export interface ActorBehaviour<Args, State, Call, Reply, Cast, Info> {
+export interface ActorBehaviour<Args, State, Call, Reply, Cast, Info, Stream = never, Yield = never> {
   init(args: Args, ctx: ActorContext): MaybePromise<State>;
   handleCall?(msg: Call, state: State, ctx: CallContext): MaybePromise<CallOutcome<Reply, State>>;
+  /**
+   * Answers `ref.stream(msg)` with a stream of values: returns a generator (`function*` or
+   * `async function*`) or any iterable (or a promise of one), whose values the caller iterates,
+   * under credit (the generator runs at most `highWaterMark` values ahead of its consumer).
+   *
+   * The actor stays one actor: the generator is pulled between its messages, never while another
+   * handler runs. Each step (one `next()`) is handled as a message is: a step that awaits holds
+   * the actor's mailbox until it settles, and the messages that came meanwhile are handled before
+   * the next step. So the generator and the handlers never interleave, and other calls are
+   * answered while a stream is open. `state` is the state when the stream opened (a handler's new
+   * state is not seen by an open generator: send it what it needs, or reopen).
+   *
+   * The consumer's `break` (or `return()`) ends the generator with `return()`: its `finally`
+   * blocks run on the actor's thread. A throw from `handleStream` or from the generator crashes the
+   * actor, as a throw from `handleCall` does: the consumer's `next()` rejects with `ExitError`.
+   *
+   * ```ts
+   * handleStream: async function* (msg: { type: 'tail'; from: number }, state) {
+   *   for (let line = msg.from; line < state.lines.length; line++) yield state.lines[line];
+   * }
+   * ```
+   */
+  handleStream?(msg: Stream, state: State, ctx: ActorContext): MaybePromise<StreamSource<Yield>>;
   handleCast?(msg: Cast, state: State, ctx: ActorContext): MaybePromise<State>;
   handleInfo?(msg: Info, state: State, ctx: ActorContext): MaybePromise<State>;
   terminate?(reason: ExitReason, state: State, ctx: ActorContext): MaybePromise<void>;
 }
 
 /** A defined actor: the behaviour, branded so a thread can tell an actor module from any other. */
-export interface Actor<Args = unknown, State = unknown, Call = unknown, Reply = unknown, Cast = unknown, Info = unknown> {
+export interface Actor<Args = unknown, State = unknown, Call = unknown, Reply = unknown, Cast = unknown, Info = unknown, Stream = never, Yield = never> {
   readonly [ACTOR]: true;
-  readonly behaviour: ActorBehaviour<Args, State, Call, Reply, Cast, Info>;
+  readonly behaviour: ActorBehaviour<Args, State, Call, Reply, Cast, Info, Stream, Yield>;
 }
 
 /**
  * Any actor, whatever its types. The callbacks are declared as methods, which TypeScript compares
  * bivariantly, so every `Actor<…>` is assignable to this.
  */
-export type AnyActor = Actor<unknown, unknown, unknown, unknown, unknown, unknown>;
+export type AnyActor = Actor<unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown>;
 
-export type ArgsOf<A> = A extends Actor<infer Args, infer _S, infer _C, infer _R, infer _K, infer _I> ? Args : never;
-export type CallOf<A> = A extends Actor<infer _A, infer _S, infer Call, infer _R, infer _K, infer _I> ? Call : never;
-export type ReplyOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer Reply, infer _K, infer _I> ? Reply : never;
-export type CastOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer _R, infer Cast, infer _I> ? Cast : never;
-export type InfoOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer _R, infer _K, infer Info> ? Info : never;
+export type ArgsOf<A> = A extends Actor<infer Args, infer _S, infer _C, infer _R, infer _K, infer _I, infer _M, infer _Y> ? Args : never;
+export type CallOf<A> = A extends Actor<infer _A, infer _S, infer Call, infer _R, infer _K, infer _I, infer _M, infer _Y> ? Call : never;
+export type ReplyOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer Reply, infer _K, infer _I, infer _M, infer _Y> ? Reply : never;
+export type CastOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer _R, infer Cast, infer _I, infer _M, infer _Y> ? Cast : never;
+export type InfoOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer _R, infer _K, infer Info, infer _M, infer _Y> ? Info : never;
+/** The message `ref.stream(msg)` takes: `handleStream`'s first parameter. */
+export type StreamOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer _R, infer _K, infer _I, infer Stream, infer _Y> ? Stream : never;
+/** The values `ref.stream(msg)` yields: what `handleStream`'s generator yields. */
+export type YieldOf<A> = A extends Actor<infer _A, infer _S, infer _C, infer _R, infer _K, infer _I, infer _M, infer Yield> ? Yield : never;
 
 /**
  * Defines an actor; a module's default export. The message and reply types are inferred from the
  * callbacks' parameter annotations and return values, and every `ActorRef` to the actor checks them.
  */
-export function defineActor<Args, State, Call = never, Reply = never, Cast = never, Info = unknown>(
-  behaviour: ActorBehaviour<Args, State, Call, Reply, Cast, Info>,
-): Actor<Args, State, Call, Reply, Cast, Info> {
+export function defineActor<Args, State, Call = never, Reply = never, Cast = never, Info = unknown, Stream = never, Yield = never>(
+  behaviour: ActorBehaviour<Args, State, Call, Reply, Cast, Info, Stream, Yield>,
+): Actor<Args, State, Call, Reply, Cast, Info, Stream, Yield> {
   if (typeof behaviour !== 'object' || behaviour === null || typeof behaviour.init !== 'function') {
     throw new TypeError('defineActor expects an object with an `init` function');
   }

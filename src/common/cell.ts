@@ -7,12 +7,14 @@
  * message wait in the mailbox, and the actor takes the next one when that callback settles.
  */
 import { AbortError, ActorExitedError, CallTimeoutError, ExitError, InvalidArgumentError, MailboxFullError, describeReason, describeValue } from '../shm/errors.js';
-import { Kind } from '../shm/protocol.js';
+import { Kind, StreamOp } from '../shm/protocol.js';
 import { pidEquals, threadKey, type Pid } from '../shm/pid.js';
 import { isThenable } from './thenable.js';
 import { moduleUrl } from './module-url.js';
 import { tracing } from './tracing.js';
 import { LocalQueue } from './local-queue.js';
+import { ActorStreams } from './actor-stream.js';
+import type { StreamEnvelope } from '../shm/protocol.js';
 import type { MailboxLimit, MailboxOptions } from './mailbox.js';
 import type { Placement } from '../shm/placement.js';
 import type { SupervisionEvent } from './supervision-events.js';
@@ -79,7 +81,7 @@ export interface CellHost extends Router {
   whereis(name: string, where?: NameScope): Promise<Pid | undefined>;
 }
 
-type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
+type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown>;
 
 /** Weights in the mailbox (see LocalQueue): a user's message counts against the bound, a system message does not. */
 const COUNTED = 1;
@@ -149,6 +151,10 @@ export class ActorCell implements CallContext {
   private signals: Map<number, { thread: number; controller: AbortController }> | undefined;
   /** Calls given up on while they waited in the mailbox, with why: their signal starts aborted. */
   private abortedEarly: Map<number, Error> | undefined;
+  /** Its open streams (`handleStream`), made with its first STREAM call (src/common/actor-stream.ts). */
+  private streams: ActorStreams | undefined;
+  /** A STREAM call is being handled: the generator steps it asks for run within it, not as turns of their own. */
+  private handlingStream = false;
 
   /**
    * A cell starts busy, with no state: `init` runs with it as its context, and whatever reaches it
@@ -307,6 +313,52 @@ export class ActorCell implements CallContext {
   /** Counts an async task started (+1) or answered (-1) on this thread (task runners; see ring-set.ts `parkedIndex`). */
   parkTask(delta: 1 | -1): void {
     this.host.parkTask(delta);
+  }
+
+  /**
+   * Runs `step` (a step of one of this actor's stream generators) as a message is handled: at once
+   * if the actor is idle or is handling the STREAM call that asks for it, else after what waits in
+   * its mailbox. A step that returns a promise holds the actor busy until it settles; the messages
+   * that came meanwhile are handled before the step's value goes on. A throw or a rejection crashes
+   * the actor (src/common/actor-stream.ts). Returns what `step` returns, or a promise of it.
+   */
+  runTurn(step: () => unknown): unknown {
+    if (!this.alive) throw this.refusal('run its stream');
+    if (this.handlingStream || (!this.busy && this.mailbox.isEmpty)) return this.turn(step);
+    return new Promise((resolve, reject) => {
+      const run = (): void => {
+        try {
+          resolve(this.turn(step));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      this.enqueue(TURN, NO_CALLER, -1, run, SYSTEM);
+    });
+  }
+
+  private turn(step: () => unknown): unknown {
+    let result: unknown;
+    try {
+      result = step();
+    } catch (error) {
+      void this.die(error as ExitReason);
+      throw error;
+    }
+    if (!isThenable(result)) return result;
+    this.busy = true;
+    return Promise.resolve(result).then(
+      (value) => {
+        this.busy = false;
+        if (this.alive) this.next();
+        return value;
+      },
+      (error: unknown) => {
+        this.busy = false;
+        if (this.alive) void this.die(error as ExitReason);
+        throw error;
+      },
+    );
   }
 
   /** `to` has its answer: no longer open, and if it is the call in hand, its handler's return answers no one. */
@@ -573,6 +625,7 @@ export class ActorCell implements CallContext {
       }
     }
     if (this.callerThread === thread) this.callerThread = -1;
+    this.streams?.forgetThread(thread);
     // Their queued calls are still handled (as Erlang handles a dead caller's message), but answer no one.
     const mailbox = this.mailbox;
     for (let i = 0; i < mailbox.size; i++) if (isCall(mailbox.kindAt(i)) && mailbox.wordAt(i) === thread) mailbox.setWordAt(i, NO_CALLER);
@@ -599,7 +652,8 @@ export class ActorCell implements CallContext {
   /** A user's message for this actor, from thread `from` (`ref` is the caller's, for a CALL): counted against its mailbox bound. */
   deliver(kind: number, from: number, ref: number, body: unknown): void {
     if (this.busy || !this.mailbox.isEmpty) {
-      this.enqueue(kind, from, ref, body, COUNTED);
+      // A stream's pulls and cancels are its consumer's flow control, not new work: never refused by the bound.
+      this.enqueue(kind, from, ref, body, kind === Kind.STREAM && (body as StreamEnvelope)[0] !== StreamOp.OPEN ? SYSTEM : COUNTED);
       return;
     }
     this.handle(kind, from, ref, body);
@@ -733,8 +787,31 @@ export class ActorCell implements CallContext {
       case Kind.CAST:
         if (behaviour.handleCast === undefined) throw new TypeError(`actor ${this.self} has no handleCast, got a cast: ${describeReason(body)}`);
         return behaviour.handleCast(body, this.state, this);
+      case Kind.STREAM:
+        this.streamCall(from, ref, body as StreamEnvelope);
+        return undefined;
+      case TURN:
+        (body as () => void)();
+        return undefined;
       default:
         return behaviour.handleInfo === undefined ? this.state : behaviour.handleInfo(body, this.state, this);
+    }
+  }
+
+  /** A STREAM call (open, pull, cancel: src/common/actor-stream.ts); one from a caller whose thread died answers no one, and is dropped. */
+  private streamCall(from: number, ref: number, envelope: StreamEnvelope): void {
+    if (from === NO_CALLER) return;
+    const state = this.state;
+    const open = (msg: unknown): unknown => {
+      const handleStream = this.behaviour.handleStream;
+      if (handleStream === undefined) throw new TypeError(`actor ${this.self} has no handleStream, got a stream: ${describeReason(msg)}`);
+      return handleStream(msg, state, this);
+    };
+    this.handlingStream = true;
+    try {
+      (this.streams ??= new ActorStreams(this, this.host)).handle(from, ref, envelope, open);
+    } finally {
+      this.handlingStream = false;
     }
   }
 
@@ -755,7 +832,7 @@ export class ActorCell implements CallContext {
         return false;
       }
       this.callerThread = -1;
-    } else {
+    } else if (kind !== Kind.STREAM && kind !== TURN) {
       this.state = result;
     }
     if (this.stopReason !== undefined) {
@@ -807,6 +884,8 @@ export class ActorCell implements CallContext {
     if (this.callerThread !== -1) pending.push([this.callerThread, this.callerRef]);
     pending.push(...this.open.values());
     this.open.clear();
+    // Its streams end with it: their consumers' waiting calls get its ExitError below.
+    if (this.streams !== undefined) for (const slot of this.streams.abandonAll()) pending.push([slot.thread, slot.ref]);
     const mailbox = this.mailbox;
     for (let i = 0; i < mailbox.size; i++) {
       const kind = mailbox.kindAt(i);
@@ -844,10 +923,13 @@ export class ActorCell implements CallContext {
   }
 }
 
-/** A call waiting in a mailbox, traced or not. */
+/** A call waiting in a mailbox, traced or not, or a stream's call (answered as a call is). */
 function isCall(kind: number): boolean {
-  return kind === Kind.CALL || kind === Kind.CALL_TRACED;
+  return kind === Kind.CALL || kind === Kind.CALL_TRACED || kind === Kind.STREAM;
 }
+
+/** A stream generator's step waiting in the mailbox for its turn (see `runTurn`): its body is the step. Never on the wire. */
+const TURN = -2;
 
 function isExit(body: unknown): body is ExitSignal {
   return typeof body === 'object' && body !== null && (body as ExitSignal).type === 'EXIT';

@@ -15,7 +15,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ActorBehaviour } from './actor.js';
 
-type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown>;
+type Behaviour = ActorBehaviour<unknown, unknown, unknown, unknown, unknown, unknown, unknown, unknown>;
 
 export class CrashContext {
   private readonly actor = new AsyncLocalStorage<number>();

@@ -20,7 +20,7 @@ import { AFAR, PendingReplies, settleReply } from './pending.js';
 import { LocalQueue } from './local-queue.js';
 import { Pid, threadKey } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
-import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallAbortEnvelope, type CallTracedEnvelope, type MailboxEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
+import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallAbortEnvelope, type CallTracedEnvelope, type StreamEnvelope, type MailboxEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
 import { heartbeatIndex, serialIndex, taskIndex, parkedIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, type CellHost } from './cell.js';
@@ -33,6 +33,8 @@ import { ActorMeter } from './actor-meter.js';
 import { mailboxLimit, type MailboxOptions } from './mailbox.js';
 import { tracing } from './tracing.js';
 import { tearDownAll } from './task-lifecycle.js';
+import { openActorStream, type ActorStreamOptions } from './actor-stream-consumer.js';
+import type { TaskStream } from '../main/stream.js';
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */
@@ -221,7 +223,8 @@ export class ThreadRuntime implements CellHost {
         else cell.deliver(kind, from, -1, body);
         return;
       }
-      case Kind.CALL: {
+      case Kind.CALL:
+      case Kind.STREAM: {
         const serial = readWord(bytes, start);
         const ref = readWord(bytes, start + 4);
         const body = decoder.decode(bytes, start + 8, end);
@@ -424,10 +427,21 @@ export class ThreadRuntime implements CellHost {
   /**
    * Tells actor `pid` that the caller of its call `ref` (on this thread) stopped waiting: a
    * CALL_ABORT behind the CALL on the same path, so it never overtakes it. Never throws (it runs
-   * from a timer or an abort listener); an actor on another node is not told.
+   * from a timer or an abort listener). An actor on another node is told of an abort through main's
+   * cluster (RemoteOp.CALL_ABORT); of a timeout it needs no word: its node runs the call with the
+   * caller's timeout, and its own timer aborts `ctx.signal` (src/main/cluster/cluster.ts).
    */
   private tellAbort(pid: Pid, ref: number, timedOut: boolean): void {
-    if (!this.isLocal(pid) || !this.hasThread(pid.thread)) return;
+    if (!this.isLocal(pid)) {
+      if (timedOut) return;
+      try {
+        this.main.remote([RemoteOp.CALL_ABORT, pid, ref]);
+      } catch {
+        // Not a cluster node any more (stopping): the call went nowhere.
+      }
+      return;
+    }
+    if (!this.hasThread(pid.thread)) return;
     try {
       if (pid.thread !== this.thread) {
         this.sendFrame(pid.thread, Kind.CALL_ABORT, [pid.serial, ref, timedOut]);
@@ -474,8 +488,27 @@ export class ThreadRuntime implements CellHost {
     return this.startCall(pid, msg, Infinity);
   }
 
-  /** Registers the wait and sends the CALL; if it cannot be sent, drops the wait and throws. */
-  private startCall(pid: Pid, msg: unknown, ms: number): Promise<unknown> {
+  /** Router: a stream from actor `pid` for a ref made on this thread (see `ActorRef.stream`). */
+  actorStream(pid: Pid, msg: unknown, options: ActorStreamOptions | undefined): TaskStream<unknown> {
+    return openActorStream<unknown>((to, envelope) => this.streamCall(to, envelope), pid, msg, options);
+  }
+
+  /**
+   * A call of an actor stream (a STREAM frame: src/common/actor-stream.ts), answered as a call is,
+   * with no timeout: the consumer's pace is the stream's. Rejects with ClusterError for an actor on
+   * another node (streams do not cross nodes), NoProcError or ExitError as a call would.
+   */
+  streamCall(pid: Pid, envelope: StreamEnvelope): Promise<unknown> {
+    if (!this.isLocal(pid)) return Promise.reject(new ClusterError(`cannot stream from actor ${pid}: it is on node ${JSON.stringify(pid.node)}, and actor streams do not cross nodes (call it, or stream from an actor of this node)`));
+    try {
+      return this.startCall(pid, envelope, Infinity, Kind.STREAM);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Registers the wait and sends the CALL (or STREAM); if it cannot be sent, drops the wait and throws. */
+  private startCall(pid: Pid, msg: unknown, ms: number, kind: typeof Kind.CALL | typeof Kind.STREAM = Kind.CALL): Promise<unknown> {
     const pending = this.pending;
     const remote = !this.isLocal(pid);
     // A remote callee's thread is not one of ours: main's cluster rejects the wait if its node goes down.
@@ -487,8 +520,8 @@ export class ThreadRuntime implements CellHost {
       else if (this.hasThread(pid.thread) && this.pathBytes(pid.thread) >= this.backpressure.maxPending) throw this.mailboxFull(pid);
       else {
         // One load when tracing is off; a traceparent only when a span is active (src/common/tracing.ts).
-        const traceparent = tracing.capture === undefined ? undefined : tracing.capture();
-        if (traceparent === undefined) this.post(pid, Kind.CALL, ref, msg);
+        const traceparent = tracing.capture === undefined || kind !== Kind.CALL ? undefined : tracing.capture();
+        if (traceparent === undefined) this.post(pid, kind, ref, msg);
         else this.postTraced(pid, ref, msg, traceparent);
       }
     } catch (error) {
@@ -620,7 +653,7 @@ export class ThreadRuntime implements CellHost {
     }
     if (pid.thread !== this.thread) {
       if (!this.hasThread(pid.thread)) throw new NoProcError(`no actor ${pid}: this system has threads 0 to ${this.set.threads - 1}`);
-      this.endpoint.sendMessage(pid.thread, kind, msg, this.encoders[pid.thread], pid.serial, kind === Kind.CALL ? ref : NO_WORD);
+      this.endpoint.sendMessage(pid.thread, kind, msg, this.encoders[pid.thread], pid.serial, kind === Kind.CALL || kind === Kind.STREAM ? ref : NO_WORD);
       return;
     }
     const bytes = this.localEncoder.encode(msg);
@@ -743,7 +776,7 @@ export class ThreadRuntime implements CellHost {
         if (cell !== undefined) cell.deliverSystem(this.thread, body);
         else this.deadLetter(serial, Kind.INFO, body);
       } else if (cell !== undefined) cell.deliver(kind, this.thread, ref, body);
-      else if (kind === Kind.CALL) this.replyError(this.thread, ref, this.missing(serial));
+      else if (kind === Kind.CALL || kind === Kind.STREAM) this.replyError(this.thread, ref, this.missing(serial));
       else this.deadLetter(serial, kind, body);
     }
     if (local.weight === 0 && this.localDrainWaiters.length !== 0) this.releaseLocalDrainWaiters();

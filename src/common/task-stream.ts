@@ -215,6 +215,16 @@ class OpenStream {
     this.table.forget(this);
   }
 
+  /**
+   * Its maker is gone (an actor that exited): the slots still open are handed back, for the caller
+   * to answer with why, and the iterator is ended as `cancelled` ends it.
+   */
+  abandon(): Array<ReplyTo<unknown>> {
+    const slots = this.slots.splice(0);
+    void this.cancelled();
+    return slots;
+  }
+
   /** Stops making values: the iterator is ended (`return()`: its finally blocks run); resolves once that settled. */
   cancelled(): Promise<void> {
     const wasFinished = this.finished;
@@ -287,6 +297,19 @@ export class StreamTable {
     const answered = () => replySafely(ctx, slot, true, true);
     if (stream === undefined) answered();
     else void stream.cancelled().then(answered);
+  }
+
+  /** True if stream `id` is open here. */
+  has(id: number): boolean {
+    return this.open.has(id);
+  }
+
+  /** Every stream's maker is gone: each is ended, and the slots still open are returned, to be answered with why. */
+  abandonAll(): Array<ReplyTo<unknown>> {
+    const slots: Array<ReplyTo<unknown>> = [];
+    for (const stream of [...this.open.values()]) slots.push(...stream.abandon());
+    this.open.clear();
+    return slots;
   }
 
   forget(stream: OpenStream): void {

@@ -4,6 +4,7 @@
  */
 export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor, type RemoteName, type ClusterStats, type NodeDownWhy, type StatsOptions, type SystemStats } from './system.js';
 export type { NodeOptions } from './cluster/node-options.js';
+export type { NatsConnectOptions } from './cluster/nats-types.js';
 export { nodePermissions, type NatsPermissions } from './cluster/permissions.js';
 export type { ThreadDownCause, ThreadRestart, RecycleCause } from './root-supervisor.js';
 export type { TaskOptions } from '../common/task-signal.js';
@@ -14,7 +15,7 @@ export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
 export { ThreadPool, type ThreadPoolOptions, type RunOptions, type StreamRunOptions, type BroadcastOptions, type CloseOptions, type ThreadPoolEvents, type PoolHistogram, type HistogramSummary } from './thread-pool.js';
 export type { TaskStream, StreamOptions } from './stream.js';
-export type { TaskSignal, AbortEmitter } from './task-signal.js';
+export type { TaskSignal, AbortEmitter, SystemRunOptions } from './task-signal.js';
 export { move } from './move.js';
 export { isWorkerThread, workerData } from '../common/worker-state.js';
 export { moduleUrl } from '../common/module-url.js';
@@ -23,7 +24,8 @@ export { Fuse } from '../common/fuse.js';
 export type { FuseInstallOptions } from './fuse-options.js';
 export { PoolRef, type PoolOptions, type CheckoutOptions, type PoolStatus } from '../common/pool-ref.js';
 export type { Placement } from '../shm/placement.js';
-export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, NodeDown, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf } from '../common/actor.js';
+export type { Actor, AnyActor, ActorContext, ActorSpawnOptions, Down, NodeDown, CallContext, ExitReason, ReplyTo, ArgsOf, CallOf, ReplyOf, CastOf, InfoOf, StreamOf, YieldOf, StreamSource } from '../common/actor.js';
+export type { ActorStreamOptions } from '../common/actor-stream-consumer.js';
 export { RingSet, DEFAULT_RING_CAPACITY, type RingSetOptions } from '../shm/ring-set.js';
 export { Endpoint, interruptThread, type EndpointOptions, type EndpointStats, type MessageHandler } from '../shm/endpoint.js';
 export { RingProducer, RingConsumer, ringBytes, type RingRegion, type FrameHandler } from '../shm/ring.js';

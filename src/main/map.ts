@@ -20,8 +20,15 @@
  * (`onTimeout: 'throw'`, the default) or is left out (`'skip'`); its task is not stopped (a task
  * stops only by its thread ending: see ThreadPool's AbortSignal), its result is dropped, and it no
  * longer counts against `maxConcurrency`: items that never finish keep their threads busy.
+ *
+ * Aborting (`signal`) ends the whole map: the consumer's waiting (or next) `next()` rejects with
+ * AbortError (`cause`: the signal's reason), no item is taken any more, and every item queued or
+ * running is aborted as `system.run`'s task would be (its own `{ signal }` aborts in its thread;
+ * `abortGrace` applies). The items share one listener on the signal (`fanOut`): an AbortSignal
+ * warns past ten listeners, and a map has `maxConcurrency` items in flight.
  */
-import { CallTimeoutError, InvalidArgumentError, describeValue } from '../shm/errors.js';
+import { AbortError, CallTimeoutError, InvalidArgumentError, describeValue } from '../shm/errors.js';
+import { abortable, type Abortable, type TaskSignal } from './task-signal.js';
 
 export interface MapOptions {
   /** The module's export to call with each item. @default 'default' */
@@ -34,22 +41,65 @@ export interface MapOptions {
   timeout?: number;
   /** What a timed-out item does: end the iteration with CallTimeoutError, or leave the item out. @default 'throw' */
   onTimeout?: 'throw' | 'skip';
+  /**
+   * Aborts the whole map: the iteration rejects with `AbortError`, and every item queued or
+   * running is aborted (its task's own `{ signal }` aborts). An `AbortSignal` or an EventEmitter
+   * signal, as `ThreadPool.run` takes; anything else is a TypeError at the call.
+   * @example system.map(files, HASH_URL, { signal: AbortSignal.timeout(60_000) })
+   */
+  signal?: TaskSignal;
 }
 
-/** Runs one item; the dispatcher behind `system.run`. */
-export type RunItem = (item: unknown) => Promise<unknown>;
+/** Runs one item (the dispatcher behind `system.run`), aborted through `signal` if the map has one. */
+export type RunItem = (item: unknown, signal: Abortable | undefined) => Promise<unknown>;
+
+/** `system.map`'s options, checked. */
+export interface ResolvedMapOptions {
+  exportName: string;
+  maxConcurrency: number;
+  ordered: boolean;
+  timeout: number;
+  onTimeout: 'throw' | 'skip';
+  signal: Abortable | undefined;
+}
 
 /** What an item came to. */
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { skipped: true };
 
 /** Checks `system.map`'s options, with the shard count for the default concurrency. */
-export function mapOptions(options: MapOptions | undefined, shards: number): Required<Omit<MapOptions, 'exportName'>> & { exportName: string } {
-  const { exportName = 'default', maxConcurrency = 64 * shards, ordered = true, timeout = Infinity, onTimeout = 'throw' } = options ?? {};
+export function mapOptions(options: MapOptions | undefined, shards: number): ResolvedMapOptions {
+  const { exportName = 'default', maxConcurrency = 64 * shards, ordered = true, timeout = Infinity, onTimeout = 'throw', signal } = options ?? {};
   if (typeof exportName !== 'string' || exportName === '') throw new InvalidArgumentError(`expected \`exportName\` to be a non-empty string, got: ${describeValue(exportName)}`);
   if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new InvalidArgumentError(`expected \`maxConcurrency\` to be an integer >= 1, got: ${describeValue(maxConcurrency)}`);
   if (!(timeout === Infinity || (typeof timeout === 'number' && timeout > 0))) throw new InvalidArgumentError(`expected \`timeout\` to be ms > 0 or Infinity, got: ${describeValue(timeout)}`);
   if (onTimeout !== 'throw' && onTimeout !== 'skip') throw new InvalidArgumentError(`expected \`onTimeout\` to be 'throw' or 'skip', got: ${describeValue(onTimeout)}`);
-  return { exportName, maxConcurrency, ordered: ordered !== false, timeout, onTimeout };
+  return { exportName, maxConcurrency, ordered: ordered !== false, timeout, onTimeout, signal: signal === undefined ? undefined : abortable(signal) };
+}
+
+/**
+ * One listener on the map's signal for all its items: each item's task listens here, and the
+ * map's abort calls them all. `stop` removes the one listener (the map is over).
+ */
+function fanOut(signal: Abortable, onAbort: () => void): { items: Abortable; stop: () => void } {
+  const listeners = new Set<() => void>();
+  const stop = signal.listen(() => {
+    onAbort();
+    for (const listener of [...listeners]) listener();
+    listeners.clear();
+  });
+  const items: Abortable = {
+    get aborted() {
+      return signal.aborted;
+    },
+    get reason() {
+      return signal.reason;
+    },
+    listen: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  return { items, stop };
 }
 
 /**
@@ -64,8 +114,8 @@ export function checkItems(items: unknown): asserts items is Iterable<unknown> |
 }
 
 /** One item's outcome, never rejecting (its timer cleared once it settles). */
-function attempt(run: RunItem, item: unknown, timeout: number, onTimeout: 'throw' | 'skip'): Promise<Outcome> {
-  const task = run(item).then(
+function attempt(run: RunItem, item: unknown, signal: Abortable | undefined, timeout: number, onTimeout: 'throw' | 'skip'): Promise<Outcome> {
+  const task = run(item, signal).then(
     (value): Outcome => ({ ok: true, value }),
     (error: unknown): Outcome => ({ ok: false, error }),
   );
@@ -77,8 +127,15 @@ function attempt(run: RunItem, item: unknown, timeout: number, onTimeout: 'throw
   return Promise.race([task, expired]).finally(() => clearTimeout(timer));
 }
 
-export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown>, run: RunItem, options: ReturnType<typeof mapOptions>): AsyncGenerator<unknown, void, undefined> {
-  const { maxConcurrency, ordered, timeout, onTimeout } = options;
+export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown>, run: RunItem, options: ResolvedMapOptions): AsyncGenerator<unknown, void, undefined> {
+  const { maxConcurrency, ordered, timeout, onTimeout, signal } = options;
+  /** Set once the map's signal aborts: every wait below ends, and the map rejects with it. */
+  let aborted: AbortError | undefined;
+  /** Resolves when the signal aborts: raced against a source's `next()`, which may never settle. */
+  let abortedNow: (() => void) | undefined;
+  const whenAborted = new Promise<void>((resolve) => (abortedNow = resolve));
+  const abortError = (): AbortError => new AbortError('the map was aborted', { cause: signal!.reason });
+  if (signal?.aborted === true) throw abortError();
   const source = Symbol.asyncIterator in Object(items) ? (items as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (items as Iterable<unknown>)[Symbol.iterator]();
   /** Outcomes not yet yielded, by item number (in order, for `ordered`). */
   const done = new Map<number, Outcome>();
@@ -90,11 +147,19 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
   let sourceFailed: { error: unknown } | undefined;
   /** Wakes the generator when an item settles, if it is waiting for one. */
   let wake: (() => void) | undefined;
+  const fan =
+    signal === undefined
+      ? undefined
+      : fanOut(signal, () => {
+          aborted = abortError();
+          abortedNow!();
+          wake?.();
+        });
 
   const launch = (item: unknown): void => {
     const id = nextId++;
     running++;
-    void attempt(run, item, timeout, onTimeout).then((outcome) => {
+    void attempt(run, item, fan?.items, timeout, onTimeout).then((outcome) => {
       running--;
       done.set(id, outcome);
       wake?.();
@@ -102,15 +167,17 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
   };
   /** Takes items while fewer than `maxConcurrency` are running or waiting to be yielded. */
   const fill = async (): Promise<void> => {
-    while (!exhausted && running + done.size < maxConcurrency) {
-      let step: IteratorResult<unknown>;
+    while (!exhausted && aborted === undefined && running + done.size < maxConcurrency) {
+      let step: IteratorResult<unknown> | void;
       try {
-        step = await source.next();
+        const next = source.next();
+        step = fan === undefined ? await next : await Promise.race([next, whenAborted]);
       } catch (error) {
         exhausted = true; // a source that threw is done: it is not asked again, nor closed
         sourceFailed = { error };
         return;
       }
+      if (step === undefined) return; // aborted while the source was asked
       if (step.done === true) exhausted = true;
       else launch(step.value);
     }
@@ -120,20 +187,30 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
   try {
     await fill();
     while (running !== 0 || done.size !== 0) {
-      while (!ready()) await new Promise<void>((resolve) => (wake = resolve));
+      while (!ready() && aborted === undefined) await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
+      if (aborted !== undefined) throw aborted;
       const id = ordered ? nextToYield++ : done.keys().next().value!;
       const outcome = done.get(id)!;
       done.delete(id);
       await fill();
+      if (aborted !== undefined) throw aborted;
       if ('skipped' in outcome) continue;
       if (!outcome.ok) throw outcome.error;
       yield outcome.value;
     }
+    if (aborted !== undefined) throw aborted;
     if (sourceFailed !== undefined) throw sourceFailed.error;
   } finally {
+    fan?.stop();
     // The consumer stopped early (break, throw) or an item failed: stop taking items. Tasks in
-    // flight finish on their own; their outcomes never reject, so nothing goes unhandled.
-    if (!exhausted) await source.return?.();
+    // flight finish on their own; their outcomes never reject, so nothing goes unhandled. An
+    // aborted map does not wait for its source, whose `next()` may be what it was waiting on.
+    if (!exhausted) {
+      if (aborted === undefined) await source.return?.();
+      else void Promise.resolve()
+        .then(() => source.return?.())
+        .catch(() => undefined);
+    }
   }
 }

@@ -176,6 +176,8 @@ export class NodeServices {
     const target = envelope[1];
     const error = (): NoProcError => new NoProcError(`no actor ${target}: node ${JSON.stringify(target.node)} is not connected (this system is ${target.node === runtime.node ? 'that node, in another life' : 'not in a cluster'})`);
     switch (envelope[0]) {
+      case RemoteOp.CALL_ABORT:
+        return; // its call was refused here: nothing is waiting there
       case RemoteOp.CALL:
         if (thread === 0) throw error();
         runtime.replyError(thread, envelope[2], error());

@@ -119,9 +119,14 @@ export class TaskStream<T = unknown> implements AsyncIterableIterator<T, undefin
     return DONE;
   }
 
-  /** @internal The dispatcher ends it: its thread went down, or the pool or system closed. */
-  fail(error: unknown): void {
+  /**
+   * @internal The dispatcher ends it: its thread went down, or the pool or system closed. Values
+   * already here are still handed out before the error, unless `discard` (an abort: the consumer
+   * asked to stop now).
+   */
+  fail(error: unknown, discard = false): void {
     if (this.state !== 'open' && this.state !== 'idle') return;
+    if (discard) this.buffer.length = this.bufferHead = 0;
     this.state = 'failed';
     this.error = error;
     this.release();

@@ -135,19 +135,26 @@ export class SystemCluster {
     return pid;
   }
 
-  /** A call to `{ name, node }` on another node (see System.call); `timeout` in ms, already checked. */
+  /**
+   * A call to `{ name, node }` on another node (see System.call); `timeout` in ms, already checked.
+   * An abort rejects it here and aborts the actor's `ctx.signal` there (Cluster.abortCall).
+   */
   call(to: RemoteName, msg: unknown, timeout: number, signal: AbortSignal | undefined): Promise<unknown> {
     let call: Promise<unknown>;
+    let callId: number | undefined;
     try {
       if (checkSignal(signal)?.aborted === true) throw new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted before it was sent`, { cause: signal!.reason });
-      call = this.callAfar(to, msg, timeout);
+      call = this.callAfar(to, msg, timeout, (id) => (callId = id));
     } catch (error) {
       return Promise.reject(error);
     }
     if (signal === undefined) return call;
     return new Promise((resolve, reject) => {
       call.then(resolve, reject);
-      onAbortWhileWaiting(signal, call, () => reject(new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted`, { cause: signal.reason })));
+      onAbortWhileWaiting(signal, call, () => {
+        reject(new AbortError(`the call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} was aborted`, { cause: signal.reason }));
+        if (callId !== undefined) this.cluster?.abortCall(callId); // its actor's ctx.signal aborts there
+      });
     });
   }
 
@@ -171,16 +178,17 @@ export class SystemCluster {
     await this.cluster?.stop();
   }
 
-  private callAfar(to: RemoteName, msg: unknown, timeout: number): Promise<unknown> {
+  /** A call through the cluster; `sent` gets its call id (see Cluster.abortCall). */
+  private callAfar(to: RemoteName, msg: unknown, timeout: number, sent: (id: number | undefined) => void): Promise<unknown> {
     const ms = timeout;
     return new Promise((resolve, reject) => {
       const timer = ms === Infinity ? undefined : setTimeout(() => reject(new CallTimeoutError(`call to ${JSON.stringify(to.name)} on node ${JSON.stringify(to.node)} got no reply within ${ms} ms`)), ms);
       try {
-        this.joined('call').call(to.node, to.name, ms, msg, (ok, value) => {
+        sent(this.joined('call').call(to.node, to.name, ms, msg, (ok, value) => {
           clearTimeout(timer);
           if (ok) resolve(value);
           else reject(value);
-        });
+        }));
       } catch (error) {
         clearTimeout(timer);
         throw error;

@@ -47,10 +47,13 @@ import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import type { TaskDispatcher, DispatcherOptions } from './tasks.js';
 import { SystemTasks } from './system-tasks.js';
-import { DEFAULT_HIGH_WATER_MARK, TaskStream, refusedChannel } from './stream.js';
+import { DEFAULT_HIGH_WATER_MARK, TaskStream, highWaterMarkOf, refusedChannel } from './stream.js';
+import { MainActorStreams } from './actor-streams.js';
+import type { ActorStreamOptions } from '../common/actor-stream-consumer.js';
 import { SideTasks } from './side-tasks.js';
 import { chargeUncaught } from './inline.js';
 import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
+import { abortable, type SystemRunOptions } from './task-signal.js';
 import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadWorkerOptions } from './root-supervisor.js';
@@ -348,6 +351,28 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   }
 
   /**
+   * `run`, with options: the task's arguments as an array, then `{ signal }`. Aborting rejects
+   * with `AbortError` at once; a task still queued never runs, one running sees its own `{ signal }`
+   * abort in its thread and keeps its thread if it ends within `abortGrace` (see "Cancellation" in
+   * the README). A `signal` that is neither an AbortSignal nor an EventEmitter is a TypeError
+   * (`InvalidOptionTypeError`), and nothing is sent.
+   *
+   * ```ts
+   * await system.runWith(HASH_URL, 'sha256', [data], { signal: AbortSignal.timeout(500) });
+   * ```
+   */
+  runWith(module: string | URL, exportName: string, args: readonly unknown[], options: SystemRunOptions = {}): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.stoppedError('run'));
+    try {
+      if (!Array.isArray(args)) throw new InvalidArgumentError(`expected \`args\` to be an array of the task's arguments, got: ${describeValue(args)}`);
+      const signal = options.signal === undefined ? undefined : abortable(options.signal);
+      return this.tasks.system.run(moduleUrl(module), exportName, [...args], signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
    * Streams the values `module[exportName](...args)` yields (a generator, sync or async) from one
    * shard, with backpressure: see `ThreadPool.stream` and src/main/stream.ts.
    * `for await (const row of system.stream<Row>(ROWS_URL, 'rows', 'big.csv')) …`
@@ -397,7 +422,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     const url = moduleUrl(module);
     const tasks = this.tasks.system;
     const fn = tasks.functionNumber(url, resolved.exportName);
-    return mapItems(items, (item) => tasks.runFunction(fn, [item], undefined), resolved);
+    return mapItems(items, (item, signal) => tasks.runFunction(fn, [item], signal), resolved);
   }
 
   /** A piscina-compatible pool on this system's shards (see src/main/thread-pool.ts); stopped with the system. */
@@ -493,6 +518,15 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     if (this.closed) return Promise.reject(this.stoppedError('call'));
     return this.runtime.controlCall(pid, msg, timeout);
   }
+
+  /** Router: a stream from actor `pid` (see `ActorRef.stream`); ended with SystemStoppedError by `stop()`. */
+  actorStream(pid: Pid, msg: unknown, options: ActorStreamOptions | undefined): TaskStream<unknown> {
+    if (this.closed) return new TaskStream<unknown>(() => refusedChannel(() => this.stoppedError('stream')), highWaterMarkOf(options));
+    this.actorStreams ??= new MainActorStreams(this.runtime);
+    return this.actorStreams.stream(pid, msg, options);
+  }
+
+  private actorStreams: MainActorStreams | undefined;
 
   control(pid: Pid, kind: typeof Kind.CAST, msg: unknown): void {
     this.checkOpen('cast');
@@ -694,8 +728,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * `gen_server:call(Name, Msg)`), or by `{ name, node }` (the name is looked up on that node, at
    * each call, as `gen_server:call({Name, Node}, Msg)` does). A name is looked up at each call;
    * one nobody holds rejects with NoProcError. Prefer a typed `ActorRef`'s `call`. The third
-   * argument is the timeout in ms, or `{ timeout, signal }` as `ActorRef.call` takes. On another
-   * node, an abort rejects the call but the actor there is not told (its `ctx.signal` does not abort).
+   * argument is the timeout in ms, or `{ timeout, signal }` as `ActorRef.call` takes; on another
+   * node too, an abort or the timeout aborts the actor's `ctx.signal` there.
    */
   call<A extends AnyActor>(to: ActorRef<A>, msg: CallOf<A>, options?: number | CallOptions): Promise<ReplyOf<A>>;
   call(to: string | Pid | RemoteName, msg: unknown, options?: number | CallOptions, signal?: AbortSignal): Promise<unknown>;
@@ -780,6 +814,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     this.closed = true;
     this.recycler?.stop();
     this.tasks.closeAll();
+    this.actorStreams?.failAll(() => this.stoppedError('stream'));
     // Supervision trees first, each in order (children last started first), as an OTP application
     // stops; then main's actors (often the shards' clients: their terminate may still call them).
     for (const { ref } of [...this.supervisors].reverse()) {

@@ -61,3 +61,14 @@ export function abortable(signal: unknown): Abortable {
   }
   throw new InvalidOptionTypeError(`expected \`signal\` to be an AbortSignal or an EventEmitter (once/removeListener), got: ${describeValue(signal)}`);
 }
+
+/** Options of `system.runWith` (the task's arguments go before, as an array). */
+export interface SystemRunOptions {
+  /**
+   * Aborts the task: `AbortError` at once; the task's own `{ signal }` aborts in its thread, and
+   * only a task that ignores it for `abortGrace` ms has its thread ended. An `AbortSignal`, or an
+   * EventEmitter that emits `'abort'`.
+   * @example { signal: AbortSignal.timeout(500) }
+   */
+  signal?: TaskSignal;
+}

@@ -44,6 +44,7 @@
  * | MAILBOX     | actor's → sender | [serial, full]  (a 'reject' mailbox is full: refuse at the source; or is not any more) |
  * | CONTROL_CALL| any → actor's    | serial, ref | body (a supervisor call on the control lane: overtakes the data backlog, own codec pair) |
  * | CALL_ABORT  | caller → actor's | [serial, ref, timedOut]  (the caller of CALL `ref` stopped waiting: `ctx.signal` aborts) |
+ * | STREAM      | consumer → actor's | serial, ref | [op, id, credit, msg] (a call of an actor stream: open, pull, cancel; src/common/actor-stream.ts) |
  *
  * `fromSerial` in LINK, UNLINK and EXIT_SIGNAL, and `serial` in DOWN, name an actor of the sending
  * thread; where the actor is elsewhere (another node, whose news main's cluster passes on, or
@@ -97,6 +98,7 @@ export const Kind = {
   MAILBOX: 31,
   CONTROL_CALL: 32,
   CALL_ABORT: 33,
+  STREAM: 34,
 } as const;
 
 /** What a thread asks main's cluster to carry to an actor on another node (Kind.REMOTE). */
@@ -113,6 +115,8 @@ export const RemoteOp = {
   DEMONITOR: 8,
   /** The spawner is the frame's sender thread, waiting under `ref` for the pid. */
   SPAWN: 9,
+  /** The caller (the frame's sender thread) of CALL `ref` aborted it: the actor's `ctx.signal` aborts there. */
+  CALL_ABORT: 10,
 } as const;
 
 export type RemoteEnvelope =
@@ -121,13 +125,22 @@ export type RemoteEnvelope =
   | [op: typeof RemoteOp.LINK | typeof RemoteOp.UNLINK, target: Pid, from: Pid]
   | [op: typeof RemoteOp.EXIT, target: Pid, from: Pid, reason: unknown, linked: boolean]
   | [op: typeof RemoteOp.MONITOR | typeof RemoteOp.DEMONITOR, target: Pid, mref: number]
-  | [op: typeof RemoteOp.SPAWN, ref: number, node: string, moduleUrl: string, args: unknown, name: string | null, thread: Placement | null, timeout: number];
+  | [op: typeof RemoteOp.SPAWN, ref: number, node: string, moduleUrl: string, args: unknown, name: string | null, thread: Placement | null, timeout: number]
+  | [op: typeof RemoteOp.CALL_ABORT, to: Pid, ref: number];
 
 /** Where the body sits in a RemoteEnvelope of a cast, send (2) or call (4), for `rebaseOntoBody`. */
 export const REMOTE_POST_BODY = 2;
 export const REMOTE_CALL_BODY = 4;
 /** Where a remote spawn's `args` sit in its RemoteEnvelope. */
 export const REMOTE_SPAWN_ARGS = 4;
+
+/**
+ * The body of a STREAM frame: a call to actor stream `id` of the sending thread. `op` is
+ * StreamOp.OPEN (with `msg` for `handleStream`), PULL or CANCEL; `credit` as in task streams
+ * (src/common/task-stream.ts). Answered as a CALL is (REPLY, REPLY_ERROR) under the frame's ref.
+ */
+export type StreamEnvelope = [op: number, id: number, credit: number, msg?: unknown];
+export const StreamOp = { OPEN: 1, PULL: 2, CANCEL: 3 } as const;
 
 /** A CALL that carries the caller's trace context (src/common/tracing.ts); the body sits at CALL_TRACED_BODY. */
 export type CallTracedEnvelope = [serial: number, ref: number, traceparent: string, body: unknown];

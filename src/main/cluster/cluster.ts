@@ -28,9 +28,9 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
-import { Pid } from '../../shm/pid.js';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
+import { AbortError, ClusterError, NoProcError, NodeDownError, SpawnError, describeValue, isWeftError } from '../../shm/errors.js';
+import { Pid, threadKey } from '../../shm/pid.js';
 import { Kind, RemoteOp, type RemoteEnvelope } from '../../shm/protocol.js';
 import type { Placement } from '../../shm/placement.js';
 import type { ExitReason } from '../../common/actor.js';
@@ -45,7 +45,7 @@ import { GlobalNames } from './global-names.js';
 import { RemoteTasks } from './remote-tasks.js';
 import { NodeLease } from './node-lease.js';
 import { WireOp, readBatch, type BatchHeader } from './wire.js';
-import { importKv, importTransport } from './nats-packages.js';
+import { importNats } from './nats-packages.js';
 
 /** What the cluster asks of its system. */
 export interface ClusterHost {
@@ -134,7 +134,7 @@ export class Cluster {
   /** Connects to NATS, joins the cluster, and opens the global-names bucket. Rejects with ClusterError. */
   static async join(options: ResolvedNodeOptions, host: ClusterHost): Promise<Cluster> {
     // Both now, so a missing package is said before anything connects (src/main/cluster/nats-packages.ts).
-    const [{ connect }] = await Promise.all([importTransport(), importKv()]);
+    const [{ connect }] = await Promise.all([importNats('@nats-io/transport-node', () => import('@nats-io/transport-node')), importNats('@nats-io/kv', () => import('@nats-io/kv'))]);
     let nc: NatsConnection;
     // The client leaves open the socket of a dial that timed out waiting for the server's INFO (a
     // server that accepts TCP but never speaks NATS): the sockets dialed meanwhile to a port of the
@@ -143,7 +143,9 @@ export class Cluster {
     const onSocket = (message: unknown): void => void dialed.add((message as { socket: Socket }).socket);
     diagnostics.subscribe('net.client.socket', onSocket);
     try {
-      nc = await connect({ name: `weft:${options.cluster}:${options.name}`, ...options.nats });
+      // weft's NatsConnectOptions (nats-types.ts) is the client's options, spelled structurally so
+      // weft's declarations do not name the optional package: the client checks them itself.
+      nc = await connect({ name: `weft:${options.cluster}:${options.name}`, ...options.nats } as NodeConnectionOptions);
     } catch (error) {
       const ports = serverPorts(options.nats.servers);
       for (const socket of dialed) if (!socket.destroyed && ports.has(socket.remotePort ?? -1)) socket.destroy();
@@ -379,6 +381,8 @@ export class Cluster {
   /** A thread of this node went down: the other nodes' side of its actors' links and monitors. */
   threadDown(thread: number, reason: ExitReason): void {
     this.calls.forgetThread(thread);
+    for (const key of [...this.threadCalls.keys()]) if (key % 1024 === thread) this.threadCalls.delete(key); // threadKey's thread part
+
     const { unwatched, links } = this.watches.threadDown(thread);
     for (const [id, target] of unwatched) this.toNode(target.node, [WireOp.DEMONITOR, target, id]);
     for (const [local, remote] of links) this.sendExit(remote, local, reason, true);
@@ -414,7 +418,26 @@ export class Cluster {
       case RemoteOp.CALL: {
         const [, to, ref, timeout, body] = envelope;
         const runtime = this.runtime;
-        this.call(to.node, to, timeout, body, (ok, value) => (ok ? runtime.reply(thread, ref, value) : runtime.replyError(thread, ref, value)), thread);
+        const key = threadKey(thread, ref);
+        const id = this.call(
+          to.node,
+          to,
+          timeout,
+          body,
+          (ok, value) => {
+            this.threadCalls.delete(key);
+            if (ok) runtime.reply(thread, ref, value);
+            else runtime.replyError(thread, ref, value);
+          },
+          thread,
+        );
+        if (id !== undefined) this.threadCalls.set(key, id);
+        return;
+      }
+      case RemoteOp.CALL_ABORT: {
+        const [, , ref] = envelope;
+        const id = this.threadCalls.get(threadKey(thread, ref));
+        if (id !== undefined) this.abortCall(id);
         return;
       }
       case RemoteOp.LINK: {
@@ -473,12 +496,15 @@ export class Cluster {
    * is not up (or a pid of an earlier life of it) fails at once with NodeDownError, as a call to a
    * lost node does in Erlang (`noconnection`). Throws EncodeError for a body that cannot travel.
    */
-  call(node: string, to: Pid | string, timeout: number, body: unknown, settle: Settle, thread = -1): void {
-    if (this.stopped) return settle(false, this.gone(`a call to ${describeTarget(to, node)}`));
+  call(node: string, to: Pid | string, timeout: number, body: unknown, settle: Settle, thread = -1): number | undefined {
+    if (this.stopped) {
+      settle(false, this.gone(`a call to ${describeTarget(to, node)}`));
+      return undefined;
+    }
     const creation = this.membership.creationOf(node);
     if (creation === undefined || (to instanceof Pid && to.creation !== creation)) {
       settle(false, this.unreachable(node, to));
-      return;
+      return undefined;
     }
     const id = this.calls.add(node, creation, thread, timeout, settle, `a call to ${describeTarget(to, node)}`);
     try {
@@ -487,7 +513,29 @@ export class Cluster {
       this.calls.forget(id);
       throw error;
     }
+    return id;
   }
+
+  /**
+   * The caller of call `id` (what `call` returned) aborted it: the node that has it is told
+   * (WireOp.CALL_ABORT, on the usual subject to that node, so no new permission), and there its
+   * actor's `ctx.signal` aborts. The request stays until that node answers (with the AbortError),
+   * so a caller's own wait ends as it would have. Never throws (it runs from an abort listener).
+   */
+  abortCall(id: number): void {
+    const node = this.calls.nodeOf(id);
+    if (node === undefined || this.stopped) return;
+    try {
+      this.toNode(node, [WireOp.CALL_ABORT, id]);
+    } catch {
+      // The connection is gone: so is the call, and its node's nodedown will end the wait.
+    }
+  }
+
+  /** Calls of this node's threads waiting for another node's answer, by `threadKey(thread, ref)`: their call ids, for an abort. */
+  private readonly threadCalls = new Map<number, number>();
+  /** Calls other nodes made here that are being handled, by `<node>#<creation>#<callId>`: aborted by that node's CALL_ABORT. */
+  private readonly incomingCalls = new Map<string, AbortController>();
 
   /** A cast or send to the actor named `name` on `node` (dropped, and counted, if it is not up). */
   postNamed(to: RemoteName, kind: 'cast' | 'send', body: unknown): void {
@@ -597,10 +645,28 @@ export class Cluster {
           this.answer(from, id, false, new NoProcError(`no actor ${what}`));
           return;
         }
-        runtime.call(pid, body, Math.min(timeout, this.options.maxRemoteTimeout)).then(
-          (value) => this.answer(from, id, true, value),
-          (error: unknown) => this.answer(from, id, false, error),
+        // The caller's node may abort it (WireOp.CALL_ABORT): the call is made with a signal for that.
+        // Its timeout needs no word from there: the call runs with it here, and this timer aborts ctx.signal.
+        const key = `${from.from}#${from.fromCreation}#${id}`;
+        const controller = new AbortController();
+        this.incomingCalls.set(key, controller);
+        runtime.call(pid, body, Math.min(timeout, this.options.maxRemoteTimeout), controller.signal).then(
+          (value) => {
+            this.incomingCalls.delete(key);
+            this.answer(from, id, true, value);
+          },
+          (error: unknown) => {
+            this.incomingCalls.delete(key);
+            this.answer(from, id, false, error);
+          },
         );
+        return;
+      }
+      case WireOp.CALL_ABORT: {
+        const [, id] = op;
+        if (typeof id !== 'number') return this.dropForeign();
+        // Keyed by the sender the subject names: a node can abort only the calls it made itself.
+        this.incomingCalls.get(`${from.from}#${from.fromCreation}#${id}`)?.abort(new AbortError(`the caller on node ${JSON.stringify(from.from)} aborted the call`));
         return;
       }
       case WireOp.REPLY:

@@ -18,10 +18,11 @@
  * next means the watch is stale, and it is replaced (its replay of every key brings the view up).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnectionLike } from './nats-types.js';
 import type { KV } from '@nats-io/kv';
 import { AlreadyRegisteredError, ClusterError } from '../../shm/errors.js';
 import { Pid, pidEquals } from '../../shm/pid.js';
-import { importKv } from './nats-packages.js';
+import { importNats } from './nats-packages.js';
 
 /** Ms between two checks that the watch keeps up with the bucket (see the module comment). */
 const WATCH_CHECK_MS = 5000;
@@ -70,11 +71,11 @@ export class GlobalNames {
   ) {}
 
   /** Opens (or makes) the cluster's bucket and starts watching it. Rejects with ClusterError without JetStream. */
-  static async open(nc: NatsConnection, cluster: string, host: GlobalNamesHost, replicas = 1): Promise<GlobalNames> {
-    const { Kvm } = await importKv();
+  static async open(nc: NatsConnectionLike, cluster: string, host: GlobalNamesHost, replicas = 1): Promise<GlobalNames> {
+    const { Kvm } = await importNats('@nats-io/kv', () => import('@nats-io/kv'));
     let kv: KV;
     try {
-      kv = await new Kvm(nc).create(`weft_${cluster}_names`, { history: 1, replicas });
+      kv = await new Kvm(nc as NatsConnection).create(`weft_${cluster}_names`, { history: 1, replicas });
     } catch (error) {
       throw new ClusterError(`cannot open the global-names bucket: is JetStream on (nats-server -js)? ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }

@@ -9,7 +9,8 @@
  * rather than failing on a bare ERR_MODULE_NOT_FOUND.
  *
  * Everything else in src/main/cluster imports them for types only (`import type`), which the
- * compiler erases: this file is the one place that loads them.
+ * compiler erases, and loads them through `importNats` here. No declaration file of weft's names
+ * them (src/main/cluster/nats-types.ts).
  */
 import { MissingPackageError } from '../../shm/errors.js';
 
@@ -24,7 +25,13 @@ function isMissing(error: unknown, pkg: string): boolean {
   return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(`'${pkg}'`);
 }
 
-async function load<T>(pkg: (typeof NATS_PACKAGES)[number], importer: () => Promise<T>): Promise<T> {
+/**
+ * Imports one NATS package, or rejects with MissingPackageError naming it and the install command.
+ * The caller writes the `import()` (`importNats('@nats-io/kv', () => import('@nats-io/kv'))`), so the
+ * module's type is inferred inside the caller's function body: no declaration file of weft's names
+ * the package (src/main/cluster/nats-types.ts says why that matters).
+ */
+export async function importNats<T>(pkg: (typeof NATS_PACKAGES)[number], importer: () => Promise<T>): Promise<T> {
   try {
     return await importer();
   } catch (error) {
@@ -32,14 +39,4 @@ async function load<T>(pkg: (typeof NATS_PACKAGES)[number], importer: () => Prom
     const install = NATS_PACKAGES.map((name) => `'${name}@${NATS_RANGE}'`).join(' ');
     throw new MissingPackageError(`start({ node }) needs the package ${pkg}, which is not installed (the NATS client is an optional peer dependency of weft); install it with: npm install ${install}`, pkg, { cause: error });
   }
-}
-
-/** `@nats-io/transport-node`, or MissingPackageError. */
-export function importTransport(): Promise<typeof import('@nats-io/transport-node')> {
-  return load('@nats-io/transport-node', () => import('@nats-io/transport-node'));
-}
-
-/** `@nats-io/kv`, or MissingPackageError. */
-export function importKv(): Promise<typeof import('@nats-io/kv')> {
-  return load('@nats-io/kv', () => import('@nats-io/kv'));
 }

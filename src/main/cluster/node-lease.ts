@@ -22,9 +22,10 @@
  * connection is retried on the next tick; while the server is away nobody else can take the name.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnectionLike } from './nats-types.js';
 import type { KV } from '@nats-io/kv';
 import { ClusterError } from '../../shm/errors.js';
-import { importKv } from './nats-packages.js';
+import { importNats } from './nats-packages.js';
 
 export interface LeaseOptions {
   cluster: string;
@@ -63,11 +64,11 @@ export class NodeLease {
    * check is all there is then). Rejects with ClusterError when another live process holds the name.
    * `namesakeHeard` ends the wait early: a beat under this name from another life is a live holder.
    */
-  static async take(nc: NatsConnection, options: LeaseOptions, namesakeHeard: () => boolean): Promise<NodeLease | undefined> {
-    const { Kvm } = await importKv();
+  static async take(nc: NatsConnectionLike, options: LeaseOptions, namesakeHeard: () => boolean): Promise<NodeLease | undefined> {
+    const { Kvm } = await importNats('@nats-io/kv', () => import('@nats-io/kv'));
     let kv: KV;
     try {
-      kv = await new Kvm(nc).create(`weft_${options.cluster}_nodes`, { history: 1, replicas: options.replicas ?? 1 });
+      kv = await new Kvm(nc as NatsConnection).create(`weft_${options.cluster}_nodes`, { history: 1, replicas: options.replicas ?? 1 });
     } catch {
       return undefined;
     }

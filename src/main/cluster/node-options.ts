@@ -3,7 +3,7 @@
  * are named here; the client itself is imported when a system with `node` starts, so a system
  * without it loads nothing of NATS.
  */
-import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import type { NatsConnectOptions } from './nats-types.js';
 import { InvalidArgumentError, describeValue } from '../../shm/errors.js';
 
 export interface NodeOptions {
@@ -19,7 +19,7 @@ export interface NodeOptions {
    * the client's. weft sets only `name` (to `weft:<cluster>:<node>`) where you did not.
    * @example { servers: 'nats://127.0.0.1:4222' }
    */
-  nats: NodeConnectionOptions;
+  nats: NatsConnectOptions;
   /**
    * Nodes talk only to nodes of the same cluster: its name prefixes every subject weft uses
    * (`weft.<cluster>.…`). Letters, digits, `_` and `-`.
@@ -87,7 +87,7 @@ export interface NodeOptions {
 export interface ResolvedNodeOptions {
   name: string;
   cluster: string;
-  nats: NodeConnectionOptions;
+  nats: NatsConnectOptions;
   heartbeat: number;
   downAfter: number;
   globalNames: boolean;

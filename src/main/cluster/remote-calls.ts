@@ -49,6 +49,11 @@ export class RemoteCalls {
     return id;
   }
 
+  /** The node request `id` went to, while it waits for its answer. */
+  nodeOf(id: number): string | undefined {
+    return this.requests.get(id)?.node;
+  }
+
   /** The request could not be sent after all. */
   forget(id: number): void {
     this.requests.delete(id);

@@ -12,7 +12,7 @@
  * answer it: NodeDownError ('goodbye'), never the exit of the machinery that ran it.
  */
 import { createHash } from 'node:crypto';
-import type { Subscription } from '@nats-io/transport-node';
+import type { NatsSubscriptionLike } from './nats-types.js';
 import { AlreadyRegisteredError, ClusterError, ErrorCodes, NodeDownError, QueueFullError, isWeftError } from '../../shm/errors.js';
 import type { Outbox } from './outbox.js';
 import type { RemoteCalls } from './remote-calls.js';
@@ -30,7 +30,7 @@ export interface TaskRoutes {
   outbox: Outbox;
   calls: RemoteCalls;
   /** `onMessage` gets each message's bytes and its sender (the subject's last token). */
-  subscribe(subject: string, queue: string | undefined, what: string, onMessage: (data: Uint8Array, sender: string) => void): Subscription;
+  subscribe(subject: string, queue: string | undefined, what: string, onMessage: (data: Uint8Array, sender: string) => void): NatsSubscriptionLike;
   creationOf(node: string): number | undefined;
   /** True for this node's present life or a life of a node this one knows to be up: only they get tasks run. */
   isMember(node: string, creation: number): boolean;
@@ -50,7 +50,7 @@ export interface TaskRoutes {
 
 export class RemoteTasks {
   /** Modules this node serves, by their subject token. */
-  private readonly served = new Map<string, { module: string; subscriptions: Subscription[] }>();
+  private readonly served = new Map<string, { module: string; subscriptions: NatsSubscriptionLike[] }>();
   /**
    * Why a second `serve` under one key is refused rather than served: two modules under one key
    * would split a caller's tasks between them by the luck of NATS, and "serve both" has no

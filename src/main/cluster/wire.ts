@@ -49,6 +49,8 @@ export const WireOp = {
   TASK: 14,
   /** [op, callId] a node took the task: if it goes down, the task rejects with NodeDownError */
   ACCEPTED: 15,
+  /** [op, callId] the caller of CALL `callId` (from the sending node) aborted it: its actor's `ctx.signal` aborts */
+  CALL_ABORT: 16,
 } as const;
 
 export interface BatchHeader {
