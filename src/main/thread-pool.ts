@@ -94,13 +94,16 @@ export interface ThreadPoolOptions {
   /**
    * Accepted (and checked) so a piscina script runs unchanged, with no effect here: `niceIncrement`
    * (threads are not reniced), `atomics` (weft's threads always wait on Atomics), `taskQueue`,
-   * `loadBalancer` (weft's dispatcher places tasks: src/main/tasks.ts), `workerHistogram`.
+   * `loadBalancer` (weft's dispatcher places tasks: src/main/tasks.ts), `workerHistogram`,
+   * `stricterFIFO` (weft's queue is always in order).
    */
   niceIncrement?: number;
   atomics?: 'sync' | 'async' | 'disabled';
   taskQueue?: unknown;
   loadBalancer?: unknown;
   workerHistogram?: boolean;
+  /** piscina's strict queue order; weft's queue is always first in, first out. */
+  stricterFIFO?: boolean;
 }
 
 /** Every option name `ThreadPool` accepts: piscina's. Any other is refused (a typo would otherwise do nothing). */
@@ -108,7 +111,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
   'filename', 'name', 'maxThreads', 'minThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerWorker', 'resourceLimits',
   'abortGrace', 'maxTasksPerThread', 'maxHeapMB', 'maxAgeMs',
   'workerData', 'env', 'argv', 'execArgv', 'niceIncrement', 'trackUnmanagedFds', 'recordTiming', 'atomics', 'taskQueue',
-  'closeTimeout', 'loadBalancer', 'workerHistogram',
+  'closeTimeout', 'loadBalancer', 'workerHistogram', 'stricterFIFO',
 ]);
 
 /** What the constructor works with, once `validate` has checked it. */
@@ -124,6 +127,8 @@ interface Resolved {
   idleTimeout: number;
   abortGrace: number | undefined;
   recycle: RecycleLimits;
+  /** What `pool.options` reads back. */
+  options: Readonly<ThreadPoolOptions>;
 }
 
 function isCount(value: unknown, least: number): value is number {
@@ -140,7 +145,10 @@ function validate(options: ThreadPoolOptions): Resolved {
   for (const key of Object.keys(options)) {
     if (!OPTION_NAMES.has(key)) throw new InvalidOptionTypeError(`unknown ThreadPool option \`${key}\`; accepted: ${[...OPTION_NAMES].join(', ')}`);
   }
-  const { filename, name = 'default', minThreads, maxThreads, idleTimeout, maxQueue = Infinity, concurrentTasksPerWorker = 1, resourceLimits } = options;
+  // Only the object's own options count: a `name` or `filename` on its prototype (a polluted
+  // Object.prototype, say) must not choose what runs, as piscina's own test of it asserts.
+  const own = ownOptions(options);
+  const { filename, name = 'default', minThreads, maxThreads, idleTimeout, maxQueue = Infinity, concurrentTasksPerWorker = 1, resourceLimits } = own;
   if (filename !== undefined && filename !== null && (typeof filename === 'string' ? filename === '' : !(filename instanceof URL))) throw bad('filename', 'a file path or a URL', filename);
   if (typeof name !== 'string') throw bad('name', 'a string', name);
   if (maxThreads !== undefined && !isCount(maxThreads, 1)) throw bad('maxThreads', 'an integer >= 1', maxThreads);
@@ -155,7 +163,7 @@ function validate(options: ThreadPoolOptions): Resolved {
   const threads = maxThreads ?? Math.max(availableParallelism(), minThreads ?? 0);
   const queue = maxQueue === 'auto' ? threads * threads : maxQueue;
   if (!(queue === Infinity || isCount(queue, 0))) throw bad('maxQueue', "an integer >= 0, 'auto' or Infinity", maxQueue);
-  const { recordTiming = true, closeTimeout = CLOSE_TIMEOUT_MS, trackUnmanagedFds, niceIncrement, atomics, env, argv, execArgv } = options;
+  const { recordTiming = true, closeTimeout = CLOSE_TIMEOUT_MS, trackUnmanagedFds, niceIncrement, atomics, env, argv, execArgv } = own;
   if (typeof recordTiming !== 'boolean') throw bad('recordTiming', 'a boolean', recordTiming);
   if (typeof closeTimeout !== 'number' || !(closeTimeout >= 0)) throw bad('closeTimeout', 'a number of ms >= 0', closeTimeout);
   if (trackUnmanagedFds !== undefined && typeof trackUnmanagedFds !== 'boolean') throw bad('trackUnmanagedFds', 'a boolean', trackUnmanagedFds);
@@ -165,10 +173,43 @@ function validate(options: ThreadPoolOptions): Resolved {
   if (argv !== undefined && !Array.isArray(argv)) throw bad('argv', 'an array', argv);
   if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((arg) => typeof arg === 'string'))) throw bad('execArgv', 'an array of strings', execArgv);
   const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
-  const { abortGrace } = options;
+  // Each thread gets a copy of workerData: one that structured clone cannot copy (a function in
+  // it) fails here, at once, as piscina's constructor fails, rather than when the threads start.
+  if (own.workerData !== undefined) {
+    try {
+      structuredClone(own.workerData);
+    } catch (error) {
+      throw new InvalidOptionTypeError(`expected \`workerData\` to be a value structured clone can copy: it could not be cloned (${(error as Error).message}), got: ${describeValue(own.workerData)}`, { cause: error });
+    }
+  }
+  const { taskQueue, loadBalancer, workerHistogram, stricterFIFO } = own;
+  if (taskQueue !== undefined && !isTaskQueue(taskQueue)) throw bad('taskQueue', 'a TaskQueue object (size, push, shift, remove)', taskQueue);
+  if (loadBalancer !== undefined && typeof loadBalancer !== 'function') throw bad('loadBalancer', 'a function', loadBalancer);
+  if (workerHistogram !== undefined && typeof workerHistogram !== 'boolean') throw bad('workerHistogram', 'a boolean', workerHistogram);
+  if (stricterFIFO !== undefined && typeof stricterFIFO !== 'boolean') throw bad('stricterFIFO', 'a boolean', stricterFIFO);
+  const { abortGrace } = own;
   if (abortGrace !== undefined && !(typeof abortGrace === 'number' && abortGrace >= 0 && abortGrace <= 2 ** 31 - 1)) throw bad('abortGrace', 'a number of ms from 0 to 2147483647', abortGrace);
-  const recycle = recycleLimits(options, (message) => new InvalidOptionTypeError(message));
-  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout, minThreads: Math.min(minThreads ?? threads, threads), idleTimeout: idleTimeout ?? 0, abortGrace, recycle };
+  const recycle = recycleLimits(own, (message) => new InvalidOptionTypeError(message));
+  const resolved = { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout, minThreads: Math.min(minThreads ?? threads, threads), idleTimeout: idleTimeout ?? 0, abortGrace, recycle };
+  // What `pool.options` reads back, as piscina's does: what was given, with the defaults and the
+  // values worked out from them (`maxQueue: 'auto'` as a number, minThreads lowered to maxThreads).
+  const readBack: ThreadPoolOptions = {
+    ...own, filename: filename ?? null, name, minThreads: resolved.minThreads, maxThreads: threads, idleTimeout: resolved.idleTimeout,
+    maxQueue: queue, concurrentTasksPerWorker, recordTiming, closeTimeout,
+  };
+  return { ...resolved, options: Object.freeze(readBack) };
+}
+
+/** The options object's own enumerable properties, as a plain object (nothing from its prototype). */
+function ownOptions(options: ThreadPoolOptions): ThreadPoolOptions {
+  return Object.fromEntries(Object.entries(options)) as ThreadPoolOptions;
+}
+
+/** piscina's `isTaskQueue`: what it accepts as a `taskQueue` (weft checks it and then has no use for it). */
+function isTaskQueue(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const queue = value as Record<string, unknown>;
+  return 'size' in queue && typeof queue.push === 'function' && typeof queue.shift === 'function' && typeof queue.remove === 'function';
 }
 
 export interface RunOptions {
@@ -327,8 +368,8 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
   constructor(options: ThreadPoolOptions = {}, system?: System) {
     super();
     if (typeof options !== 'object' || options === null) throw new InvalidOptionTypeError(`expected ThreadPool options (an object), got: ${describeValue(options)}`);
-    this.options = options;
-    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout, minThreads, idleTimeout, abortGrace, recycle } = validate(options);
+    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout, minThreads, idleTimeout, abortGrace, recycle, options: readBack } = validate(options);
+    this.options = readBack;
     if (system !== undefined && Recycler.wanted(recycle)) {
       throw new InvalidOptionTypeError('recycling limits (`maxTasksPerThread`, `maxHeapMB`, `maxAgeMs`) are the system\'s on `system.threadPool`: give them to start()');
     }
@@ -344,7 +385,7 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
     const timing: TaskTiming | undefined = recordTiming
       ? { wait: (ms) => record(this.waitTimes!, ms), run: (ms) => record(this.runTimes!, ms) }
       : undefined;
-    const { env, argv, execArgv, trackUnmanagedFds, workerData: data } = options;
+    const { env, argv, execArgv, trackUnmanagedFds, workerData: data } = readBack;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
     this.own =
       system === undefined
@@ -412,6 +453,8 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
       if (options !== undefined && (typeof options !== 'object' || options === null)) throw new InvalidOptionTypeError(`expected run() options (an object), got: ${describeValue(options)}`);
       if (transferList !== undefined && !Array.isArray(transferList)) throw new InvalidOptionTypeError(`expected \`transferList\` to be an array, got: ${describeValue(transferList)}`);
       if (options?.name !== undefined && options.name !== null && typeof options.name !== 'string') throw new InvalidOptionTypeError(`expected \`name\` to be a string, got: ${describeValue(options.name)}`);
+      const file = options?.filename;
+      if (file !== undefined && file !== null && typeof file !== 'string' && !(file instanceof URL)) throw new InvalidOptionTypeError(`expected \`filename\` to be a file path or a URL, got: ${describeValue(file)}`);
       module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename);
       signal = options?.signal === undefined || options.signal === null ? undefined : abortable(options.signal);
     } catch (error) {
