@@ -329,7 +329,12 @@ export interface ThreadPoolEvents {
   close: [];
 }
 
-export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
+/**
+ * `Task` and `Result` type the pool as piscina's `Piscina<Task, Result>` does: `new
+ * ThreadPool<string, number>(…)` makes `run(42)` and `const s: string = await pool.run('x')`
+ * compile errors. Without them, a task is anything and a result is typed by where it goes.
+ */
+export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter<ThreadPoolEvents> {
   private readonly filename: string | undefined;
   private readonly name: string;
   private readonly dispatcher: Promise<TaskDispatcher>;
@@ -436,9 +441,9 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
   /**
    * Runs `task` with the worker file's export; resolves with what it returns (or resolves to).
    * `T` is what the caller expects back (inferred from where the result goes: `const n: number =
-   * await pool.run(x)`); nothing checks it.
+   * await pool.run(x)`), within the pool's `Result`; nothing checks it at run time.
    */
-  run<T = unknown>(task: unknown, options?: RunOptions): Promise<T> {
+  run<T extends Result = Result>(task: Task, options?: RunOptions): Promise<T> {
     return this.runTask(task, options) as Promise<T>;
   }
 
