@@ -621,7 +621,13 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter<T
   private async closeNow(force: boolean): Promise<void> {
     const dispatcher = await this.dispatcher.catch(() => undefined);
     if (dispatcher !== undefined) {
-      if (force) dispatcher.rejectQueued(() => new AbortError('the pool was closed before the task ran'));
+      if (force) {
+        // Tasks run while the threads were starting wait only for them to be up: they are in hand
+        // (piscina has given them to its pending workers), not waiting for a busy thread. Once every
+        // thread has its runner (and has taken what it can), what still waits is refused.
+        await dispatcher.whenReady().catch(() => undefined);
+        dispatcher.rejectQueued(() => new AbortError('the pool was closed before the task ran'));
+      }
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.closeTimeout).unref()));
       const done = await Promise.race([dispatcher.whenIdle(), late]);
