@@ -28,7 +28,7 @@ import { start, type System } from './system.js';
 import type { TaskDispatcher, TaskTiming } from './tasks.js';
 import { moduleUrl } from '../common/module-url.js';
 import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from './stream.js';
-import { abortable, type Abortable, type TaskSignal } from './task-signal.js';
+import { abortable, latched, type Abortable, type TaskSignal } from './task-signal.js';
 import { isMovable, move, moved } from './move.js';
 import { isWorkerThread, workerData } from '../common/worker-state.js';
 import type { ThreadWorkerOptions } from './root-supervisor.js';
@@ -469,7 +469,27 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter<T
     if (isMovable(task)) transferList = [...(transferList ?? []), moved(task)];
     const name = options?.name ?? this.name;
     if (now !== undefined) return this.queued(now.run(module, name, [task], signal, transferList));
-    return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], signal, transferList));
+    if (signal === undefined) return this.beforeStart((dispatcher) => dispatcher.run(module, name, [task], undefined, transferList));
+    // The pool is starting: an abort before it is up must not be lost (an EventEmitter has no flag).
+    const early = latched(signal);
+    return this.beforeStart((dispatcher) => dispatcher.run(module, name, [task], early, transferList)).finally(early.release);
+  }
+
+  /**
+   * A task run while the pool is still starting: it waits for the threads, so the pool needs a
+   * drain (piscina's needsDrain is true while its workers are pending and full), and 'drain' comes
+   * once the dispatcher has placed what waited (onDrain, or at once if nothing had to queue there).
+   */
+  private beforeStart(send: (dispatcher: TaskDispatcher) => Promise<unknown>): Promise<unknown> {
+    if (!this.draining) {
+      this.draining = true;
+      queueMicrotask(() => this.emit('needsDrain'));
+    }
+    return this.dispatcher.then((dispatcher) => {
+      const answer = send(dispatcher);
+      if (dispatcher.queued === 0) this.onDrain();
+      return answer;
+    });
   }
 
   /** `answer` of a task just taken: if it had to wait for a thread, the pool needs a drain (piscina's 'needsDrain'). */
