@@ -457,7 +457,7 @@ export class TaskDispatcher {
   /** Sends `job` to a shard with room, or queues it; returns QueueFullError if the queue is full. */
   private submit(job: Job): QueueFullError | undefined {
     const shard = this.queued === 0 ? this.pick() : -1;
-    if (shard === -1 && this.queued >= this.maxQueue + this.startingRoom()) return new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`);
+    if (shard === -1 && this.queued >= this.maxQueue && this.queued >= this.maxQueue + this.startingRoom()) return new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`);
     if (this.pending++ === 0) this.hold.ref();
     if (shard !== -1) {
       this.dispatch(job, shard);

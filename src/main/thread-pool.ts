@@ -197,7 +197,7 @@ function validate(options: ThreadPoolOptions): Resolved {
     ...own, filename: filename ?? null, name, minThreads: resolved.minThreads, maxThreads: threads, idleTimeout: resolved.idleTimeout,
     maxQueue: queue, concurrentTasksPerWorker, recordTiming, closeTimeout,
   };
-  return { ...resolved, options: Object.freeze(readBack) };
+  return { ...resolved, options: readBack };
 }
 
 /** The options object's own enumerable properties, as a plain object (nothing from its prototype). */
