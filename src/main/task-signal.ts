@@ -72,3 +72,35 @@ export interface SystemRunOptions {
    */
   signal?: TaskSignal;
 }
+
+/**
+ * `signal`, heard from now on, for a task that reaches its dispatcher later (run while the pool is
+ * still starting): an EventEmitter keeps no `aborted` flag to read by then, so an 'abort' emitted
+ * meanwhile would be lost and the task would run as if never aborted. The latch remembers it, and
+ * passes it to whoever listens later. `release()` stops listening to `signal` once the task settled.
+ */
+export function latched(signal: Abortable): Abortable & { release(): void } {
+  let fired = signal.aborted;
+  const listeners = new Set<() => void>();
+  const release = fired
+    ? () => undefined
+    : signal.listen(() => {
+        fired = true;
+        const heard = [...listeners];
+        listeners.clear();
+        for (const listener of heard) listener();
+      });
+  return {
+    get aborted() {
+      return fired || signal.aborted;
+    },
+    get reason() {
+      return signal.reason;
+    },
+    listen: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    release,
+  };
+}

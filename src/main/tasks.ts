@@ -440,10 +440,24 @@ export class TaskDispatcher {
     return promise;
   }
 
+  /**
+   * Tasks the threads whose runner is still starting will take as soon as it is up (a slot each per
+   * `concurrency`): they wait here meanwhile, but beyond `maxQueue` only past them, as piscina
+   * counts its pending workers' capacity. Counted only when `maxQueue` is finite.
+   */
+  private startingRoom(): number {
+    if (this.maxQueue === Infinity) return 0;
+    let room = 0;
+    for (let thread = 1; thread < this.runners.length; thread++) {
+      if (this.runners[thread] === undefined && !this.host.isRetired(thread)) room += this.concurrency === Infinity ? 1 : this.concurrency;
+    }
+    return room;
+  }
+
   /** Sends `job` to a shard with room, or queues it; returns QueueFullError if the queue is full. */
   private submit(job: Job): QueueFullError | undefined {
     const shard = this.queued === 0 ? this.pick() : -1;
-    if (shard === -1 && this.queued >= this.maxQueue) return new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`);
+    if (shard === -1 && this.queued >= this.maxQueue && this.queued >= this.maxQueue + this.startingRoom()) return new QueueFullError(`the task queue is full (maxQueue ${this.maxQueue}, every thread busy)`);
     if (this.pending++ === 0) this.hold.ref();
     if (shard !== -1) {
       this.dispatch(job, shard);

@@ -28,7 +28,7 @@ import { start, type System } from './system.js';
 import type { TaskDispatcher, TaskTiming } from './tasks.js';
 import { moduleUrl } from '../common/module-url.js';
 import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from './stream.js';
-import { abortable, type Abortable, type TaskSignal } from './task-signal.js';
+import { abortable, latched, type Abortable, type TaskSignal } from './task-signal.js';
 import { isMovable, move, moved } from './move.js';
 import { isWorkerThread, workerData } from '../common/worker-state.js';
 import type { ThreadWorkerOptions } from './root-supervisor.js';
@@ -94,13 +94,16 @@ export interface ThreadPoolOptions {
   /**
    * Accepted (and checked) so a piscina script runs unchanged, with no effect here: `niceIncrement`
    * (threads are not reniced), `atomics` (weft's threads always wait on Atomics), `taskQueue`,
-   * `loadBalancer` (weft's dispatcher places tasks: src/main/tasks.ts), `workerHistogram`.
+   * `loadBalancer` (weft's dispatcher places tasks: src/main/tasks.ts), `workerHistogram`,
+   * `stricterFIFO` (weft's queue is always in order).
    */
   niceIncrement?: number;
   atomics?: 'sync' | 'async' | 'disabled';
   taskQueue?: unknown;
   loadBalancer?: unknown;
   workerHistogram?: boolean;
+  /** piscina's strict queue order; weft's queue is always first in, first out. */
+  stricterFIFO?: boolean;
 }
 
 /** Every option name `ThreadPool` accepts: piscina's. Any other is refused (a typo would otherwise do nothing). */
@@ -108,7 +111,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([
   'filename', 'name', 'maxThreads', 'minThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerWorker', 'resourceLimits',
   'abortGrace', 'maxTasksPerThread', 'maxHeapMB', 'maxAgeMs',
   'workerData', 'env', 'argv', 'execArgv', 'niceIncrement', 'trackUnmanagedFds', 'recordTiming', 'atomics', 'taskQueue',
-  'closeTimeout', 'loadBalancer', 'workerHistogram',
+  'closeTimeout', 'loadBalancer', 'workerHistogram', 'stricterFIFO',
 ]);
 
 /** What the constructor works with, once `validate` has checked it. */
@@ -124,6 +127,8 @@ interface Resolved {
   idleTimeout: number;
   abortGrace: number | undefined;
   recycle: RecycleLimits;
+  /** What `pool.options` reads back. */
+  options: Readonly<ThreadPoolOptions>;
 }
 
 function isCount(value: unknown, least: number): value is number {
@@ -140,7 +145,10 @@ function validate(options: ThreadPoolOptions): Resolved {
   for (const key of Object.keys(options)) {
     if (!OPTION_NAMES.has(key)) throw new InvalidOptionTypeError(`unknown ThreadPool option \`${key}\`; accepted: ${[...OPTION_NAMES].join(', ')}`);
   }
-  const { filename, name = 'default', minThreads, maxThreads, idleTimeout, maxQueue = Infinity, concurrentTasksPerWorker = 1, resourceLimits } = options;
+  // Only the object's own options count: a `name` or `filename` on its prototype (a polluted
+  // Object.prototype, say) must not choose what runs, as piscina's own test of it asserts.
+  const own = ownOptions(options);
+  const { filename, name = 'default', minThreads, maxThreads, idleTimeout, maxQueue = Infinity, concurrentTasksPerWorker = 1, resourceLimits } = own;
   if (filename !== undefined && filename !== null && (typeof filename === 'string' ? filename === '' : !(filename instanceof URL))) throw bad('filename', 'a file path or a URL', filename);
   if (typeof name !== 'string') throw bad('name', 'a string', name);
   if (maxThreads !== undefined && !isCount(maxThreads, 1)) throw bad('maxThreads', 'an integer >= 1', maxThreads);
@@ -155,7 +163,7 @@ function validate(options: ThreadPoolOptions): Resolved {
   const threads = maxThreads ?? Math.max(availableParallelism(), minThreads ?? 0);
   const queue = maxQueue === 'auto' ? threads * threads : maxQueue;
   if (!(queue === Infinity || isCount(queue, 0))) throw bad('maxQueue', "an integer >= 0, 'auto' or Infinity", maxQueue);
-  const { recordTiming = true, closeTimeout = CLOSE_TIMEOUT_MS, trackUnmanagedFds, niceIncrement, atomics, env, argv, execArgv } = options;
+  const { recordTiming = true, closeTimeout = CLOSE_TIMEOUT_MS, trackUnmanagedFds, niceIncrement, atomics, env, argv, execArgv } = own;
   if (typeof recordTiming !== 'boolean') throw bad('recordTiming', 'a boolean', recordTiming);
   if (typeof closeTimeout !== 'number' || !(closeTimeout >= 0)) throw bad('closeTimeout', 'a number of ms >= 0', closeTimeout);
   if (trackUnmanagedFds !== undefined && typeof trackUnmanagedFds !== 'boolean') throw bad('trackUnmanagedFds', 'a boolean', trackUnmanagedFds);
@@ -165,10 +173,43 @@ function validate(options: ThreadPoolOptions): Resolved {
   if (argv !== undefined && !Array.isArray(argv)) throw bad('argv', 'an array', argv);
   if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((arg) => typeof arg === 'string'))) throw bad('execArgv', 'an array of strings', execArgv);
   const file = filename === undefined || filename === null ? undefined : moduleUrl(filename);
-  const { abortGrace } = options;
+  // Each thread gets a copy of workerData: one that structured clone cannot copy (a function in
+  // it) fails here, at once, as piscina's constructor fails, rather than when the threads start.
+  if (own.workerData !== undefined) {
+    try {
+      structuredClone(own.workerData);
+    } catch (error) {
+      throw new InvalidOptionTypeError(`expected \`workerData\` to be a value structured clone can copy: it could not be cloned (${(error as Error).message}), got: ${describeValue(own.workerData)}`, { cause: error });
+    }
+  }
+  const { taskQueue, loadBalancer, workerHistogram, stricterFIFO } = own;
+  if (taskQueue !== undefined && !isTaskQueue(taskQueue)) throw bad('taskQueue', 'a TaskQueue object (size, push, shift, remove)', taskQueue);
+  if (loadBalancer !== undefined && typeof loadBalancer !== 'function') throw bad('loadBalancer', 'a function', loadBalancer);
+  if (workerHistogram !== undefined && typeof workerHistogram !== 'boolean') throw bad('workerHistogram', 'a boolean', workerHistogram);
+  if (stricterFIFO !== undefined && typeof stricterFIFO !== 'boolean') throw bad('stricterFIFO', 'a boolean', stricterFIFO);
+  const { abortGrace } = own;
   if (abortGrace !== undefined && !(typeof abortGrace === 'number' && abortGrace >= 0 && abortGrace <= 2 ** 31 - 1)) throw bad('abortGrace', 'a number of ms from 0 to 2147483647', abortGrace);
-  const recycle = recycleLimits(options, (message) => new InvalidOptionTypeError(message));
-  return { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout, minThreads: Math.min(minThreads ?? threads, threads), idleTimeout: idleTimeout ?? 0, abortGrace, recycle };
+  const recycle = recycleLimits(own, (message) => new InvalidOptionTypeError(message));
+  const resolved = { filename: file, name, threads, concurrency: concurrentTasksPerWorker, maxQueue: queue, recordTiming, closeTimeout, minThreads: Math.min(minThreads ?? threads, threads), idleTimeout: idleTimeout ?? 0, abortGrace, recycle };
+  // What `pool.options` reads back, as piscina's does: what was given, with the defaults and the
+  // values worked out from them (`maxQueue: 'auto'` as a number, minThreads lowered to maxThreads).
+  const readBack: ThreadPoolOptions = {
+    ...own, filename: filename ?? null, name, minThreads: resolved.minThreads, maxThreads: threads, idleTimeout: resolved.idleTimeout,
+    maxQueue: queue, concurrentTasksPerWorker, recordTiming, closeTimeout,
+  };
+  return { ...resolved, options: readBack };
+}
+
+/** The options object's own enumerable properties, as a plain object (nothing from its prototype). */
+function ownOptions(options: ThreadPoolOptions): ThreadPoolOptions {
+  return Object.fromEntries(Object.entries(options)) as ThreadPoolOptions;
+}
+
+/** piscina's `isTaskQueue`: what it accepts as a `taskQueue` (weft checks it and then has no use for it). */
+function isTaskQueue(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const queue = value as Record<string, unknown>;
+  return 'size' in queue && typeof queue.push === 'function' && typeof queue.shift === 'function' && typeof queue.remove === 'function';
 }
 
 export interface RunOptions {
@@ -288,7 +329,12 @@ export interface ThreadPoolEvents {
   close: [];
 }
 
-export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
+/**
+ * `Task` and `Result` type the pool as piscina's `Piscina<Task, Result>` does: `new
+ * ThreadPool<string, number>(…)` makes `run(42)` and `const s: string = await pool.run('x')`
+ * compile errors. Without them, a task is anything and a result is typed by where it goes.
+ */
+export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter<ThreadPoolEvents> {
   private readonly filename: string | undefined;
   private readonly name: string;
   private readonly dispatcher: Promise<TaskDispatcher>;
@@ -327,8 +373,8 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
   constructor(options: ThreadPoolOptions = {}, system?: System) {
     super();
     if (typeof options !== 'object' || options === null) throw new InvalidOptionTypeError(`expected ThreadPool options (an object), got: ${describeValue(options)}`);
-    this.options = options;
-    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout, minThreads, idleTimeout, abortGrace, recycle } = validate(options);
+    const { filename, name, threads, concurrency, maxQueue, recordTiming, closeTimeout, minThreads, idleTimeout, abortGrace, recycle, options: readBack } = validate(options);
+    this.options = readBack;
     if (system !== undefined && Recycler.wanted(recycle)) {
       throw new InvalidOptionTypeError('recycling limits (`maxTasksPerThread`, `maxHeapMB`, `maxAgeMs`) are the system\'s on `system.threadPool`: give them to start()');
     }
@@ -344,7 +390,7 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
     const timing: TaskTiming | undefined = recordTiming
       ? { wait: (ms) => record(this.waitTimes!, ms), run: (ms) => record(this.runTimes!, ms) }
       : undefined;
-    const { env, argv, execArgv, trackUnmanagedFds, workerData: data } = options;
+    const { env, argv, execArgv, trackUnmanagedFds, workerData: data } = readBack;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
     this.own =
       system === undefined
@@ -395,9 +441,9 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
   /**
    * Runs `task` with the worker file's export; resolves with what it returns (or resolves to).
    * `T` is what the caller expects back (inferred from where the result goes: `const n: number =
-   * await pool.run(x)`); nothing checks it.
+   * await pool.run(x)`), within the pool's `Result`; nothing checks it at run time.
    */
-  run<T = unknown>(task: unknown, options?: RunOptions): Promise<T> {
+  run<T extends Result = Result>(task: Task, options?: RunOptions): Promise<T> {
     return this.runTask(task, options) as Promise<T>;
   }
 
@@ -412,6 +458,8 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
       if (options !== undefined && (typeof options !== 'object' || options === null)) throw new InvalidOptionTypeError(`expected run() options (an object), got: ${describeValue(options)}`);
       if (transferList !== undefined && !Array.isArray(transferList)) throw new InvalidOptionTypeError(`expected \`transferList\` to be an array, got: ${describeValue(transferList)}`);
       if (options?.name !== undefined && options.name !== null && typeof options.name !== 'string') throw new InvalidOptionTypeError(`expected \`name\` to be a string, got: ${describeValue(options.name)}`);
+      const file = options?.filename;
+      if (file !== undefined && file !== null && typeof file !== 'string' && !(file instanceof URL)) throw new InvalidOptionTypeError(`expected \`filename\` to be a file path or a URL, got: ${describeValue(file)}`);
       module = options?.filename === undefined || options.filename === null ? this.filename : moduleUrl(options.filename);
       signal = options?.signal === undefined || options.signal === null ? undefined : abortable(options.signal);
     } catch (error) {
@@ -421,7 +469,27 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
     if (isMovable(task)) transferList = [...(transferList ?? []), moved(task)];
     const name = options?.name ?? this.name;
     if (now !== undefined) return this.queued(now.run(module, name, [task], signal, transferList));
-    return this.dispatcher.then((dispatcher) => dispatcher.run(module, name, [task], signal, transferList));
+    if (signal === undefined) return this.beforeStart((dispatcher) => dispatcher.run(module, name, [task], undefined, transferList));
+    // The pool is starting: an abort before it is up must not be lost (an EventEmitter has no flag).
+    const early = latched(signal);
+    return this.beforeStart((dispatcher) => dispatcher.run(module, name, [task], early, transferList)).finally(early.release);
+  }
+
+  /**
+   * A task run while the pool is still starting: it waits for the threads, so the pool needs a
+   * drain (piscina's needsDrain is true while its workers are pending and full), and 'drain' comes
+   * once the dispatcher has placed what waited (onDrain, or at once if nothing had to queue there).
+   */
+  private beforeStart(send: (dispatcher: TaskDispatcher) => Promise<unknown>): Promise<unknown> {
+    if (!this.draining) {
+      this.draining = true;
+      queueMicrotask(() => this.emit('needsDrain'));
+    }
+    return this.dispatcher.then((dispatcher) => {
+      const answer = send(dispatcher);
+      if (dispatcher.queued === 0) this.onDrain();
+      return answer;
+    });
   }
 
   /** `answer` of a task just taken: if it had to wait for a thread, the pool needs a drain (piscina's 'needsDrain'). */
@@ -573,7 +641,13 @@ export class ThreadPool extends EventEmitter<ThreadPoolEvents> {
   private async closeNow(force: boolean): Promise<void> {
     const dispatcher = await this.dispatcher.catch(() => undefined);
     if (dispatcher !== undefined) {
-      if (force) dispatcher.rejectQueued(() => new AbortError('the pool was closed before the task ran'));
+      if (force) {
+        // Tasks run while the threads were starting wait only for them to be up: they are in hand
+        // (piscina has given them to its pending workers), not waiting for a busy thread. Once every
+        // thread has its runner (and has taken what it can), what still waits is refused.
+        await dispatcher.whenReady().catch(() => undefined);
+        dispatcher.rejectQueued(() => new AbortError('the pool was closed before the task ran'));
+      }
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.closeTimeout).unref()));
       const done = await Promise.race([dispatcher.whenIdle(), late]);

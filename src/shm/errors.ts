@@ -103,8 +103,8 @@ export class InvalidArgumentError extends WeftError {
 export class InvalidOptionTypeError extends TypeError {
   readonly code: string = ErrorCodes.INVALID_ARGUMENT;
 
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     Object.defineProperty(this, BRAND, { value: true });
   }
 
