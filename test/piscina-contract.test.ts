@@ -441,6 +441,7 @@ describe.each(libs)('%s: piscina contract', (lib, Pool, move) => {
       const p = pool({ filename: EVAL, minThreads: 1, maxThreads: 2 });
       let created = 0;
       p.on('workerCreate', () => created++);
+      expect(p.threads.length).toBe(1); // listed from the constructor on, as piscina's are
       await until(() => p.threads.length === 1, 10_000, 'minThreads to start');
       const spinning = [rejection(p.run('while (true) {}')), rejection(p.run('while (true) {}')), rejection(p.run('while (true) {}'))];
       await until(() => p.threads.length === 2, 10_000, 'a thread per task, up to maxThreads');
@@ -460,6 +461,15 @@ describe.each(libs)('%s: piscina contract', (lib, Pool, move) => {
       const high = pool({ filename: EVAL, minThreads: cores });
       expect(high.options.minThreads).toBe(cores);
       expect(high.options.maxThreads).toBe(cores);
+    });
+
+    it('threads lists minThreads Workers right after the constructor', async () => {
+      const p = pool({ filename: EVAL, minThreads: 2, maxThreads: 2 });
+      expect(p.threads.length).toBe(2);
+      expect(p.threads.every((worker) => typeof worker.threadId === 'number')).toBe(true);
+      expect(await p.run('6 * 7')).toBe(42);
+      expect(p.threads.length).toBe(2);
+      await p.destroy();
     });
 
     it('minThreads above maxThreads is a RangeError', () => {

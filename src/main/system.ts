@@ -89,10 +89,19 @@ export interface PoolThreads {
 
 /** Starts a system: `threads` shards (default: one per core) plus main as thread 0. */
 export async function start(options?: StartOptions, pool?: PoolThreads): Promise<System> {
-  const resolved = resolveStartOptions(options);
-  const system = new System(resolved, pool);
-  await system.ready();
+  const [system, ready] = launch(options, pool);
+  await ready;
   return system;
+}
+
+/**
+ * @internal `start()`, handing the system over at once, its shards' Workers made but not yet up
+ * (with `ready`, which rejects as `start()` would): a ThreadPool lists them in `threads` from its
+ * constructor on, as piscina does. Throws for bad options.
+ */
+export function launch(options?: StartOptions, pool?: PoolThreads): [system: System, ready: Promise<void>] {
+  const system = new System(resolveStartOptions(options), pool);
+  return [system, system.ready()];
 }
 
 export class System extends GuardedEmitter<SystemEvents> implements Router {
@@ -805,9 +814,9 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     return () => this.workerListeners.delete(listener);
   }
 
-  /** @internal The `Worker` running shard `thread` now (undefined while it is down). */
-  shardWorker(thread: number): Worker | undefined {
-    return this.root.isUp(thread) ? this.root.workers[thread] : undefined;
+  /** @internal The `Worker` running shard `thread` now (undefined while it is down); with `starting`, also one still starting. */
+  shardWorker(thread: number, starting = false): Worker | undefined {
+    return this.root.isUp(thread) || starting ? this.root.workers[thread] : undefined;
   }
 
   private async shutdown(): Promise<void> {

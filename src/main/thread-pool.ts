@@ -24,7 +24,7 @@ import { availableParallelism } from 'node:os';
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import type { ResourceLimits, Transferable, Worker } from 'node:worker_threads';
 import { AbortError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
-import { start, type System } from './system.js';
+import { launch, type PoolThreads, type System } from './system.js';
 import type { TaskDispatcher, TaskTiming } from './tasks.js';
 import { moduleUrl } from '../common/module-url.js';
 import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from './stream.js';
@@ -32,7 +32,7 @@ import { abortable, latched, type Abortable, type TaskSignal } from './task-sign
 import { isMovable, move, moved } from './move.js';
 import { isWorkerThread, workerData } from '../common/worker-state.js';
 import type { ThreadWorkerOptions } from './root-supervisor.js';
-import { recycleLimits } from './options.js';
+import { recycleLimits, type StartOptions } from './options.js';
 import { Recycler, type RecycleLimits } from './recycler.js';
 
 export interface ThreadPoolOptions {
@@ -392,10 +392,7 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter<T
       : undefined;
     const { env, argv, execArgv, trackUnmanagedFds, workerData: data } = readBack;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
-    this.own =
-      system === undefined
-        ? start({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 }, ...recycle }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data, initial: minThreads })
-        : undefined;
+    this.own = system === undefined ? this.launchOwn({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 }, ...recycle }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data, initial: minThreads }) : undefined;
     const made = (s: System): TaskDispatcher => {
       // Its own threads are elastic when minThreads < maxThreads: started on demand, retired idle.
       const elastic = this.own !== undefined && minThreads < threads ? { min: minThreads, idleTimeout } : undefined;
@@ -410,6 +407,31 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter<T
     this.dispatcher = this.own === undefined ? Promise.resolve(made(system!)) : this.own.then(made);
     // A pool that failed to start reports it from `run`; not as an unhandled rejection here.
     this.dispatcher.catch(() => undefined);
+  }
+
+  /**
+   * Starts the pool's own system; its Workers are in `threads` at once (piscina's are, from the
+   * constructor on), though 'workerCreate' is emitted only once each is up (`watchThreads`).
+   */
+  private launchOwn(options: StartOptions, pool: PoolThreads): Promise<System> {
+    let system: System;
+    let ready: Promise<void>;
+    try {
+      [system, ready] = launch(options, pool);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    for (let thread = 1; thread <= system.threads; thread++) {
+      const worker = system.shardWorker(thread, true);
+      if (worker !== undefined) this.workers.set(thread, worker);
+    }
+    return ready.then(
+      () => system,
+      (error: unknown) => {
+        this.workers.clear(); // they never came up
+        throw error;
+      },
+    );
   }
 
   /** Announces its own shards' Workers and forwards what tasks post ('message'). */
