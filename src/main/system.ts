@@ -494,7 +494,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     return {
       system: this,
       lanes: inline ? 1 : this.threads,
-      taskRunning: (thread) => Atomics.load(this.set.words, taskIndex(lane(thread))),
+      taskRunning: (thread) => this.taskRunning(lane(thread)),
       parked: (thread) => Atomics.load(this.set.words, parkedIndex(lane(thread))),
       runBeside: (thread, id, module, name, args, transferList, key, unsendable) =>
         inline ? runBesideInline(id, module, name, args, transferList, (task) => this.runtime.markTask(task), unsendable) : this.side.run(thread, id, module, name, args, transferList, key, unsendable),
@@ -944,6 +944,11 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   private endShardsAtOnce = false;
 
+  /** The id of the task thread `thread`'s runner is inside now (its TASK word), 0 for none: the one place it is read. */
+  private taskRunning(thread: number): number {
+    return Atomics.load(this.set.words, taskIndex(thread));
+  }
+
   /** Listeners of what shards' code posts to main itself (`parentPort.postMessage` in a task). */
   private readonly workerListeners = new Set<(thread: number, message: unknown) => void>();
 
@@ -972,7 +977,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     }
     await this.runtime.stopActors();
     const stops = this.shardNumbers()
-      .filter((thread) => this.root.isUp(thread) && !(this.endShardsAtOnce && Atomics.load(this.set.words, taskIndex(thread)) !== 0))
+      .filter((thread) => this.root.isUp(thread) && !(this.endShardsAtOnce && this.taskRunning(thread) !== 0))
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
     await this.seen.stop();
