@@ -51,6 +51,7 @@ import type { MailboxOptions } from '../common/mailbox.js';
 import { Recycler } from './recycler.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, ClusterStats, RemoteName } from './cluster/cluster.js';
+import type { Unserve } from './cluster/remote-tasks.js';
 import type { NodeDownWhy } from './cluster/membership.js';
 
 /** Options of `spawn`; `args` is required when the actor's `init` needs one. */
@@ -710,14 +711,17 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * Takes tasks of `module` from the cluster: `runOn('any', …)` on any node may now run them
    * here (NATS queue groups spread them over every node serving the module). `as` names the
    * module across machines, where its URL may differ. Returns a function that stops serving (this
-   * registration only). Throws AlreadyRegisteredError if this node already serves a module as `as`.
+   * registration only), whose `ready` promise resolves once the NATS server has this node's
+   * subscription: a task sent by any node after that reaches it (before, NATS may give it to no
+   * one here). `ready` rejects with ClusterError if this node leaves the cluster first. Throws
+   * AlreadyRegisteredError if this node already serves a module as `as`.
    *
    * ```ts
-   * system.serve(new URL('./hash.js', import.meta.url), { as: 'hash' });
+   * await system.serve(new URL('./hash.js', import.meta.url), { as: 'hash' }).ready;
    * await other.runOn('any', 'hash', 'sha256', data);
    * ```
    */
-  serve(module: string | URL, options?: { as?: string }): () => void {
+  serve(module: string | URL, options?: { as?: string }): Unserve {
     const cluster = this.joined('serve');
     const url = moduleUrl(module);
     const as = options?.as ?? url;

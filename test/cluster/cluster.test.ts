@@ -184,8 +184,8 @@ describe('two nodes', () => {
 
   it("runs tasks with { node: 'any' } on every node that serves the module, and a node that leaves stops getting them", async () => {
     const b = await node('b');
-    system.serve(WHERE, { as: 'where' });
-    await b.ask('serve', { module: WHERE.href, as: 'where' });
+    await system.serve(WHERE, { as: 'where' }).ready;
+    await b.ask('serve', { module: WHERE.href, as: 'where' }); // answered once b's serve is ready
     const ran = await Promise.all(Array.from({ length: 200 }, (_, i) => system.runOn('any', 'where', 'where', i) as Promise<{ node: string; label: number }>));
     const count = (name: string): number => ran.filter((r) => r.node === name).length;
     expect(ran.map((r) => r.label)).toEqual(Array.from({ length: 200 }, (_, i) => i));
