@@ -30,16 +30,18 @@ async function node(name: string, options: Parameters<typeof startNode>[2] = {})
 }
 
 /**
- * For tests of what crosses between two live nodes (order, errors), not of failure detection:
- * node a's 1 s `downAfter` (which the detection tests need) takes a node whose main thread is
- * starved that long on a loaded 2-core machine for down (seen at load 25: b down mid-test, 'timeout',
- * in 10 of 16 runs of these two tests). So they run between b and a second node here, 'steady', that
- * judge each other by STEADY_DOWN_AFTER; the assertions are the same.
+ * For tests of what crosses between two live nodes (order, errors), not of failure detection or
+ * deadlines: node a's 1 s `downAfter` (which the detection tests need) takes a node whose main
+ * thread is starved that long on a loaded 2-core machine for down (seen at load 25: b down
+ * mid-test, 'timeout', in 10 of 16 runs of these two tests), and the default 5 s call timeout ran
+ * out on a 2 MB reply being refused (2 of 8). So they run between b and a second node here,
+ * 'steady', that judge each other by STEADY_MS and wait that long for a reply; the assertions are
+ * the same.
  */
-const STEADY_DOWN_AFTER = 15_000;
+const STEADY_MS = 15_000;
 async function steadyPair(run: (steady: System, b: NodeProcess) => Promise<void>): Promise<void> {
-  const b = await node('b', { node: { downAfter: STEADY_DOWN_AFTER } });
-  const steady = await start({ threads: 1, node: { name: 'steady', nats: { servers: nats.url }, heartbeat: 200, downAfter: STEADY_DOWN_AFTER, globalNames: false } });
+  const b = await node('b', { callTimeout: STEADY_MS, node: { downAfter: STEADY_MS } });
+  const steady = await start({ threads: 1, callTimeout: STEADY_MS, node: { name: 'steady', nats: { servers: nats.url }, heartbeat: 200, downAfter: STEADY_MS, globalNames: false } });
   try {
     await steady.awaitNode('b', 10_000);
     await b.ask('awaitNode', { node: 'steady' });
