@@ -28,7 +28,7 @@ if (role === 'weft') {
   const system = await start({ threads: 1, node: { name: name!, nats: natsOptions(servers!), globalNames: false } });
   await system.spawn(new URL('../actors/adder.js', import.meta.url), { name: 'adder', thread: 1 });
   await system.spawn(new URL('../actors/stream-sink.js', import.meta.url), { name: 'sink', thread: 1 });
-  if (fibModule !== undefined) system.serve(fibModule, { as: 'fib' });
+  if (fibModule !== undefined) await system.serve(fibModule, { as: 'fib' }).ready; // before the suite sends its first task
 } else if (role === 'nats-echo' || role === 'nats-sink') {
   // loaded here: the weft role does not need it directly (the suites check it is installed first)
   const { connect } = await import('@nats-io/transport-node');

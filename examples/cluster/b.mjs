@@ -3,7 +3,7 @@ import { start } from 'weft';
 
 process.env.NODE_NAME = 'b';
 const system = await start({ threads: 2, node: { name: 'b', nats: { servers: 'nats://127.0.0.1:4222' } } });
-system.serve(new URL('./hash.mjs', import.meta.url), { as: 'hash' });
+await system.serve(new URL('./hash.mjs', import.meta.url), { as: 'hash' }).ready; // a's tasks reach this node from here on
 await system.awaitNode('a', 10_000);
 console.log('b: nodes', system.nodes());
 

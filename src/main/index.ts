@@ -5,6 +5,7 @@
 export { start, System, isThreadDown, type SpawnOptions, type DeadLetter, type ActorExit, type SystemEvents, type Monitor, type RemoteName, type ClusterStats, type NodeDownWhy, type StatsOptions, type SystemStats } from './system.js';
 export type { NodeOptions } from './cluster/node-options.js';
 export type { NatsConnectOptions } from './cluster/nats-types.js';
+export type { Unserve } from './cluster/remote-tasks.js';
 export { nodePermissions, type NatsPermissions } from './cluster/permissions.js';
 export type { ThreadDownCause, ThreadRestart, RecycleCause } from './root-supervisor.js';
 export type { TaskOptions } from '../common/task-signal.js';

@@ -16,6 +16,7 @@ import type { Registry } from './registry.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { Cluster, ClusterHost, RemoteName } from './cluster/cluster.js';
 import type { NodeDownWhy } from './cluster/membership.js';
+import type { Unserve } from './cluster/remote-tasks.js';
 
 /** What a cluster node needs of its system (src/main/system.ts). */
 export interface NodeHost {
@@ -84,7 +85,7 @@ export class SystemCluster {
     return this.joined('whereisOn').whereis(node, name, this.host.callTimeout);
   }
 
-  serve(module: string | URL, options: { as?: string } | undefined): () => void {
+  serve(module: string | URL, options: { as?: string } | undefined): Unserve {
     const cluster = this.joined('serve');
     const url = moduleUrl(module);
     const as = options?.as ?? url;

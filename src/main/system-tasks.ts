@@ -5,7 +5,7 @@
  * parked words, the side channel, the root supervisor's end/grow/retire, the recycler, and one
  * task id counter, since a shard's TASK word names tasks of every dispatcher.
  */
-import { parkedIndex, taskIndex } from '../shm/ring-set.js';
+import { parkedIndex } from '../shm/ring-set.js';
 import type { ThreadRuntime } from '../common/runtime.js';
 import { runBesideInline } from './inline.js';
 import type { Recycler } from './recycler.js';
@@ -22,8 +22,10 @@ export interface TaskShardsHost {
   readonly system: System;
   /** The shards; 0 in inline mode, where one lane's runner lives on main (src/main/inline.ts). */
   readonly threads: number;
-  /** The ring set's words (each thread's TASK and parked counts). */
+  /** The ring set's words (each thread's parked count). */
   readonly words: Int32Array;
+  /** The id of the task thread `thread`'s runner is inside now (its TASK word), 0 for none. */
+  taskRunning(thread: number): number;
   readonly runtime: ThreadRuntime;
   readonly side: SideTasks;
   readonly root: RootSupervisor;
@@ -97,7 +99,7 @@ export class SystemTasks {
     return {
       system,
       lanes: inline ? 1 : threads,
-      taskRunning: (thread) => Atomics.load(words, taskIndex(lane(thread))),
+      taskRunning: (thread) => this.shards.taskRunning(lane(thread)),
       parked: (thread) => Atomics.load(words, parkedIndex(lane(thread))),
       runBeside: (thread, id, module, name, args, transferList, key, unsendable) =>
         inline ? runBesideInline(id, module, name, args, transferList, (task) => runtime.markTask(task), unsendable) : side.run(thread, id, module, name, args, transferList, key, unsendable),

@@ -63,6 +63,7 @@ import { SystemCluster, type NodeHost } from './system-cluster.js';
 import { isThreadDown, type SpawnOptions, type Monitor, type SystemEvents } from './system-events.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { RemoteName } from './cluster/cluster.js';
+import type { Unserve } from './cluster/remote-tasks.js';
 import type { NodeDownWhy } from './cluster/membership.js';
 
 export { isThreadDown, type SpawnOptions, type DeadLetter, type Monitor, type ActorExit, type SystemEvents, type RemoteName, type ClusterStats, type StatsOptions, type SystemStats, type NodeDownWhy } from './system-events.js';
@@ -187,7 +188,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     this.root = new RootSupervisor(this.rootHost, { url: SHARD_URL, set: this.set, shards: options.threads, hangTimeout, resourceLimits, execArgv, ...threadRestarts, worker: pool?.worker, initial: pool?.initial, standbyDelay: recycling ? 0 : undefined });
     this.recycler = recycling ? new Recycler(this.recyclerHost(), options) : undefined;
     const { set, runtime, side, root, recycler } = this;
-    this.tasks = new SystemTasks({ system: this, threads: this.threads, words: set.words, runtime, side, root, recycler, abortGrace: options.abortGrace, readNow: () => this.readNow() });
+    this.tasks = new SystemTasks({ system: this, threads: this.threads, words: set.words, runtime, side, root, recycler, abortGrace: options.abortGrace, readNow: () => this.readNow(), taskRunning: (thread) => this.taskRunning(thread) });
   }
 
   /** What the cluster side asks of the system (src/main/system-cluster.ts). */
@@ -638,14 +639,17 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * Takes tasks of `module` from the cluster: `runOn('any', …)` on any node may now run them
    * here (NATS queue groups spread them over every node serving the module). `as` names the
    * module across machines, where its URL may differ. Returns a function that stops serving (this
-   * registration only). Throws AlreadyRegisteredError if this node already serves a module as `as`.
+   * registration only), whose `ready` promise resolves once the NATS server has this node's
+   * subscription: a task sent by any node after that reaches it (before, NATS may give it to no
+   * one here). `ready` rejects with ClusterError if this node leaves the cluster first. Throws
+   * AlreadyRegisteredError if this node already serves a module as `as`.
    *
    * ```ts
-   * system.serve(new URL('./hash.js', import.meta.url), { as: 'hash' });
+   * await system.serve(new URL('./hash.js', import.meta.url), { as: 'hash' }).ready;
    * await other.runOn('any', 'hash', 'sha256', data);
    * ```
    */
-  serve(module: string | URL, options?: { as?: string }): () => void {
+  serve(module: string | URL, options?: { as?: string }): Unserve {
     return this.member.serve(module, options);
   }
 
@@ -805,6 +809,11 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   private endShardsAtOnce = false;
 
+  /** The id of the task thread `thread`'s runner is inside now (its TASK word), 0 for none: the one place it is read. */
+  private taskRunning(thread: number): number {
+    return Atomics.load(this.set.words, taskIndex(thread));
+  }
+
   /** Listeners of what shards' code posts to main itself (`parentPort.postMessage` in a task). */
   private readonly workerListeners = new Set<(thread: number, message: unknown) => void>();
 
@@ -834,7 +843,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     }
     await this.runtime.stopActors();
     const stops = this.shardNumbers()
-      .filter((thread) => this.root.isUp(thread) && !(this.endShardsAtOnce && Atomics.load(this.set.words, taskIndex(thread)) !== 0))
+      .filter((thread) => this.root.isUp(thread) && !(this.endShardsAtOnce && this.taskRunning(thread) !== 0))
       .map((thread) => this.runtime.request<void>(thread, 'stop', (ref) => [Kind.STOP, [ref]], STOP_TIMEOUT_MS).catch(noop));
     await Promise.all(stops);
     await this.seen.stop();

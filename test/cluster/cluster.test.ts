@@ -29,6 +29,28 @@ async function node(name: string, options: Parameters<typeof startNode>[2] = {})
   return started;
 }
 
+/**
+ * For tests of what crosses between two live nodes (order, errors), not of failure detection or
+ * deadlines: node a's 1 s `downAfter` (which the detection tests need) takes a node whose main
+ * thread is starved that long on a loaded 2-core machine for down (seen at load 25: b down
+ * mid-test, 'timeout', in 10 of 16 runs of these two tests), and the default 5 s call timeout ran
+ * out on a 2 MB reply being refused (2 of 8). So they run between b and a second node here,
+ * 'steady', that judge each other by STEADY_MS and wait that long for a reply; the assertions are
+ * the same.
+ */
+const STEADY_MS = 15_000;
+async function steadyPair(run: (steady: System, b: NodeProcess) => Promise<void>): Promise<void> {
+  const b = await node('b', { callTimeout: STEADY_MS, node: { downAfter: STEADY_MS } });
+  const steady = await start({ threads: 1, callTimeout: STEADY_MS, node: { name: 'steady', nats: { servers: nats.url }, heartbeat: 200, downAfter: STEADY_MS, globalNames: false } });
+  try {
+    await steady.awaitNode('b', 10_000);
+    await b.ask('awaitNode', { node: 'steady' });
+    await run(steady, b);
+  } finally {
+    await steady.stop(); // its goodbye: a sees it leave at once (afterEach waits for a alone)
+  }
+}
+
 beforeAll(async () => {
   process.env.WEFT_NODE_NAME = 'a'; // before the shards start: they copy the environment
   nats = await startNatsServer();
@@ -72,30 +94,30 @@ describe('two nodes', () => {
   });
 
   it('a name nobody holds there is NoProcError; a message that cannot travel is EncodeError at the sender', async () => {
-    await node('b');
-    await expect(system.call({ name: 'nobody', node: 'b' }, { type: 'echo', value: 1 })).rejects.toMatchObject({ code: 'WEFT_ERR_NO_PROC' });
-    expect(await system.whereisOn('nobody', 'b')).toBeUndefined();
-    const b = nodes[0]!;
-    const pid = await b.spawn(WANDERER);
-    const ref = system.whereis('x') ?? (await system.whereisOn<typeof Wanderer>('x', 'b'));
-    expect(ref).toBeUndefined();
-    await expect(system.call(pid, { type: 'echo', value: () => 1 })).rejects.toBeInstanceOf(EncodeError);
-    // a node spawns only modules on its own disk
-    await expect(system.spawn('data:text/javascript,export default 1', { node: 'b' })).rejects.toMatchObject({ code: 'WEFT_ERR_SPAWN' });
-    // the pair is still in step: the next call goes through
-    expect(await system.call(pid, { type: 'echo', value: 'after' })).toBe('after');
-    // larger than the server's max_payload (1 MB): refused at the sender, or the reply refused at b;
-    // either way the batches that follow decode, in order
-    await expect(system.call(pid, { type: 'echo', value: 'x'.repeat(2_000_000) })).rejects.toBeInstanceOf(ClusterError);
-    // (the small reply right behind the refused one uses the same shape, in the same batch)
-    const refusedReply = system.call(pid, { type: 'big', bytes: 2_000_000 });
-    const smallReply = system.call(pid, { type: 'big', bytes: 10 });
-    system.cast(pid, { type: 'seq', n: 0 });
-    system.cast(pid, { type: 'seq', n: 1 });
-    await expect(refusedReply).rejects.toMatchObject({ code: 'WEFT_ERR_CLUSTER' });
-    expect(await smallReply).toEqual({ payload: 'x'.repeat(10) });
-    expect(await system.call(pid, { type: 'seq' })).toEqual({ count: 2, outOfOrder: 0, last: 1 });
-    expect(((await system.call(pid, { type: 'big', bytes: 300_000 })) as { payload: string }).payload.length).toBe(300_000);
+    await steadyPair(async (steady, b) => {
+      await expect(steady.call({ name: 'nobody', node: 'b' }, { type: 'echo', value: 1 })).rejects.toMatchObject({ code: 'WEFT_ERR_NO_PROC' });
+      expect(await steady.whereisOn('nobody', 'b')).toBeUndefined();
+      const pid = await b.spawn(WANDERER);
+      const ref = steady.whereis('x') ?? (await steady.whereisOn<typeof Wanderer>('x', 'b'));
+      expect(ref).toBeUndefined();
+      await expect(steady.call(pid, { type: 'echo', value: () => 1 })).rejects.toBeInstanceOf(EncodeError);
+      // a node spawns only modules on its own disk
+      await expect(steady.spawn('data:text/javascript,export default 1', { node: 'b' })).rejects.toMatchObject({ code: 'WEFT_ERR_SPAWN' });
+      // the pair is still in step: the next call goes through
+      expect(await steady.call(pid, { type: 'echo', value: 'after' })).toBe('after');
+      // larger than the server's max_payload (1 MB): refused at the sender, or the reply refused at b;
+      // either way the batches that follow decode, in order
+      await expect(steady.call(pid, { type: 'echo', value: 'x'.repeat(2_000_000) })).rejects.toBeInstanceOf(ClusterError);
+      // (the small reply right behind the refused one uses the same shape, in the same batch)
+      const refusedReply = steady.call(pid, { type: 'big', bytes: 2_000_000 });
+      const smallReply = steady.call(pid, { type: 'big', bytes: 10 });
+      steady.cast(pid, { type: 'seq', n: 0 });
+      steady.cast(pid, { type: 'seq', n: 1 });
+      await expect(refusedReply).rejects.toMatchObject({ code: 'WEFT_ERR_CLUSTER' });
+      expect(await smallReply).toEqual({ payload: 'x'.repeat(10) });
+      expect(await steady.call(pid, { type: 'seq' })).toEqual({ count: 2, outOfOrder: 0, last: 1 });
+      expect(((await steady.call(pid, { type: 'big', bytes: 300_000 })) as { payload: string }).payload.length).toBe(300_000);
+    });
   });
 
   it('spawns on another node, and monitors and links across nodes deliver DOWN and EXIT', async () => {
@@ -165,27 +187,28 @@ describe('two nodes', () => {
   });
 
   it('keeps the order of 10,000 casts from one sender to one actor on another node', async () => {
-    await node('b');
-    const remote = await system.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
-    const before = (await system.stats()).cluster!;
-    for (let n = 0; n < 10_000; n++) remote.cast({ type: 'seq', n });
-    expect(await remote.call({ type: 'seq' }, { timeout: 20_000 })).toEqual({ count: 10_000, outOfOrder: 0, last: 9999 });
-    // batched: the 10,001 ops went in a handful of NATS messages, not one each
-    const after = (await system.stats()).cluster!;
-    expect(after.opsSent - before.opsSent).toBe(10_001);
-    expect(after.batchesSent - before.batchesSent).toBeLessThan(20);
-    // and from a shard of b to an actor here
-    const here = await system.spawn<typeof Wanderer>(WANDERER);
-    await nodes[0]!.ask('call', { to: plainPid(remote.pid), msg: { type: 'echo', value: 0 } });
-    await Promise.all(Array.from({ length: 2000 }, (_, n) => nodes[0]!.ask('cast', { to: plainPid(here.pid), msg: { type: 'seq', n } })));
-    // asked by b too, so it comes after b's casts
-    expect(await nodes[0]!.ask('call', { to: plainPid(here.pid), msg: { type: 'seq' } })).toEqual({ count: 2000, outOfOrder: 0, last: 1999 });
+    await steadyPair(async (steady, b) => {
+      const remote = await steady.spawn<typeof Wanderer>(WANDERER, { node: 'b' });
+      const before = (await steady.stats()).cluster!;
+      for (let n = 0; n < 10_000; n++) remote.cast({ type: 'seq', n });
+      expect(await remote.call({ type: 'seq' }, { timeout: 20_000 })).toEqual({ count: 10_000, outOfOrder: 0, last: 9999 });
+      // batched: the 10,001 ops went in a handful of NATS messages, not one each
+      const after = (await steady.stats()).cluster!;
+      expect(after.opsSent - before.opsSent).toBe(10_001);
+      expect(after.batchesSent - before.batchesSent).toBeLessThan(20);
+      // and from a shard of b to an actor here
+      const here = await steady.spawn<typeof Wanderer>(WANDERER);
+      await b.ask('call', { to: plainPid(remote.pid), msg: { type: 'echo', value: 0 } });
+      await Promise.all(Array.from({ length: 2000 }, (_, n) => b.ask('cast', { to: plainPid(here.pid), msg: { type: 'seq', n } })));
+      // asked by b too, so it comes after b's casts
+      expect(await b.ask('call', { to: plainPid(here.pid), msg: { type: 'seq' } })).toEqual({ count: 2000, outOfOrder: 0, last: 1999 });
+    });
   });
 
   it("runs tasks with { node: 'any' } on every node that serves the module, and a node that leaves stops getting them", async () => {
     const b = await node('b');
-    system.serve(WHERE, { as: 'where' });
-    await b.ask('serve', { module: WHERE.href, as: 'where' });
+    await system.serve(WHERE, { as: 'where' }).ready;
+    await b.ask('serve', { module: WHERE.href, as: 'where' }); // answered once b's serve is ready
     const ran = await Promise.all(Array.from({ length: 200 }, (_, i) => system.runOn('any', 'where', 'where', i) as Promise<{ node: string; label: number }>));
     const count = (name: string): number => ran.filter((r) => r.node === name).length;
     expect(ran.map((r) => r.label)).toEqual(Array.from({ length: 200 }, (_, i) => i));

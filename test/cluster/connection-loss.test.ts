@@ -134,7 +134,7 @@ describe('a lost NATS connection is a nodedown (item 1)', () => {
 
   it('runOn has a finite default deadline (node.taskTimeout)', async () => {
     const b = await node('b', { node: { taskTimeout: 400 } as never });
-    system.serve(WHERE, { as: 'where-a' });
+    await system.serve(WHERE, { as: 'where-a' }).ready;
     const began = Date.now();
     await expect(b.ask('runOn', { where: 'a', module: 'where-a', exportName: 'sleep', args: [5000] })).rejects.toMatchObject({ code: 'WEFT_ERR_CALL_TIMEOUT' });
     expect(Date.now() - began).toBeLessThan(4000);
@@ -247,16 +247,18 @@ describe('serve twice under one `as` (item 5)', () => {
     const b = await node('b');
     const unserveFirst = system.serve(WHERE, { as: 'twice' });
     expect(() => system.serve(MATH, { as: 'twice' })).toThrow(AlreadyRegisteredError);
-    // (serve returns before the server has the subscription: a task sent at once may find nobody)
     const ranOnA = async (exportName: string, args: unknown[], expected: unknown): Promise<boolean> => {
       const settled = await b.ask<{ ok: boolean; value: unknown }>('settle', { what: 'runOn', where: 'a', module: 'twice', exportName, args });
       return settled.ok && JSON.stringify(settled.value) === JSON.stringify(expected);
     };
-    await eventually(() => ranOnA('where', [1], { node: 'a', label: 1 }), 10_000, 'the first module to be served');
+    // Once ready, the server has the subscription: the first task b sends is taken.
+    await unserveFirst.ready;
+    expect(await ranOnA('where', [1], { node: 'a', label: 1 })).toBe(true);
     unserveFirst();
     const unserveSecond = system.serve(MATH, { as: 'twice' });
     unserveFirst(); // again: the first registration is gone already; the second stays
-    await eventually(() => ranOnA('mul', [2, 3], 6), 10_000, 'the second module to be served');
+    await unserveSecond.ready;
+    expect(await ranOnA('mul', [2, 3], 6)).toBe(true);
     await sleep(300);
     expect(await ranOnA('mul', [2, 3], 6)).toBe(true);
     unserveSecond();
@@ -264,14 +266,40 @@ describe('serve twice under one `as` (item 5)', () => {
   });
 });
 
+describe('serve says when it is in effect', () => {
+  it("ready waits for the server to have the subscription: held back on a slow link, then every task to 'any' reaches the node at once", async () => {
+    const relay = await startRelay(nats.port);
+    relays.push(relay);
+    const b = await node('b', { node: { nats: { servers: relay.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 } } as never });
+    relay.hold(); // what b writes (its SUB, then the flush's PING) waits in the relay
+    let answered = false;
+    const serving = b.ask('serve', { module: WHERE.href, as: 'held' }).then(() => (answered = true)); // b answers once ready
+    await sleep(400); // under downAfter (1000 ms): b stays a member
+    expect(answered).toBe(false); // the server has not got the subscription: not ready
+    relay.release();
+    await serving;
+    // No wait, no retry: the server has b's subscription now, so NATS gives each task to b.
+    const ran = await Promise.all(Array.from({ length: 10 }, (_, i) => system.runOn('any', 'held', 'where', i) as Promise<{ node: string; label: number }>));
+    expect(ran).toEqual(Array.from({ length: 10 }, (_, i) => ({ node: 'b', label: i })));
+  });
+
+  it('ready rejects with ClusterError when the node leaves the cluster before the server confirms', async () => {
+    const relay = await startRelay(nats.port);
+    relays.push(relay);
+    const c = await start({ threads: 0, node: { name: 'c', nats: { servers: relay.url, reconnectTimeWait: 50 }, heartbeat: 200, downAfter: 1000, globalNames: false } });
+    relay.hold();
+    const unserve = c.serve(WHERE, { as: 'never' });
+    await c.stop();
+    await expect(unserve.ready).rejects.toBeInstanceOf(ClusterError);
+    relay.release();
+  });
+});
+
 describe('a runOn cut short by a graceful stop (item 6)', () => {
   it("rejects with NodeDownError ('goodbye'), to b and to 'any', every time", async () => {
     for (let round = 0; round < 2; round++) {
       const b = await node('b');
-      await b.ask('serve', { module: WHERE.href, as: 'where' });
-      // serve returns before the server has b's subscription: a task to 'any' sent at once may find
-      // nobody (ClusterError, as documented); this test is about tasks b took, so wait until it takes them.
-      await eventually(() => system.runOn('any', 'where', 'where', 0).then((r) => (r as { node: string }).node === 'b', () => false), 10_000, 'b to serve where');
+      await b.ask('serve', { module: WHERE.href, as: 'where' }); // answered once b's serve is ready
       const since = Date.now();
       const tasks = [
         ...Array.from({ length: 3 }, () => system.runOn('b', 'where', 'sleep', 5000)),

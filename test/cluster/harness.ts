@@ -92,10 +92,16 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
   }
 }
 
-/** A TCP relay in front of the NATS server: `cut()` drops every connection through it (a network blip for its clients only). */
+/**
+ * A TCP relay in front of the NATS server: `cut()` drops every connection through it (a network
+ * blip for its clients only); `hold()` keeps what its clients write from the server (a slow link
+ * one way) until `release()`, which passes it on in order.
+ */
 export interface Relay {
   url: string;
   cut(): void;
+  hold(): void;
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -112,9 +118,10 @@ export async function startRelay(natsPort: number): Promise<Relay> {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
+    if (!held) client.pipe(upstream);
     upstream.pipe(client);
   });
+  let held = false;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   const cut = (): void => {
@@ -127,6 +134,17 @@ export async function startRelay(natsPort: number): Promise<Relay> {
   return {
     url: `nats://127.0.0.1:${port}`,
     cut,
+    hold: () => {
+      held = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        client.pause(); // unpipe leaves the stream flowing: what arrives now waits in its buffer
+      }
+    },
+    release: () => {
+      held = false;
+      for (const [client, upstream] of pairs) client.pipe(upstream); // resumes it, the buffer first
+    },
     close: async () => {
       cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));

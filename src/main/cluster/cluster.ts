@@ -193,6 +193,7 @@ export class Cluster {
       outbox: this.outbox,
       calls: this.calls,
       subscribe: (subject, queue, what, onMessage) => this.nc.subscribe(subject, { queue, callback: this.listener(what, onMessage) }),
+      confirmSubscriptions: (still) => this.confirmSubscriptions(still),
       creationOf: (node) => this.membership.creationOf(node),
       isMember: (node, creation) => this.isMember(node, creation),
       reach: (node, timeout) => this.reach(node, timeout, true),
@@ -246,6 +247,27 @@ export class Cluster {
       // Closed for good (the client gave up reconnecting, or the server ended it), not by stop().
       if (!this.stopped) this.host.error(new ClusterError(`node ${JSON.stringify(this.name)} lost its NATS connection for good${error === undefined ? '' : `: ${error.message}`}; the other nodes will be declared down`, { cause: error }));
     });
+  }
+
+  /**
+   * Resolves once the server has every subscription this node made so far: a flush (PING, then its
+   * PONG) is answered only after the server has read what was written before it. A flush cut by a
+   * disconnect is tried again on the next connection (the client subscribes again on reconnect,
+   * before anything else it writes); a node that leaves the cluster first rejects with ClusterError.
+   */
+  private async confirmSubscriptions(still: () => boolean): Promise<void> {
+    for (;;) {
+      if (!still()) return;
+      if (this.stopped || this.nc.isClosed()) throw new ClusterError(`node ${JSON.stringify(this.name)} left the cluster before the server confirmed its subscription`);
+      try {
+        // Raced with the close: a client that closes (stop(), or given up for good) leaves a
+        // pending flush unsettled forever.
+        if ((await Promise.race([this.nc.flush().then(() => true), this.nc.closed().then(() => false)])) && still()) return;
+      } catch {
+        // Disconnected before the PONG (the client rejects pending flushes on each new dial): try
+        // again; each attempt waits for the next dial, so this is paced by the reconnect interval.
+      }
+    }
   }
 
   /**

@@ -31,6 +31,12 @@ export interface TaskRoutes {
   calls: RemoteCalls;
   /** `onMessage` gets each message's bytes and its sender (the subject's last token). */
   subscribe(subject: string, queue: string | undefined, what: string, onMessage: (data: Uint8Array, sender: string) => void): NatsSubscriptionLike;
+  /**
+   * Resolves once the server has every subscription made so far (a round trip behind them), across
+   * reconnects; rejects with ClusterError if this node leaves the cluster first. `still()` false: the
+   * wait is no longer wanted, and resolves at its next step.
+   */
+  confirmSubscriptions(still: () => boolean): Promise<void>;
   creationOf(node: string): number | undefined;
   /** True for this node's present life or a life of a node this one knows to be up: only they get tasks run. */
   isMember(node: string, creation: number): boolean;
@@ -46,6 +52,17 @@ export interface TaskRoutes {
   stopping(): boolean;
   /** True while this node's NATS connection is down. */
   offline(): boolean;
+}
+
+/**
+ * What `serve` returns: call it to stop serving (this registration only; again, it does nothing).
+ * `ready` resolves once the NATS server has the subscriptions, so a task any node sends from then
+ * on reaches this node; it rejects with ClusterError if this node leaves the cluster first, and
+ * resolves as well if the registration is undone first (there is nothing left to wait for).
+ */
+export interface Unserve {
+  (): void;
+  readonly ready: Promise<void>;
 }
 
 export class RemoteTasks {
@@ -69,7 +86,7 @@ export class RemoteTasks {
    * the function that undoes this registration, and only this one. Throws AlreadyRegisteredError
    * if this node already serves a module as `as`.
    */
-  serve(module: string, as: string): () => void {
+  serve(module: string, as: string): Unserve {
     const token = taskToken(as);
     const held = this.served.get(token);
     if (held !== undefined) throw new AlreadyRegisteredError(`node ${JSON.stringify(this.routes.node)} already serves ${JSON.stringify(as)} (${held.module}); call the function its serve returned first, got: ${module}`);
@@ -82,11 +99,17 @@ export class RemoteTasks {
       subscriptions: [routes.subscribe(`${subject}.any.*`, 'weft', what, onMessage), routes.subscribe(`${subject}.${routes.node}.*`, undefined, what, onMessage)],
     };
     this.served.set(token, registration);
-    return () => {
-      if (this.served.get(token) !== registration) return; // undone already, or another serve's now
+    const live = (): boolean => this.served.get(token) === registration;
+    const unserve = (): void => {
+      if (!live()) return; // undone already, or another serve's now
       this.served.delete(token);
       for (const subscription of registration.subscriptions) subscription.unsubscribe();
     };
+    // The subscriptions go to the server with the next write; until it has them, NATS gives a task
+    // published to this module's subjects to no one here. `ready` is that moment.
+    const ready = routes.confirmSubscriptions(live);
+    ready.catch(() => {}); // a caller need not await it: its rejection is theirs to see, never unhandled
+    return Object.assign(unserve, { ready });
   }
 
   /** The module this node serves as `as`, if it does. */
