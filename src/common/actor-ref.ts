@@ -9,7 +9,7 @@
 import type { AnyActor, CallOf, CastOf, InfoOf, ReplyOf, StreamOf, YieldOf } from './actor.js';
 import type { Pid } from '../shm/pid.js';
 import type { Kind } from '../shm/protocol.js';
-import type { TaskStream } from '../main/stream.js';
+import type { TaskStream } from './stream.js';
 import type { ActorStreamOptions } from './actor-stream-consumer.js';
 
 /** What a ref needs from its system; the system implements it. */

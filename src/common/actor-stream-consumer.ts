@@ -1,6 +1,6 @@
 /**
  * The consumer's side of an actor stream: what `ref.stream(msg)` hands out, on any thread. It is a
- * `TaskStream` (src/main/stream.ts: the same iterator, credit and batches as `pool.stream`), whose
+ * `TaskStream` (src/common/stream.ts: the same iterator, credit and batches as `pool.stream`), whose
  * channel sends STREAM calls to the actor (src/common/actor-stream.ts has the actor's side).
  *
  * ```ts
@@ -12,7 +12,7 @@
 import { AbortError } from '../shm/errors.js';
 import type { Pid } from '../shm/pid.js';
 import { StreamOp, type StreamEnvelope } from '../shm/protocol.js';
-import { TaskStream, highWaterMarkOf, type StreamOptions } from '../main/stream.js';
+import { TaskStream, highWaterMarkOf, type StreamOptions } from './stream.js';
 import type { StreamBatch } from './task-stream.js';
 import { checkSignal } from './call-abort.js';
 

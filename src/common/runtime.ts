@@ -34,7 +34,7 @@ import { mailboxLimit, type MailboxOptions } from './mailbox.js';
 import { tracing } from './tracing.js';
 import { tearDownAll } from './task-lifecycle.js';
 import { openActorStream, type ActorStreamOptions } from './actor-stream-consumer.js';
-import type { TaskStream } from '../main/stream.js';
+import type { TaskStream } from './stream.js';
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds a spawn waits for the module to load and `init` to return, unless told. */

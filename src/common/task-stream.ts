@@ -1,6 +1,6 @@
 /**
  * The thread side of a streamed task (`pool.stream`, `system.stream`): the task runner keeps one
- * `OpenStream` per stream it started, and hands it main's pulls. Main's side is src/main/stream.ts;
+ * `OpenStream` per stream it started, and hands it main's pulls. Main's side is src/common/stream.ts;
  * docs/architecture.md ("Streamed tasks") draws the whole protocol.
  *
  * Credit, not flow: the generator runs only while it holds credit, one value per unit. Main grants

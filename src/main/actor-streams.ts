@@ -6,7 +6,7 @@
 import type { Pid } from '../shm/pid.js';
 import type { ThreadRuntime } from '../common/runtime.js';
 import { openActorStream, type ActorStreamOptions } from '../common/actor-stream-consumer.js';
-import type { TaskStream } from './stream.js';
+import type { TaskStream } from '../common/stream.js';
 
 export class MainActorStreams {
   private readonly open = new Set<TaskStream<unknown>>();

@@ -15,7 +15,7 @@ export type { Strategy, Restart, Shutdown, ChildInfo, ChildCounts } from '../com
 export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
 export { ThreadPool, type ThreadPoolOptions, type RunOptions, type StreamRunOptions, type BroadcastOptions, type CloseOptions, type ThreadPoolEvents, type PoolHistogram, type HistogramSummary } from './thread-pool.js';
-export type { TaskStream, StreamOptions } from './stream.js';
+export type { TaskStream, StreamOptions } from '../common/stream.js';
 export type { TaskSignal, AbortEmitter, SystemRunOptions } from './task-signal.js';
 export { move } from './move.js';
 export { isWorkerThread, workerData } from '../common/worker-state.js';

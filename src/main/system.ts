@@ -47,7 +47,7 @@ import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import type { TaskDispatcher, DispatcherOptions } from './tasks.js';
 import { SystemTasks } from './system-tasks.js';
-import { DEFAULT_HIGH_WATER_MARK, TaskStream, highWaterMarkOf, refusedChannel } from './stream.js';
+import { DEFAULT_HIGH_WATER_MARK, TaskStream, highWaterMarkOf, refusedChannel } from '../common/stream.js';
 import { MainActorStreams } from './actor-streams.js';
 import type { ActorStreamOptions } from '../common/actor-stream-consumer.js';
 import { SideTasks } from './side-tasks.js';
@@ -384,7 +384,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   /**
    * Streams the values `module[exportName](...args)` yields (a generator, sync or async) from one
-   * shard, with backpressure: see `ThreadPool.stream` and src/main/stream.ts.
+   * shard, with backpressure: see `ThreadPool.stream` and src/common/stream.ts.
    * `for await (const row of system.stream<Row>(ROWS_URL, 'rows', 'big.csv')) …`
    */
   stream<T = unknown>(module: string | URL, exportName = 'default', ...args: unknown[]): TaskStream<T> {

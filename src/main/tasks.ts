@@ -28,7 +28,7 @@
  * SystemStoppedError for a stopped system), whether it waited here or was on a shard.
  *
  * Two more shapes of task go through here: a streamed task (`stream`: a generator whose values come
- * back in batches under credit, src/main/stream.ts and src/common/task-stream.ts), dispatched like
+ * back in batches under credit, src/common/stream.ts and src/common/task-stream.ts), dispatched like
  * any task for its opening call and then talking to its runner directly; and a broadcast
  * (`broadcast`: the same task once on every shard, outside the shards' limits).
  */
@@ -40,7 +40,7 @@ import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
 import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
 import { STREAM_CANCEL, STREAM_PULL, type StreamBatch } from '../common/task-stream.js';
-import { TaskStream, type StreamChannel } from './stream.js';
+import { TaskStream, type StreamChannel } from '../common/stream.js';
 import { tracing } from '../common/tracing.js';
 import type { Abortable } from './task-signal.js';
 import { isThreadDown, type System } from './system.js';

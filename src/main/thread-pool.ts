@@ -27,7 +27,7 @@ import { AbortError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosed
 import { launch, type PoolThreads, type System } from './system.js';
 import type { TaskDispatcher, TaskTiming } from './tasks.js';
 import { moduleUrl } from '../common/module-url.js';
-import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from './stream.js';
+import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from '../common/stream.js';
 import { abortable, latched, type Abortable, type TaskSignal } from './task-signal.js';
 import { isMovable, move, moved } from './move.js';
 import { isWorkerThread, workerData } from '../common/worker-state.js';

@@ -1,6 +1,7 @@
 /**
- * A streamed task's consumer side: what `pool.stream()` and `system.stream()` hand out. The thread
- * side, and the credit protocol both follow, are in src/common/task-stream.ts.
+ * A stream's consumer side: what `pool.stream()` and `system.stream()` hand out on main, and an
+ * actor's `ref.stream()` on any thread. The producing side, and the credit protocol both follow,
+ * are in src/common/task-stream.ts (src/common/actor-stream.ts for an actor's).
  *
  * ```ts
  * // worker.js:  export async function* lines(path) { for await (const line of readLines(path)) yield parse(line); }
@@ -16,7 +17,7 @@
  * settles every `next()` once: with a value, with the end, or with the one error that ended it
  * (later calls then give the end, as a generator's do).
  */
-import type { StreamBatch } from '../common/task-stream.js';
+import type { StreamBatch } from './task-stream.js';
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
 
 /** Options of `pool.stream()` (and, through the pool, of a system's streams). */
