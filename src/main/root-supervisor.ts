@@ -107,7 +107,7 @@ export interface RootOptions {
   worker?: ThreadWorkerOptions;
   /** Shards started at first (1..initial); the others wait, retired, until `grow` (an elastic ThreadPool). @default shards */
   initial?: number;
-  /** Ms after the shards are up before the standby boots (see the module comment); 0: it boots beside them. @default STANDBY_DELAY */
+  /** Ms between the looks for a quiet moment to boot the first standby in (see the module comment); 0: it boots beside the shards. @default STANDBY_DELAY */
   standbyDelay?: number;
 }
 
@@ -162,7 +162,7 @@ export class RootSupervisor {
   private watchdog: NodeJS.Timeout | undefined;
   /** A booted worker waiting to become a shard; undefined if it failed to boot. */
   private standby: Promise<Worker | undefined> | undefined;
-  /** Boots the first standby (see `start`). */
+  /** The next look for a quiet moment to boot the first standby in (see `standbyWhenQuiet`). */
   private standbyTimer: NodeJS.Timeout | undefined;
   private stopping = false;
 
@@ -190,7 +190,7 @@ export class RootSupervisor {
       await this.stop();
       throw error;
     }
-    if (standbyDelay !== 0) this.standbyWhenCoreFree(standbyDelay, STANDBY_CHECKS);
+    if (standbyDelay !== 0) this.standbyWhenQuiet(standbyDelay, STANDBY_CHECKS);
     if (Number.isFinite(this.options.hangTimeout)) {
       this.watchdog = setInterval(() => this.checkHeartbeats(), Math.max(5, Math.min(500, this.options.hangTimeout / 4))).unref();
     }
@@ -326,13 +326,13 @@ export class RootSupervisor {
   }
 
   /** In `delay` ms, boots the first standby if every shard is idle (or this is the last of `checks`), else looks again then (see the module comment). */
-  private standbyWhenCoreFree(delay: number, checks: number): void {
+  private standbyWhenQuiet(delay: number, checks: number): void {
     this.standbyTimer = setTimeout(() => {
       if (this.standby !== undefined || this.stopping) return;
       let running = 0;
       for (let thread = 1; thread <= this.options.shards; thread++) if (this.up[thread] === true && !isParked(this.options.set, thread)) running++;
       if (running === 0 || checks <= 1) this.ensureStandby();
-      else this.standbyWhenCoreFree(delay, checks - 1);
+      else this.standbyWhenQuiet(delay, checks - 1);
     }, delay).unref();
   }
 
