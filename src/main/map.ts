@@ -24,11 +24,11 @@
  * Aborting (`signal`) ends the whole map: the consumer's waiting (or next) `next()` rejects with
  * AbortError (`cause`: the signal's reason), no item is taken any more, and every item queued or
  * running is aborted as `system.run`'s task would be (its own `{ signal }` aborts in its thread;
- * `abortGrace` applies). The items share one listener on the signal (`fanOut`): an AbortSignal
+ * `abortGrace` applies). The items share one listener on the signal (`latched`): an AbortSignal
  * warns past ten listeners, and a map has `maxConcurrency` items in flight.
  */
 import { AbortError, CallTimeoutError, InvalidArgumentError, describeValue } from '../shm/errors.js';
-import { abortable, type Abortable, type TaskSignal } from './task-signal.js';
+import { abortable, latched, type Abortable, type TaskSignal } from './task-signal.js';
 
 export interface MapOptions {
   /** The module's export to call with each item. @default 'default' */
@@ -74,32 +74,6 @@ export function mapOptions(options: MapOptions | undefined, shards: number): Res
   if (!(timeout === Infinity || (typeof timeout === 'number' && timeout > 0))) throw new InvalidArgumentError(`expected \`timeout\` to be ms > 0 or Infinity, got: ${describeValue(timeout)}`);
   if (onTimeout !== 'throw' && onTimeout !== 'skip') throw new InvalidArgumentError(`expected \`onTimeout\` to be 'throw' or 'skip', got: ${describeValue(onTimeout)}`);
   return { exportName, maxConcurrency, ordered: ordered !== false, timeout, onTimeout, signal: signal === undefined ? undefined : abortable(signal) };
-}
-
-/**
- * One listener on the map's signal for all its items: each item's task listens here, and the
- * map's abort calls them all. `stop` removes the one listener (the map is over).
- */
-function fanOut(signal: Abortable, onAbort: () => void): { items: Abortable; stop: () => void } {
-  const listeners = new Set<() => void>();
-  const stop = signal.listen(() => {
-    onAbort();
-    for (const listener of [...listeners]) listener();
-    listeners.clear();
-  });
-  const items: Abortable = {
-    get aborted() {
-      return signal.aborted;
-    },
-    get reason() {
-      return signal.reason;
-    },
-    listen: (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
-  return { items, stop };
 }
 
 /**
@@ -150,7 +124,7 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
   const fan =
     signal === undefined
       ? undefined
-      : fanOut(signal, () => {
+      : latched(signal, () => {
           aborted = abortError();
           abortedNow!();
           wake?.();
@@ -159,7 +133,7 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
   const launch = (item: unknown): void => {
     const id = nextId++;
     running++;
-    void attempt(run, item, fan?.items, timeout, onTimeout).then((outcome) => {
+    void attempt(run, item, fan, timeout, onTimeout).then((outcome) => {
       running--;
       done.set(id, outcome);
       wake?.();
@@ -202,7 +176,7 @@ export async function* mapItems(items: Iterable<unknown> | AsyncIterable<unknown
     if (aborted !== undefined) throw aborted;
     if (sourceFailed !== undefined) throw sourceFailed.error;
   } finally {
-    fan?.stop();
+    fan?.release();
     // The consumer stopped early (break, throw) or an item failed: stop taking items. Tasks in
     // flight finish on their own; their outcomes never reject, so nothing goes unhandled. An
     // aborted map does not wait for its source, whose `next()` may be what it was waiting on.

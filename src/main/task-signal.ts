@@ -74,18 +74,22 @@ export interface SystemRunOptions {
 }
 
 /**
- * `signal`, heard from now on, for a task that reaches its dispatcher later (run while the pool is
- * still starting): an EventEmitter keeps no `aborted` flag to read by then, so an 'abort' emitted
- * meanwhile would be lost and the task would run as if never aborted. The latch remembers it, and
- * passes it to whoever listens later. `release()` stops listening to `signal` once the task settled.
+ * `signal`, heard from now on through one listener of its own, which passes the abort on to those
+ * listening to the latch (`first`, if given, before them). Two uses:
+ * - a task that reaches its dispatcher later (run while the pool is still starting): an
+ *   EventEmitter keeps no `aborted` flag to read by then, so an 'abort' emitted meanwhile would be
+ *   lost and the task would run as if never aborted; the latch remembers it;
+ * - many tasks under one signal (`system.map`'s items): an AbortSignal warns past ten listeners.
+ * `release()` stops listening to `signal` once the tasks settled.
  */
-export function latched(signal: Abortable): Abortable & { release(): void } {
+export function latched(signal: Abortable, first?: () => void): Abortable & { release(): void } {
   let fired = signal.aborted;
   const listeners = new Set<() => void>();
   const release = fired
     ? () => undefined
     : signal.listen(() => {
         fired = true;
+        first?.();
         const heard = [...listeners];
         listeners.clear();
         for (const listener of heard) listener();
