@@ -60,7 +60,7 @@ import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadWorkerO
 import { Recycler } from './recycler.js';
 import { NodeServices } from './node-services.js';
 import { SystemCluster, type NodeHost } from './system-cluster.js';
-import { isThreadDown, type SpawnOptions, type Monitor, type SystemEvents } from './system-events.js';
+import { isThreadDown, type DeadLetter, type SpawnOptions, type Monitor, type SystemEvents } from './system-events.js';
 // Types only: the cluster's code (and NATS with it) is imported when a system with `node` starts.
 import type { RemoteName } from './cluster/cluster.js';
 import type { Unserve } from './cluster/remote-tasks.js';
@@ -201,10 +201,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       closed: () => this.closed,
       spawn: async (module, args, name, thread, timeout) => (await this.spawn(module, { args, name, thread, timeout })).pid,
       run: (module, exportName, args) => this.run(module, exportName, ...args),
-      deadLetter: (to, kind, message) => {
-        this.deadLetters++;
-        this.emit('deadLetter', { to, kind, message, reason: kind === 'foreign' ? 'foreign' : 'noproc' });
-      },
+      deadLetter: (to, kind, message) => this.deadLetter({ to, kind, message, reason: kind === 'foreign' ? 'foreign' : 'noproc' }),
       nodeUp: (node) => this.emit('nodeup', { node }),
       nodeDown: (node, why) => {
         this.desk.nodeDown(node, why);
@@ -226,15 +223,18 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       exited: (pid, name, reason) => {
         if (this.listenerCount('actorExit') !== 0) this.emit('actorExit', { pid, name, reason });
       },
-      deadLetter: (to, kind, message, reason) => {
-        this.deadLetters++;
-        this.emit('deadLetter', { to, kind, message, reason });
-      },
+      deadLetter: (to, kind, message, reason) => this.deadLetter({ to, kind, message, reason }),
       event: (event) => this.emit('restart', event),
       fuse: (notice) => this.fuseNotice(notice),
       whereisGlobal: (name) => this.whereisGlobal(name)?.pid,
       whereisOn: async (name, node) => (await this.whereisOn(name, node))?.pid,
     });
+  }
+
+  /** A message that reached no actor, from any thread or node: counted, and emitted as 'deadLetter'. */
+  private deadLetter(letter: DeadLetter): void {
+    this.deadLetters++;
+    this.emit('deadLetter', letter);
   }
 
   /** What the recycler reads of the shards and the dispatchers (src/main/recycler.ts). */
