@@ -112,7 +112,7 @@ export interface RootOptions {
 }
 
 /** Ms after start before the first standby boots, when nothing asks for it sooner. */
-export const STANDBY_DELAY = 1000;
+const STANDBY_DELAY = 1000;
 /** Checks for a quiet moment before the first standby boots anyway. */
 const STANDBY_CHECKS = 10;
 
@@ -329,9 +329,9 @@ export class RootSupervisor {
   private standbyWhenQuiet(delay: number, checks: number): void {
     this.standbyTimer = setTimeout(() => {
       if (this.standby !== undefined || this.stopping) return;
-      let running = 0;
-      for (let thread = 1; thread <= this.options.shards; thread++) if (this.up[thread] === true && !isParked(this.options.set, thread)) running++;
-      if (running === 0 || checks <= 1) this.ensureStandby();
+      let quiet = true;
+      for (let thread = 1; thread <= this.options.shards && quiet; thread++) quiet = this.up[thread] !== true || isParked(this.options.set, thread);
+      if (quiet || checks <= 1) this.ensureStandby();
       else this.standbyWhenQuiet(delay, checks - 1);
     }, delay).unref();
   }
