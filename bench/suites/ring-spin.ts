@@ -5,27 +5,32 @@
  * Spinning turns the park/wake round trip into a memory poll when the next message comes soon,
  * and burns CPU when it does not. Here main sends one small message, waits for the echo, then
  * sleeps about a millisecond, so the worker idles between messages about as long as a lightly used
- * actor does. Reported per spin window: the round trip (median, p99) and `cpuPct`, the worker's
- * event-loop utilisation over the run (spinning is JS running; parked in `Atomics.waitAsync` is the
- * loop idle), a proxy for one core's CPU spent on the worker.
+ * actor does. Reported per spin window: the round trip (median, p99) and `cpuPct`, the worker
+ * thread's own CPU time over the run as a share of one core (read from Linux's schedstat; where
+ * there is none, its event-loop utilisation, which counts a blocked `Atomics.wait` as busy).
  *
  * `postMessage` is the same pattern over a MessagePort, for scale. Main's window is always 50 µs
  * while it waits for the echo; only the worker's window changes. Both windows are adaptive (the
  * endpoint stops spinning after a few spins that found nothing), so under this sparse traffic the
- * rows differ mostly by the occasional probe spin.
+ * rows differ mostly by the occasional probe spin. The worker then blocks in `Atomics.wait` for up
+ * to a shard's default `idleBlockMs`, as a shard does; the last row parks on `Atomics.waitAsync`
+ * at once instead (`idleBlockMs: 0`, piscina's `atomics: 'async'`), the event-loop path.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
-import { Endpoint } from '../../src/shm/endpoint.js';
+import { Endpoint, interruptThread } from '../../src/shm/endpoint.js';
 import { RingSet } from '../../src/shm/ring-set.js';
-import { assert, median, now, percentile, startWorker, type BenchWorker, type Metrics, type Suite } from '../harness.js';
+import { DEFAULT_START_OPTIONS } from '../../src/main/options.js';
+import { assert, median, nextMessage, now, percentile, startWorker, type BenchWorker, type Metrics, type Suite } from '../harness.js';
 import type { EchoData } from '../workers/post-echo.js';
-import { KIND_DATA, type RingPeerControl, type RingPeerData } from '../workers/ring-peer-protocol.js';
+import { KIND_DATA, type RingPeerControl, type RingPeerData, type RingPeerReply } from '../workers/ring-peer-protocol.js';
 
 const ROUNDS = { full: 1_000, quick: 200 };
 const SPINS = [0, 20, 50, 200];
 const GAP_MS = 1;
+/** The row whose worker never blocks: it parks on `Atomics.waitAsync`, woken through its event loop. */
+const EVENT_LOOP_ROW = 'weft spin 50 µs, no idle block';
 /**
  * Round trips back to back before the spaced ones, for every row alike: a service that offloads
  * occasional work has been running long enough for V8 to optimize its code. With 20, weft's path
@@ -34,27 +39,45 @@ const GAP_MS = 1;
  */
 const WARMUP = 2_000;
 
-/** Runs `rounds` spaced round trips with `roundTrip`, timing each and the worker's utilisation. */
-async function spaced(peer: BenchWorker, rounds: number, roundTrip: (i: number) => Promise<void>): Promise<Metrics> {
+/**
+ * Runs `rounds` spaced round trips with `roundTrip`, timing each and the worker's CPU (`cpuNs` asks
+ * the worker for its thread's CPU time; -1 where it cannot tell).
+ */
+async function spaced(peer: BenchWorker, rounds: number, roundTrip: (i: number) => Promise<void>, cpuNs: () => Promise<number>): Promise<Metrics> {
   for (let i = 0; i < WARMUP; i++) await roundTrip(i); // warm-up, back to back
   const samples = new Float64Array(rounds);
-  const before = peer.worker.performance.eventLoopUtilization();
+  const cpuBefore = await cpuNs();
+  const eluBefore = peer.worker.performance.eventLoopUtilization();
+  const startedAt = now();
   for (let i = 0; i < rounds; i++) {
     await sleep(GAP_MS);
     const start = now();
     await Promise.race([roundTrip(i), peer.failed]);
     samples[i] = now() - start;
   }
-  const elu = peer.worker.performance.eventLoopUtilization(before);
-  return { medianUs: median(samples) * 1000, p99Us: percentile(samples, 99) * 1000, cpuPct: elu.utilization * 100 };
+  const wallMs = now() - startedAt;
+  const elu = peer.worker.performance.eventLoopUtilization(eluBefore);
+  const cpuAfter = cpuBefore < 0 ? -1 : await cpuNs();
+  const cpuPct = cpuAfter < 0 ? elu.utilization * 100 : ((cpuAfter - cpuBefore) / 1e6 / wallMs) * 100;
+  return { medianUs: median(samples) * 1000, p99Us: percentile(samples, 99) * 1000, cpuPct };
 }
 
-async function weft(spinMicros: number, rounds: number): Promise<Metrics> {
+/** Asks `worker` for its thread's CPU time; `ring` rings a ring-peer's bell so a blocked one reads its port. */
+async function askCpu(peer: BenchWorker, ring?: () => void): Promise<number> {
+  const reply = nextMessage<RingPeerReply>(peer.worker);
+  peer.worker.postMessage({ cpu: true } satisfies RingPeerControl);
+  ring?.();
+  const answer = await Promise.race([reply, peer.failed]);
+  return 'cpuNs' in answer ? answer.cpuNs : -1;
+}
+
+async function weft(spinMicros: number, rounds: number, idleBlockMs: number): Promise<Metrics> {
   const set = RingSet.create({ threads: 2 });
   const endpoint = new Endpoint(set, 0, { spinMicros: 50 });
   const peer = startWorker(new URL('../workers/ring-peer.js', import.meta.url), {
-    workerData: { buffer: set.buffer, mode: 'echo', spinMicros } satisfies RingPeerData,
+    workerData: { buffer: set.buffer, mode: 'echo', spinMicros, idleBlockMs } satisfies RingPeerData,
   });
+  const ring = (): void => void interruptThread(set, 1);
   const encoder = new MessageEncoder();
   const decoder = new MessageDecoder();
   let got = -1;
@@ -66,9 +89,10 @@ async function weft(spinMicros: number, rounds: number): Promise<Metrics> {
       endpoint.sendMessage(1, KIND_DATA, { id: i, op: 'add', args: [1, 2] }, encoder);
       while (endpoint.drain(onPong, 1) === 0) await endpoint.wait();
       assert(got === i, `ring-peer answered ping ${i} with id ${got}`);
-    });
+    }, () => askCpu(peer, ring));
   } finally {
     peer.worker.postMessage({ stop: true } satisfies RingPeerControl);
+    ring();
     await peer.stop();
   }
 }
@@ -86,7 +110,7 @@ async function postMessage(rounds: number): Promise<Metrics> {
       port1.postMessage({ id: i, op: 'add', args: [1, 2] });
       const msg = await answer;
       assert(msg.id === i, `post-echo answered ping ${i} with id ${msg.id}`);
-    });
+    }, () => askCpu(peer));
   } finally {
     port1.close();
     await peer.stop();
@@ -103,7 +127,14 @@ export const suite: Suite = {
     const rounds = quick ? ROUNDS.quick : ROUNDS.full;
     log(`${rounds} spaced round trips per row`);
     const results: Record<string, Metrics> = { postMessage: await postMessage(rounds) };
-    for (const spin of SPINS) results[`weft spin ${spin} µs`] = await weft(spin, rounds);
-    return { results, config: Object.fromEntries(SPINS.map((spin) => [`weft spin ${spin} µs`, { workerSpinMicros: spin, mainSpinMicros: 50, gapMs: GAP_MS, rounds }])) };
+    const block = DEFAULT_START_OPTIONS.idleBlockMs;
+    const config: Record<string, Record<string, number>> = {};
+    for (const spin of SPINS) {
+      results[`weft spin ${spin} µs`] = await weft(spin, rounds, block);
+      config[`weft spin ${spin} µs`] = { workerSpinMicros: spin, idleBlockMs: block, mainSpinMicros: 50, gapMs: GAP_MS, rounds };
+    }
+    results[EVENT_LOOP_ROW] = await weft(50, rounds, 0);
+    config[EVENT_LOOP_ROW] = { workerSpinMicros: 50, idleBlockMs: 0, mainSpinMicros: 50, gapMs: GAP_MS, rounds };
+    return { results, config };
   },
 };
