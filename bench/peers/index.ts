@@ -25,7 +25,7 @@ import { importOptional } from './optional.js';
 import type { PeerName, PeerSpec } from './types.js';
 
 export type { PeerName, PeerPool, PeerSpec } from './types.js';
-export { compareTinyTasks, runRoundTrips, runTinyTasks, STALL_MS, type TinyTasksEntrant } from './drivers.js';
+export { WARMUP_MS, compareTinyTasks, runRoundTrips, runTinyTasks, STALL_MS, type TinyTasksEntrant } from './drivers.js';
 
 interface PeerEntry {
   name: PeerName;

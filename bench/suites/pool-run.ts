@@ -6,7 +6,7 @@
  */
 import { ThreadPool } from '../../src/main/index.js';
 import { workerUrl } from '../peers/common.js';
-import { compareTinyTasks, loadPeers, type PeerPool } from '../peers/index.js';
+import { WARMUP_MS, compareTinyTasks, loadPeers, type PeerPool } from '../peers/index.js';
 import type { Suite } from '../harness.js';
 
 const THREADS = 2;
@@ -29,6 +29,6 @@ export const suite: Suite = {
     log(`${tasks.toLocaleString('en-US')} tasks per library`);
     const weft = { name: 'weft', start: startThreadPool, config: (threads: number) => ({ api: 'ThreadPool.run', threads, workerFile: 'bench/workers/peer-piscina.ts (piscina format)' }) };
     const peers = await loadPeers(skip, ['piscina', 'tinypool', 'poolifier', 'workerpool']);
-    return compareTinyTasks([weft, ...peers], THREADS, tasks, IN_FLIGHT, log);
+    return compareTinyTasks([weft, ...peers], THREADS, tasks, IN_FLIGHT, log, quick ? WARMUP_MS / 5 : WARMUP_MS);
   },
 };

@@ -4,7 +4,7 @@
  * keeps IN_FLIGHT calls outstanding and checks every result. weft runs it as `call`s to adder
  * actors spread over its shards; each peer in its fastest configuration (see bench/peers/README.md).
  */
-import { compareTinyTasks, loadPeers } from '../peers/index.js';
+import { WARMUP_MS, compareTinyTasks, loadPeers } from '../peers/index.js';
 import type { Suite } from '../harness.js';
 import { startWeftPool, weftConfig } from './weft-pool.js';
 
@@ -21,6 +21,6 @@ export const suite: Suite = {
     const tasks = quick ? TASKS.quick : TASKS.full;
     log(`${tasks.toLocaleString('en-US')} tasks per library`);
     const weft = { name: 'weft', start: (threads: number) => startWeftPool(threads), config: (threads: number) => weftConfig(threads) };
-    return compareTinyTasks([weft, ...(await loadPeers(skip))], THREADS, tasks, IN_FLIGHT, log);
+    return compareTinyTasks([weft, ...(await loadPeers(skip))], THREADS, tasks, IN_FLIGHT, log, quick ? WARMUP_MS / 5 : WARMUP_MS);
   },
 };
