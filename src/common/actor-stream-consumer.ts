@@ -12,7 +12,7 @@
 import { AbortError } from '../shm/errors.js';
 import type { Pid } from '../shm/pid.js';
 import { StreamOp, type StreamEnvelope } from '../shm/protocol.js';
-import { TaskStream, highWaterMarkOf, type StreamOptions } from './stream.js';
+import { TaskStream, abortableConnect, highWaterMarkOf, streamSignal, type StreamChannel, type StreamOptions } from './stream.js';
 import type { StreamBatch } from './task-stream.js';
 import { checkSignal } from './call-abort.js';
 
@@ -40,39 +40,23 @@ const MAX_ID = 0x3fff_ffff;
  */
 export function openActorStream<T>(call: StreamCall, pid: Pid, msg: unknown, options?: ActorStreamOptions, closed?: (stream: TaskStream<unknown>) => void): TaskStream<T> {
   const highWaterMark = highWaterMarkOf(options);
-  const signal = checkSignal(options?.signal);
+  const given = checkSignal(options?.signal);
+  const signal = given === undefined ? undefined : streamSignal(given);
   const id = (lastId = lastId >= MAX_ID ? 1 : lastId + 1);
-  return new TaskStream<T>((stream) => {
-    /** The opening call, once sent. */
-    let opening: Promise<unknown> | undefined;
+  const aborted = () => new AbortError(`the stream from actor ${pid} was aborted`, { cause: signal?.reason });
+  const connect = (stream: TaskStream<unknown>): StreamChannel => {
     let over = false;
-    let unlisten: (() => void) | undefined;
-    if (signal !== undefined && !signal.aborted) {
-      const abort = (): void => {
-        const wasOpen = opening !== undefined && !over;
-        stream.fail(new AbortError(`the stream from actor ${pid} was aborted`, { cause: signal.reason }), true);
-        // The generator ends too, once the actor has it (after the opening call's answer: frames keep their order).
-        if (wasOpen) opening!.then(() => call(pid, [StreamOp.CANCEL, id, 0])).catch(noop);
-      };
-      signal.addEventListener('abort', abort, { once: true });
-      unlisten = () => signal.removeEventListener('abort', abort);
-    }
     return {
-      open: (credit) => {
-        if (signal?.aborted === true) return Promise.reject(new AbortError(`the stream from actor ${pid} was aborted before it opened`, { cause: signal.reason }));
-        opening = call(pid, [StreamOp.OPEN, id, credit, msg]);
-        return opening as Promise<StreamBatch>;
-      },
+      open: (credit) => call(pid, [StreamOp.OPEN, id, credit, msg]) as Promise<StreamBatch>,
       pull: (credit) => call(pid, [StreamOp.PULL, id, credit]) as Promise<StreamBatch>,
       cancel: () => call(pid, [StreamOp.CANCEL, id, 0]),
       close: () => {
         if (over) return;
         over = true;
-        unlisten?.();
         closed?.(stream);
       },
     };
-  }, highWaterMark);
+  };
+  return new TaskStream<T>(abortableConnect(signal, aborted, connect), highWaterMark);
 }
 
-function noop(): void {}

@@ -211,6 +211,70 @@ export function highWaterMarkOf(options: StreamOptions | undefined): number {
   return value;
 }
 
+/** What ends a stream early: an AbortSignal, or main's view of any signal a task takes (src/main/task-signal.ts `Abortable`). */
+export interface StreamSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** Calls `listener` once on abort; returns what stops listening. */
+  listen(listener: () => void): () => void;
+}
+
+/** An AbortSignal as a StreamSignal. */
+export function streamSignal(signal: AbortSignal): StreamSignal {
+  return {
+    get aborted() {
+      return signal.aborted;
+    },
+    get reason() {
+      return signal.reason;
+    },
+    listen: (listener) => {
+      signal.addEventListener('abort', listener, { once: true });
+      return () => signal.removeEventListener('abort', listener);
+    },
+  };
+}
+
+/**
+ * `connect`, with the channel it makes ended by `signal`: on abort the waiting (or next) `next()`
+ * rejects with `aborted()`'s error (an AbortError), values already here are dropped, and the
+ * generator on its thread is ended as `break` ends it (its finally blocks run), once the opening
+ * call has been answered, so the two keep their order. A stream whose signal aborted before it
+ * opened sends nothing. The listener goes when the stream is over.
+ */
+export function abortableConnect(signal: StreamSignal | undefined, aborted: () => Error, connect: (stream: TaskStream<unknown>) => StreamChannel): (stream: TaskStream<unknown>) => StreamChannel {
+  if (signal === undefined) return connect;
+  return (stream) => {
+    const channel = connect(stream);
+    /** The opening call, once sent. */
+    let opening: Promise<unknown> | undefined;
+    let over = false;
+    const unlisten = signal.aborted
+      ? undefined
+      : signal.listen(() => {
+          const wasOpen = opening !== undefined && !over;
+          stream.fail(aborted(), true);
+          if (wasOpen) opening!.then(() => channel.cancel()).catch(noop);
+        });
+    return {
+      open: (credit) => {
+        if (signal.aborted) return Promise.reject(aborted());
+        const batch = channel.open(credit);
+        opening = batch;
+        return batch;
+      },
+      pull: (credit) => channel.pull(credit),
+      cancel: () => channel.cancel(),
+      close: () => {
+        if (over) return;
+        over = true;
+        unlisten?.();
+        channel.close();
+      },
+    };
+  };
+}
+
 /** A channel that is made once `made` resolves (a pool whose threads are still starting); opening waits for it. */
 export function deferredChannel(made: Promise<StreamChannel>): StreamChannel {
   let channel: StreamChannel | undefined;

@@ -16,7 +16,7 @@ export type { SupervisionEvent } from '../common/supervision-events.js';
 export type { StartOptions } from './options.js';
 export { ThreadPool, type ThreadPoolOptions, type RunOptions, type StreamRunOptions, type BroadcastOptions, type CloseOptions, type ThreadPoolEvents, type PoolHistogram, type HistogramSummary } from './thread-pool.js';
 export type { TaskStream, StreamOptions } from '../common/stream.js';
-export type { TaskSignal, AbortEmitter, SystemRunOptions } from './task-signal.js';
+export type { TaskSignal, AbortEmitter, SystemRunOptions, SystemStreamOptions } from './task-signal.js';
 export { move } from './move.js';
 export { isWorkerThread, workerData } from '../common/worker-state.js';
 export { moduleUrl } from '../common/module-url.js';

@@ -47,13 +47,13 @@ import { Registry } from './registry.js';
 import { Observability, type StatsOptions, type SystemStats } from './observability.js';
 import type { TaskDispatcher, DispatcherOptions } from './tasks.js';
 import { SystemTasks } from './system-tasks.js';
-import { DEFAULT_HIGH_WATER_MARK, TaskStream, highWaterMarkOf, refusedChannel } from '../common/stream.js';
+import { TaskStream, highWaterMarkOf, refusedChannel } from '../common/stream.js';
 import { MainActorStreams } from './actor-streams.js';
 import type { ActorStreamOptions } from '../common/actor-stream-consumer.js';
 import { SideTasks } from './side-tasks.js';
 import { chargeUncaught } from './inline.js';
 import { checkItems, mapItems, mapOptions, type MapOptions } from './map.js';
-import { abortable, type SystemRunOptions } from './task-signal.js';
+import { abortable, type SystemRunOptions, type SystemStreamOptions } from './task-signal.js';
 import { ThreadPool, type ThreadPoolOptions } from './thread-pool.js';
 import { moduleUrl } from '../common/module-url.js';
 import { RootSupervisor, type RootHost, type ThreadDownCause, type ThreadWorkerOptions } from './root-supervisor.js';
@@ -388,9 +388,25 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
    * `for await (const row of system.stream<Row>(ROWS_URL, 'rows', 'big.csv')) …`
    */
   stream<T = unknown>(module: string | URL, exportName = 'default', ...args: unknown[]): TaskStream<T> {
-    if (this.closed) return new TaskStream<T>(() => refusedChannel(() => this.stoppedError('stream')), DEFAULT_HIGH_WATER_MARK);
+    return this.streamWith<T>(module, exportName, args);
+  }
+
+  /**
+   * `stream` with options (the task's arguments go in an array before them): `highWaterMark`, and
+   * a `signal` that ends the stream (`next()` rejects with AbortError; the generator's finally
+   * blocks run on its thread). Bad arguments or options throw here.
+   *
+   * ```ts
+   * for await (const row of system.streamWith<Row>(ROWS_URL, 'rows', ['big.csv'], { signal: AbortSignal.timeout(5_000) })) …
+   * ```
+   */
+  streamWith<T = unknown>(module: string | URL, exportName: string, args: readonly unknown[], options: SystemStreamOptions = {}): TaskStream<T> {
+    if (!Array.isArray(args)) throw new InvalidArgumentError(`expected \`args\` to be an array of the task's arguments, got: ${describeValue(args)}`);
+    const highWaterMark = highWaterMarkOf(options);
+    const signal = options.signal === undefined ? undefined : abortable(options.signal);
+    if (this.closed) return new TaskStream<T>(() => refusedChannel(() => this.stoppedError('stream')), highWaterMark);
     const tasks = this.tasks.system;
-    return tasks.stream<T>(tasks.functionNumber(moduleUrl(module, 'module'), exportName), args, DEFAULT_HIGH_WATER_MARK);
+    return tasks.stream<T>(tasks.functionNumber(moduleUrl(module, 'module'), exportName), [...args], highWaterMark, signal);
   }
 
   /**

@@ -5,6 +5,7 @@
  * refused with a TypeError before the task is sent, never a throw later from a listener call.
  */
 import { InvalidOptionTypeError, describeValue } from '../shm/errors.js';
+import type { StreamOptions } from '../common/stream.js';
 
 /** An EventEmitter-style signal: `once('abort', fn)`, `removeListener('abort', fn)`, and `aborted` if it keeps one. */
 export interface AbortEmitter {
@@ -69,6 +70,15 @@ export interface SystemRunOptions {
    * only a task that ignores it for `abortGrace` ms has its thread ended. An `AbortSignal`, or an
    * EventEmitter that emits `'abort'`.
    * @example { signal: AbortSignal.timeout(500) }
+   */
+  signal?: TaskSignal;
+}
+
+/** Options of `system.streamWith` (the task's arguments go before, as an array). */
+export interface SystemStreamOptions extends StreamOptions {
+  /**
+   * Ends the stream: the waiting (or next) `next()` rejects with `AbortError`, and the generator on
+   * its thread is ended as `break` ends it. An `AbortSignal`, or an EventEmitter that emits `'abort'`.
    */
   signal?: TaskSignal;
 }

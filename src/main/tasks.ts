@@ -40,7 +40,7 @@ import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
 import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
 import { STREAM_CANCEL, STREAM_PULL, type StreamBatch } from '../common/task-stream.js';
-import { TaskStream, type StreamChannel } from '../common/stream.js';
+import { TaskStream, abortableConnect, type StreamChannel, type StreamSignal } from '../common/stream.js';
 import { tracing } from '../common/tracing.js';
 import type { Abortable } from './task-signal.js';
 import { isThreadDown, type System } from './system.js';
@@ -177,6 +177,11 @@ function threadError(error: unknown): unknown {
   for (const key of Reflect.ownKeys(own)) Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(own, key)!);
   Object.defineProperty(copy, 'threadDown', { value: down, writable: true, configurable: true, enumerable: false });
   return copy;
+}
+
+/** What a stream's `next()` rejects with once its signal aborted (`cause`: the signal's reason). */
+export function streamAborted(signal: StreamSignal | undefined): AbortError {
+  return new AbortError('the task stream was aborted', { cause: signal?.reason });
 }
 
 export class TaskDispatcher {
@@ -475,15 +480,18 @@ export class TaskDispatcher {
    * src/common/task-stream.ts). It is sent when first pulled, queued as any task, and counts
    * against its shard's limit until its first values come back; after that, pulls go straight to
    * the runner that holds the generator. Its shard going down fails it with the thread's error (as
-   * `run` does); the dispatcher closing fails it with PoolClosedError or SystemStoppedError.
+   * `run` does); the dispatcher closing fails it with PoolClosedError or SystemStoppedError; its
+   * `signal` aborting fails it with AbortError and ends the generator (src/common/stream.ts `abortableConnect`).
    */
-  stream<T>(fn: number, args: unknown[], highWaterMark: number): TaskStream<T> {
-    return new TaskStream<T>((stream) => this.streamChannel(fn, args, stream), highWaterMark);
+  stream<T>(fn: number, args: unknown[], highWaterMark: number, signal?: StreamSignal): TaskStream<T> {
+    return new TaskStream<T>(abortableConnect(signal, () => streamAborted(signal), (stream) => this.streamChannel(fn, args, stream)), highWaterMark);
   }
 
   /** The channel `stream` talks to its thread through (see `stream`); it is sent when opened. */
   streamChannel(fn: number, args: unknown[], stream: TaskStream<unknown>): StreamChannel {
     let at: { shard: number; runner: Pid; id: number } | undefined;
+    /** The consumer is done with it (an abort can close it while it opens: it must not be remembered after). */
+    let gone = false;
     return {
       open: (credit) => {
         if (this.closed) return Promise.reject(this.closedError('cannot stream a task'));
@@ -495,13 +503,16 @@ export class TaskDispatcher {
         }).then((batch) => {
           // Closed while it opened: its runner ends the generator; the consumer hears why.
           if (this.closed) throw this.closedError('the stream was not finished');
-          this.streams.set(stream, at!.shard);
+          if (!gone) this.streams.set(stream, at!.shard);
           return batch as StreamBatch;
         });
       },
       pull: (credit) => this.toStream(at, STREAM_PULL, [credit]) as Promise<StreamBatch>,
       cancel: () => this.toStream(at, STREAM_CANCEL, []),
-      close: () => this.streams.delete(stream),
+      close: () => {
+        gone = true;
+        this.streams.delete(stream);
+      },
     };
   }
 

@@ -25,9 +25,9 @@ import { createHistogram, performance, type RecordableHistogram } from 'node:per
 import type { ResourceLimits, Transferable, Worker } from 'node:worker_threads';
 import { AbortError, InvalidOptionRangeError, InvalidOptionTypeError, PoolClosedError, describeValue } from '../shm/errors.js';
 import { launch, type PoolThreads, type System } from './system.js';
-import type { TaskDispatcher, TaskTiming } from './tasks.js';
+import { streamAborted, type TaskDispatcher, type TaskTiming } from './tasks.js';
 import { moduleUrl } from '../common/module-url.js';
-import { TaskStream, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from '../common/stream.js';
+import { TaskStream, abortableConnect, deferredChannel, highWaterMarkOf, refusedChannel, type StreamOptions } from '../common/stream.js';
 import { abortable, latched, type Abortable, type TaskSignal } from './task-signal.js';
 import { isMovable, move, moved } from './move.js';
 import { isWorkerThread, workerData } from '../common/worker-state.js';
@@ -241,6 +241,13 @@ export interface StreamRunOptions extends StreamOptions {
   name?: string;
   /** Another worker file for this stream. */
   filename?: string | URL | null;
+  /**
+   * Ends the stream: the waiting (or next) `next()` rejects with `AbortError` (`cause`: the
+   * signal's reason), and the generator on its thread is ended as `break` ends it (its finally
+   * blocks run). An `AbortSignal`, or an EventEmitter that emits `'abort'`, as `run` takes.
+   * @example pool.stream(path, { name: 'rows', signal: AbortSignal.timeout(5_000) })
+   */
+  signal?: TaskSignal | null;
 }
 
 /** Options of `pool.broadcast()`. */
@@ -550,13 +557,15 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter<T
    */
   stream<T = unknown>(task: unknown, options?: StreamRunOptions): TaskStream<T> {
     const highWaterMark = highWaterMarkOf(options);
+    const signal = options?.signal == null ? undefined : abortable(options.signal);
     if (this.destroyed || this.closing !== undefined) return new TaskStream<T>(() => refusedChannel(() => new PoolClosedError(`cannot stream a task: the pool has been ${this.destroyed ? 'destroyed' : 'closed'}`)), highWaterMark);
     const target = this.target(options);
     if (target instanceof Error) return new TaskStream<T>(() => refusedChannel(() => target), highWaterMark);
     const [module, name] = target;
     const now = this.dispatcherNow;
-    if (now !== undefined) return new TaskStream<T>((stream) => now.streamChannel(now.functionNumber(module, name), [task], stream), highWaterMark);
-    return new TaskStream<T>((stream) => deferredChannel(this.dispatcher.then((d) => d.streamChannel(d.functionNumber(module, name), [task], stream))), highWaterMark);
+    const connect = (stream: TaskStream<unknown>) =>
+      now !== undefined ? now.streamChannel(now.functionNumber(module, name), [task], stream) : deferredChannel(this.dispatcher.then((d) => d.streamChannel(d.functionNumber(module, name), [task], stream)));
+    return new TaskStream<T>(abortableConnect(signal, () => streamAborted(signal), connect), highWaterMark);
   }
 
   /**
