@@ -5,8 +5,7 @@
  * ways, two ring hops) without the actor layer on top.
  */
 import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
-import { Endpoint, interruptThread } from '../../src/shm/endpoint.js';
-import { DEFAULT_START_OPTIONS } from '../../src/main/options.js';
+import { Endpoint } from '../../src/shm/endpoint.js';
 import { RingSet } from '../../src/shm/ring-set.js';
 import { assert, median, now, percentile, startWorker } from '../harness.js';
 import { KIND_DATA, type RingPeerControl, type RingPeerData } from '../workers/ring-peer-protocol.js';
@@ -17,7 +16,7 @@ export async function runWeft(opts: { roundTrips: number; quick: boolean }): Pro
   const set = RingSet.create({ threads: 2 });
   const endpoint = new Endpoint(set, 0, { spinMicros: SPIN_MICROS });
   const peer = startWorker(new URL('../workers/ring-peer.js', import.meta.url), {
-    workerData: { buffer: set.buffer, mode: 'echo', spinMicros: SPIN_MICROS, idleBlockMs: DEFAULT_START_OPTIONS.idleBlockMs } satisfies RingPeerData,
+    workerData: { buffer: set.buffer, mode: 'echo', spinMicros: SPIN_MICROS } satisfies RingPeerData,
   });
   const encoder = new MessageEncoder();
   const decoder = new MessageDecoder();
@@ -44,7 +43,6 @@ export async function runWeft(opts: { roundTrips: number; quick: boolean }): Pro
     return { medianUs: median(samples) * 1000, p99Us: percentile(samples, 99) * 1000, mainParks: endpoint.stats.parks };
   } finally {
     peer.worker.postMessage({ stop: true } satisfies RingPeerControl);
-    interruptThread(set, 1); // a blocked worker reads its port once woken
     await peer.stop();
   }
 }

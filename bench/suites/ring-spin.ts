@@ -12,16 +12,13 @@
  * `postMessage` is the same pattern over a MessagePort, for scale. Main's window is always 50 µs
  * while it waits for the echo; only the worker's window changes. Both windows are adaptive (the
  * endpoint stops spinning after a few spins that found nothing), so under this sparse traffic the
- * rows differ mostly by the occasional probe spin. The worker then blocks in `Atomics.wait` for up
- * to a shard's default `idleBlockMs`, as a shard does; the last row parks on `Atomics.waitAsync`
- * at once instead (`idleBlockMs: 0`, piscina's `atomics: 'async'`), the event-loop path.
+ * rows differ mostly by the occasional probe spin.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
-import { Endpoint, interruptThread } from '../../src/shm/endpoint.js';
+import { Endpoint } from '../../src/shm/endpoint.js';
 import { RingSet } from '../../src/shm/ring-set.js';
-import { DEFAULT_START_OPTIONS } from '../../src/main/options.js';
 import { assert, median, nextMessage, now, percentile, startWorker, type BenchWorker, type Metrics, type Suite } from '../harness.js';
 import type { EchoData } from '../workers/post-echo.js';
 import { KIND_DATA, type RingPeerControl, type RingPeerData, type RingPeerReply } from '../workers/ring-peer-protocol.js';
@@ -29,8 +26,6 @@ import { KIND_DATA, type RingPeerControl, type RingPeerData, type RingPeerReply 
 const ROUNDS = { full: 1_000, quick: 200 };
 const SPINS = [0, 20, 50, 200];
 const GAP_MS = 1;
-/** The row whose worker never blocks: it parks on `Atomics.waitAsync`, woken through its event loop. */
-const EVENT_LOOP_ROW = 'weft spin 50 µs, no idle block';
 /**
  * Round trips back to back before the spaced ones, for every row alike: a service that offloads
  * occasional work has been running long enough for V8 to optimize its code. With 20, weft's path
@@ -62,22 +57,20 @@ async function spaced(peer: BenchWorker, rounds: number, roundTrip: (i: number) 
   return { medianUs: median(samples) * 1000, p99Us: percentile(samples, 99) * 1000, cpuPct };
 }
 
-/** Asks `worker` for its thread's CPU time; `ring` rings a ring-peer's bell so a blocked one reads its port. */
-async function askCpu(peer: BenchWorker, ring?: () => void): Promise<number> {
+/** Asks the worker for its thread's CPU time (ns). */
+async function askCpu(peer: BenchWorker): Promise<number> {
   const reply = nextMessage<RingPeerReply>(peer.worker);
   peer.worker.postMessage({ cpu: true } satisfies RingPeerControl);
-  ring?.();
   const answer = await Promise.race([reply, peer.failed]);
   return 'cpuNs' in answer ? answer.cpuNs : -1;
 }
 
-async function weft(spinMicros: number, rounds: number, idleBlockMs: number): Promise<Metrics> {
+async function weft(spinMicros: number, rounds: number): Promise<Metrics> {
   const set = RingSet.create({ threads: 2 });
   const endpoint = new Endpoint(set, 0, { spinMicros: 50 });
   const peer = startWorker(new URL('../workers/ring-peer.js', import.meta.url), {
-    workerData: { buffer: set.buffer, mode: 'echo', spinMicros, idleBlockMs } satisfies RingPeerData,
+    workerData: { buffer: set.buffer, mode: 'echo', spinMicros } satisfies RingPeerData,
   });
-  const ring = (): void => void interruptThread(set, 1);
   const encoder = new MessageEncoder();
   const decoder = new MessageDecoder();
   let got = -1;
@@ -89,10 +82,9 @@ async function weft(spinMicros: number, rounds: number, idleBlockMs: number): Pr
       endpoint.sendMessage(1, KIND_DATA, { id: i, op: 'add', args: [1, 2] }, encoder);
       while (endpoint.drain(onPong, 1) === 0) await endpoint.wait();
       assert(got === i, `ring-peer answered ping ${i} with id ${got}`);
-    }, () => askCpu(peer, ring));
+    }, () => askCpu(peer));
   } finally {
     peer.worker.postMessage({ stop: true } satisfies RingPeerControl);
-    ring();
     await peer.stop();
   }
 }
@@ -127,14 +119,11 @@ export const suite: Suite = {
     const rounds = quick ? ROUNDS.quick : ROUNDS.full;
     log(`${rounds} spaced round trips per row`);
     const results: Record<string, Metrics> = { postMessage: await postMessage(rounds) };
-    const block = DEFAULT_START_OPTIONS.idleBlockMs;
     const config: Record<string, Record<string, number>> = {};
     for (const spin of SPINS) {
-      results[`weft spin ${spin} µs`] = await weft(spin, rounds, block);
-      config[`weft spin ${spin} µs`] = { workerSpinMicros: spin, idleBlockMs: block, mainSpinMicros: 50, gapMs: GAP_MS, rounds };
+      results[`weft spin ${spin} µs`] = await weft(spin, rounds);
+      config[`weft spin ${spin} µs`] = { workerSpinMicros: spin, mainSpinMicros: 50, gapMs: GAP_MS, rounds };
     }
-    results[EVENT_LOOP_ROW] = await weft(50, rounds, 0);
-    config[EVENT_LOOP_ROW] = { workerSpinMicros: 50, idleBlockMs: 0, mainSpinMicros: 50, gapMs: GAP_MS, rounds };
     return { results, config };
   },
 };

@@ -10,8 +10,7 @@
  * actors send during a batch.
  */
 import { MessageEncoder } from '../../src/shm/codec.js';
-import { Endpoint, interruptThread } from '../../src/shm/endpoint.js';
-import { DEFAULT_START_OPTIONS } from '../../src/main/options.js';
+import { Endpoint } from '../../src/shm/endpoint.js';
 import { DEFAULT_RING_CAPACITY, RingSet } from '../../src/shm/ring-set.js';
 import { assert, nextMessage, now, startWorker } from '../harness.js';
 import { KIND_DATA, type RingPeerControl, type RingPeerData, type RingPeerReply } from '../workers/ring-peer-protocol.js';
@@ -29,7 +28,7 @@ export async function runWeft(opts: { messages: number; quick: boolean }): Promi
   const set = RingSet.create({ threads: 2 });
   const endpoint = new Endpoint(set, 0, { spinMicros: SPIN_MICROS });
   const peer = startWorker(new URL('../workers/ring-peer.js', import.meta.url), {
-    workerData: { buffer: set.buffer, mode: 'sink', spinMicros: SPIN_MICROS, idleBlockMs: DEFAULT_START_OPTIONS.idleBlockMs } satisfies RingPeerData,
+    workerData: { buffer: set.buffer, mode: 'sink', spinMicros: SPIN_MICROS } satisfies RingPeerData,
   });
   const { worker, failed } = peer;
   const encoder = new MessageEncoder();
@@ -37,7 +36,6 @@ export async function runWeft(opts: { messages: number; quick: boolean }): Promi
   const streamOnce = async (n: number, batch: number) => {
     const ready = nextMessage<RingPeerReply>(worker);
     worker.postMessage({ expect: n } satisfies RingPeerControl);
-    interruptThread(set, 1);
     await Promise.race([ready, failed]);
     const done = nextMessage<RingPeerReply>(worker);
     const before = { ...endpoint.stats };
@@ -70,7 +68,6 @@ export async function runWeft(opts: { messages: number; quick: boolean }): Promi
     return { eager: { ...eager, ringKiB }, corked: { ...corked, ringKiB } };
   } finally {
     worker.postMessage({ stop: true } satisfies RingPeerControl);
-    interruptThread(set, 1); // a blocked worker reads its port once woken
     await peer.stop();
   }
 }

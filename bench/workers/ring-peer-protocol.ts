@@ -6,10 +6,7 @@ export interface RingPeerData {
   buffer: SharedArrayBuffer;
   mode: 'sink' | 'echo';
   spinMicros: number;
-  /** As a shard's `idleBlockMs` (src/worker/idle-block.ts); 0: never block. */
-  idleBlockMs: number;
 }
-/** Main rings the worker's bell after each (`interruptThread`): a worker blocked in `Atomics.wait` reads its port only when woken. */
 export type RingPeerControl = { expect: number } | { stop: true } | { cpu: true };
 /** `parks` and `notifies` count the worker's own, during this stream only; `cpuNs` is the worker thread's CPU time so far. */
 export type RingPeerReply = { ready: true } | { done: number; outOfOrder: number; parks: number; notifies: number } | { cpuNs: number };

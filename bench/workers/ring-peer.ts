@@ -13,7 +13,6 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
 import { Endpoint } from '../../src/shm/endpoint.js';
 import { RingSet } from '../../src/shm/ring-set.js';
-import { onlyPortsActive } from '../../src/worker/idle-block.js';
 import { threadCpuNs } from './thread-cpu.js';
 import { type RingPeerControl, type RingPeerData, type RingPeerReply } from './ring-peer-protocol.js';
 
@@ -22,10 +21,8 @@ const BATCH = 1024;
 
 if (parentPort === null) throw new Error('ring-peer.js runs as a worker_threads Worker, got: the main thread');
 const control = parentPort;
-const { buffer, mode, spinMicros, idleBlockMs } = workerData as RingPeerData;
+const { buffer, mode, spinMicros } = workerData as RingPeerData;
 const endpoint = new Endpoint(RingSet.attach(buffer), 1, { spinMicros });
-// As a shard blocks when idle (its quiet test also asks for no reply or task pending; this loop has none).
-endpoint.setIdleBlock({ millis: idleBlockMs, quiet: onlyPortsActive });
 const decoder = new MessageDecoder();
 const encoder = new MessageEncoder();
 

@@ -1,7 +1,7 @@
 /**
  * The calling thread's own CPU time, for suites that report what a worker costs. The event loop's
- * utilisation is no proxy for it once a thread may block in `Atomics.wait` (src/worker/idle-block.ts):
- * a blocked loop counts as busy and burns nothing.
+ * utilisation is only a proxy for it: it counts JavaScript that waits (a blocking `Atomics.wait`)
+ * as busy, and what the thread spends outside JavaScript's turns as idle.
  */
 import { readFileSync } from 'node:fs';
 

@@ -884,11 +884,6 @@ export class ThreadRuntime implements CellHost {
     return this.spawnOn(target, module, args, timeout, name, replacing, undefined, mailbox);
   }
 
-  /** Async tasks started on this thread and not yet answered (ring-set.ts `parkedIndex`, which `parkTask` counts). */
-  get asyncTasks(): number {
-    return Atomics.load(this.set.words, parkedIndex(this.thread));
-  }
-
   markTask(id: number): void {
     Atomics.store(this.set.words, taskIndex(this.thread), id);
   }

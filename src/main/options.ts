@@ -34,16 +34,6 @@ export interface StartOptions {
    */
   spinMicros?: number;
   /**
-   * How long an idle shard, its spin over, sleeps in a blocking `Atomics.wait` before it parks with
-   * its event loop free (ms). A blocked thread is woken by the next frame in a few µs, against 30-40
-   * for a park's trip through the event loop, and burns no CPU. It blocks only when nothing but its
-   * rings can give it work: no reply awaited, no async task running, and no ref'd timer, immediate,
-   * socket or file request in its event loop. What that cannot see (an unref'd timer, a message on a
-   * MessagePort of your own) waits at most this long. 0: never block (piscina's `atomics: 'async'`).
-   * @default 5
-   */
-  idleBlockMs?: number;
-  /**
    * How long main spins while it waits for a reply before it parks (µs); with no reply awaited it
    * parks at once. Spinning keeps a busy caller's round trip in single-digit microseconds (a park
    * and wake costs tens of them here) and blocks main's event loop for at most this long per wait.
@@ -159,7 +149,6 @@ export interface ResolvedStartOptions {
   threads: number;
   ringCapacity: number;
   spinMicros: number;
-  idleBlockMs: number;
   mainSpinMicros: number;
   batch: number;
   callTimeout: number;
@@ -182,7 +171,6 @@ export interface ResolvedStartOptions {
 export const DEFAULT_START_OPTIONS: Omit<ResolvedStartOptions, 'threads'> = {
   ringCapacity: DEFAULT_RING_CAPACITY,
   spinMicros: 50,
-  idleBlockMs: 5,
   mainSpinMicros: 200,
   batch: 1024,
   callTimeout: 5000,
@@ -233,7 +221,6 @@ export function resolveStartOptions(options: StartOptions = {}): ResolvedStartOp
     threads: integerIn('threads', o.threads, 0, 1023),
     ringCapacity,
     spinMicros: numberIn('spinMicros', o.spinMicros, 0, 1_000_000),
-    idleBlockMs: numberIn('idleBlockMs', o.idleBlockMs, 0, 60_000),
     mainSpinMicros: numberIn('mainSpinMicros', o.mainSpinMicros, 0, 1_000_000),
     batch: integerIn('batch', o.batch, 1, 1_000_000),
     callTimeout: o.callTimeout === Infinity ? Infinity : numberIn('callTimeout', o.callTimeout, 1, 2 ** 31 - 1),

@@ -34,7 +34,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
 import { SpawnError } from '../shm/errors.js';
-import { interruptThread, isParked } from '../shm/endpoint.js';
+import { isParked } from '../shm/endpoint.js';
 import type { ShardData } from '../shm/protocol.js';
 import { heapIndex, heartbeatIndex, osThreadIndex, taskIndex, type RingSet } from '../shm/ring-set.js';
 import { HangWatch } from './hang-watch.js';
@@ -211,16 +211,11 @@ export class RootSupervisor {
     return this.up[thread] === true && this.ended.has(thread);
   }
 
-  /**
-   * Posts `message` to shard `thread`'s worker, moving `transferList` (throws if it cannot be cloned,
-   * or the shard is down), and rings its bell: an idle shard may be blocked in `Atomics.wait`, where
-   * its event loop, and so the port, waits until woken (src/worker/idle-block.ts).
-   */
+  /** Posts `message` to shard `thread`'s worker, moving `transferList` (throws if it cannot be cloned, or the shard is down). */
   post(thread: number, message: unknown, transferList: readonly Transferable[]): void {
     const worker = this.workers[thread];
     if (!this.up[thread] || worker === undefined) throw new SpawnError(`shard ${thread} is down; the task was not sent`);
     worker.postMessage(message, transferList);
-    interruptThread(this.options.set, thread);
   }
 
   /** True while shard `thread` is retired (never started, or stopped idle): `grow` starts it. */

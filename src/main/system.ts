@@ -893,8 +893,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
   /** What the root supervisor asks of the system. */
   private readonly rootHost: RootHost = {
     shardData: (thread, previousDown) => {
-      const { spinMicros, idleBlockMs, batch, callTimeout, backpressure } = this.options;
-      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, idleBlockMs, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry, userData: this.userData };
+      const { spinMicros, batch, callTimeout, backpressure } = this.options;
+      return { buffer: this.set.buffer, thread, node: this.node, creation: this.creation, spinMicros, batch, callTimeout, previousDown, fuses: this.fuseTable.buffer, backpressure, actorMetrics: this.options.metrics.actors, openTelemetry: this.options.openTelemetry, userData: this.userData };
     },
     forgetThread: async (thread, reason, final) => {
       // First what the dead thread sent before it died (a REGISTER among it), then its names.

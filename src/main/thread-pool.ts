@@ -92,18 +92,13 @@ export interface ThreadPoolOptions {
   /** How long `close()` waits for the tasks in hand (ms). @default 30000 */
   closeTimeout?: number;
   /**
-   * As piscina's: `'sync'` lets an idle thread block in `Atomics.wait` (weft bounds the block and
-   * blocks only while the thread's event loop has nothing pending: `start({ idleBlockMs })`);
-   * `'async'` and `'disabled'` never block it, so its event loop runs between tasks.
-   * @default 'sync'
-   */
-  atomics?: 'sync' | 'async' | 'disabled';
-  /**
    * Accepted (and checked) so a piscina script runs unchanged, with no effect here: `niceIncrement`
-   * (threads are not reniced), `taskQueue`, `loadBalancer` (weft's dispatcher places tasks:
-   * src/main/tasks.ts), `workerHistogram`, `stricterFIFO` (weft's queue is always in order).
+   * (threads are not reniced), `atomics` (weft's threads always wait on Atomics), `taskQueue`,
+   * `loadBalancer` (weft's dispatcher places tasks: src/main/tasks.ts), `workerHistogram`,
+   * `stricterFIFO` (weft's queue is always in order).
    */
   niceIncrement?: number;
+  atomics?: 'sync' | 'async' | 'disabled';
   taskQueue?: unknown;
   loadBalancer?: unknown;
   workerHistogram?: boolean;
@@ -402,12 +397,9 @@ export class ThreadPool<Task = unknown, Result = unknown> extends EventEmitter<T
     const timing: TaskTiming | undefined = recordTiming
       ? { wait: (ms) => record(this.waitTimes!, ms), run: (ms) => record(this.runTimes!, ms) }
       : undefined;
-    const { env, argv, execArgv, trackUnmanagedFds, workerData: data, atomics } = readBack;
-    // piscina's 'sync' blocks an idle thread in Atomics.wait, as weft's shards do by default; its
-    // 'async' and 'disabled' keep the thread's event loop free, as `idleBlockMs: 0` does.
-    const idleBlockMs = atomics === 'async' || atomics === 'disabled' ? 0 : undefined;
+    const { env, argv, execArgv, trackUnmanagedFds, workerData: data } = readBack;
     // Its own threads are replaced however often they die, as piscina replaces its workers.
-    this.own = system === undefined ? this.launchOwn({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 }, idleBlockMs, ...recycle }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data, initial: minThreads }) : undefined;
+    this.own = system === undefined ? this.launchOwn({ threads, resourceLimits: options.resourceLimits, threadRestarts: { maxRestarts: 1_000_000, maxSeconds: 1 }, ...recycle }, { worker: { env, argv, execArgv, trackUnmanagedFds } as ThreadWorkerOptions, workerData: data, initial: minThreads }) : undefined;
     const made = (s: System): TaskDispatcher => {
       // Its own threads are elastic when minThreads < maxThreads: started on demand, retired idle.
       const elastic = this.own !== undefined && minThreads < threads ? { min: minThreads, idleTimeout } : undefined;

@@ -13,9 +13,7 @@
  *
  * Consumer (`wait`): find nothing to read → spin up to `spinMicros` re-checking (unless the last
  * few spins all found nothing: see `spinWindow`) → store PARKED → check the rings once more →
- * `Atomics.waitAsync(bell, PARKED)` → store AWAKE. A worker given an idle block (`setIdleBlock`)
- * may first sleep in a blocking `Atomics.wait(bell, PARKED, millis)`; the protocol is the same, and
- * a wait that times out goes on to `waitAsync` with the bell still PARKED.
+ * `Atomics.waitAsync(bell, PARKED)` → store AWAKE.
  * Producer (`send`): publish the frame (TAIL store) → load the bell → only if PARKED, CAS it to
  * AWAKE and, if the CAS won, `Atomics.notify`.
  *
@@ -74,28 +72,6 @@ export interface EndpointOptions {
   keepAlive?: boolean;
 }
 
-/**
- * A blocking sleep before a park, for a worker thread whose event loop has nothing to do.
- *
- * A park on `Atomics.waitAsync` keeps the event loop free, and waking from it goes through the
- * loop: V8 posts a task to the thread, libuv wakes on its eventfd, the promise settles, and only
- * then does the scheduler run (30-40 µs here, more than a MessagePort's wake). A thread blocked in
- * `Atomics.wait` is woken by the same `Atomics.notify` in a few µs, straight from the futex, at no
- * CPU while it sleeps. The price is that nothing else runs on the thread meanwhile: no timer, no
- * I/O callback, no MessagePort message. So the endpoint blocks only when `quiet()` says the rings
- * are all that can bring work, and for at most `millis`; what `quiet` cannot see (an unref'd
- * timer, a message on the user's own MessagePort) waits at most that long. Before it blocks, the
- * wait lets the event loop turn once, so microtasks, due timers and ready I/O go first.
- *
- * piscina's threads do the same between tasks (`atomics: 'sync'`), there with no bound.
- */
-export interface IdleBlock {
-  /** The longest a block lasts (ms); after that the thread parks on `waitAsync` as usual. */
-  readonly millis: number;
-  /** True when only a ring frame or an interrupt can give the thread work (asked just before each block). */
-  readonly quiet: () => boolean;
-}
-
 /** No word before the message (see `sendMessage`). */
 export const NO_WORD = -1;
 
@@ -129,7 +105,7 @@ export interface EndpointStats {
   messagesReceived: number;
   /** `Atomics.notify` calls made to wake a parked thread. */
   notifies: number;
-  /** Times this thread parked (entered `Atomics.waitAsync`, or an `idleBlock`'s `Atomics.wait`). */
+  /** Times this thread parked (entered `Atomics.waitAsync`). */
   parks: number;
   /** Frames that waited in overflow because a ring was full. */
   overflowed: number;
@@ -161,7 +137,6 @@ export class Endpoint {
   readonly set: RingSet;
   readonly spinMicros: number;
   keepAlive: boolean;
-  private idleBlock: IdleBlock | undefined;
   readonly stats: EndpointStats = { messagesSent: 0, messagesReceived: 0, notifies: 0, parks: 0, overflowed: 0 };
   /** Indexed by peer thread; undefined at `self`. */
   private readonly outbound: Array<RingProducer | undefined> = [];
@@ -473,21 +448,10 @@ export class Endpoint {
   }
 
   /**
-   * Lets an idle `wait()` sleep in a blocking `Atomics.wait` before it parks (see `IdleBlock`);
-   * `undefined` or `millis` 0: never. Only for a worker thread: main must never block.
-   */
-  setIdleBlock(block: IdleBlock | undefined): void {
-    if (block !== undefined && !(Number.isFinite(block.millis) && block.millis >= 0 && typeof block.quiet === 'function')) {
-      throw new InvalidArgumentError(`expected an idle block to be { millis: a finite number >= 0, quiet: a function }, got: ${describeValue(block)}`);
-    }
-    this.idleBlock = block !== undefined && block.millis > 0 ? block : undefined;
-  }
-
-  /**
    * Resolves when there may be work: at once if there is, after a bounded spin if work comes soon,
    * else when a producer (or `interrupt`) rings this thread's bell. `spinMicros` overrides the
-   * endpoint's spin window for this wait (0: park at once, e.g. when nothing is expected). The
-   * thread's event loop keeps running while parked, except during an `idleBlock`.
+   * endpoint's spin window for this wait (0: park at once, e.g. when nothing is expected). Never a blocking wait: the
+   * thread's event loop keeps running while parked.
    *
    * The spin is adaptive (see `spinWindow`): it is only worth its CPU when the next frame comes
    * within the window, so after a few waits in a row that outlasted it the thread parks at once,
@@ -509,21 +473,8 @@ export class Endpoint {
     }
     this.parkedAt = window === 0 && spinMicros > 0 ? performance.now() : -1;
     this.parkWindow = spinMicros;
-    return this.idleBlock === undefined ? this.park(0) : new Promise(this.parkAfterLoopTurn);
+    return this.park();
   }
-
-  /**
-   * An idle-block thread parks from a `setImmediate`: what the event loop holds (settled promises'
-   * callbacks, due timers, ready I/O) runs first, and `quiet` is asked after it has.
-   */
-  private readonly parkAfterLoopTurn = (resolve: (parked: Promise<void>) => void): void => {
-    setImmediate(this.parkBlocking, resolve);
-  };
-
-  private readonly parkBlocking = (resolve: (parked: Promise<void>) => void): void => {
-    const block = this.idleBlock;
-    resolve(this.park(block !== undefined && block.quiet() ? block.millis : 0));
-  };
 
   /**
    * How long this wait spins: `spinMicros`, unless the last SPIN_MISSES_TO_PARK waits all outlasted
@@ -563,8 +514,7 @@ export class Endpoint {
     return RESOLVED;
   }
 
-  /** Parks until the bell rings, first blocking for up to `blockMillis` (0: not at all). */
-  private park(blockMillis: number): Promise<void> {
+  private park(): Promise<void> {
     const words = this.set.words;
     Atomics.store(words, this.bell, PARKED);
     // Check once more with the flag up: a producer that published (or an interrupter that raised
@@ -574,12 +524,6 @@ export class Endpoint {
       return this.woken();
     }
     this.stats.parks++;
-    // 'ok' (notified) or 'not-equal' (a waker's CAS came first): woken. 'timed-out': the bell is
-    // still PARKED, so a producer from now on notifies the waitAsync below, or makes it 'not-equal'.
-    if (blockMillis > 0 && Atomics.wait(words, this.bell, PARKED, blockMillis) !== 'timed-out') {
-      this.afterPark();
-      return RESOLVED;
-    }
     const result = Atomics.waitAsync(words, this.bell, PARKED);
     if (!result.async) {
       this.afterPark();

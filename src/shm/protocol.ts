@@ -231,8 +231,6 @@ export interface ShardData {
   /** The node's creation (0 outside a cluster): see Pid. */
   creation: number;
   spinMicros: number;
-  /** How long an idle shard may block in `Atomics.wait` (ms, 0: never; src/worker/idle-block.ts). */
-  idleBlockMs: number;
   /** Messages a shard handles before it yields to its event loop. */
   batch: number;
   /** Default `call` timeout of the shard's actors, ms. */

@@ -22,7 +22,6 @@ import { RemoteMain } from './remote-main.js';
 import { abortSideTask, isSideAbort, isSideTask, runSideTask } from './side-tasks.js';
 import { reportVitals } from './vitals.js';
 import { setWorkerState } from '../common/worker-state.js';
-import { idleBlock } from './idle-block.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
 
@@ -75,7 +74,6 @@ const runtime = new ThreadRuntime({
   main: (self) => new RemoteMain(self),
 });
 const endpoint = runtime.endpoint;
-endpoint.setIdleBlock(idleBlock(data.idleBlockMs, runtime));
 reportVitals(endpoint.set.words, data.thread);
 
 // Tasks whose data cannot travel in a ring come on the port (side-tasks.ts); the listener also
