@@ -2,10 +2,11 @@
  * A shard's entry point: the worker thread main starts for each of threads 1..N.
  *
  * The loop is the scheduler: drain up to `batch` frames (each handed to its actor at once), run up
- * to `batch` same-thread messages, then yield to the event loop so timers, I/O and settled
- * promises inside actors run; when there is nothing to do, spin briefly and park on the doorbell
- * (`Endpoint.wait`; a same-thread send from a settled promise interrupts it). Main stops the shard
- * with a STOP frame; the loop ends when main terminates the thread.
+ * to `batch` same-thread messages, then let settled promises inside actors run (a microtask turn),
+ * and the event loop too (timers, I/O) after a full batch or once YIELD_EVERY_MS has passed since
+ * it last ran; when there is nothing to do, spin briefly and park on the doorbell (`Endpoint.wait`;
+ * a same-thread send from a settled promise interrupts it), which frees the event loop as well.
+ * Main stops the shard with a STOP frame; the loop ends when main terminates the thread.
  *
  * A standby shard (`workerData` is `{ standby: true }`) loads all of this and then waits for main to
  * give it a thread: the root supervisor keeps one ready, so that a shard that dies is replaced in
@@ -59,6 +60,13 @@ setWorkerState(data.userData);
 if (data.openTelemetry === true) await (await import('../common/otel-tracing.js')).installOpenTelemetryTracing();
 
 const { batch } = data;
+/**
+ * Under steady traffic the event loop (actors' timers and I/O) runs at least this often (ms). Not
+ * after every drain: a turn of it costs ~1.3 µs, which a call answered one at a time paid on its
+ * round trip (4.1 µs median before, 2.7 after, `round-trip`).
+ */
+const YIELD_EVERY_MS = 1;
+let lastYield = performance.now();
 const runtime = new ThreadRuntime({
   set: RingSet.attach(data.buffer),
   thread: data.thread,
@@ -92,7 +100,13 @@ for (;;) {
   handled += runtime.runLocal(batch);
   endpoint.uncork();
   if (handled !== 0) {
-    await yieldToEventLoop();
+    const now = performance.now();
+    if (handled >= batch || now - lastYield >= YIELD_EVERY_MS) {
+      lastYield = now;
+      await yieldToEventLoop();
+    } else {
+      await null;
+    }
     continue;
   }
   runtime.parked = true;
