@@ -1,7 +1,8 @@
 /**
  * The weft side of `ring-stream` and `ring-round-trip`: a worker that attaches to the ring set main
- * made and runs a receive loop shaped like a shard's scheduler (drain a bounded batch, decode every
- * message, yield to the event loop between batches, spin then park when idle).
+ * made and runs a receive loop shaped like a shard's scheduler (src/worker/shard.ts: drain a
+ * bounded batch, decoding every message; a microtask turn between drains, and an event-loop turn
+ * after a full batch or once a millisecond; spin then park when idle).
  *
  *   mode 'sink': counts `{ id }` messages, checks the ids arrive in order, and tells main on
  *                parentPort when it has the number main asked for (control stays off the rings so
@@ -65,7 +66,20 @@ const onMessage =
         endpoint.sendMessage(from, kind, decoder.decode(bytes, start, end), encoder);
       };
 
+/** As the shard's YIELD_EVERY_MS. */
+const YIELD_EVERY_MS = 1;
+let lastYield = performance.now();
 while (!stopping) {
-  if (endpoint.drain(onMessage, BATCH) === 0) await endpoint.wait();
-  else await yieldToEventLoop();
+  const handled = endpoint.drain(onMessage, BATCH);
+  if (handled === 0) {
+    await endpoint.wait();
+    continue;
+  }
+  const now = performance.now();
+  if (handled >= BATCH || now - lastYield >= YIELD_EVERY_MS) {
+    lastYield = now;
+    await yieldToEventLoop();
+  } else {
+    await null;
+  }
 }
