@@ -1,8 +1,8 @@
 /**
  * The weft side of `ring-stream` and `ring-round-trip`: a worker that attaches to the ring set main
  * made and runs a receive loop shaped like a shard's scheduler (src/worker/shard.ts: drain a
- * bounded batch, decoding every message; a microtask turn between drains, and an event-loop turn
- * after a full batch or once a millisecond; spin then park when idle).
+ * bounded batch, decoding every message; an event-loop turn after more than one message or once a
+ * millisecond, else a microtask turn; spin then park when idle).
  *
  *   mode 'sink': counts `{ id }` messages, checks the ids arrive in order, and tells main on
  *                parentPort when it has the number main asked for (control stays off the rings so
@@ -76,7 +76,7 @@ while (!stopping) {
     continue;
   }
   const now = performance.now();
-  if (handled >= BATCH || now - lastYield >= YIELD_EVERY_MS) {
+  if (handled > 1 || now - lastYield >= YIELD_EVERY_MS) {
     lastYield = now;
     await yieldToEventLoop();
   } else {

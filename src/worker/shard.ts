@@ -2,10 +2,11 @@
  * A shard's entry point: the worker thread main starts for each of threads 1..N.
  *
  * The loop is the scheduler: drain up to `batch` frames (each handed to its actor at once), run up
- * to `batch` same-thread messages, then let settled promises inside actors run (a microtask turn),
- * and the event loop too (timers, I/O) after a full batch or once YIELD_EVERY_MS has passed since
- * it last ran; when there is nothing to do, spin briefly and park on the doorbell (`Endpoint.wait`;
- * a same-thread send from a settled promise interrupts it), which frees the event loop as well.
+ * to `batch` same-thread messages, then yield: to the event loop (timers, I/O, settled promises
+ * inside actors) after more than one message, or once YIELD_EVERY_MS has passed since it last ran;
+ * after a single message, only a microtask turn (settled promises) before it looks for the next.
+ * When there is nothing to do, spin briefly and park on the doorbell (`Endpoint.wait`; a
+ * same-thread send from a settled promise interrupts it), which frees the event loop as well.
  * Main stops the shard with a STOP frame; the loop ends when main terminates the thread.
  *
  * A standby shard (`workerData` is `{ standby: true }`) loads all of this and then waits for main to
@@ -61,9 +62,12 @@ if (data.openTelemetry === true) await (await import('../common/otel-tracing.js'
 
 const { batch } = data;
 /**
- * Under steady traffic the event loop (actors' timers and I/O) runs at least this often (ms). Not
- * after every drain: a turn of it costs ~1.3 µs, which a call answered one at a time paid on its
- * round trip (4.1 µs median before, 2.7 after, `round-trip`).
+ * Under steady one-message traffic the event loop (actors' timers and I/O) still runs at least this
+ * often (ms). One message (a call, answered) is request-reply traffic: the next request follows the
+ * reply, and an event-loop turn (~1.3 µs) would sit on its round trip (`round-trip` median 4.1 µs
+ * with it, 1.5-2.8 without). Several messages are a stream or a burst: the turn lets the next batch
+ * gather, where looking again at once would drain them a few at a time, polling a ring its producer
+ * is still writing (a raw eager stream measured half as fast, `ring-stream`).
  */
 const YIELD_EVERY_MS = 1;
 let lastYield = performance.now();
@@ -101,7 +105,7 @@ for (;;) {
   endpoint.uncork();
   if (handled !== 0) {
     const now = performance.now();
-    if (handled >= batch || now - lastYield >= YIELD_EVERY_MS) {
+    if (handled > 1 || now - lastYield >= YIELD_EVERY_MS) {
       lastYield = now;
       await yieldToEventLoop();
     } else {
