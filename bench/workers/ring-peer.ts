@@ -1,8 +1,7 @@
 /**
  * The weft side of `ring-stream` and `ring-round-trip`: a worker that attaches to the ring set main
  * made and runs a receive loop shaped like a shard's scheduler (src/worker/shard.ts: drain a
- * bounded batch, decoding every message; an event-loop turn after more than one message or once a
- * millisecond, else a microtask turn; spin then park when idle).
+ * bounded batch, decoding every message; then the shard's own LoopTurns; spin then park when idle).
  *
  *   mode 'sink': counts `{ id }` messages, checks the ids arrive in order, and tells main on
  *                parentPort when it has the number main asked for (control stays off the rings so
@@ -10,10 +9,10 @@
  *   mode 'echo': decodes each message and sends it straight back, encoded again, on the ring to main.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
 import { Endpoint } from '../../src/shm/endpoint.js';
 import { RingSet } from '../../src/shm/ring-set.js';
+import { LoopTurns } from '../../src/worker/loop-turns.js';
 import { threadCpuNs } from './thread-cpu.js';
 import { type RingPeerControl, type RingPeerData, type RingPeerReply } from './ring-peer-protocol.js';
 
@@ -66,20 +65,9 @@ const onMessage =
         endpoint.sendMessage(from, kind, decoder.decode(bytes, start, end), encoder);
       };
 
-/** As the shard's YIELD_EVERY_MS. */
-const YIELD_EVERY_MS = 1;
-let lastYield = performance.now();
+const turns = new LoopTurns();
 while (!stopping) {
   const handled = endpoint.drain(onMessage, BATCH);
-  if (handled === 0) {
-    await endpoint.wait();
-    continue;
-  }
-  const now = performance.now();
-  if (handled > 1 || now - lastYield >= YIELD_EVERY_MS) {
-    lastYield = now;
-    await yieldToEventLoop();
-  } else {
-    await null;
-  }
+  if (handled === 0) await endpoint.wait();
+  else await turns.after(handled);
 }

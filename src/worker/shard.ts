@@ -2,11 +2,10 @@
  * A shard's entry point: the worker thread main starts for each of threads 1..N.
  *
  * The loop is the scheduler: drain up to `batch` frames (each handed to its actor at once), run up
- * to `batch` same-thread messages, then yield: to the event loop (timers, I/O, settled promises
- * inside actors) after more than one message, or once YIELD_EVERY_MS has passed since it last ran;
- * after a single message, only a microtask turn (settled promises) before it looks for the next.
- * When there is nothing to do, spin briefly and park on the doorbell (`Endpoint.wait`; a
- * same-thread send from a settled promise interrupts it), which frees the event loop as well.
+ * to `batch` same-thread messages, then let the event loop run, or only settled promises after a
+ * single message (loop-turns.ts). When there is nothing to do, spin briefly and park on the
+ * doorbell (`Endpoint.wait`; a same-thread send from a settled promise interrupts it), which frees
+ * the event loop as well.
  * Main stops the shard with a STOP frame; the loop ends when main terminates the thread.
  *
  * A standby shard (`workerData` is `{ standby: true }`) loads all of this and then waits for main to
@@ -14,7 +13,6 @@
  * a millisecond rather than the tens a new worker takes to boot and load its modules.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
 import { FuseTable } from '../shm/fuse-table.js';
@@ -23,6 +21,7 @@ import type { ExitReason } from '../common/actor.js';
 import { RemoteMain } from './remote-main.js';
 import { abortSideTask, isSideAbort, isSideTask, runSideTask } from './side-tasks.js';
 import { reportVitals } from './vitals.js';
+import { LoopTurns } from './loop-turns.js';
 import { setWorkerState } from '../common/worker-state.js';
 
 if (parentPort === null) throw new Error('shard.js runs as a worker thread started by weft, got: the main thread');
@@ -61,16 +60,7 @@ setWorkerState(data.userData);
 if (data.openTelemetry === true) await (await import('../common/otel-tracing.js')).installOpenTelemetryTracing();
 
 const { batch } = data;
-/**
- * Under steady one-message traffic the event loop (actors' timers and I/O) still runs at least this
- * often (ms). One message (a call, answered) is request-reply traffic: the next request follows the
- * reply, and an event-loop turn (~1.3 µs) would sit on its round trip (`round-trip` median 4.1 µs
- * with it, 1.5-2.8 without). Several messages are a stream or a burst: the turn lets the next batch
- * gather, where looking again at once would drain them a few at a time, polling a ring its producer
- * is still writing (a raw eager stream measured half as fast, `ring-stream`).
- */
-const YIELD_EVERY_MS = 1;
-let lastYield = performance.now();
+const turns = new LoopTurns();
 const runtime = new ThreadRuntime({
   set: RingSet.attach(data.buffer),
   thread: data.thread,
@@ -104,13 +94,7 @@ for (;;) {
   handled += runtime.runLocal(batch);
   endpoint.uncork();
   if (handled !== 0) {
-    const now = performance.now();
-    if (handled > 1 || now - lastYield >= YIELD_EVERY_MS) {
-      lastYield = now;
-      await yieldToEventLoop();
-    } else {
-      await null;
-    }
+    await turns.after(handled);
     continue;
   }
   runtime.parked = true;
