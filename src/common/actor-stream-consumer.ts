@@ -12,7 +12,8 @@
 import { AbortError } from '../shm/errors.js';
 import type { Pid } from '../shm/pid.js';
 import { StreamOp, type StreamEnvelope } from '../shm/protocol.js';
-import { TaskStream, abortableConnect, highWaterMarkOf, streamSignal, type StreamChannel, type StreamOptions } from './stream.js';
+import { TaskStream, abortableConnect, highWaterMarkOf, type StreamChannel, type StreamOptions } from './stream.js';
+import { fromAbortSignal } from './abortable.js';
 import type { StreamBatch } from './task-stream.js';
 import { checkSignal } from './call-abort.js';
 
@@ -41,7 +42,7 @@ const MAX_ID = 0x3fff_ffff;
 export function openActorStream<T>(call: StreamCall, pid: Pid, msg: unknown, options?: ActorStreamOptions, closed?: (stream: TaskStream<unknown>) => void): TaskStream<T> {
   const highWaterMark = highWaterMarkOf(options);
   const given = checkSignal(options?.signal);
-  const signal = given === undefined ? undefined : streamSignal(given);
+  const signal = given === undefined ? undefined : fromAbortSignal(given);
   const id = (lastId = lastId >= MAX_ID ? 1 : lastId + 1);
   const aborted = () => new AbortError(`the stream from actor ${pid} was aborted`, { cause: signal?.reason });
   const connect = (stream: TaskStream<unknown>): StreamChannel => {

@@ -19,6 +19,7 @@
  */
 import type { StreamBatch } from './task-stream.js';
 import { InvalidArgumentError, describeValue } from '../shm/errors.js';
+import type { Abortable } from './abortable.js';
 
 /** Options of `pool.stream()` (and, through the pool, of a system's streams). */
 export interface StreamOptions {
@@ -211,30 +212,6 @@ export function highWaterMarkOf(options: StreamOptions | undefined): number {
   return value;
 }
 
-/** What ends a stream early: an AbortSignal, or main's view of any signal a task takes (src/main/task-signal.ts `Abortable`). */
-export interface StreamSignal {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  /** Calls `listener` once on abort; returns what stops listening. */
-  listen(listener: () => void): () => void;
-}
-
-/** An AbortSignal as a StreamSignal. */
-export function streamSignal(signal: AbortSignal): StreamSignal {
-  return {
-    get aborted() {
-      return signal.aborted;
-    },
-    get reason() {
-      return signal.reason;
-    },
-    listen: (listener) => {
-      signal.addEventListener('abort', listener, { once: true });
-      return () => signal.removeEventListener('abort', listener);
-    },
-  };
-}
-
 /**
  * `connect`, with the channel it makes ended by `signal`: on abort the waiting (or next) `next()`
  * rejects with `aborted()`'s error (an AbortError), values already here are dropped, and the
@@ -242,7 +219,7 @@ export function streamSignal(signal: AbortSignal): StreamSignal {
  * call has been answered, so the two keep their order. A stream whose signal aborted before it
  * opened sends nothing. The listener goes when the stream is over.
  */
-export function abortableConnect(signal: StreamSignal | undefined, aborted: () => Error, connect: (stream: TaskStream<unknown>) => StreamChannel): (stream: TaskStream<unknown>) => StreamChannel {
+export function abortableConnect(signal: Abortable | undefined, aborted: () => Error, connect: (stream: TaskStream<unknown>) => StreamChannel): (stream: TaskStream<unknown>) => StreamChannel {
   if (signal === undefined) return connect;
   return (stream) => {
     const channel = connect(stream);

@@ -6,6 +6,9 @@
  */
 import { InvalidOptionTypeError, describeValue } from '../shm/errors.js';
 import type { StreamOptions } from '../common/stream.js';
+import { fromAbortSignal, type Abortable } from '../common/abortable.js';
+
+export type { Abortable };
 
 /** An EventEmitter-style signal: `once('abort', fn)`, `removeListener('abort', fn)`, and `aborted` if it keeps one. */
 export interface AbortEmitter {
@@ -17,14 +20,6 @@ export interface AbortEmitter {
 /** What `run(task, { signal })` accepts. */
 export type TaskSignal = AbortSignal | AbortEmitter;
 
-/** A signal as the dispatcher uses it. */
-export interface Abortable {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  /** Calls `listener` once on abort; returns what stops listening. */
-  listen(listener: () => void): () => void;
-}
-
 function isAbortSignalLike(signal: object): signal is AbortSignal {
   return typeof (signal as AbortSignal).addEventListener === 'function' && typeof (signal as AbortSignal).removeEventListener === 'function';
 }
@@ -32,20 +27,7 @@ function isAbortSignalLike(signal: object): signal is AbortSignal {
 /** `signal` as an Abortable; a TypeError (InvalidOptionTypeError) if it is neither kind. */
 export function abortable(signal: unknown): Abortable {
   if (typeof signal === 'object' && signal !== null) {
-    if (isAbortSignalLike(signal)) {
-      return {
-        get aborted() {
-          return signal.aborted === true;
-        },
-        get reason() {
-          return signal.reason;
-        },
-        listen: (listener) => {
-          signal.addEventListener('abort', listener, { once: true });
-          return () => signal.removeEventListener('abort', listener);
-        },
-      };
-    }
+    if (isAbortSignalLike(signal)) return fromAbortSignal(signal);
     const emitter = signal as Partial<AbortEmitter>;
     if (typeof emitter.once === 'function' && typeof emitter.removeListener === 'function') {
       return {

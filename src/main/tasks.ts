@@ -40,7 +40,7 @@ import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
 import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
 import { STREAM_CANCEL, STREAM_PULL, type StreamBatch } from '../common/task-stream.js';
-import { TaskStream, abortableConnect, type StreamChannel, type StreamSignal } from '../common/stream.js';
+import { TaskStream, abortableConnect, type StreamChannel } from '../common/stream.js';
 import { tracing } from '../common/tracing.js';
 import type { Abortable } from './task-signal.js';
 import { isThreadDown, type System } from './system.js';
@@ -180,7 +180,7 @@ function threadError(error: unknown): unknown {
 }
 
 /** What a stream's `next()` rejects with once its signal aborted (`cause`: the signal's reason). */
-export function streamAborted(signal: StreamSignal | undefined): AbortError {
+export function streamAborted(signal: Abortable | undefined): AbortError {
   return new AbortError('the task stream was aborted', { cause: signal?.reason });
 }
 
@@ -483,7 +483,7 @@ export class TaskDispatcher {
    * `run` does); the dispatcher closing fails it with PoolClosedError or SystemStoppedError; its
    * `signal` aborting fails it with AbortError and ends the generator (src/common/stream.ts `abortableConnect`).
    */
-  stream<T>(fn: number, args: unknown[], highWaterMark: number, signal?: StreamSignal): TaskStream<T> {
+  stream<T>(fn: number, args: unknown[], highWaterMark: number, signal?: Abortable): TaskStream<T> {
     return new TaskStream<T>(abortableConnect(signal, () => streamAborted(signal), (stream) => this.streamChannel(fn, args, stream)), highWaterMark);
   }
 
