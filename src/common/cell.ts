@@ -58,6 +58,10 @@ export interface CellHost extends Router {
   markTask(id: number): void;
   /** Counts an async task started (+1) or answered (-1) on this thread (ring-set.ts `parkedIndex`). */
   parkTask(delta: 1 | -1): void;
+  /** Claims task `id`, sent ahead to this thread (ring-set.ts `claimIndex`); false if main took it back. */
+  claimTask(id: number): boolean;
+  /** Publishes what this thread has sent so far in the current drain (`Endpoint.publishCorked`). */
+  flushSends(): void;
   fuse(name: string): Fuse;
   spawnFrom(module: URL | string, args: unknown, thread: Placement | 'local' | undefined, timeout: number | undefined, name?: string, replacing?: Pid, mailbox?: MailboxOptions): Promise<Pid>;
   /** `ctx.spawn` with `node`: main's cluster starts it there. */
@@ -313,6 +317,16 @@ export class ActorCell implements CallContext {
   /** Counts an async task started (+1) or answered (-1) on this thread (task runners; see ring-set.ts `parkedIndex`). */
   parkTask(delta: 1 | -1): void {
     this.host.parkTask(delta);
+  }
+
+  /** Claims task `id`, sent ahead to this thread, as it starts; false if main took it back (task runners; see ring-set.ts `claimIndex`). */
+  claimTask(id: number): boolean {
+    return this.host.claimTask(id);
+  }
+
+  /** Publishes what this thread has sent so far in the current drain (task runners, before a long task). */
+  flushSends(): void {
+    this.host.flushSends();
   }
 
   /**

@@ -21,7 +21,7 @@ import { LocalQueue } from './local-queue.js';
 import { Pid, threadKey } from '../shm/pid.js';
 import { Placer, publishActorCount, type Placement } from '../shm/placement.js';
 import { CALL_TRACED_BODY, Kind, RemoteOp, SPAWN_ARGS, rebaseOntoBody, type CallAbortEnvelope, type CallTracedEnvelope, type StreamEnvelope, type MailboxEnvelope, type DownEnvelope, type ExitSignalEnvelope, type LinkEnvelope, type MonitorEnvelope, type SpawnEnvelope, type SpawnedEnvelope, type ThreadStats, type StopEnvelope, type ThreadDownEnvelope } from '../shm/protocol.js';
-import { heartbeatIndex, serialIndex, taskIndex, parkedIndex, type RingSet } from '../shm/ring-set.js';
+import { claimIndex, heartbeatIndex, serialIndex, taskIndex, parkedIndex, type RingSet } from '../shm/ring-set.js';
 import { isActor, type AnyActor, type Down, type ExitReason } from './actor.js';
 import { ActorCell, type CellHost } from './cell.js';
 import type { MainServices, NameScope } from './main-services.js';
@@ -890,6 +890,14 @@ export class ThreadRuntime implements CellHost {
 
   parkTask(delta: 1 | -1): void {
     Atomics.add(this.set.words, parkedIndex(this.thread), delta);
+  }
+
+  claimTask(id: number): boolean {
+    return Atomics.compareExchange(this.set.words, claimIndex(this.thread), id, 0) === id;
+  }
+
+  flushSends(): void {
+    this.endpoint.publishCorked();
   }
 
   event(event: SupervisionEvent): void {

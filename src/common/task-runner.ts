@@ -26,6 +26,12 @@
  * A streamed task (its call carries a sixth element, the opening credit) is not held or parked: its
  * generator is kept in the runner's stream table and makes values as main's credit allows
  * (src/common/task-stream.ts).
+ *
+ * A task main sent ahead, to this thread while it was busy (its id comes negated), is main's to take
+ * back until it starts: the runner claims it first (ring-set.ts `claimIndex`), and if main took it
+ * back to run on a thread that came free sooner, answers null without running it (main no longer
+ * waits for that answer). A claimed one first publishes the answers the thread has sent in this
+ * drain: they must not wait behind a long task.
  */
 import { AbortError, ModuleError } from '../shm/errors.js';
 import { taskFunction, type TaskFunction } from './task-functions.js';
@@ -37,7 +43,7 @@ import { STREAM_CANCEL, STREAM_PULL, StreamTable } from './task-stream.js';
 
 /**
  * One task: the function numbered `fn` called with `args`; `id` is main's, unique while it runs (0
- * is never used). The first task of a function on a runner also names it (`module`, `name`), and
+ * is never used), negated for a task sent ahead (see the module comment). The first task of a function on a runner also names it (`module`, `name`), and
  * later ones send only its number: a module URL costs more to encode and decode than a tiny task.
  */
 export type TaskCall =
@@ -74,6 +80,10 @@ interface RunnerContext extends CallContext {
   markTask(id: number): void;
   /** Counts an async task started (+1) or answered (-1) (ring-set.ts `parkedIndex`). */
   parkTask(delta: 1 | -1): void;
+  /** Claims task `id`, sent ahead to this thread; false if main took it back (ring-set.ts `claimIndex`). */
+  claimTask(id: number): boolean;
+  /** Publishes the answers sent so far in this drain (`Endpoint.publishCorked`): they must not wait for a long task. */
+  flushSends(): void;
 }
 
 function internal(ctx: ActorContext): RunnerContext {
@@ -156,10 +166,21 @@ const NOTHING = Symbol('answered later');
  * `replySafely` to `from`, or by `side.done` for a side task.
  */
 function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall, from: ReplyTo<unknown> | undefined, side?: SideCall): unknown {
+  let id = task[0];
+  if (id < 0) {
+    id = -id;
+    // Sent ahead: main may have taken it back for a thread that came free first (it runs there).
+    if (!ctx.claimTask(id)) {
+      replySafely(ctx, from!, true, null);
+      return NOTHING;
+    }
+    // It is a long one (main sends only those ahead), and the answer before it is likely still corked.
+    ctx.flushSends();
+  }
   let result: unknown;
   let thenable: boolean;
   const options = side?.options ?? new TaskContext();
-  ctx.markTask(task[0]);
+  ctx.markTask(id);
   try {
     result = fn(...task[2], options);
     // Reading `then` may throw (a Proxy): then the task rejects with that, as `await` would.
@@ -172,7 +193,6 @@ function start(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCal
     ctx.markTask(0);
   }
   if (!thenable) return result;
-  const id = task[0];
   state.parked.set(id, options);
   ctx.parkTask(1);
   const settled = (ok: boolean, value: unknown) => {

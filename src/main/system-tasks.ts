@@ -5,7 +5,7 @@
  * parked words, the side channel, the root supervisor's end/grow/retire, the recycler, and one
  * task id counter, since a shard's TASK word names tasks of every dispatcher.
  */
-import { parkedIndex } from '../shm/ring-set.js';
+import { claimIndex, parkedIndex } from '../shm/ring-set.js';
 import type { ThreadRuntime } from '../common/runtime.js';
 import { runBesideInline } from './inline.js';
 import type { Recycler } from './recycler.js';
@@ -101,6 +101,10 @@ export class SystemTasks {
       lanes: inline ? 1 : threads,
       taskRunning: (thread) => this.shards.taskRunning(lane(thread)),
       parked: (thread) => Atomics.load(words, parkedIndex(lane(thread))),
+      // Inline mode's lane is main, which is never busy while main dispatches: nothing goes ahead there.
+      offerAhead: (thread, id) => !inline && Atomics.compareExchange(words, claimIndex(thread), 0, id) === 0,
+      takeBack: (thread, id) => Atomics.compareExchange(words, claimIndex(thread), id, 0) === id,
+      claimed: (thread, id) => Atomics.load(words, claimIndex(thread)) !== id,
       runBeside: (thread, id, module, name, args, transferList, key, unsendable) =>
         inline ? runBesideInline(id, module, name, args, transferList, (task) => runtime.markTask(task), unsendable) : side.run(thread, id, module, name, args, transferList, key, unsendable),
       callRunner: (runner, task) => runtime.callOrThrow(runner, task),

@@ -15,6 +15,16 @@
  * says, and its limit drops back to `floor` until measured again: a task that turned out long (or
  * never ends) holds only itself, not a pipeline of quick ones behind it.
  *
+ * Fed one at a time, a thread idles between long tasks while its answer reaches main and the next
+ * task reaches it (0.1-0.2 ms a task here, with main's wake and the thread's). So while tasks wait
+ * here and every thread is busy with tasks measured long, each such thread is sent the next one
+ * ahead (`sendAhead`), with its id in the thread's CLAIM word (ring-set.ts `claimIndex`). The thread
+ * claims it as it starts it, right after its answer. Until then main may take it back
+ * (`takeBackAhead`): as soon as any thread has room, or the one it waits on may not run it soon
+ * (aborting, being ended, recycled, retired), the oldest task waiting ahead goes to the free thread,
+ * or back to the head of the queue. So a task never waits behind a long one while a thread has
+ * room, and a thread never waits for main between long tasks.
+ *
  * Failures, each its own: a task that throws rejects its promise with what it threw; one whose
  * signal aborts is rejected with `AbortError` at once, and its thread is told (an ABORT_FN call to
  * the runner, behind the task in the ring; a message on the port for a task sent beside the rings):
@@ -91,6 +101,16 @@ export interface TaskHost {
   taskRunning(thread: number): number;
   /** Async tasks started on shard `thread` and awaiting, by all its runners (ring-set.ts `parkedIndex`). */
   parked(thread: number): number;
+  /**
+   * Offers task `id` to shard `thread` ahead of its turn (see the module comment): stores it in the
+   * thread's CLAIM word (ring-set.ts `claimIndex`) if no task waits there so. False if one does, or
+   * where nothing goes ahead (inline mode).
+   */
+  offerAhead(thread: number, id: number): boolean;
+  /** Takes task `id`, offered to shard `thread`, back if its runner has not claimed it; true if it did. */
+  takeBack(thread: number, id: number): boolean;
+  /** True once shard `thread`'s runner has claimed task `id` offered to it. */
+  claimed(thread: number, id: number): boolean;
   /** Ends shard `thread` (it restarts), to stop an aborted task running there; `why` is told as the cause's error. False if it cannot be ended (inline mode: main). */
   endThread(thread: number, why: Error): boolean;
   /** Tells shard `thread` that task `id`, sent beside the rings, was aborted (src/main/side-tasks.ts). */
@@ -148,6 +168,9 @@ interface Job {
   /** With `timing`: when it was taken, and when it was sent to a thread (0: not yet). */
   readonly created: number;
   sentAt: number;
+  /** With `timing`, for a task sent ahead: when it was sent, and when it is thought to have started (0: not known). */
+  aheadAt: number;
+  startAt: number;
 }
 
 /** A side-path task that moves nothing (it shares a SharedArrayBuffer, or holds a class instance). */
@@ -209,6 +232,9 @@ export class TaskDispatcher {
   private readonly floor: number;
   private readonly queue: Job[] = [];
   private queueHead = 0;
+  /** Per shard, the task sent ahead to it that its runner has not been seen to claim (see the module comment); and how many there are. */
+  private readonly ahead: Array<Job | undefined>;
+  private aheadCount = 0;
   /**
    * Per shard, when it went down: the tasks that had started there (they reject with the thread's
    * ExitError; the others only waited, and run again elsewhere), or undefined when that is not known
@@ -245,6 +271,8 @@ export class TaskDispatcher {
   private lookTimer: NodeJS.Timeout | undefined;
   /** Tasks answered (resolved or rejected) since start. */
   completed = 0;
+  /** Tasks sent ahead to a busy thread, and those of them taken back before it claimed them (see the module comment). */
+  readonly aheadCounts = { sent: 0, takenBack: 0 };
   /** Streams whose thread has started them, by the shard they run on: they fail if it goes down, or when this closes. */
   private readonly streams = new Map<TaskStream<unknown>, number>();
   /** Per shard, broadcasts waiting for its runner (see `runnerOn`). */
@@ -277,6 +305,7 @@ export class TaskDispatcher {
     const shards = host.lanes;
     this.runners = new Array(shards + 1).fill(undefined);
     this.inFlight = new Array<number>(shards + 1).fill(0);
+    this.ahead = new Array<Job | undefined>(shards + 1).fill(undefined);
     this.floor = Math.min(options.floor ?? 1, options.window);
     // Until measured, a task may be long: one at a time, so the first tasks spread over every shard.
     this.limit = new Array<number>(shards + 1).fill(this.floor);
@@ -297,7 +326,7 @@ export class TaskDispatcher {
       this.answer(shard);
       this.completed++;
       if (--this.pending === 0) this.idle();
-      if (this.queued !== 0) this.pump();
+      if (this.queued !== 0 || this.aheadCount !== 0) this.pump();
       return value;
     });
     const { system } = host;
@@ -381,6 +410,7 @@ export class TaskDispatcher {
 
   /** Rejects every task still waiting here with `error()` (piscina's `close({ force: true })`); those on threads run on. */
   rejectQueued(error: () => unknown): void {
+    for (const job of this.takeAllBack()) this.finish(job, false, error());
     for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], false, error());
     this.queue.length = 0;
     this.queueHead = 0;
@@ -436,7 +466,7 @@ export class TaskDispatcher {
       resolve = ok;
       reject = fail;
     });
-    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, grace: undefined, startedAtAbort: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0 };
+    const job: Job = { fn, args, transfer, signal, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, grace: undefined, startedAtAbort: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0, aheadAt: 0, startAt: 0 };
     const refused = this.submit(job);
     if (refused !== undefined) return Promise.reject(refused);
     if (signal !== undefined) {
@@ -470,6 +500,7 @@ export class TaskDispatcher {
       this.queue.push(job);
       this.lookAgain();
       if (this.elastic !== undefined) this.growOne();
+      this.sendAhead();
     }
     return undefined;
   }
@@ -497,7 +528,7 @@ export class TaskDispatcher {
         if (this.closed) return Promise.reject(this.closedError('cannot stream a task'));
         return new Promise<unknown>((resolve, reject) => {
           const placed = (shard: number, runner: Pid, id: number) => (at = { shard, runner, id });
-          const job: Job = { fn, args, transfer: undefined, signal: undefined, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, grace: undefined, startedAtAbort: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0, credit, placed };
+          const job: Job = { fn, args, transfer: undefined, signal: undefined, resolve, reject, id: 0, shard: 0, settled: false, unlisten: undefined, grace: undefined, startedAtAbort: undefined, trace: tracing.capture?.(), created: this.timing === undefined ? 0 : performance.now(), sentAt: 0, aheadAt: 0, startAt: 0, credit, placed };
           const refused = this.submit(job);
           if (refused !== undefined) reject(refused);
         }).then((batch) => {
@@ -555,7 +586,7 @@ export class TaskDispatcher {
       }
       this.answer(shard);
       this.completed++;
-      if (this.queued !== 0) this.pump();
+      if (this.queued !== 0 || this.aheadCount !== 0) this.pump();
       return answer;
     }
   }
@@ -591,6 +622,7 @@ export class TaskDispatcher {
     this.host.system.off('threadUp', this.onThreadUp);
     // The runners end after the tasks already in their rings; async ones still pending there are
     // answered with ExitError('normal'), which nobody waits for any more.
+    for (const job of this.takeAllBack()) this.finish(job, false, this.closedError('the task never ran'));
     for (const runner of this.runners) if (runner !== undefined) this.host.callRunner(runner.pid, STOP_TASK).catch(() => undefined);
     for (let i = this.queueHead; i < this.queue.length; i++) this.finish(this.queue[i], false, this.closedError('the task never ran'));
     this.queue.length = 0;
@@ -737,6 +769,9 @@ export class TaskDispatcher {
     this.progressTask[shard] = this.host.taskRunning(shard);
     if (this.busySince[shard] !== -1) this.busyTime[shard] += now - this.busySince[shard];
     this.busySince[shard] = idle ? -1 : now;
+    // A task sent ahead starts as the one before it answers (see `landed` for its times).
+    const next = this.ahead[shard];
+    if (next !== undefined && next.startAt === 0) next.startAt = now;
     if (!counted) return;
     const perTask = this.busyTime[shard] / SAMPLE;
     this.busyTime[shard] = 0;
@@ -760,20 +795,29 @@ export class TaskDispatcher {
     }
     const [module, name] = this.functions[fn];
     if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer, this.key);
-    const named = this.named[shard];
-    const runner = this.runners[shard]!.pid;
-    if (credit !== undefined) return this.sendStream(shard, runner, id, fn, args, credit);
+    if (credit !== undefined) return this.sendStream(shard, this.runners[shard]!.pid, id, fn, args, credit);
     try {
-      if (named.has(fn)) return this.host.callRunner(runner, [id, fn, args]);
-      // The first task of `fn` on this runner names it; tasks sent after it in the same ring find it.
-      const answer = this.host.callRunner(runner, [id, fn, args, module, name]);
-      named.add(fn);
-      return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
+      return this.callTask(shard, id, fn, args);
     } catch (error) {
       // Not plain data (a SharedArrayBuffer, a class instance): structured clone carries it, beside the rings.
       if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE, this.key, error);
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Calls shard `shard`'s runner with task `wireId` (negated: sent ahead). The first task of `fn` on
+   * a runner names it; tasks sent after it in the same ring find it. Throws EncodeError if `args`
+   * cannot travel through the rings.
+   */
+  private callTask(shard: number, wireId: number, fn: number, args: unknown[]): Promise<unknown> {
+    const named = this.named[shard];
+    const runner = this.runners[shard]!.pid;
+    if (named.has(fn)) return this.host.callRunner(runner, [wireId, fn, args]);
+    const [module, name] = this.functions[fn];
+    const answer = this.host.callRunner(runner, [wireId, fn, args, module, name]);
+    named.add(fn);
+    return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
   }
 
   /** A streamed task's opening call (no side path: its values come back through the rings). */
@@ -801,13 +845,133 @@ export class TaskDispatcher {
       job.sentAt = performance.now();
       this.timing.wait(job.sentAt - job.created);
     }
-    job.id = this.host.takeId();
+    const id = (job.id = this.host.takeId());
     job.shard = shard;
-    job.placed?.(shard, this.runners[shard]!.pid, job.id);
-    this.send(shard, job.id, job.fn, job.args, job.transfer, job.credit).then(
-      (value) => this.landed(job, shard, true, value),
-      (error: unknown) => this.landed(job, shard, false, error),
+    job.placed?.(shard, this.runners[shard]!.pid, id);
+    this.send(shard, id, job.fn, job.args, job.transfer, job.credit).then(
+      (value) => this.landed(job, shard, id, true, value),
+      (error: unknown) => this.landed(job, shard, id, false, error),
     );
+  }
+
+  /**
+   * Sends the tasks at the head of the queue ahead, one to each busy shard that takes long tasks
+   * and has none waiting ahead yet (see the module comment). Only while every lane has its runner
+   * (a thread starting, growing or restarting will take the next task itself), and only for a task
+   * that can go through the rings: one for the side channel stays queued, and so does all behind it.
+   */
+  private sendAhead(): void {
+    if (this.floor !== 1 || this.closed) return;
+    let everyLaneUp = false;
+    for (let shard = 1; shard < this.runners.length && this.queueHead < this.queue.length; shard++) {
+      if (!this.takesAhead(shard)) continue;
+      if (!everyLaneUp) {
+        for (let lane = 1; lane < this.runners.length; lane++) if (this.runners[lane] === undefined || this.host.isRetired(lane)) return;
+        everyLaneUp = true;
+      }
+      const job = this.queue[this.queueHead];
+      if (job.settled) {
+        this.queueHead++; // aborted while it waited
+        shard--;
+        continue;
+      }
+      if (job.transfer !== undefined || job.credit !== undefined) return;
+      const id = this.host.takeId();
+      if (!this.host.offerAhead(shard, id)) continue; // another dispatcher's task waits ahead there
+      let answer!: Promise<unknown>;
+      try {
+        if (tracing.enter === undefined) answer = this.callTask(shard, -id, job.fn, job.args);
+        else tracing.enter(job.trace, () => (answer = this.callTask(shard, -id, job.fn, job.args)));
+      } catch {
+        this.host.takeBack(shard, id);
+        return; // not plain data: it goes beside the rings, once a thread has room
+      }
+      this.queueHead++;
+      job.id = id;
+      job.shard = shard;
+      if (this.timing !== undefined) job.aheadAt = performance.now();
+      this.inFlight[shard]++;
+      this.ahead[shard] = job;
+      this.aheadCount++;
+      this.aheadCounts.sent++;
+      answer.then(
+        (value) => this.landed(job, shard, id, true, value),
+        (error: unknown) => this.landed(job, shard, id, false, error),
+      );
+    }
+  }
+
+  /** True if shard `shard` may be sent a task ahead: busy (no room), on tasks measured long, nothing waiting ahead there. */
+  private takesAhead(shard: number): boolean {
+    if (this.limit[shard] !== 1 || this.answers[shard] < SAMPLE || this.unfitAhead(shard) || this.load(shard) === 0) return false;
+    const job = this.ahead[shard];
+    if (job === undefined) return true;
+    if (!this.host.claimed(shard, job.id)) return false;
+    this.claimedAhead(shard, job);
+    return true;
+  }
+
+  /** True if shard `shard` may not run a task waiting ahead there soon: it has no runner, or it may be ended, recycled or retired. */
+  private unfitAhead(shard: number): boolean {
+    return this.runners[shard] === undefined || this.aborting[shard] !== 0 || this.ending[shard] !== undefined || this.retiring.has(shard) || this.host.recycling(shard);
+  }
+
+  /** Shard `shard`'s runner claimed `job`, sent ahead: it is an ordinary task in flight there now. */
+  private claimedAhead(shard: number, job: Job): void {
+    this.ahead[shard] = undefined;
+    this.aheadCount--;
+    if (job.startAt === 0 && job.aheadAt !== 0) job.startAt = performance.now();
+  }
+
+  /** Takes `job` back from shard `shard`, where it waits ahead; false if its runner claimed it first. */
+  private takeBackFrom(shard: number, job: Job): boolean {
+    if (!this.host.takeBack(shard, job.id)) {
+      this.claimedAhead(shard, job);
+      return false;
+    }
+    this.ahead[shard] = undefined;
+    this.aheadCount--;
+    this.inFlight[shard]--;
+    this.aheadCounts.takenBack++;
+    job.id = 0; // its runner answers null for it (task-runner.ts `start`), which `landed` drops
+    job.startAt = 0;
+    return true;
+  }
+
+  /**
+   * While a shard has room, the oldest task waiting ahead on another (not yet claimed) goes there;
+   * one waiting on a shard that may not run it soon goes back to the head of the queue.
+   */
+  private takeBackAhead(): void {
+    for (;;) {
+      const free = this.pick();
+      let from = -1;
+      for (let shard = 1; shard < this.ahead.length; shard++) {
+        const job = this.ahead[shard];
+        if (job === undefined) continue;
+        if (this.host.claimed(shard, job.id)) {
+          this.claimedAhead(shard, job);
+          continue;
+        }
+        if ((free !== -1 || this.unfitAhead(shard)) && (from === -1 || job.id < this.ahead[from]!.id)) from = shard;
+      }
+      if (from === -1) return;
+      const job = this.ahead[from]!;
+      if (!this.takeBackFrom(from, job)) continue;
+      if (free === -1) this.queue.splice(this.queueHead, 0, job);
+      else if (tracing.enter === undefined) this.dispatch(job, free);
+      else tracing.enter(job.trace, () => this.dispatch(job, free));
+    }
+  }
+
+  /** Takes back every task waiting ahead that no runner has claimed (the dispatcher closes, or rejects what waits). */
+  private takeAllBack(): Job[] {
+    const back: Job[] = [];
+    for (let shard = 1; shard < this.ahead.length; shard++) {
+      const job = this.ahead[shard];
+      if (job !== undefined && this.takeBackFrom(shard, job)) back.push(job);
+    }
+    return back;
   }
 
   /**
@@ -824,7 +988,7 @@ export class TaskDispatcher {
         if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
         this.completed++;
         if (this.pending === 0) this.idle();
-        if (this.queued !== 0) this.pump();
+        if (this.queued !== 0 || this.aheadCount !== 0) this.pump();
         throw this.failure(error);
       },
     );
@@ -852,8 +1016,19 @@ export class TaskDispatcher {
     return error instanceof ExitError && isThreadDown(error.reason) && started !== undefined && !started.includes(id) && !this.closed;
   }
 
-  /** A dispatched task's answer came back. */
-  private landed(job: Job, shard: number, ok: boolean, answer: unknown): void {
+  /**
+   * A dispatched task's answer came back (`id`: the one it was sent as). One taken back from where
+   * it waited ahead has moved on (its runner answered null, or its thread went down): dropped.
+   */
+  private landed(job: Job, shard: number, id: number, ok: boolean, answer: unknown): void {
+    if (job.id !== id) return;
+    if (this.ahead[shard] === job) {
+      this.ahead[shard] = undefined;
+      this.aheadCount--;
+    }
+    // Sent ahead (with `timing`): it waited until the task before it answered (see `answer`), then ran.
+    const startedAhead = job.aheadAt === 0 ? 0 : job.startAt !== 0 ? job.startAt : job.aheadAt;
+    job.aheadAt = job.startAt = 0;
     if (job.grace !== undefined) {
       // An aborted task answered (it honoured its signal, or its thread went down): no end for it.
       clearTimeout(job.grace);
@@ -868,6 +1043,10 @@ export class TaskDispatcher {
       job.id = 0;
       this.queue.splice(this.queueHead, 0, job);
     } else {
+      if (startedAhead !== 0) {
+        job.sentAt = startedAhead;
+        this.timing?.wait(startedAhead - job.created);
+      }
       this.finish(job, ok, ok ? answer : this.failure(answer));
     }
     this.pump();
@@ -886,7 +1065,7 @@ export class TaskDispatcher {
   }
 
   /**
-   * While tasks wait here, looks for room again within STALL_MS even if no answer comes: a shard
+   * While tasks wait here (or ahead), looks for room again within STALL_MS even if no answer comes: a shard
    * makes room without answering when a task parks (an async task awaiting, which may never
    * settle), and a shard stalled on a long task is passed over only while it stays so.
    */
@@ -899,8 +1078,9 @@ export class TaskDispatcher {
     this.lookTimer.unref(); // waiting tasks alone keep nothing alive: their shards do, while they run
   }
 
-  /** Moves waiting tasks onto shards with room. */
+  /** Moves waiting tasks onto shards with room: first those waiting ahead elsewhere, then the queue's; the rest ahead, if they may go. */
   private pump(): void {
+    if (this.aheadCount !== 0) this.takeBackAhead();
     const queue = this.queue;
     while (this.queueHead < queue.length) {
       const job = queue[this.queueHead];
@@ -914,6 +1094,7 @@ export class TaskDispatcher {
       if (tracing.enter === undefined) this.dispatch(job, shard);
       else tracing.enter(job.trace, () => this.dispatch(job, shard));
     }
+    if (this.queueHead < queue.length) this.sendAhead();
     if (this.queueHead === queue.length) {
       const drained = queue.length !== 0;
       queue.length = 0;
@@ -923,6 +1104,8 @@ export class TaskDispatcher {
       this.lookAgain();
       if (this.elastic !== undefined) this.growOne();
     }
+    // A shard can make room without answering (a task that parks): what waits ahead must see it.
+    if (this.aheadCount !== 0) this.lookAgain();
     if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
       queue.splice(0, this.queueHead);
       this.queueHead = 0;
@@ -949,12 +1132,18 @@ export class TaskDispatcher {
       return;
     }
     const { shard, id } = job;
+    if (this.ahead[shard] === job && this.takeBackFrom(shard, job)) {
+      this.finish(job, false, new AbortError('the task was aborted before it ran', { cause: reason }));
+      return;
+    }
     const running = this.host.taskRunning(shard) === id;
     this.finish(job, false, new AbortError(running ? `the task was aborted while it ran; its thread is ended unless it answers within ${this.abortGrace} ms (abortGrace)` : 'the task was aborted after it was sent to a thread', { cause: reason }));
     this.aborting[shard]++;
     this.inGrace.add(job);
     job.grace = setTimeout(() => this.graceTimeUp(job), this.abortGrace);
     job.grace.unref(); // the task's own answer (or its thread's end) is what settles things, not this timer
+    // Its shard may be ended: a task waiting ahead there goes elsewhere.
+    if (this.ahead[shard] !== undefined) this.pump();
     if (job.transfer !== undefined) {
       this.host.abortBeside(shard, id, reason);
       return;
@@ -1048,6 +1237,11 @@ export class TaskDispatcher {
     this.ending[thread] = undefined;
     this.runners[thread] = undefined;
     this.retiring.delete(thread);
+    // A task waiting ahead there went down with it unstarted: its answer (ExitError) runs it again elsewhere.
+    if (this.ahead[thread] !== undefined) {
+      this.ahead[thread] = undefined;
+      this.aheadCount--;
+    }
   };
 
   private readonly onThreadUp = ({ thread }: { thread: number }): void => {

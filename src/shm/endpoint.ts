@@ -294,6 +294,19 @@ export class Endpoint {
     }
   }
 
+  /**
+   * Publishes everything sent so far while corked, and wakes the peers that need it, but stays
+   * corked: for a handler about to run long, so the answers of those before it in the batch go out
+   * now rather than after it (a task sent ahead: src/common/task-runner.ts).
+   */
+  publishCorked(): void {
+    for (const peer of this.peers) {
+      const ring = this.outbound[peer]!;
+      ring.publish();
+      if (ring.unseenPublish) this.wakeAfterPublish(peer, ring);
+    }
+  }
+
   /** Publishes everything sent while corked and wakes the peers that need it. */
   uncork(): void {
     this.corked = false;

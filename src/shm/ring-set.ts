@@ -16,7 +16,9 @@
  *               turn; main's watchdog reads it), TASK (the task running now, task-runner.ts),
  *               PARKED (async tasks started and awaiting, task-runner.ts), OS_THREAD and HEAP
  *               (its OS thread id and heap fill, for the watchdog), HEAP_MB (its used heap, for
- *               recycling): all but BELL written by that thread alone
+ *               recycling): all but BELL and CLAIM written by that thread alone; CLAIM (a task
+ *               main sent ahead, until the thread claims it or main takes it back: either side's
+ *               compareExchange id → 0, whichever wins)
  *  ring i→j sits at index i·(T-1) + (j < i ? j : j-1)
  * ```
  *
@@ -83,6 +85,17 @@ export function taskIndex(thread: number): number {
  */
 export function parkedIndex(thread: number): number {
   return bellIndex(thread) + 6;
+}
+
+/**
+ * A task main sent ahead to `thread` while it was busy (its id), or 0: main stores the id before it
+ * sends the task (compareExchange 0 → id, so it never overwrites one outstanding), and then either
+ * the thread's task runner claims it as it starts it, or main takes it back to run it on a thread
+ * that came free first; both by compareExchange id → 0, so exactly one of them wins
+ * (src/main/tasks.ts `sendAhead`, src/common/task-runner.ts `start`).
+ */
+export function claimIndex(thread: number): number {
+  return bellIndex(thread) + 10;
 }
 
 /**
@@ -204,7 +217,7 @@ export class RingSet {
    * the thread is gone.
    */
   resetThreadLine(thread: number): void {
-    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread), parkedIndex(thread), osThreadIndex(thread), heapIndex(thread), heapMBIndex(thread)]) {
+    for (const index of [bellIndex(thread), interruptIndex(thread), actorsIndex(thread), heartbeatIndex(thread), taskIndex(thread), parkedIndex(thread), osThreadIndex(thread), heapIndex(thread), heapMBIndex(thread), claimIndex(thread)]) {
       Atomics.store(this.words, index, 0);
     }
   }
