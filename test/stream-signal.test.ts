@@ -65,6 +65,22 @@ describe('pool.stream({ signal })', () => {
     expect(await rejection(waiting)).toBeInstanceOf(AbortError);
   });
 
+  it('a stream awaiting its first value does not hold its thread: a task sent after it runs meanwhile, aborted or not', async () => {
+    for (const abort of [false, true]) {
+      const controller = new AbortController();
+      const stream = pool.stream<number>({ n: 1, ms: 4_000 }, { name: 'slow', signal: controller.signal });
+      const first = stream.next();
+      first.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // its opening call is on the thread, its generator awaiting
+      if (abort) controller.abort();
+      // The pool has one thread: counted as busy until its first value, the stream would hold this task 4 s.
+      const startedAt = performance.now();
+      await counters();
+      expect(performance.now() - startedAt).toBeLessThan(2_000);
+      controller.abort();
+    }
+  });
+
   it('a signal aborted before the first next() sends nothing: the generator never starts', async () => {
     await counters(true);
     const stream = pool.stream<number>(5, { name: 'count', signal: AbortSignal.abort('no') });

@@ -72,7 +72,9 @@ export class ActorStreams {
       replyError: (to, error) => {
         if (silenced.size === 0 || !silenced.has(threadKey(to.thread, to.ref))) replies.replyError(to.thread, to.ref, error);
       },
-      markTask: noop, // an actor's stream is not a task: main's task accounting must not see it
+      // An actor's stream is not a task: main's task accounting must not see it.
+      markTask: noop,
+      parkTask: noop,
     };
   }
 

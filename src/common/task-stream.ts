@@ -43,6 +43,12 @@ export type StreamBatch = [values: unknown[], done: boolean];
 export interface StreamContext extends Replier {
   /** Stores `id` (0: none) as the task this thread is running now, for main's stall and crash accounting. */
   markTask(id: number): void;
+  /**
+   * Counts the stream as parked (+1: awaiting, holding no CPU) or no longer (-1), as an async task
+   * is (ring-set.ts `parkedIndex`): only while main still counts it in flight, before its opening
+   * call is answered, so a stream whose first value is slow to come does not hold its thread's slot.
+   */
+  parkTask(delta: 1 | -1): void;
 }
 
 type AnyIterator = Iterator<unknown> | AsyncIterator<unknown>;
@@ -80,6 +86,10 @@ class OpenStream {
   private told = false;
   /** A batch is due at the next turn (see `answer`). */
   private flushTimer: NodeJS.Immediate | undefined;
+  /** The opening call (main counts the stream in flight until it is answered) is not answered yet. */
+  private opening = true;
+  /** Counted parked on the thread: an async step is under way and the opening call unanswered (see `StreamContext.parkTask`). */
+  private parked = false;
 
   constructor(
     private readonly ctx: StreamContext,
@@ -120,12 +130,14 @@ class OpenStream {
       }
       if (isThenable(step)) {
         this.producing = true;
+        if (this.opening) this.park(true);
         // A then that throws, or calls back twice: the first word counts.
         let once = false;
         const settle = (ok: boolean, value: unknown) => {
           if (once) return;
           once = true;
           this.producing = false;
+          this.park(false);
           if (ok) this.take(value);
           else this.fail(value);
           this.drive();
@@ -187,8 +199,22 @@ class OpenStream {
     if (this.told) this.table.forget(this);
   }
 
+  /** Counts the stream parked on its thread, or no longer (see `StreamContext.parkTask`). */
+  private park(on: boolean): void {
+    if (on === this.parked) return;
+    this.parked = on;
+    this.ctx.parkTask(on ? 1 : -1);
+  }
+
+  /** The opening call is being answered: main no longer counts the stream in flight, so it is not counted parked either. */
+  private opened(): void {
+    this.opening = false;
+    this.park(false);
+  }
+
   /** Answers the oldest slot with a batch; a value that cannot travel ends the stream with a stand-in error. */
   private send(values: unknown[], done: boolean): void {
+    this.opened();
     const slot = this.slots.shift()!;
     try {
       this.ctx.reply(slot, [values, done] satisfies StreamBatch);
@@ -202,12 +228,14 @@ class OpenStream {
   }
 
   private sendError(error: unknown): void {
+    this.opened();
     replySafely(this.ctx, this.slots.shift()!, false, error);
     this.ended();
   }
 
   /** Main knows the stream is over: slots still open get an empty last batch. */
   private ended(): void {
+    this.opened();
     this.told = true;
     clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
@@ -220,6 +248,7 @@ class OpenStream {
    * to answer with why, and the iterator is ended as `cancelled` ends it.
    */
   abandon(): Array<ReplyTo<unknown>> {
+    this.opened();
     const slots = this.slots.splice(0);
     void this.cancelled();
     return slots;
@@ -272,7 +301,18 @@ export class StreamTable {
     try {
       result = fn(...args);
       if (isThenable(result)) {
-        Promise.resolve(result).then(begin, refuse);
+        // Awaiting what the function resolves to holds no CPU: parked, as an async task is.
+        ctx.parkTask(1);
+        Promise.resolve(result).then(
+          (resolved) => {
+            ctx.parkTask(-1);
+            begin(resolved);
+          },
+          (error: unknown) => {
+            ctx.parkTask(-1);
+            refuse(error);
+          },
+        );
         return;
       }
     } catch (error) {
