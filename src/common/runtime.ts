@@ -209,6 +209,14 @@ export class ThreadRuntime implements CellHost {
     return this.pending.size - this.pending.afar;
   }
 
+  /**
+   * Of `awaitingRings`, those known to come late: tasks on threads measured on long tasks, counted
+   * by main's dispatchers (src/main/tasks.ts). Main's receive loop does not spin for these: a
+   * spin of a fraction of a millisecond would not catch them, and on a machine whose cores the
+   * threads keep busy it takes CPU from them.
+   */
+  slowAwaited = 0;
+
   /** The drain handler: one frame from thread `from`. */
   readonly onFrame = (from: number, kind: number, bytes: Uint8Array, start: number, end: number): void => {
     const decoder = this.decoders[from];

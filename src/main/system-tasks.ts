@@ -108,6 +108,9 @@ export class SystemTasks {
       runBeside: (thread, id, module, name, args, transferList, key, unsendable) =>
         inline ? runBesideInline(id, module, name, args, transferList, (task) => runtime.markTask(task), unsendable) : side.run(thread, id, module, name, args, transferList, key, unsendable),
       callRunner: (runner, task) => runtime.callOrThrow(runner, task),
+      awaitSlow: (delta) => {
+        runtime.slowAwaited += delta;
+      },
       takeId: () => {
         const id = this.nextTaskId;
         this.nextTaskId = id >= 0x7fff_ffff ? 1 : id + 1;

@@ -1012,11 +1012,11 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
         continue;
       }
       if (handled === 0) {
-        // Spin only while a reply is awaited from a thread: with nothing expected, spinning would
-        // only block main's event loop.
+        // Spin only while a reply is awaited from a thread, soon: with nothing expected, spinning
+        // would only block main's event loop, and a long task's answer it would not catch.
         runtime.parked = true;
         // A reply from another node comes through NATS, which spinning would only delay.
-        await endpoint.wait(runtime.awaitingRings === 0 ? 0 : this.options.mainSpinMicros);
+        await endpoint.wait(runtime.awaitingRings - runtime.slowAwaited === 0 ? 0 : this.options.mainSpinMicros);
         runtime.parked = false;
       } else if (++drains % DRAINS_PER_YIELD === 0) {
         await yieldToEventLoop();

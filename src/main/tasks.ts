@@ -133,6 +133,8 @@ export interface TaskHost {
   warm(module: string): void;
   /** A call to a runner, with no timeout, that throws at once if the task cannot be encoded. */
   callRunner(runner: Pid, task: TaskCall): Promise<unknown>;
+  /** One more (1) or one fewer (-1) task awaited that is known to answer late (`ThreadRuntime.slowAwaited`). */
+  awaitSlow(delta: 1 | -1): void;
   /** The next task id: one counter for all of a system's dispatchers, since the shards' TASK words are shared. */
   takeId(): number;
   /** Forget this dispatcher (it was closed). */
@@ -179,6 +181,8 @@ const NOTHING_TO_MOVE: readonly Transferable[] = Object.freeze([]);
 const PIPELINE_MS = 1;
 /** A shard on one task for longer than this (ms) is busy: it gets no more until that task ends. */
 const STALL_MS = 1;
+/** The longest the look timer waits between looks that find nothing to move and no task parked (see `lookAgain`). */
+const LOOK_MAX_MS = 8;
 /** Keys of the dispatchers' runners (see `TaskDispatcher.key`), unique in this process. */
 let nextRunnerKey = 1;
 /** Answers per measurement of a shard's time per task; also the limit before the first one. */
@@ -267,8 +271,11 @@ export class TaskDispatcher {
   private readonly functions: Array<[module: string, name: string]> = [];
   private readonly named: Array<Set<number>>;
   private closed = false;
-  /** Armed while tasks wait here (see `lookAgain`). */
+  /** Armed while tasks wait here (see `lookAgain`), for `lookDelay` ms; `moves` counts tasks placed, for it to see whether a look moved any. */
   private lookTimer: NodeJS.Timeout | undefined;
+  private lookDelay = STALL_MS;
+  private looking = false;
+  private moves = 0;
   /** Tasks answered (resolved or rejected) since start. */
   completed = 0;
   /** Tasks sent ahead to a busy thread, and those of them taken back before it claimed them (see the module comment). */
@@ -813,12 +820,24 @@ export class TaskDispatcher {
   private callTask(shard: number, wireId: number, fn: number, args: unknown[]): Promise<unknown> {
     const named = this.named[shard];
     const runner = this.runners[shard]!.pid;
-    if (named.has(fn)) return this.host.callRunner(runner, [wireId, fn, args]);
-    const [module, name] = this.functions[fn];
-    const answer = this.host.callRunner(runner, [wireId, fn, args, module, name]);
-    named.add(fn);
-    return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
+    let answer: Promise<unknown>;
+    if (named.has(fn)) {
+      answer = this.host.callRunner(runner, [wireId, fn, args]);
+    } else {
+      const [module, name] = this.functions[fn];
+      answer = this.host.callRunner(runner, [wireId, fn, args, module, name]);
+      named.add(fn);
+      answer = answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
+    }
+    // A thread measured on long tasks answers late: main need not spin for it (see `awaitSlow`).
+    if (this.limit[shard] === 1 && this.answers[shard] >= SAMPLE) {
+      this.host.awaitSlow(1);
+      answer.then(this.slowAnswered, this.slowAnswered);
+    }
+    return answer;
   }
+
+  private readonly slowAnswered = (): void => this.host.awaitSlow(-1);
 
   /** A streamed task's opening call (no side path: its values come back through the rings). */
   private sendStream(shard: number, runner: Pid, id: number, fn: number, args: unknown[], credit: number): Promise<unknown> {
@@ -847,6 +866,7 @@ export class TaskDispatcher {
     }
     const id = (job.id = this.host.takeId());
     job.shard = shard;
+    this.moves++;
     job.placed?.(shard, this.runners[shard]!.pid, id);
     this.send(shard, id, job.fn, job.args, job.transfer, job.credit).then(
       (value) => this.landed(job, shard, id, true, value),
@@ -894,6 +914,7 @@ export class TaskDispatcher {
       this.ahead[shard] = job;
       this.aheadCount++;
       this.aheadCounts.sent++;
+      this.moves++;
       answer.then(
         (value) => this.landed(job, shard, id, true, value),
         (error: unknown) => this.landed(job, shard, id, false, error),
@@ -1065,17 +1086,39 @@ export class TaskDispatcher {
   }
 
   /**
-   * While tasks wait here (or ahead), looks for room again within STALL_MS even if no answer comes: a shard
-   * makes room without answering when a task parks (an async task awaiting, which may never
-   * settle), and a shard stalled on a long task is passed over only while it stays so.
+   * While tasks wait here (or ahead), looks for room again even if no answer comes: a shard makes
+   * room without answering when a task parks (an async task awaiting, which may never settle), and
+   * a shard stalled on a long task is passed over only while it stays so. Within STALL_MS at first;
+   * each look that moves nothing while no task is parked anywhere waits twice as long for the next,
+   * up to LOOK_MAX_MS (threads busy on long tasks answer by themselves, and a look costs main a wake
+   * of its event loop, taken from the threads' cores), and a look that moves a task, a parked task,
+   * or a queue formed anew brings it back to STALL_MS.
    */
   private lookAgain(): void {
-    if (this.lookTimer !== undefined || this.closed) return;
-    this.lookTimer = setTimeout(() => {
-      this.lookTimer = undefined;
-      if (!this.closed) this.pump();
-    }, STALL_MS);
+    if (this.lookTimer !== undefined || this.looking || this.closed) return;
+    this.lookTimer = setTimeout(this.look, this.lookDelay);
     this.lookTimer.unref(); // waiting tasks alone keep nothing alive: their shards do, while they run
+  }
+
+  private readonly look = (): void => {
+    this.lookTimer = undefined;
+    if (this.closed) return;
+    const moves = this.moves;
+    this.looking = true;
+    try {
+      this.pump();
+    } finally {
+      this.looking = false;
+    }
+    if (this.queued === 0 && this.aheadCount === 0) return;
+    this.lookDelay = this.moves !== moves || this.anyParked() ? STALL_MS : Math.min(this.lookDelay * 2, LOOK_MAX_MS);
+    this.lookAgain();
+  };
+
+  /** True if a task is parked (started, awaiting) on any shard. */
+  private anyParked(): boolean {
+    for (let thread = 1; thread < this.runners.length; thread++) if (this.host.parked(thread) !== 0) return true;
+    return false;
   }
 
   /** Moves waiting tasks onto shards with room: first those waiting ahead elsewhere, then the queue's; the rest ahead, if they may go. */
@@ -1099,6 +1142,7 @@ export class TaskDispatcher {
       const drained = queue.length !== 0;
       queue.length = 0;
       this.queueHead = 0;
+      if (this.aheadCount === 0) this.lookDelay = STALL_MS; // the next queue starts looking afresh
       if (drained) this.onDrain?.();
     } else {
       this.lookAgain();
