@@ -44,6 +44,19 @@ describe.each(pools)('%s spreads CPU jobs to idle threads', (_, make) => {
     }
   });
 
+  it('sends a task to the thread that comes free, not behind an async task that never settles on the other', async () => {
+    const pool = make(2);
+    try {
+      pool.run(null, { name: 'neverSettles' }).catch(() => undefined);
+      const busy = pool.run(500, { name: 'block' }) as Promise<Ran>;
+      await new Promise((resolve) => setTimeout(resolve, 100)); // both threads have theirs
+      const quick = await within(pool.run(null) as Promise<number>, 10_000);
+      expect(quick).toBe((await busy).thread);
+    } finally {
+      await pool.destroy();
+    }
+  });
+
   it('runs quick tasks on the idle thread while a task that never ends holds the other', async () => {
     const pool = make(2);
     const stuck = new AbortController();

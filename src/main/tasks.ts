@@ -6,7 +6,10 @@
  * Each shard holds a limited number of tasks in flight (in its ring, or running); the rest wait
  * here, in order, up to `maxQueue`. Async tasks the shard has started and that are awaiting
  * (parked: they hold no CPU, and may never settle) do not count against the limit, so a shard
- * with tasks stuck on it still takes work. The limit adapts to how long tasks take on that shard: about
+ * with tasks stuck on it still takes work, as long as its runner has a slot left for it
+ * (`concurrency`, a pool's `concurrentTasksPerWorker`); with every slot held by a parked task, a
+ * task sent there would wait behind tasks that may never settle, so it goes to another shard, or
+ * waits here for a slot. The limit adapts to how long tasks take on that shard: about
  * PIPELINE_MS of work, between `floor` and `window`, and `floor` (one task) until measured. Tiny
  * tasks then flow at ring speed (hundreds in flight, no round trip between them), while long ones
  * are handed out one at a time, as a pool that gives each task to the next free worker does, so no
@@ -239,6 +242,8 @@ export class TaskDispatcher {
   /** Per shard, the task sent ahead to it that its runner has not been seen to claim (see the module comment); and how many there are. */
   private readonly ahead: Array<Job | undefined>;
   private aheadCount = 0;
+  /** Per shard, streamed tasks whose opening call is in flight there (see `load`). */
+  private readonly openingStreams: number[];
   /**
    * Per shard, when it went down: the tasks that had started there (they reject with the thread's
    * ExitError; the others only waited, and run again elsewhere), or undefined when that is not known
@@ -313,6 +318,7 @@ export class TaskDispatcher {
     this.runners = new Array(shards + 1).fill(undefined);
     this.inFlight = new Array<number>(shards + 1).fill(0);
     this.ahead = new Array<Job | undefined>(shards + 1).fill(undefined);
+    this.openingStreams = new Array<number>(shards + 1).fill(0);
     this.floor = Math.min(options.floor ?? 1, options.window);
     // Until measured, a task may be long: one at a time, so the first tasks spread over every shard.
     this.limit = new Array<number>(shards + 1).fill(this.floor);
@@ -712,10 +718,20 @@ export class TaskDispatcher {
     void this.startRunner(thread);
   }
 
-  /** Tasks on shard `thread` that count against its limit: those in flight but not parked. */
+  /**
+   * Tasks on shard `thread` that count against its limit: those in flight but not parked. Parked
+   * ones hold no CPU, but each holds one of the runner's `concurrency` slots: with every slot held,
+   * a task sent there would wait behind tasks that may never settle, so the shard counts as full
+   * (Infinity) until one does. (PARKED counts other dispatchers' tasks on the thread too: no more
+   * than ours in flight are taken to be ours.)
+   */
   private load(thread: number): number {
-    const load = this.inFlight[thread] - this.host.parked(thread);
-    return load > 0 ? load : 0; // parked counts other dispatchers' tasks on the thread too
+    const inFlight = this.inFlight[thread];
+    const parked = Math.min(this.host.parked(thread), inFlight);
+    // A stream awaiting its first values counts as parked too (task-stream.ts), but holds no slot.
+    const streams = this.openingStreams[thread];
+    if (parked - streams >= this.concurrency) return Infinity;
+    return inFlight - parked;
   }
 
   /**
@@ -868,6 +884,7 @@ export class TaskDispatcher {
     job.shard = shard;
     this.moves++;
     job.placed?.(shard, this.runners[shard]!.pid, id);
+    if (job.credit !== undefined) this.openingStreams[shard]++;
     this.send(shard, id, job.fn, job.args, job.transfer, job.credit).then(
       (value) => this.landed(job, shard, id, true, value),
       (error: unknown) => this.landed(job, shard, id, false, error),
@@ -924,7 +941,9 @@ export class TaskDispatcher {
 
   /** True if shard `shard` may be sent a task ahead: busy (no room), on tasks measured long, nothing waiting ahead there. */
   private takesAhead(shard: number): boolean {
-    if (this.limit[shard] !== 1 || this.answers[shard] < SAMPLE || this.unfitAhead(shard) || this.load(shard) === 0) return false;
+    if (this.limit[shard] !== 1 || this.answers[shard] < SAMPLE || this.unfitAhead(shard)) return false;
+    const load = this.load(shard);
+    if (load === 0 || load === Infinity) return false;
     const job = this.ahead[shard];
     if (job === undefined) return true;
     if (!this.host.claimed(shard, job.id)) return false;
@@ -1043,6 +1062,7 @@ export class TaskDispatcher {
    */
   private landed(job: Job, shard: number, id: number, ok: boolean, answer: unknown): void {
     if (job.id !== id) return;
+    if (job.credit !== undefined) this.openingStreams[shard]--;
     if (this.ahead[shard] === job) {
       this.ahead[shard] = undefined;
       this.aheadCount--;
