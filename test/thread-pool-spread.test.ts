@@ -57,6 +57,22 @@ describe.each(pools)('%s spreads CPU jobs to idle threads', (_, make) => {
     }
   });
 
+  it('runs every quick task sent in a burst with an async task that never settles among them', async () => {
+    const pool = make(2);
+    try {
+      // Measured tiny, so many go down each thread's ring at once: those behind the one that never settles must not wait for it.
+      for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 2000 }, () => pool.run(null)));
+      const quick: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 400; i++) {
+        if (i === 50) pool.run(null, { name: 'neverSettles' }).catch(() => undefined);
+        quick.push(pool.run(null));
+      }
+      expect(await within(Promise.all(quick), 10_000)).not.toBe('timeout');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
   it('runs quick tasks on the idle thread while a task that never ends holds the other', async () => {
     const pool = make(2);
     const stuck = new AbortController();

@@ -32,6 +32,11 @@
  * back to run on a thread that came free sooner, answers null without running it (main no longer
  * waits for that answer). A claimed one first publishes the answers the thread has sent in this
  * drain: they must not wait behind a long task.
+ *
+ * A ring task that finds every slot held by a started async task (`concurrency`) is returned to
+ * main rather than held: those may never settle, and main runs it on another thread, or here once
+ * a slot frees (src/main/tasks.ts). The answer that says so carries main's token (`Returned`), so
+ * nothing a task throws can pass for it. Side tasks still wait here for a slot.
  */
 import { AbortError, ModuleError } from '../shm/errors.js';
 import { taskFunction, type TaskFunction } from './task-functions.js';
@@ -67,6 +72,11 @@ export const STOP_TASK: TaskCall = [0, -1, []];
  * AbortError whose `cause` is that reason. The answer lists the tasks started and awaiting here.
  */
 export const ABORT_FN = -2;
+
+/** What a task returned unstarted is rejected with (see the module comment): `token` is the dispatcher's, given in the runner's args. */
+export interface Returned {
+  weftReturned: string;
+}
 
 /** The answer to an ABORT_FN call: `started` lists the tasks parked here now (the aborted one among them, if it is). */
 export interface AbortAnswer {
@@ -115,6 +125,8 @@ interface State {
   readonly parked: Map<number, TaskContext>;
   /** Tasks waiting for a slot, in arrival order (ring tasks and side tasks alike). */
   readonly held: Array<Held | SideCall>;
+  /** The dispatcher's token for tasks returned unstarted (see the module comment); none: ring tasks are held too. */
+  readonly returnToken: string | undefined;
   /** Streamed tasks under way. */
   readonly streams: StreamTable;
 }
@@ -152,7 +164,13 @@ function startSide(ctx: RunnerContext, state: State, call: SideCall): void {
  */
 function run(ctx: RunnerContext, state: State, fn: TaskFunction, task: TaskCall) {
   if (state.parked.size >= state.concurrency) {
-    state.held.push([fn, task, ctx.from]);
+    if (state.returnToken === undefined) {
+      state.held.push([fn, task, ctx.from]);
+      return ctx.noreply(state);
+    }
+    // Sent ahead: main may have taken it back already (then it is not ours to return either).
+    if (task[0] < 0 && !ctx.claimTask(-task[0])) return { reply: null, state };
+    replySafely(ctx, ctx.from, false, { weftReturned: state.returnToken } satisfies Returned);
     return ctx.noreply(state);
   }
   const result = start(ctx, state, fn, task, ctx.from);
@@ -288,8 +306,8 @@ export function abortInSlot(id: number, cause: unknown): boolean {
 }
 
 export default defineActor({
-  init: (args: { concurrency: number; key?: number } | undefined, ctx): State => {
-    const state: State = { functions: new Map(), concurrency: args?.concurrency ?? Infinity, parked: new Map(), held: [], streams: new StreamTable() };
+  init: (args: { concurrency: number; key?: number; returnToken?: string } | undefined, ctx): State => {
+    const state: State = { functions: new Map(), concurrency: args?.concurrency ?? Infinity, parked: new Map(), held: [], returnToken: args?.returnToken, streams: new StreamTable() };
     if (args?.key !== undefined) runners.set(args.key, { state, ctx: internal(ctx) });
     return state;
   },

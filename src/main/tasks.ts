@@ -45,13 +45,14 @@
  * any task for its opening call and then talking to its runner directly; and a broadcast
  * (`broadcast`: the same task once on every shard, outside the shards' limits).
  */
+import { randomUUID } from 'node:crypto';
 import type { Transferable } from 'node:worker_threads';
 import { compiledModule } from '../common/compiled-module.js';
 import { AbortError, EncodeError, ExitError, ModuleError, PoolClosedError, QueueFullError, SystemStoppedError, describeReason } from '../shm/errors.js';
 import type { Pid } from '../shm/pid.js';
 import type { ActorRef } from '../common/actor-ref.js';
 import type Runner from '../common/task-runner.js';
-import { ABORT_FN, STOP_TASK, type AbortAnswer, type TaskCall } from '../common/task-runner.js';
+import { ABORT_FN, STOP_TASK, type AbortAnswer, type Returned, type TaskCall } from '../common/task-runner.js';
 import { STREAM_CANCEL, STREAM_PULL, type StreamBatch } from '../common/task-stream.js';
 import { TaskStream, abortableConnect, type StreamChannel } from '../common/stream.js';
 import { tracing } from '../common/tracing.js';
@@ -356,6 +357,16 @@ export class TaskDispatcher {
   private readonly concurrency: number;
   /** This dispatcher's runners' key on every shard: side tasks find their runner's slots by it. */
   private readonly key = nextRunnerKey++;
+  /**
+   * What its runners return a task unstarted with, when every slot of theirs is held by a started
+   * async task (task-runner.ts `Returned`): unguessable, so no task's own rejection passes for it.
+   */
+  private readonly returnToken = randomUUID();
+
+  /** True if `error` is a runner's return of a task it did not start (see `returnToken`). */
+  private returned(error: unknown): boolean {
+    return typeof error === 'object' && error !== null && (error as Partial<Returned>).weftReturned === this.returnToken;
+  }
 
   /** Elastic: starts one retired shard, if any (a task had to wait: piscina starts a worker per waiting task, up to maxThreads). */
   private growOne(): void {
@@ -585,6 +596,7 @@ export class TaskDispatcher {
 
   /** Runs a task on shard `shard`, whatever its limit, once it has a runner; again there if its thread went down under another task. */
   private async runOn(shard: number, fn: number, args: unknown[]): Promise<unknown> {
+    let returns = 0.5;
     for (;;) {
       if (this.runners[shard] === undefined) await this.runnerOn(shard);
       const id = this.host.takeId();
@@ -594,6 +606,12 @@ export class TaskDispatcher {
       } catch (error) {
         this.answer(shard);
         if (this.runsElsewhere(error, shard, id)) continue;
+        if (this.returned(error)) {
+          // Every slot there is held by an awaiting task: it must run there, once one frees.
+          await new Promise((resolve) => setTimeout(resolve, (returns = Math.min(returns * 2, 64))));
+          if (this.closed) throw this.closedError('the task never ran');
+          continue;
+        }
         this.completed++;
         throw this.failure(error);
       }
@@ -682,7 +700,7 @@ export class TaskDispatcher {
     let runner: ActorRef<typeof Runner>;
     this.coming.add(thread);
     try {
-      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread, args: { concurrency: this.concurrency, key: this.key } });
+      runner = await this.host.system.spawn<typeof Runner>(RUNNER_URL, { thread, args: { concurrency: this.concurrency, key: this.key, returnToken: this.returnToken } });
     } catch {
       return;
     } finally {
@@ -1025,7 +1043,7 @@ export class TaskDispatcher {
       (error: unknown) => {
         this.answer(shard);
         this.pending--; // taken again (below: then it counts again), or answered
-        if (this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
+        if (this.returned(error) || this.runsElsewhere(error, shard, id)) return this.runFunction(fn, args, undefined);
         this.completed++;
         if (this.pending === 0) this.idle();
         if (this.queued !== 0 || this.aheadCount !== 0) this.pump();
@@ -1078,9 +1096,10 @@ export class TaskDispatcher {
       this.aborting[shard]--;
     }
     this.answer(shard);
-    if (!job.settled && !ok && this.runsElsewhere(answer, shard, job.id)) {
-      // Its shard went down under another task: it only waited there, so it runs again elsewhere
-      // (id 0: waiting here again, so an abort now drops it from the queue).
+    if (!job.settled && !ok && (this.returned(answer) || this.runsElsewhere(answer, shard, job.id))) {
+      // Its runner returned it unstarted (every slot held), or its shard went down under another
+      // task: it only waited there, so it runs again, elsewhere or once a slot frees (id 0: waiting
+      // here again, so an abort now drops it from the queue).
       job.id = 0;
       this.queue.splice(this.queueHead, 0, job);
     } else {
