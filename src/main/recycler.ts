@@ -103,6 +103,11 @@ export class Recycler {
     else if (answered >= this.limits.maxTasksPerThread) this.passed(thread, 'tasks');
   };
 
+  /** A task left shard `thread` without an answer (a dispatcher took it back): a draining shard it left empty is handed over. */
+  readonly taskMoved = (thread: number): void => {
+    if (this.draining[thread] !== undefined) this.handOverIfEmpty(thread);
+  };
+
   /** Shard `thread` is running again (recycled, or restarted after a crash): counted from zero. */
   threadUp(thread: number): void {
     this.answered[thread] = 0;

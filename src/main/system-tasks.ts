@@ -129,6 +129,7 @@ export class SystemTasks {
       readReplies: () => this.shards.readNow(),
       recycling: (thread) => recycler?.recycling(thread) === true,
       taskAnswered: recycler?.taskAnswered,
+      taskMoved: recycler?.taskMoved,
       // Inline mode's one lane is main: never retired, never grown.
       isRetired: (thread) => !inline && root.isRetired(thread),
       grow: (thread) => {

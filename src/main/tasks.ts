@@ -123,6 +123,8 @@ export interface TaskHost {
   recycling(thread: number): boolean;
   /** A task of shard `thread` was answered (counted for `maxTasksPerThread`); undefined when nothing counts. */
   readonly taskAnswered: ((thread: number) => void) | undefined;
+  /** A task left shard `thread` unanswered (taken back: see `takeBackFrom`), which may leave it empty; undefined when nothing recycles. */
+  readonly taskMoved?: ((thread: number) => void) | undefined;
   /** True while shard `thread` is retired (an elastic pool's thread not running: see `elastic`). */
   isRetired(thread: number): boolean;
   /** Starts retired shard `thread` ('threadUp' follows). */
@@ -187,6 +189,8 @@ const PIPELINE_MS = 1;
 const STALL_MS = 1;
 /** The longest the look timer waits between looks that find nothing to move and no task parked (see `lookAgain`). */
 const LOOK_MAX_MS = 8;
+/** A task running this many times its thread's measured time per task sends back what waits ahead of it (see `overdue`). */
+const OVERDUE_FACTOR = 3;
 /** Keys of the dispatchers' runners (see `TaskDispatcher.key`), unique in this process. */
 let nextRunnerKey = 1;
 /** Answers per measurement of a shard's time per task; also the limit before the first one. */
@@ -237,6 +241,8 @@ export class TaskDispatcher {
    */
   private readonly progressTask: number[];
   private readonly progressAt: number[];
+  /** Per shard, its last measured time per task (ms; see `answer`): a task sent ahead leaves a shard whose current task runs well past it (`overdue`). */
+  private readonly perTask: number[];
   private readonly floor: number;
   private readonly queue: Job[] = [];
   private queueHead = 0;
@@ -328,6 +334,7 @@ export class TaskDispatcher {
     this.busySince = new Array<number>(shards + 1).fill(-1);
     this.progressTask = new Array<number>(shards + 1).fill(0);
     this.progressAt = new Array<number>(shards + 1).fill(0);
+    this.perTask = new Array<number>(shards + 1).fill(0);
     this.culprits = new Array<readonly number[] | undefined>(shards + 1).fill(undefined);
     this.ending = new Array<readonly number[] | null | undefined>(shards + 1).fill(undefined);
     this.aborting = new Array<number>(shards + 1).fill(0);
@@ -814,7 +821,7 @@ export class TaskDispatcher {
     const next = this.ahead[shard];
     if (next !== undefined && next.startAt === 0) next.startAt = now;
     if (!counted) return;
-    const perTask = this.busyTime[shard] / SAMPLE;
+    const perTask = (this.perTask[shard] = this.busyTime[shard] / SAMPLE);
     this.busyTime[shard] = 0;
     this.limit[shard] = Math.max(this.floor, Math.min(this.window, Math.round(PIPELINE_MS / Math.max(perTask, 0.0001))));
   }
@@ -959,7 +966,7 @@ export class TaskDispatcher {
 
   /** True if shard `shard` may be sent a task ahead: busy (no room), on tasks measured long, nothing waiting ahead there. */
   private takesAhead(shard: number): boolean {
-    if (this.limit[shard] !== 1 || this.answers[shard] < SAMPLE || this.unfitAhead(shard)) return false;
+    if (this.limit[shard] !== 1 || this.answers[shard] < SAMPLE || this.unfitAhead(shard) || this.host.recycling(shard) || this.overdue(shard)) return false;
     const load = this.load(shard);
     if (load === 0 || load === Infinity) return false;
     const job = this.ahead[shard];
@@ -969,9 +976,30 @@ export class TaskDispatcher {
     return true;
   }
 
-  /** True if shard `shard` may not run a task waiting ahead there soon: it has no runner, or it may be ended, recycled or retired. */
+  /**
+   * True if shard `shard` may not run a task waiting ahead there soon: it has no runner, it may be
+   * ended or retired, or its current task has run well past its measured time (`overdue`: it may
+   * never end, and the other threads would run younger tasks meanwhile). A recycled shard runs
+   * what it has (the recycler hands it over once it has answered it).
+   */
   private unfitAhead(shard: number): boolean {
-    return this.runners[shard] === undefined || this.aborting[shard] !== 0 || this.ending[shard] !== undefined || this.retiring.has(shard) || this.host.recycling(shard);
+    return this.runners[shard] === undefined || this.aborting[shard] !== 0 || this.ending[shard] !== undefined || this.retiring.has(shard) || this.overdue(shard);
+  }
+
+  /**
+   * True if shard `shard` has been on its current task for over OVERDUE_FACTOR times its measured
+   * time per task (and over STALL_MS): its TASK word has not moved since main last saw it move (see `stalled`).
+   */
+  private overdue(shard: number): boolean {
+    const running = this.host.taskRunning(shard);
+    if (running === 0) return false;
+    const now = performance.now();
+    if (running !== this.progressTask[shard]) {
+      this.progressTask[shard] = running;
+      this.progressAt[shard] = now;
+      return false;
+    }
+    return now - this.progressAt[shard] > Math.max(OVERDUE_FACTOR * this.perTask[shard], STALL_MS);
   }
 
   /** Shard `shard`'s runner claimed `job`, sent ahead: it is an ordinary task in flight there now. */
@@ -989,10 +1017,16 @@ export class TaskDispatcher {
     }
     this.ahead[shard] = undefined;
     this.aheadCount--;
-    this.inFlight[shard]--;
     this.aheadCounts.takenBack++;
     job.id = 0; // its runner answers null for it (task-runner.ts `start`), which `landed` drops
-    job.startAt = 0;
+    job.aheadAt = job.startAt = 0;
+    if (--this.inFlight[shard] === 0) {
+      // Left with nothing, as an answer leaves a shard (see `answer`), but no answer will say so.
+      if (this.busySince[shard] !== -1) this.busyTime[shard] += performance.now() - this.busySince[shard];
+      this.busySince[shard] = -1;
+      this.idleFrom(shard);
+      this.host.taskMoved?.(shard);
+    }
     return true;
   }
 
@@ -1001,6 +1035,7 @@ export class TaskDispatcher {
    * one waiting on a shard that may not run it soon goes back to the head of the queue.
    */
   private takeBackAhead(): void {
+    let requeued = 0;
     for (;;) {
       const free = this.pick();
       let from = -1;
@@ -1016,7 +1051,7 @@ export class TaskDispatcher {
       if (from === -1) return;
       const job = this.ahead[from]!;
       if (!this.takeBackFrom(from, job)) continue;
-      if (free === -1) this.queue.splice(this.queueHead, 0, job);
+      if (free === -1) this.queue.splice(this.queueHead + requeued++, 0, job); // oldest first: each pass takes the oldest left
       else if (tracing.enter === undefined) this.dispatch(job, free);
       else tracing.enter(job.trace, () => this.dispatch(job, free));
     }
@@ -1084,9 +1119,11 @@ export class TaskDispatcher {
     if (this.ahead[shard] === job) {
       this.ahead[shard] = undefined;
       this.aheadCount--;
+      // Answered without being claimed (its module failed to load): its id must not stay in the CLAIM word.
+      this.host.takeBack(shard, id);
     }
     // Sent ahead (with `timing`): it waited until the task before it answered (see `answer`), then ran.
-    const startedAhead = job.aheadAt === 0 ? 0 : job.startAt !== 0 ? job.startAt : job.aheadAt;
+    const startedAhead = job.aheadAt === 0 || job.settled ? 0 : job.startAt !== 0 ? job.startAt : job.aheadAt;
     job.aheadAt = job.startAt = 0;
     if (job.grace !== undefined) {
       // An aborted task answered (it honoured its signal, or its thread went down): no end for it.
