@@ -48,8 +48,9 @@ import { STREAM_CANCEL, STREAM_PULL, StreamTable } from './task-stream.js';
 
 /**
  * One task: the function numbered `fn` called with `args`; `id` is main's, unique while it runs (0
- * is never used), negated for a task sent ahead (see the module comment). The first task of a function on a runner also names it (`module`, `name`), and
- * later ones send only its number: a module URL costs more to encode and decode than a tiny task.
+ * is never used), negated for a task sent ahead (see the module comment). The first task of a
+ * function on a runner also names it (`module`, `name`), and later ones send only its number: a
+ * module URL costs more to encode and decode than a tiny task.
  */
 export type TaskCall =
   | [id: number, fn: number, args: unknown[]]

@@ -24,9 +24,10 @@
  * ahead (`sendAhead`), with its id in the thread's CLAIM word (ring-set.ts `claimIndex`). The thread
  * claims it as it starts it, right after its answer. Until then main may take it back
  * (`takeBackAhead`): as soon as any thread has room, or the one it waits on may not run it soon
- * (aborting, being ended, recycled, retired), the oldest task waiting ahead goes to the free thread,
- * or back to the head of the queue. So a task never waits behind a long one while a thread has
- * room, and a thread never waits for main between long tasks.
+ * (aborting, being ended or retired, or on a task that has run past OVERDUE_FACTOR times its
+ * measured time), the oldest task waiting ahead goes to the free thread, or back to the head of
+ * the queue. So a task never waits behind a long one while a thread has room, and a thread never
+ * waits for main between long tasks.
  *
  * Failures, each its own: a task that throws rejects its promise with what it threw; one whose
  * signal aborts is rejected with `AbortError` at once, and its thread is told (an ABORT_FN call to
@@ -787,16 +788,7 @@ export class TaskDispatcher {
    * until measured fast again. Costs an Atomics.load per look, and the clock while a task runs.
    */
   private stalled(thread: number, inFlight: number): boolean {
-    if (inFlight === 0) return false;
-    const running = this.host.taskRunning(thread);
-    if (running === 0) return false;
-    const now = performance.now();
-    if (running !== this.progressTask[thread]) {
-      this.progressTask[thread] = running;
-      this.progressAt[thread] = now;
-      return false;
-    }
-    if (now - this.progressAt[thread] <= STALL_MS) return false;
+    if (inFlight === 0 || this.onTaskFor(thread) <= STALL_MS) return false;
     this.limit[thread] = this.floor;
     return true;
   }
@@ -991,15 +983,24 @@ export class TaskDispatcher {
    * time per task (and over STALL_MS): its TASK word has not moved since main last saw it move (see `stalled`).
    */
   private overdue(shard: number): boolean {
-    const running = this.host.taskRunning(shard);
-    if (running === 0) return false;
+    return this.onTaskFor(shard) > Math.max(OVERDUE_FACTOR * this.perTask[shard], STALL_MS);
+  }
+
+  /**
+   * Ms shard `thread` has been on the task it runs now, as far as main can tell: since main last saw
+   * its TASK word move (an answer, or a look that found a new task there); 0 if it runs none, or
+   * has just moved on (noted now).
+   */
+  private onTaskFor(thread: number): number {
+    const running = this.host.taskRunning(thread);
+    if (running === 0) return 0;
     const now = performance.now();
-    if (running !== this.progressTask[shard]) {
-      this.progressTask[shard] = running;
-      this.progressAt[shard] = now;
-      return false;
+    if (running !== this.progressTask[thread]) {
+      this.progressTask[thread] = running;
+      this.progressAt[thread] = now;
+      return 0;
     }
-    return now - this.progressAt[shard] > Math.max(OVERDUE_FACTOR * this.perTask[shard], STALL_MS);
+    return now - this.progressAt[thread];
   }
 
   /** Shard `shard`'s runner claimed `job`, sent ahead: it is an ordinary task in flight there now. */
