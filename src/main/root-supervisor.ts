@@ -218,16 +218,33 @@ export class RootSupervisor {
     worker.postMessage(message, transferList);
   }
 
-  /** True while shard `thread` is retired (never started, or stopped idle): `grow` starts it. */
+  /**
+   * True while shard `thread` is retired (never started, or stopped idle), or on its way there (see
+   * `retiring`): `grow` starts it.
+   */
   isRetired(thread: number): boolean {
-    return this.retired.has(thread);
+    return this.retired.has(thread) || this.retiring.has(thread);
   }
+
+  /**
+   * Shards stopped idle (`retire`) whose retirement is not done: down, and their rings not yet
+   * forgotten by the live threads (which can take as long as a task that holds one of them). A
+   * `grow` meanwhile is kept (`growWhenRetired`) and starts it the moment it is done: an elastic
+   * pool whose burst comes just after an idle spell gets all its threads, not only those already
+   * retired.
+   */
+  private readonly retiring = new Set<number>();
+  private readonly growWhenRetired = new Set<number>();
 
   /**
    * Starts retired shard `thread` (an elastic pool needs it): 'threadUp' once it runs. Queued
    * behind recoveries and retirements, as they are behind each other. No-op unless retired.
    */
   grow(thread: number): void {
+    if (this.retiring.has(thread) && !this.stopping) {
+      this.growWhenRetired.add(thread);
+      return;
+    }
     if (!this.retired.has(thread) || this.stopping) return;
     this.retired.delete(thread);
     // A fresh worker, booting beside any other growing now, as piscina starts its workers (the
@@ -255,6 +272,7 @@ export class RootSupervisor {
   retire(thread: number): void {
     if (!this.up[thread] || this.ended.has(thread) || this.stopping) return;
     this.ended.set(thread, 'retired');
+    this.retiring.add(thread);
     void this.workers[thread]!.terminate();
   }
 
@@ -305,6 +323,8 @@ export class RootSupervisor {
   async stop(): Promise<void> {
     this.stopping = true;
     this.retired.clear();
+    this.retiring.clear();
+    this.growWhenRetired.clear();
     clearInterval(this.watchdog);
     clearTimeout(this.standbyTimer);
     await this.recoveries;
@@ -447,6 +467,11 @@ export class RootSupervisor {
     this.host.threadDownEvent(cause);
     const reason: ExitReason = { threadDown: cause };
     const retiring = cause.cause === 'retired';
+    if (!retiring) {
+      // Asked to retire, it went down otherwise (its own error first): it is restarted, not retired.
+      this.retiring.delete(thread);
+      this.growWhenRetired.delete(thread);
+    }
     // Decided first, so the live threads learn with the news of its death whether it comes back.
     // A recycle is no restart: it is planned, and counts against no intensity.
     const recycle = cause.cause === 'recycled' ? cause.recycle : undefined;
@@ -471,6 +496,8 @@ export class RootSupervisor {
     set.resetThreadLine(thread);
     if (retiring) {
       this.retired.add(thread); // until `grow`: not a restart
+      this.retiring.delete(thread);
+      if (this.growWhenRetired.delete(thread)) this.grow(thread);
       return;
     }
     for (;;) {
