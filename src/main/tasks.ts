@@ -835,7 +835,14 @@ export class TaskDispatcher {
     }
     const [module, name] = this.functions[fn];
     if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer, this.key);
-    if (credit !== undefined) return this.sendStream(shard, this.runners[shard]!.pid, id, fn, args, credit);
+    if (credit !== undefined) {
+      // A stream's opening call: no side path, its values come back through the rings.
+      try {
+        return this.callTask(shard, id, fn, args, credit);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     try {
       return this.callTask(shard, id, fn, args);
     } catch (error) {
@@ -846,24 +853,24 @@ export class TaskDispatcher {
   }
 
   /**
-   * Calls shard `shard`'s runner with task `wireId` (negated: sent ahead). The first task of `fn` on
-   * a runner names it; tasks sent after it in the same ring find it. Throws EncodeError if `args`
-   * cannot travel through the rings.
+   * Calls shard `shard`'s runner with task `wireId` (negated: sent ahead), or with a stream's
+   * opening call when `credit` is given. The first task of `fn` on a runner names it; tasks sent
+   * after it in the same ring find it. Throws EncodeError if `args` cannot travel through the rings.
    */
-  private callTask(shard: number, wireId: number, fn: number, args: unknown[]): Promise<unknown> {
+  private callTask(shard: number, wireId: number, fn: number, args: unknown[], credit?: number): Promise<unknown> {
     const named = this.named[shard];
     const runner = this.runners[shard]!.pid;
+    const naming = !named.has(fn);
+    const [module, name] = this.functions[fn];
     let answer: Promise<unknown>;
-    if (named.has(fn)) {
-      answer = this.host.callRunner(runner, [wireId, fn, args]);
-    } else {
-      const [module, name] = this.functions[fn];
-      answer = this.host.callRunner(runner, [wireId, fn, args, module, name]);
+    if (credit !== undefined) answer = this.host.callRunner(runner, [wireId, fn, args, naming ? module : null, naming ? name : null, credit]);
+    else answer = this.host.callRunner(runner, naming ? [wireId, fn, args, module, name] : [wireId, fn, args]);
+    if (naming) {
       named.add(fn);
       answer = answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
     }
     // A thread measured on long tasks answers late: main need not spin for it (see `awaitSlow`).
-    if (this.limit[shard] === 1 && this.answers[shard] >= SAMPLE) {
+    if (credit === undefined && this.limit[shard] === 1 && this.answers[shard] >= SAMPLE) {
       this.host.awaitSlow(1);
       answer.then(this.slowAnswered, this.slowAnswered);
     }
@@ -871,20 +878,6 @@ export class TaskDispatcher {
   }
 
   private readonly slowAnswered = (): void => this.host.awaitSlow(-1);
-
-  /** A streamed task's opening call (no side path: its values come back through the rings). */
-  private sendStream(shard: number, runner: Pid, id: number, fn: number, args: unknown[], credit: number): Promise<unknown> {
-    const named = this.named[shard];
-    try {
-      if (named.has(fn)) return this.host.callRunner(runner, [id, fn, args, null, null, credit]);
-      const [module, name] = this.functions[fn];
-      const answer = this.host.callRunner(runner, [id, fn, args, module, name, credit]);
-      named.add(fn);
-      return answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
 
   /** The task that named `fn` to `shard`'s runner failed: name it again next time (the import may work then). */
   private namingFailed(shard: number, fn: number, error: unknown): never {
@@ -902,7 +895,18 @@ export class TaskDispatcher {
     this.moves++;
     job.placed?.(shard, this.runners[shard]!.pid, id);
     if (job.credit !== undefined) this.openingStreams[shard]++;
-    this.send(shard, id, job.fn, job.args, job.transfer, job.credit).then(
+    this.landOn(job, shard, id, this.send(shard, id, job.fn, job.args, job.transfer, job.credit));
+  }
+
+  /** `dispatch` in the caller's trace context (the job's, not that of whoever freed a thread). */
+  private dispatchTraced(job: Job, shard: number): void {
+    if (tracing.enter === undefined) this.dispatch(job, shard);
+    else tracing.enter(job.trace, () => this.dispatch(job, shard));
+  }
+
+  /** `answer`, the call of `job` sent to `shard` as task `id`, lands (see `landed`). */
+  private landOn(job: Job, shard: number, id: number, answer: Promise<unknown>): void {
+    answer.then(
       (value) => this.landed(job, shard, id, true, value),
       (error: unknown) => this.landed(job, shard, id, false, error),
     );
@@ -949,23 +953,23 @@ export class TaskDispatcher {
       this.aheadCount++;
       this.aheadCounts.sent++;
       this.moves++;
-      answer.then(
-        (value) => this.landed(job, shard, id, true, value),
-        (error: unknown) => this.landed(job, shard, id, false, error),
-      );
+      this.landOn(job, shard, id, answer);
     }
   }
 
   /** True if shard `shard` may be sent a task ahead: busy (no room), on tasks measured long, nothing waiting ahead there. */
   private takesAhead(shard: number): boolean {
-    if (this.limit[shard] !== 1 || this.answers[shard] < SAMPLE || this.unfitAhead(shard) || this.host.recycling(shard) || this.overdue(shard)) return false;
+    if (this.limit[shard] !== 1 || this.answers[shard] < SAMPLE || this.unfitAhead(shard) || this.host.recycling(shard)) return false;
     const load = this.load(shard);
-    if (load === 0 || load === Infinity) return false;
+    return load !== 0 && load !== Infinity && this.waitingAhead(shard) === undefined;
+  }
+
+  /** The task waiting ahead on shard `shard` that its runner has not claimed; one it has claimed is forgotten here (`claimedAhead`). */
+  private waitingAhead(shard: number): Job | undefined {
     const job = this.ahead[shard];
-    if (job === undefined) return true;
-    if (!this.host.claimed(shard, job.id)) return false;
+    if (job === undefined || !this.host.claimed(shard, job.id)) return job;
     this.claimedAhead(shard, job);
-    return true;
+    return undefined;
   }
 
   /**
@@ -1041,20 +1045,15 @@ export class TaskDispatcher {
       const free = this.pick();
       let from = -1;
       for (let shard = 1; shard < this.ahead.length; shard++) {
-        const job = this.ahead[shard];
+        const job = this.waitingAhead(shard);
         if (job === undefined) continue;
-        if (this.host.claimed(shard, job.id)) {
-          this.claimedAhead(shard, job);
-          continue;
-        }
         if ((free !== -1 || this.unfitAhead(shard)) && (from === -1 || job.id < this.ahead[from]!.id)) from = shard;
       }
       if (from === -1) return;
       const job = this.ahead[from]!;
       if (!this.takeBackFrom(from, job)) continue;
       if (free === -1) this.queue.splice(this.queueHead + requeued++, 0, job); // oldest first: each pass takes the oldest left
-      else if (tracing.enter === undefined) this.dispatch(job, free);
-      else tracing.enter(job.trace, () => this.dispatch(job, free));
+      else this.dispatchTraced(job, free);
     }
   }
 
@@ -1211,8 +1210,7 @@ export class TaskDispatcher {
       const shard = this.pick();
       if (shard === -1) break;
       this.queueHead++;
-      if (tracing.enter === undefined) this.dispatch(job, shard);
-      else tracing.enter(job.trace, () => this.dispatch(job, shard));
+      this.dispatchTraced(job, shard);
     }
     if (this.queueHead < queue.length) this.sendAhead();
     if (this.queueHead === queue.length) {
