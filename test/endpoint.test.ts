@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MessageDecoder, MessageEncoder } from '../src/shm/codec.js';
 import { Endpoint, type MessageHandler } from '../src/shm/endpoint.js';
 import { EncodeError, ErrorCodes, InvalidArgumentError, RingCorruptError } from '../src/shm/errors.js';
-import { RingSet, bellIndex } from '../src/shm/ring-set.js';
+import { RingSet, bellIndex, taskIndex } from '../src/shm/ring-set.js';
 import { checkFrame, fillFrame } from './fixtures/frames.js';
 import { KIND_DATA, KIND_PING, KIND_PONG, STOP, type EndpointPeerReport, type EndpointPeerTask } from './fixtures/endpoint-peer.js';
 import { fixtureUrl } from './helpers.js';
@@ -765,6 +765,33 @@ describe('adaptive spin', () => {
     expect(again.syncMs, 'a wait after a park that woke to a backlog spins again').toBeGreaterThanOrEqual(WINDOW_MS - 1);
     b.send(0, 1, payload(5, 8));
     await withTimeout(again.waiting, 5_000, 'the last wait woken');
+  });
+
+  it('does not spin while other threads hold every core: main awake, or a shard in a task', async () => {
+    const WINDOW_MS = 300;
+    const set = RingSet.create({ threads: 3, ringCapacity: 256 });
+    const main = new Endpoint(set, 0, { spinMicros: 0 });
+    const shard = new Endpoint(set, 1, { spinMicros: WINDOW_MS * 1000, cores: 2 });
+    const { handler } = collector();
+    const waitOnce = async (what: string, expectSpin: boolean): Promise<void> => {
+      const { waiting, syncMs } = startWait(shard);
+      if (expectSpin) expect(syncMs, `${what}: a core is free, so it spins`).toBeGreaterThanOrEqual(WINDOW_MS - 1);
+      else expect(syncMs, `${what}: every core is taken, so it parks at once`).toBeLessThan(WINDOW_MS / 2);
+      main.send(1, 1, payload(0, 8));
+      await withTimeout(waiting, 5_000, `${what}: woken`);
+      expect(shard.drain(handler)).toBe(1);
+    };
+    // Main awake (its bell is not PARKED) holds one core; shard 2 idle holds none: one is free.
+    await waitOnce('main awake, shard 2 idle', true);
+    // Shard 2 in a task (its TASK word set) holds the other.
+    Atomics.store(set.words, taskIndex(2), 7);
+    await waitOnce('main awake, shard 2 in a task', false);
+    // Main parked frees its core again.
+    Atomics.store(set.words, bellIndex(0), PARKED);
+    await waitOnce('main parked, shard 2 in a task', true);
+    Atomics.store(set.words, bellIndex(0), AWAKE);
+    Atomics.store(set.words, taskIndex(2), 0);
+    await waitOnce('shard 2 done with its task', true);
   });
 });
 

@@ -64,6 +64,8 @@ export interface RuntimeOptions {
   creation: number;
   /** How long the thread spins before it parks (Endpoint option). */
   spinMicros: number;
+  /** Cores the threads share: no spin while others hold them all (Endpoint option). @default Infinity */
+  cores?: number;
   /** Whether a parked wait holds the thread's event loop open (shards: yes; main: no). */
   keepAlive: boolean;
   /** Default `call` timeout, ms. */
@@ -160,7 +162,7 @@ export class ThreadRuntime implements CellHost {
     this.set = options.set;
     this.callTimeout = options.callTimeout;
     this.backpressure = options.backpressure;
-    this.endpoint = new Endpoint(options.set, options.thread, { spinMicros: options.spinMicros, keepAlive: options.keepAlive });
+    this.endpoint = new Endpoint(options.set, options.thread, { spinMicros: options.spinMicros, cores: options.cores, keepAlive: options.keepAlive });
     this.nextSerial = this.firstSerial = Atomics.load(options.set.words, serialIndex(options.thread)) || 1;
     this.previousDown = options.previousDown;
     // A restarted thread's refs start anywhere: a late reply meant for the last incarnation then

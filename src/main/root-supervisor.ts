@@ -206,6 +206,20 @@ export class RootSupervisor {
     return this.up[thread] === true;
   }
 
+  /**
+   * True if a core is free for main to spin on: fewer shards awake (up, not parked) than cores.
+   * With every core taken by a shard, main's spin would only take a core from one of them (the one
+   * whose answer it waits for, or one running a long task), and the scheduler's slices would then
+   * hold main off for milliseconds; parked, main is woken by the answer itself.
+   */
+  coreFreeForMain(): boolean {
+    let awake = 0;
+    for (let thread = 1; thread <= this.options.shards; thread++) {
+      if (this.up[thread] === true && !isParked(this.options.set, thread) && ++awake >= CORES) return false;
+    }
+    return true;
+  }
+
   /** Whether shard `thread` is up but being ended (`end`): it will answer nothing more. */
   isEnding(thread: number): boolean {
     return this.up[thread] === true && this.ended.has(thread);
@@ -554,6 +568,9 @@ export class RootSupervisor {
 /** A heap this full (permille of its limit) when a thread stops turning means it is running out of memory. */
 const HEAP_FULL_PERMILLE = 900;
 
+/** Cores this process's threads share (see `coreFreeForMain`). */
+const CORES = availableParallelism();
+
 let warnedOverCores = false;
 
 /**
@@ -562,7 +579,7 @@ let warnedOverCores = false;
  * said once per process.
  */
 function warnIfOverCores(shards: number): void {
-  const cores = availableParallelism();
+  const cores = CORES;
   if (warnedOverCores || shards <= cores) return;
   warnedOverCores = true;
   process.emitWarning(`weft: ${shards} shards on ${cores} cores; shards beyond the cores only wait their turn for one`, { code: 'WEFT_THREADS_OVER_CORES' });

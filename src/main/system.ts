@@ -1015,8 +1015,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
         // Spin only while a reply is awaited from a thread, soon: with nothing expected, spinning
         // would only block main's event loop, and a long task's answer it would not catch.
         runtime.parked = true;
-        // A reply from another node comes through NATS, which spinning would only delay.
-        await endpoint.wait(runtime.awaitingRings - runtime.slowAwaited === 0 ? 0 : this.options.mainSpinMicros);
+        // A reply from another node comes through NATS, which spinning would only delay; and with
+        // every core taken by a shard, main's spin would take one from them (`coreFreeForMain`).
+        const spin = runtime.awaitingRings - runtime.slowAwaited !== 0 && this.root.coreFreeForMain();
+        await endpoint.wait(spin ? this.options.mainSpinMicros : 0);
         runtime.parked = false;
       } else if (++drains % DRAINS_PER_YIELD === 0) {
         await yieldToEventLoop();

@@ -10,7 +10,10 @@
  * (`concurrency`, a pool's `concurrentTasksPerWorker`); with every slot held by a parked task, a
  * task sent there would wait behind tasks that may never settle, so it goes to another shard, or
  * waits here for a slot. The limit adapts to how long tasks take on that shard: about
- * PIPELINE_MS of work, between `floor` and `window`, and `floor` (one task) until measured. Tiny
+ * PIPELINE_MS of work, between `floor` and `window`, and `floor` (one task) until measured; it is
+ * measured every SAMPLE answers, or every answer while it is below SAMPLE, and at most doubles per
+ * measurement (a shard turning from long tasks to tiny ones is pipelined again within a few round
+ * trips, but one quick answer does not open the whole window). Tiny
  * tasks then flow at ring speed (hundreds in flight, no round trip between them), while long ones
  * are handed out one at a time, as a pool that gives each task to the next free worker does, so no
  * task waits behind a long one while another shard idles. A shard whose runner has been on the
@@ -194,7 +197,7 @@ const LOOK_MAX_MS = 8;
 const OVERDUE_FACTOR = 3;
 /** Keys of the dispatchers' runners (see `TaskDispatcher.key`), unique in this process. */
 let nextRunnerKey = 1;
-/** Answers per measurement of a shard's time per task; also the limit before the first one. */
+/** Answers per measurement of a shard's time per task, once its limit is at least this. */
 const SAMPLE = 8;
 
 /**
@@ -228,12 +231,13 @@ export class TaskDispatcher {
   private readonly runners: Array<ActorRef<typeof Runner> | undefined>;
   private readonly inFlight: number[];
   /**
-   * Per shard: its current limit; answers counted; the time it spent busy (with a task in flight
+   * Per shard: its current limit; answers counted, in all and in the current measurement; the time it spent busy (with a task in flight
    * that is not parked) during the current measurement, and since when it is busy (-1: idle). Busy
    * time over answers is the shard's time per task, whether it was pipelined or fed one at a time.
    */
   private readonly limit: number[];
   private readonly answers: number[];
+  private readonly sampled: number[];
   private readonly busyTime: number[];
   private readonly busySince: number[];
   /**
@@ -331,6 +335,7 @@ export class TaskDispatcher {
     // Until measured, a task may be long: one at a time, so the first tasks spread over every shard.
     this.limit = new Array<number>(shards + 1).fill(this.floor);
     this.answers = new Array<number>(shards + 1).fill(0);
+    this.sampled = new Array<number>(shards + 1).fill(0);
     this.busyTime = new Array<number>(shards + 1).fill(0);
     this.busySince = new Array<number>(shards + 1).fill(-1);
     this.progressTask = new Array<number>(shards + 1).fill(0);
@@ -794,15 +799,17 @@ export class TaskDispatcher {
   }
 
   /**
-   * A task of `shard` was answered: one fewer in flight, and every SAMPLE answers a new estimate of
-   * its time per task, hence its limit (see the module comment).
+   * A task of `shard` was answered: one fewer in flight, and every SAMPLE answers (every answer
+   * while its limit is lower) a new estimate of its time per task, hence its limit (see the module
+   * comment).
    */
   private answer(shard: number): void {
     // Counted out first: the recycler hands a drained shard over once nothing is in flight there.
     const left = --this.inFlight[shard];
     this.host.taskAnswered?.(shard);
     if (left === 0 && this.elastic !== undefined) this.idleFrom(shard);
-    const counted = ++this.answers[shard] % SAMPLE === 0;
+    this.answers[shard]++;
+    const counted = ++this.sampled[shard] >= Math.min(SAMPLE, this.limit[shard]);
     const idle = this.load(shard) === 0;
     const now = performance.now();
     this.progressAt[shard] = now;
@@ -813,9 +820,10 @@ export class TaskDispatcher {
     const next = this.ahead[shard];
     if (next !== undefined && next.startAt === 0) next.startAt = now;
     if (!counted) return;
-    const perTask = (this.perTask[shard] = this.busyTime[shard] / SAMPLE);
-    this.busyTime[shard] = 0;
-    this.limit[shard] = Math.max(this.floor, Math.min(this.window, Math.round(PIPELINE_MS / Math.max(perTask, 0.0001))));
+    const perTask = (this.perTask[shard] = this.busyTime[shard] / this.sampled[shard]);
+    this.busyTime[shard] = this.sampled[shard] = 0;
+    const fits = Math.round(PIPELINE_MS / Math.max(perTask, 0.0001));
+    this.limit[shard] = Math.max(this.floor, Math.min(this.window, fits, 2 * this.limit[shard]));
   }
 
   /**

@@ -12,7 +12,7 @@
  * | interrupt    | 1: a `wait()` must return though nothing came | interrupter (store), owner (exchange 0 as `wait` returns) |
  *
  * Consumer (`wait`): find nothing to read → spin up to `spinMicros` re-checking (unless the last
- * few spins all found nothing: see `spinWindow`) → store PARKED → check the rings once more →
+ * few spins all found nothing, or other threads hold every core: see `spinWindow`) → store PARKED → check the rings once more →
  * `Atomics.waitAsync(bell, PARKED)` → store AWAKE.
  * Producer (`send`): publish the frame (TAIL store) → load the bell → only if PARKED, CAS it to
  * AWAKE and, if the CAS won, `Atomics.notify`.
@@ -34,7 +34,7 @@ import { InvalidArgumentError, describeValue } from './errors.js';
 import type { MessageEncoder } from './codec.js';
 import type { FrameHandler, RingConsumer, RingProducer } from './ring.js';
 import { KIND_MASK } from './ring-layout.js';
-import { bellIndex, interruptIndex, type RingSet } from './ring-set.js';
+import { bellIndex, interruptIndex, taskIndex, type RingSet } from './ring-set.js';
 
 const AWAKE = 0;
 const PARKED = 1;
@@ -60,6 +60,13 @@ export interface EndpointOptions {
    * @default 50
    */
   spinMicros?: number;
+  /**
+   * Cores the ring set's threads share. A wait does not spin while as many other threads hold one
+   * (see `coresTaken`): its spin would only take a core from a thread with work, often the one
+   * whose message it waits for, and the scheduler's slices would then stall both for milliseconds.
+   * @default Infinity (spin whatever the others do)
+   */
+  cores?: number;
   /** Largest payload per frame before a message is split; see RingProducer. @default capacity / 4 - 8 */
   maxFramePayload?: number;
   /**
@@ -136,6 +143,7 @@ export class Endpoint {
   readonly self: number;
   readonly set: RingSet;
   readonly spinMicros: number;
+  private readonly cores: number;
   keepAlive: boolean;
   readonly stats: EndpointStats = { messagesSent: 0, messagesReceived: 0, notifies: 0, parks: 0, overflowed: 0 };
   /** Indexed by peer thread; undefined at `self`. */
@@ -170,6 +178,7 @@ export class Endpoint {
     this.set = set;
     this.self = self;
     this.spinMicros = spin;
+    this.cores = options.cores ?? Infinity;
     this.keepAlive = options.keepAlive ?? true;
     this.bell = bellIndex(self);
     this.interruptWord = interruptIndex(self);
@@ -498,8 +507,26 @@ export class Endpoint {
    * a while, not sparse traffic), brings the spin back.
    */
   private spinWindow(spinMicros: number): number {
-    if (spinMicros <= 0 || this.spinMisses < SPIN_MISSES_TO_PARK) return spinMicros;
+    if (spinMicros <= 0 || this.coresTaken()) return 0;
+    if (this.spinMisses < SPIN_MISSES_TO_PARK) return spinMicros;
     return ++this.spinProbe % SPIN_PROBE_EVERY === 0 ? spinMicros : 0;
+  }
+
+  /**
+   * True if other threads hold every core (see `EndpointOptions.cores`). Main holds one unless it
+   * is parked; a shard holds one while it runs a task (its TASK word, ring-set.ts `taskIndex`, is 0
+   * between tasks and while the thread is down). A shard busy with actors' messages is not seen,
+   * so this errs towards spinning, as a thread did before it looked.
+   */
+  private coresTaken(): boolean {
+    if (this.cores === Infinity) return false;
+    const words = this.set.words;
+    let taken = 0;
+    for (const peer of this.peers) {
+      const busy = peer === 0 ? Atomics.load(words, bellIndex(0)) !== PARKED : Atomics.load(words, taskIndex(peer)) !== 0;
+      if (busy && ++taken >= this.cores) return true;
+    }
+    return false;
   }
 
   /** Waits in a row whose spin found nothing (see `spinWindow`). */

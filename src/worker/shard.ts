@@ -12,6 +12,7 @@
  * give it a thread: the root supervisor keeps one ready, so that a shard that dies is replaced in
  * a millisecond rather than the tens a new worker takes to boot and load its modules.
  */
+import { availableParallelism } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ShardData } from '../shm/protocol.js';
 import { RingSet } from '../shm/ring-set.js';
@@ -67,6 +68,7 @@ const runtime = new ThreadRuntime({
   node: data.node,
   creation: data.creation,
   spinMicros: data.spinMicros,
+  cores: availableParallelism(),
   keepAlive: true,
   callTimeout: data.callTimeout,
   previousDown: data.previousDown as ExitReason | undefined,
