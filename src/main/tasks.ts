@@ -231,9 +231,10 @@ export class TaskDispatcher {
   private readonly runners: Array<ActorRef<typeof Runner> | undefined>;
   private readonly inFlight: number[];
   /**
-   * Per shard: its current limit; answers counted, in all and in the current measurement; the time it spent busy (with a task in flight
-   * that is not parked) during the current measurement, and since when it is busy (-1: idle). Busy
-   * time over answers is the shard's time per task, whether it was pipelined or fed one at a time.
+   * Per shard: its current limit; answers counted, in all and in the current measurement; the
+   * time it spent busy (with a task in flight that is not parked) during the current measurement,
+   * and since when it is busy (-1: idle). Busy time over the measurement's answers is the shard's
+   * time per task, whether it was pipelined or fed one at a time.
    */
   private readonly limit: number[];
   private readonly answers: number[];
