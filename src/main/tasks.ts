@@ -11,9 +11,10 @@
  * task sent there would wait behind tasks that may never settle, so it goes to another shard, or
  * waits here for a slot. The limit adapts to how long tasks take on that shard: about
  * PIPELINE_MS of work, between `floor` and `window`, and `floor` (one task) until measured; it is
- * measured every SAMPLE answers, or every answer while it is below SAMPLE, and at most doubles per
- * measurement (a shard turning from long tasks to tiny ones is pipelined again within a few round
- * trips, but one quick answer does not open the whole window). Tiny
+ * measured every SAMPLE answers, or every 2 × limit while that is fewer (main reads answers in
+ * bursts of up to limit + 1, the later ones seemingly instant, so a measurement spans at least
+ * one burst), and at most doubles per measurement: a shard turning from long tasks to tiny ones
+ * is pipelined again within a few round trips, but one quick burst does not open the window. Tiny
  * tasks then flow at ring speed (hundreds in flight, no round trip between them), while long ones
  * are handed out one at a time, as a pool that gives each task to the next free worker does, so no
  * task waits behind a long one while another shard idles. A shard whose runner has been on the
@@ -197,7 +198,7 @@ const LOOK_MAX_MS = 8;
 const OVERDUE_FACTOR = 3;
 /** Keys of the dispatchers' runners (see `TaskDispatcher.key`), unique in this process. */
 let nextRunnerKey = 1;
-/** Answers per measurement of a shard's time per task, once its limit is at least this. */
+/** Answers per measurement of a shard's time per task, once its limit is at least half this. */
 const SAMPLE = 8;
 
 /**
@@ -800,8 +801,8 @@ export class TaskDispatcher {
   }
 
   /**
-   * A task of `shard` was answered: one fewer in flight, and every SAMPLE answers (every answer
-   * while its limit is lower) a new estimate of its time per task, hence its limit (see the module
+   * A task of `shard` was answered: one fewer in flight, and every SAMPLE answers (every 2 × its
+   * limit while that is fewer) a new estimate of its time per task, hence its limit (see the module
    * comment).
    */
   private answer(shard: number): void {
@@ -810,7 +811,7 @@ export class TaskDispatcher {
     this.host.taskAnswered?.(shard);
     if (left === 0 && this.elastic !== undefined) this.idleFrom(shard);
     this.answers[shard]++;
-    const counted = ++this.sampled[shard] >= Math.min(SAMPLE, this.limit[shard]);
+    const counted = ++this.sampled[shard] >= Math.min(SAMPLE, 2 * this.limit[shard]);
     const idle = this.load(shard) === 0;
     const now = performance.now();
     this.progressAt[shard] = now;
