@@ -126,6 +126,14 @@ describe('validation', () => {
     expect(new Endpoint(set, 0, { spinMicros: 0 }).spinMicros).toBe(0);
   });
 
+  it('rejects a `cores` that is not a positive integer or Infinity, echoing it', () => {
+    expectInvalid(() => new Endpoint(set, 0, { cores: 0 }), '`0` (number)');
+    expectInvalid(() => new Endpoint(set, 0, { cores: 1.5 }), '`1.5` (number)');
+    expectInvalid(() => new Endpoint(set, 0, { cores: Number.NaN }), '`NaN` (number)');
+    expect(() => new Endpoint(set, 0, { cores: 2 })).not.toThrow();
+    expect(() => new Endpoint(set, 0, { cores: Number.POSITIVE_INFINITY })).not.toThrow();
+  });
+
   it('rejects sending to itself or to a thread outside the set, and sends nothing', () => {
     const a = new Endpoint(set, 0);
     const b = new Endpoint(set, 1);

@@ -12,8 +12,8 @@
  * | interrupt    | 1: a `wait()` must return though nothing came | interrupter (store), owner (exchange 0 as `wait` returns) |
  *
  * Consumer (`wait`): find nothing to read → spin up to `spinMicros` re-checking (unless the last
- * few spins all found nothing, or other threads hold every core: see `spinWindow`) → store PARKED → check the rings once more →
- * `Atomics.waitAsync(bell, PARKED)` → store AWAKE.
+ * few spins all found nothing, or other threads hold every core: see `spinWindow`) → store PARKED
+ * → check the rings once more → `Atomics.waitAsync(bell, PARKED)` → store AWAKE.
  * Producer (`send`): publish the frame (TAIL store) → load the bell → only if PARKED, CAS it to
  * AWAKE and, if the CAS won, `Atomics.notify`.
  *
@@ -178,7 +178,11 @@ export class Endpoint {
     this.set = set;
     this.self = self;
     this.spinMicros = spin;
-    this.cores = options.cores ?? Infinity;
+    const cores = options.cores ?? Infinity;
+    if (cores !== Infinity && !(Number.isInteger(cores) && cores >= 1)) {
+      throw new InvalidArgumentError(`expected \`cores\` to be a positive integer or Infinity, got: ${describeValue(options.cores)}`);
+    }
+    this.cores = cores;
     this.keepAlive = options.keepAlive ?? true;
     this.bell = bellIndex(self);
     this.interruptWord = interruptIndex(self);
