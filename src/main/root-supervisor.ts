@@ -207,15 +207,19 @@ export class RootSupervisor {
   }
 
   /**
-   * True if a core is free for main to spin on: fewer shards awake (up, not parked) than cores.
-   * With every core taken by a shard, main's spin would only take a core from one of them (the one
-   * whose answer it waits for, or one running a long task), and the scheduler's slices would then
-   * hold main off for milliseconds; parked, main is woken by the answer itself.
+   * True if a core is free for main to spin on: fewer shards busy than cores, a shard being busy
+   * while it is up and either not parked or in a task (a side task, or one started as an async
+   * slot freed, runs while its loop is parked: its TASK word shows it). With every core taken by
+   * a shard, main's spin would only take a core from one of them (the one whose answer it waits
+   * for, or one running a long task), and the scheduler's slices would then hold main off for
+   * milliseconds; parked, main is woken by the answer itself.
    */
   coreFreeForMain(): boolean {
-    let awake = 0;
-    for (let thread = 1; thread <= this.options.shards; thread++) {
-      if (this.up[thread] === true && !isParked(this.options.set, thread) && ++awake >= CORES) return false;
+    const { set, shards } = this.options;
+    let busy = 0;
+    for (let thread = 1; thread <= shards; thread++) {
+      if (this.up[thread] !== true) continue;
+      if ((!isParked(set, thread) || Atomics.load(set.words, taskIndex(thread)) !== 0) && ++busy >= CORES) return false;
     }
     return true;
   }

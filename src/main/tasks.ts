@@ -11,10 +11,11 @@
  * task sent there would wait behind tasks that may never settle, so it goes to another shard, or
  * waits here for a slot. The limit adapts to how long tasks take on that shard: about
  * PIPELINE_MS of work, between `floor` and `window`, and `floor` (one task) until measured; it is
- * measured every SAMPLE answers, or every 2 × limit while that is fewer (main reads answers in
- * bursts of up to limit + 1, the later ones seemingly instant, so a measurement spans at least
- * one burst), and at most doubles per measurement: a shard turning from long tasks to tiny ones
- * is pipelined again within a few round trips, but one quick burst does not open the window. Tiny
+ * measured every SAMPLE answers, or every 2 × limit while that is fewer, and at most doubles per
+ * measurement: a shard turning from long tasks to tiny ones is pipelined again within a few round
+ * trips. Main reads answers in bursts, the later ones of a burst seemingly instant, so a short
+ * measurement raises the limit only for tasks clearly tiny (QUICK_RAMP_MS); one that reads
+ * tasks near PIPELINE_MS goes on to SAMPLE answers, as every measurement did before. Tiny
  * tasks then flow at ring speed (hundreds in flight, no round trip between them), while long ones
  * are handed out one at a time, as a pool that gives each task to the next free worker does, so no
  * task waits behind a long one while another shard idles. A shard whose runner has been on the
@@ -200,6 +201,8 @@ const OVERDUE_FACTOR = 3;
 let nextRunnerKey = 1;
 /** Answers per measurement of a shard's time per task, once its limit is at least half this. */
 const SAMPLE = 8;
+/** Time per task (ms) under which a measurement of fewer than SAMPLE answers may raise a limit (see `answer`). */
+const QUICK_RAMP_MS = PIPELINE_MS / 8;
 
 /**
  * What a task whose thread went down rejects with: the thread's own error when it died of one (an
@@ -792,7 +795,9 @@ export class TaskDispatcher {
    * task sent to it idle, a new task seen running), and that was more than STALL_MS ago. A shard
    * whose answers main has not read yet (main busy submitting) is not stalled: its TASK word moved.
    * Its limit drops to `floor`, so once the long task ends the shard is fed one task at a time
-   * until measured fast again. Costs an Atomics.load per look, and the clock while a task runs.
+   * until measured fast again (the measurement under way goes on: the long task's busy time is in
+   * it, so it reads long, and resetting it only slowed the ramp after blocking tasks by 2-3 ms in
+   * `pool-blocking`). Costs an Atomics.load per look, and the clock while a task runs.
    */
   private stalled(thread: number, inFlight: number): boolean {
     if (inFlight === 0 || this.onTaskFor(thread) <= STALL_MS) return false;
@@ -802,8 +807,8 @@ export class TaskDispatcher {
 
   /**
    * A task of `shard` was answered: one fewer in flight, and every SAMPLE answers (every 2 × its
-   * limit while that is fewer) a new estimate of its time per task, hence its limit (see the module
-   * comment).
+   * limit while that is fewer, unless that would raise it for tasks not clearly tiny) a new
+   * estimate of its time per task, hence its limit (see the module comment).
    */
   private answer(shard: number): void {
     // Counted out first: the recycler hands a drained shard over once nothing is in flight there.
@@ -822,9 +827,14 @@ export class TaskDispatcher {
     const next = this.ahead[shard];
     if (next !== undefined && next.startAt === 0) next.startAt = now;
     if (!counted) return;
-    const perTask = (this.perTask[shard] = this.busyTime[shard] / this.sampled[shard]);
-    this.busyTime[shard] = this.sampled[shard] = 0;
+    const sampled = this.sampled[shard];
+    const perTask = this.busyTime[shard] / sampled;
     const fits = Math.round(PIPELINE_MS / Math.max(perTask, 0.0001));
+    // One answer main read late makes the next ones seem quick: a short measurement that would
+    // raise the limit for tasks not clearly tiny goes on, up to SAMPLE answers.
+    if (sampled < SAMPLE && fits > this.limit[shard] && perTask > QUICK_RAMP_MS) return;
+    this.perTask[shard] = perTask;
+    this.busyTime[shard] = this.sampled[shard] = 0;
     this.limit[shard] = Math.max(this.floor, Math.min(this.window, fits, 2 * this.limit[shard]));
   }
 

@@ -519,8 +519,9 @@ export class Endpoint {
   /**
    * True if other threads hold every core (see `EndpointOptions.cores`). Main holds one unless it
    * is parked; a shard holds one while it runs a task (its TASK word, ring-set.ts `taskIndex`, is 0
-   * between tasks and while the thread is down). A shard busy with actors' messages is not seen,
-   * so this errs towards spinning, as a thread did before it looked.
+   * between tasks). A shard busy with actors' messages is not seen, so this errs towards spinning,
+   * as a thread did before it looked; a shard that went down in a task is seen until main resets
+   * its line (root-supervisor.ts `recover`), which only skips spins meanwhile.
    */
   private coresTaken(): boolean {
     if (this.cores === Infinity) return false;
