@@ -143,14 +143,15 @@ describe('tasks sent ahead to busy threads', () => {
     pool = await measuredPool(100, 20);
     const posted: unknown[] = [];
     pool.on('message', (message: unknown) => posted.push(message));
-    const long = [pool.run(200, { name: 'block' }), pool.run(200, { name: 'block' })];
+    // Held from the start: the destroy rejects them too, maybe before this test gets to them.
+    const long = Promise.allSettled([pool.run(200, { name: 'block' }), pool.run(200, { name: 'block' })]);
     const ahead = [pool.run('a', { name: 'post' }), pool.run('b', { name: 'post' })];
     expect(dispatcher(pool).aheadCounts.sent).toBeGreaterThan(0);
     const destroyed = pool.destroy();
     pool = undefined;
-    for (const task of ahead) await expect(task).rejects.toBeInstanceOf(PoolClosedError);
+    await Promise.all(ahead.map((task) => expect(task).rejects.toBeInstanceOf(PoolClosedError)));
     await destroyed;
-    await Promise.allSettled(long);
+    await long;
     expect(posted).toEqual([]);
   });
 
