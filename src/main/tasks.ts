@@ -855,19 +855,12 @@ export class TaskDispatcher {
     }
     const [module, name] = this.functions[fn];
     if (transfer !== undefined) return this.host.runBeside(shard, id, module, name, args, transfer, this.key);
-    if (credit !== undefined) {
-      // A stream's opening call: no side path, its values come back through the rings.
-      try {
-        return this.callTask(shard, id, fn, args, credit);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
     try {
-      return this.callTask(shard, id, fn, args);
+      return this.callTask(shard, id, fn, args, credit);
     } catch (error) {
-      // Not plain data (a SharedArrayBuffer, a class instance): structured clone carries it, beside the rings.
-      if (error instanceof EncodeError) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE, this.key, error);
+      // Not plain data (a SharedArrayBuffer, a class instance): structured clone carries it, beside
+      // the rings; but not a stream's opening call, whose values come back through the rings.
+      if (error instanceof EncodeError && credit === undefined) return this.host.runBeside(shard, id, module, name, args, NOTHING_TO_MOVE, this.key, error);
       return Promise.reject(error);
     }
   }
@@ -880,12 +873,12 @@ export class TaskDispatcher {
   private callTask(shard: number, wireId: number, fn: number, args: unknown[], credit?: number): Promise<unknown> {
     const named = this.named[shard];
     const runner = this.runners[shard]!.pid;
-    const naming = !named.has(fn);
-    const [module, name] = this.functions[fn];
     let answer: Promise<unknown>;
-    if (credit !== undefined) answer = this.host.callRunner(runner, [wireId, fn, args, naming ? module : null, naming ? name : null, credit]);
-    else answer = this.host.callRunner(runner, naming ? [wireId, fn, args, module, name] : [wireId, fn, args]);
-    if (naming) {
+    if (named.has(fn)) {
+      answer = this.host.callRunner(runner, credit === undefined ? [wireId, fn, args] : [wireId, fn, args, null, null, credit]);
+    } else {
+      const [module, name] = this.functions[fn];
+      answer = this.host.callRunner(runner, credit === undefined ? [wireId, fn, args, module, name] : [wireId, fn, args, module, name, credit]);
       named.add(fn);
       answer = answer.then(undefined, (error: unknown) => this.namingFailed(shard, fn, error));
     }
