@@ -18,8 +18,7 @@
  * second has not booted its first standby yet (root-supervisor.ts boots it once a core is free),
  * so that restart boots a fresh worker; this measures a service that has been running.
  */
-import { start, child, type ActorRef } from '../../src/main/index.js';
-import { ExitError, NoProcError } from '../../src/shm/errors.js';
+import { start, child, ExitError, NoProcError, type ActorRef } from '../../src/main/index.js';
 import { assert, percentile, type Suite } from '../harness.js';
 import type Adder from '../actors/adder.js';
 import type Crasher from '../actors/crasher.js';

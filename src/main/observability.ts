@@ -85,7 +85,8 @@ export class Observability {
         const window = this.windows.open();
         this.agentKey = agent.agentKey(this.host.node(), this.host.creation());
         agent.provideReports(this.agentKey, () => this.report(window));
-        await this.host.spawnAgent(new URL('./inspect-agent.js', import.meta.url), agent.INSPECT_AGENT);
+        // From the src root, not './': bundled, this code runs from a chunk in another folder (scripts/bundle.mjs).
+        await this.host.spawnAgent(new URL('../main/inspect-agent.js', import.meta.url), agent.INSPECT_AGENT);
       }
     }
     if (options.openTelemetry) {
