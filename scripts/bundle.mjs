@@ -25,6 +25,9 @@ import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The first line of every file this writes. */
+const BANNER = '// bundled by scripts/bundle.mjs from the modules tsc wrote here';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const srcDir = join(root, 'src');
 const outDir = join(root, 'dist', 'src');
@@ -51,15 +54,27 @@ function entryPoints() {
 
 /** Modules whose code (not only their comments) reads `import.meta.url`, as paths under src ending in .js. */
 function locatingModules() {
-  const reads = (line) => line.includes('import.meta.url') && !/^\s*(\*|\/\/|\/\*)/.test(line);
-  return sources(srcDir)
-    .filter((file) => readFileSync(file, 'utf8').split('\n').some(reads))
-    .map((file) => relative(srcDir, file).split(sep).join('/').replace(/\.ts$/, '.js'));
+  const located = [];
+  for (const file of sources(srcDir)) {
+    const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line.includes('import.meta.url') && !/^\s*(\*|\/\/|\/\*)/.test(line));
+    if (lines.length === 0) continue;
+    const fromOwnFolder = lines.find((line) => /new URL\('\.\//.test(line));
+    if (fromOwnFolder !== undefined) throw new Error(`${file} finds a file from its own folder ('./'); bundled it may run from dist/src/chunks/: write '../<folder>/<file>': ${fromOwnFolder.trim()}`);
+    located.push(relative(srcDir, file).split(sep).join('/').replace(/\.ts$/, '.js'));
+  }
+  return located;
 }
 
 const entries = entryPoints();
+const locating = new Set(locatingModules());
+// Its inputs are tsc's files: once bundled, dist/src has to be compiled again before another run.
+if (entries.some((path) => readFileSync(join(outDir, path), 'utf8').startsWith(BANNER))) {
+  console.log('dist/src is bundled already: run tsc first to bundle it again');
+  process.exit(0);
+}
 rmSync(join(outDir, 'chunks'), { recursive: true, force: true });
 const result = await build({
+  absWorkingDir: root,
   entryPoints: entries.map((path) => join(outDir, path)),
   outdir: outDir,
   outbase: outDir,
@@ -75,11 +90,11 @@ const result = await build({
   // Error classes name themselves from their constructor (src/shm/errors.ts).
   keepNames: true,
   sourcemap: true,
+  banner: { js: BANNER },
   metafile: true,
   logLevel: 'warning',
 });
 
-const locating = new Set(locatingModules());
 for (const [output, { inputs }] of Object.entries(result.metafile.outputs)) {
   if (output.endsWith('.map')) continue;
   const depth = relative(outDir, join(root, output)).split(sep).length;
