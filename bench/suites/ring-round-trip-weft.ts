@@ -4,9 +4,7 @@
  * park, as a busy system's threads would; the figure is the price of a call's transport (codec both
  * ways, two ring hops) without the actor layer on top.
  */
-import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
-import { Endpoint } from '../../src/shm/endpoint.js';
-import { RingSet } from '../../src/shm/ring-set.js';
+import { Endpoint, MessageDecoder, MessageEncoder, RingSet } from '../../src/main/index.js';
 import { assert, median, now, percentile, startWorker } from '../harness.js';
 import { KIND_DATA, type RingPeerControl, type RingPeerData } from '../workers/ring-peer-protocol.js';
 

@@ -16,9 +16,7 @@
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MessageDecoder, MessageEncoder } from '../../src/shm/codec.js';
-import { Endpoint } from '../../src/shm/endpoint.js';
-import { RingSet } from '../../src/shm/ring-set.js';
+import { Endpoint, MessageDecoder, MessageEncoder, RingSet } from '../../src/main/index.js';
 import { assert, median, nextMessage, now, percentile, startWorker, type BenchWorker, type Metrics, type Suite } from '../harness.js';
 import type { EchoData } from '../workers/post-echo.js';
 import { KIND_DATA, type RingPeerControl, type RingPeerData, type RingPeerReply } from '../workers/ring-peer-protocol.js';

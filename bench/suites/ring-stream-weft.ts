@@ -9,9 +9,7 @@
  * per batch of BATCH sends (`cork`/`uncork`), which is how a shard's scheduler publishes what its
  * actors send during a batch.
  */
-import { MessageEncoder } from '../../src/shm/codec.js';
-import { Endpoint } from '../../src/shm/endpoint.js';
-import { DEFAULT_RING_CAPACITY, RingSet } from '../../src/shm/ring-set.js';
+import { DEFAULT_RING_CAPACITY, Endpoint, MessageEncoder, RingSet } from '../../src/main/index.js';
 import { assert, nextMessage, now, startWorker } from '../harness.js';
 import { KIND_DATA, type RingPeerControl, type RingPeerData, type RingPeerReply } from '../workers/ring-peer-protocol.js';
 
