@@ -174,7 +174,8 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       spinMicros: options.mainSpinMicros,
       keepAlive: false,
       callTimeout: options.callTimeout,
-      onBusyChange: (busy) => (busy ? this.hold.ref() : this.hold.unref()),
+      // A stop under way holds the process too (see `shutdown`).
+      onBusyChange: (busy) => (busy || this.closed ? this.hold.ref() : this.hold.unref()),
       main: () => this.desk.services,
       serve: this.desk.serveFrame,
       fuses: this.fuseTable,
@@ -262,10 +263,12 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       this.closed = true;
       this.finished = true;
       this.runtime.endpoint.interrupt();
+      clearInterval(this.hold);
       this.inline?.release();
       throw error;
     } finally {
-      if (this.runtime.awaiting === 0) this.hold.unref();
+      // Unless a stop() came meanwhile: it holds the process until it is done (see `shutdown`).
+      if (this.runtime.awaiting === 0 && !this.closed) this.hold.unref();
     }
     try {
       await this.member.join();
@@ -846,6 +849,21 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    // Held to the end, whatever throws on the way: what it awaits (a shard's restart under way,
+    // workers ending) runs on unref'd workers, and a script whose last act is `await stop()` must
+    // not exit with that pending (Node's exit code 13, a top-level await never settled).
+    this.hold.ref();
+    try {
+      await this.stopEverything();
+    } finally {
+      this.finished = true;
+      this.runtime.endpoint.interrupt();
+      clearInterval(this.hold);
+      this.inline?.release();
+    }
+  }
+
+  private async stopEverything(): Promise<void> {
     this.recycler?.stop();
     this.tasks.closeAll();
     this.actorStreams?.failAll(() => this.stoppedError('stream'));
@@ -868,10 +886,6 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     this.runtime.releaseDrainWaiters();
     this.side.close();
     await this.root.stop();
-    this.finished = true;
-    this.runtime.endpoint.interrupt();
-    clearInterval(this.hold);
-    this.inline?.release();
   }
 
   // ── internals ─────────────────────────────────────────────────────────────────────────────────
