@@ -7,8 +7,8 @@
  * inbound rings for the whole life of the system (replies, spawn results, exit notices, messages
  * for main's actors); it parks on main's doorbell when idle without holding the process open, and
  * a ref'd timer holds it open only while a reply is awaited or `stop()` is under way, so a script
- * that has nothing left to wait for exits by itself (after `stop()`). Main also keeps what is node-wide: the registry of
- * names and the dead-letter event, which shards reach through frames.
+ * that has nothing left to wait for exits by itself (after `stop()`). Main also keeps what is
+ * node-wide: the registry of names and the dead-letter event, which shards reach through frames.
  *
  * `System` is the face; each concern behind it has a file of its own:
  * - src/main/system-events.ts: the types of that face (spawn's options, the events);
