@@ -174,8 +174,7 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       spinMicros: options.mainSpinMicros,
       keepAlive: false,
       callTimeout: options.callTimeout,
-      // A stop under way holds the process too (see `shutdown`).
-      onBusyChange: (busy) => (busy || this.closed ? this.hold.ref() : this.hold.unref()),
+      onBusyChange: (busy) => (busy ? this.hold.ref() : this.releaseHold()),
       main: () => this.desk.services,
       serve: this.desk.serveFrame,
       fuses: this.fuseTable,
@@ -261,14 +260,10 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
       await this.root.start();
     } catch (error) {
       this.closed = true;
-      this.finished = true;
-      this.runtime.endpoint.interrupt();
-      clearInterval(this.hold);
-      this.inline?.release();
+      this.finish();
       throw error;
     } finally {
-      // Unless a stop() came meanwhile: it holds the process until it is done (see `shutdown`).
-      if (this.runtime.awaiting === 0 && !this.closed) this.hold.unref();
+      this.releaseHold();
     }
     try {
       await this.member.join();
@@ -856,11 +851,21 @@ export class System extends GuardedEmitter<SystemEvents> implements Router {
     try {
       await this.stopEverything();
     } finally {
-      this.finished = true;
-      this.runtime.endpoint.interrupt();
-      clearInterval(this.hold);
-      this.inline?.release();
+      this.finish();
     }
+  }
+
+  /** Lets the process exit, unless a reply is awaited or a stop() is under way (see `shutdown`). */
+  private releaseHold(): void {
+    if (this.runtime.awaiting === 0 && !this.closed) this.hold.unref();
+  }
+
+  /** The system's last step, stopped or failed to start: its loop ends, and nothing of it holds the process. */
+  private finish(): void {
+    this.finished = true;
+    this.runtime.endpoint.interrupt();
+    clearInterval(this.hold);
+    this.inline?.release();
   }
 
   private async stopEverything(): Promise<void> {
