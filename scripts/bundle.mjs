@@ -33,12 +33,14 @@ const srcDir = join(root, 'src');
 const outDir = join(root, 'dist', 'src');
 /** Modules every build must find as entries: a thread cannot start without them. */
 const REQUIRED = ['main/index.js', 'worker/shard.js', 'common/task-runner.js'];
+/** A module from the src root, as `new URL('../main/inspect-agent.js', import.meta.url)`: an entry (its path captured). */
+const SRC_ROOT_MODULE = /new URL\('\.\.\/([\w-]+\/[\w.-]+\.js)', import\.meta\.url\)/g;
 /**
  * The uses of `import.meta` a bundled module may make: from the src root, which is the same folder
  * from dist/src/<folder>/ and from dist/src/chunks/ (the last one is compiled-module.ts's, for
  * weft running as TypeScript).
  */
-const ROOTED_URLS = [/new URL\('\.\.\/?', import\.meta\.url\)/g, /new URL\('\.\.\/[\w-]+\/[\w.-]+\.js', import\.meta\.url\)/g, /new URL\('\.\.\/\.\.\/dist\/src\/', import\.meta\.url\)/g, /import\.meta\.url\.endsWith\('\.ts'\)/g];
+const ROOTED_URLS = [/new URL\('\.\.\/?', import\.meta\.url\)/g, SRC_ROOT_MODULE, /new URL\('\.\.\/\.\.\/dist\/src\/', import\.meta\.url\)/g, /import\.meta\.url\.endsWith\('\.ts'\)/g];
 
 /** Every .ts file under `dir` (walked by hand: Node 20.0 has no recursive readdir). */
 function sources(dir) {
@@ -70,7 +72,7 @@ for (const file of sources(srcDir)) {
     const rest = ROOTED_URLS.reduce((left, pattern) => left.replace(pattern, ''), line);
     if (rest.includes('import.meta')) throw new Error(`${relative(root, file)}: bundled, this code may run from dist/src/chunks/, so it must find files from the src root ('../<folder>/<file>.js'), not with: ${line.trim()}`);
     locating.add(moduleName(file));
-    for (const [, path] of line.matchAll(/new URL\('\.\.\/([\w-]+\/[\w.-]+\.js)', import\.meta\.url\)/g)) entries.add(path);
+    for (const [, path] of line.matchAll(SRC_ROOT_MODULE)) entries.add(path);
   }
 }
 for (const path of REQUIRED) if (!entries.has(path)) throw new Error(`found no entry ${path}: the search for entries is broken`);
